@@ -1,0 +1,221 @@
+// zdd-agent: keeps one session to the coordinator (it dials; no inbound port), reports host facts
+// and instances, and executes commands. Main loop: Agent.run() → connect() per session, with a
+// capped backoff between sessions. Each command is acknowledged, run once per command id, and its
+// result recorded on disk before it is sent.
+import * as grpc from '@grpc/grpc-js';
+import type { Logger } from '../lib/log.js';
+import { CLIENT_OPTIONS, clientCredentials, protos } from '../lib/grpc.js';
+import { ZddError, errorCode, errorMessage } from '../lib/errors.js';
+import { CommandArgs, type CommandKind, COMMAND_KINDS } from '../lib/commands.js';
+import type { AgentMessage } from '../proto/gen/zdd/v1/AgentMessage.js';
+import type { CoordinatorMessage__Output } from '../proto/gen/zdd/v1/CoordinatorMessage.js';
+import type { Instance } from '../proto/gen/zdd/v1/Instance.js';
+import type { Command__Output } from '../proto/gen/zdd/v1/Command.js';
+import { Supervisor } from './supervisor.js';
+import { CommandLog, type RecordedResult } from './command-log.js';
+import { hostFacts } from './facts.js';
+import type { Edge } from './nginx/edge.js';
+
+export const AGENT_VERSION = '0.1.0';
+
+export interface AgentConfig {
+  coordinator: string;
+  id: string;
+  stateDir: string;
+  labels: Record<string, string>;
+  advertise: string;
+  portOffset: number;
+  log: Logger;
+}
+
+type Stream = grpc.ClientDuplexStream<AgentMessage, CoordinatorMessage__Output>;
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export class Agent {
+  readonly supervisor: Supervisor;
+  private readonly commands: CommandLog;
+  private readonly running = new Map<string, Promise<RecordedResult>>();
+  private stream: Stream | undefined;
+  private client: InstanceType<ReturnType<typeof protos>['agent']['zdd']['v1']['AgentGateway']> | undefined;
+  private heartbeat: NodeJS.Timeout | undefined;
+  private stopped = false;
+
+  constructor(private readonly cfg: AgentConfig, private readonly edge?: Edge) {
+    this.supervisor = new Supervisor({ stateDir: cfg.stateDir, portOffset: cfg.portOffset, probeHost: cfg.advertise, log: cfg.log });
+    this.commands = new CommandLog(cfg.stateDir);
+  }
+
+  private instances(): Instance[] {
+    return this.supervisor.instances().map((r) => ({
+      service: r.service,
+      slot: r.slot,
+      version: r.version,
+      port: r.port,
+      pid: r.pid,
+      state: r.state,
+      started_at_ms: r.startedAtMs,
+      log_file: r.logFile,
+    }));
+  }
+
+  /** Runs sessions until stop(); reconnects with a backoff capped at 2 s. */
+  async run(): Promise<void> {
+    this.supervisor.adopt();
+    const { AgentGateway } = protos().agent.zdd.v1;
+    this.client = new AgentGateway(this.cfg.coordinator, clientCredentials(), CLIENT_OPTIONS);
+    let backoff = 200;
+    while (!this.stopped) {
+      const began = Date.now();
+      const reason = await this.session();
+      if (this.stopped) break;
+      if (Date.now() - began > 5000) backoff = 200;
+      this.cfg.log.warn({ reason, retryMs: backoff }, 'session to coordinator ended; reconnecting');
+      await sleep(backoff);
+      backoff = Math.min(backoff * 2, 2000);
+    }
+  }
+
+  private async session(): Promise<string> {
+    const facts = await hostFacts().catch(() => undefined);
+    return new Promise<string>((resolve) => {
+      const stream = this.client!.Session();
+      this.stream = stream;
+      let done = false;
+      const end = (why: string) => {
+        if (done) return;
+        done = true;
+        clearInterval(this.heartbeat);
+        if (this.stream === stream) this.stream = undefined;
+        stream.removeAllListeners();
+        stream.on('error', () => undefined);
+        stream.cancel();
+        resolve(why);
+      };
+      stream.on('data', (m: CoordinatorMessage__Output) => this.onMessage(m));
+      stream.on('error', (e: grpc.ServiceError) => end(e.details || e.message));
+      stream.on('end', () => end('coordinator closed the session'));
+      stream.write({
+        hello: {
+          agent_id: this.cfg.id,
+          agent_version: AGENT_VERSION,
+          labels: this.cfg.labels,
+          advertise: this.cfg.advertise,
+          port_offset: this.cfg.portOffset,
+          facts,
+          instances: this.instances(),
+          edge: this.edge ? { mode: this.edge.mode, listen_host: this.cfg.advertise } : null,
+        },
+      });
+    });
+  }
+
+  private send(m: AgentMessage) {
+    this.stream?.write(m);
+  }
+
+  private onMessage(m: CoordinatorMessage__Output) {
+    if (m.welcome) {
+      this.cfg.log.info({ coordinator: this.cfg.coordinator }, 'session established');
+      clearInterval(this.heartbeat);
+      this.heartbeat = setInterval(() => {
+        hostFacts()
+          .then((facts) => this.send({ heartbeat: { facts, instances: this.instances() } }))
+          .catch((err) => this.cfg.log.warn({ err }, 'host facts unavailable'));
+      }, m.welcome.heartbeat_ms || 5000);
+    } else if (m.command) {
+      void this.onCommand(m.command);
+    }
+  }
+
+  private sendResult(id: string, r: RecordedResult) {
+    this.send({ result: { command_id: id, ok: r.ok, error_code: r.errorCode, error_message: r.errorMessage, result_json: r.resultJson } });
+  }
+
+  private async onCommand(c: Command__Output) {
+    const id = c.command_id;
+    const recorded = this.commands.get(id);
+    if (recorded) {
+      this.send({ accepted: { command_id: id, replayed: true } });
+      this.sendResult(id, recorded);
+      return;
+    }
+    const inFlight = this.running.get(id);
+    if (inFlight) {
+      this.send({ accepted: { command_id: id, replayed: true } });
+      return; // the result goes to whichever session is open when the work ends
+    }
+    this.send({ accepted: { command_id: id, replayed: false } });
+    const work = this.execute(id, c.kind, c.args_json).then((r) => {
+      this.commands.record(id, r);
+      this.running.delete(id);
+      return r;
+    });
+    this.running.set(id, work);
+    this.sendResult(id, await work);
+  }
+
+  private async execute(id: string, kind: string, argsJson: string): Promise<RecordedResult> {
+    const log = this.cfg.log.child({ commandId: id, kind });
+    const at = Date.now();
+    try {
+      if (!COMMAND_KINDS.includes(kind as CommandKind)) {
+        throw new ZddError('INVALID_ARGUMENT', `unknown command kind "${kind}"`);
+      }
+      let raw: unknown;
+      try {
+        raw = JSON.parse(argsJson || '{}');
+      } catch {
+        throw new ZddError('INVALID_ARGUMENT', `command ${id}: arguments are not JSON`);
+      }
+      const parsed = CommandArgs[kind as CommandKind].safeParse(raw);
+      if (!parsed.success) {
+        throw new ZddError('INVALID_ARGUMENT', `command ${id} (${kind}): ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+      }
+      const progress = (message: string) => this.send({ progress: { command_id: id, message } });
+      const result = await this.dispatch(kind as CommandKind, parsed.data, progress);
+      log.info('command succeeded');
+      return { kind, ok: true, errorCode: '', errorMessage: '', resultJson: JSON.stringify(result ?? {}), at };
+    } catch (err) {
+      log.warn({ err: errorMessage(err) }, 'command failed');
+      return { kind, ok: false, errorCode: errorCode(err), errorMessage: errorMessage(err), resultJson: '', at };
+    }
+  }
+
+  private requireEdge(): Edge {
+    if (!this.edge) throw new ZddError('INVALID_ARGUMENT', `agent ${this.cfg.id} is not an edge agent (start it with --edge)`);
+    return this.edge;
+  }
+
+  private async dispatch(kind: CommandKind, a: any, progress: (m: string) => void): Promise<unknown> {
+    switch (kind) {
+      case 'start_instance':
+        return this.supervisor.start(a.spec, a.version, a.slot, progress);
+      case 'stop_instance':
+        return this.supervisor.stop(a.service, a.slot, a.signal, a.drainTimeoutMs);
+      case 'configure_edge':
+        return this.requireEdge().configure(a.spec);
+      case 'apply_traffic':
+        return this.requireEdge().applyTraffic(a);
+      case 'await_idle':
+        return this.requireEdge().awaitIdle(a.service, a.addrs, a.timeoutMs);
+      case 'inspect':
+        return { instances: this.instances(), liveGenerations: this.edge ? await this.edgeGenerations() : {} };
+    }
+  }
+
+  private async edgeGenerations(): Promise<Record<string, number>> {
+    const out: Record<string, number> = {};
+    for (const s of this.edge!.knownServices()) out[s] = await this.edge!.liveGeneration(s).catch(() => 0);
+    return out;
+  }
+
+  /** Ends the session. App instances keep running: a new agent process re-adopts them. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearInterval(this.heartbeat);
+    this.stream?.end();
+    this.stream?.cancel();
+    this.client?.close();
+  }
+}

@@ -1,0 +1,103 @@
+// zdd-agent entry point: parses flags into a frozen config and runs the agent (agent/agent.ts);
+// with --edge it also drives nginx (agent/nginx/edge.ts).
+import os from 'node:os';
+import path from 'node:path';
+import fs from 'node:fs';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { createLogger } from '../lib/log.js';
+import { errorMessage } from '../lib/errors.js';
+import { Agent, AGENT_VERSION } from './agent.js';
+import { Edge, luaModuleInstalled } from './nginx/edge.js';
+
+function parseLabels(v: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const part of v.split(',').filter(Boolean)) {
+    const m = /^([A-Za-z0-9_.-]+)=([A-Za-z0-9_.-]*)$/.exec(part.trim());
+    if (!m) throw new InvalidArgumentError(`"${part}" is not key=value`);
+    out[m[1]] = m[2];
+  }
+  return out;
+}
+
+function parseIntArg(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n)) throw new InvalidArgumentError('expected an integer');
+  return n;
+}
+
+const program = new Command('zdd-agent')
+  .description('zdd host agent: supervises app instances and, with --edge, drives nginx')
+  .version(AGENT_VERSION)
+  .requiredOption('--coordinator <addr>', 'coordinator address (host:port)')
+  .option('--id <id>', 'agent id, unique in the fleet', os.hostname())
+  .option('--state-dir <dir>', 'where the agent keeps its state, logs and nginx files', '/var/lib/zdd-agent')
+  .option('--labels <k=v,...>', 'labels that service specs select hosts by', parseLabels, {})
+  .option('--advertise <addr>', 'address at which nginx reaches the apps on this host', '127.0.0.1')
+  .option('--port-offset <n>', "added to every port of a spec (several agents on one machine)", parseIntArg, 0)
+  .option('--edge', 'also drive nginx on this host', false)
+  .addOption(new Option('--edge-mode <mode>', 'dynamic (Lua, no reload) or reload (plain nginx)').choices(['dynamic', 'reload']))
+  .option('--nginx-admin <addr>', 'loopback address of the nginx admin endpoint', '127.0.0.1:9180')
+  .option('--nginx-include-dir <dir>', 'manage the system nginx through this include directory instead of running a private nginx')
+  .option('--nginx-bin <path>', 'nginx binary', 'nginx')
+  .option('--nginx-modules <dir>', 'directory of nginx dynamic modules', '/usr/lib/nginx/modules')
+  .option('--nginx-workers <n>', 'worker processes of a private nginx', parseIntArg, 2)
+  .option('--log-level <level>', 'pino log level', 'info');
+
+async function main() {
+  program.parse();
+  const o = program.opts();
+  const log = createLogger('zdd-agent', o.logLevel).child({ agentId: o.id });
+  const stateDir = path.resolve(o.stateDir);
+  fs.mkdirSync(stateDir, { recursive: true });
+  if (!/^127\.\d+\.\d+\.\d+:\d+$|^\[::1\]:\d+$|^localhost:\d+$/.test(o.nginxAdmin)) {
+    throw new Error(`--nginx-admin ${o.nginxAdmin} must be a loopback address: the admin endpoint moves traffic`);
+  }
+  let edge: Edge | undefined;
+  if (o.edge) {
+    const mode = o.edgeMode ?? (luaModuleInstalled(o.nginxModules) ? 'dynamic' : 'reload');
+    if (mode === 'dynamic' && !luaModuleInstalled(o.nginxModules)) {
+      throw new Error(`--edge-mode dynamic needs nginx's Lua module in ${o.nginxModules} (Debian: apt-get install libnginx-mod-http-lua lua-resty-core)`);
+    }
+    edge = new Edge({
+      mode,
+      stateDir,
+      adminListen: o.nginxAdmin,
+      systemIncludeDir: o.nginxIncludeDir,
+      nginxBin: o.nginxBin,
+      modulesDir: o.nginxModules,
+      workerProcesses: o.nginxWorkers,
+      log: log.child({ part: 'edge' }),
+    });
+    await edge.start();
+  }
+  const agent = new Agent(
+    Object.freeze({
+      coordinator: o.coordinator,
+      id: o.id,
+      stateDir,
+      labels: o.labels,
+      advertise: o.advertise,
+      portOffset: o.portOffset,
+      log,
+    }),
+    edge,
+  );
+  let stopping = false;
+  const shutdown = async (sig: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ sig }, 'agent stopping; app instances keep running');
+    await agent.stop();
+    await edge?.stop();
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+  log.info({ coordinator: o.coordinator, edge: edge?.mode ?? null, stateDir }, 'agent started');
+  await agent.run();
+}
+
+main().catch((err) => {
+  process.stderr.write(`zdd-agent: ${errorMessage(err)}\n`);
+  process.exit(1);
+});

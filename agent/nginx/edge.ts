@@ -1,0 +1,416 @@
+// The edge: drives nginx as the traffic switch. In dynamic mode a service's config is rendered once
+// and every traffic change is pushed into nginx's shared dictionary through the loopback admin
+// endpoint (no reload), and written to disk so nginx restores it at start. In reload mode the
+// upstream include is rewritten, validated with `nginx -t`, renamed into place and reloaded, and
+// the new generation is verified; on any failure the previous file is restored.
+import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import http from 'node:http';
+import path from 'node:path';
+import crypto from 'node:crypto';
+import type { Logger } from '../../lib/log.js';
+import { ZddError } from '../../lib/errors.js';
+import { compileSpec, type CompiledSpec, type ServiceSpec } from '../../lib/spec.js';
+import { trafficText, type TrafficDoc } from '../../lib/traffic.js';
+import type { ApplyTrafficResult, AwaitIdleResult, ConfigureEdgeResult } from '../../lib/commands.js';
+import { LUA_DIR } from '../../lib/paths.js';
+import { writeFileAtomic } from '../fs-atomic.js';
+import { renderHttpConf, renderMainConf, renderServiceConf, renderUpstreamConf, type EdgeMode } from './render.js';
+
+export interface EdgeConfig {
+  mode: EdgeMode;
+  stateDir: string;
+  adminListen: string;
+  /** manage the system nginx through this include directory; otherwise run a private nginx */
+  systemIncludeDir?: string;
+  nginxBin: string;
+  modulesDir: string;
+  workerProcesses: number;
+  log: Logger;
+}
+
+/** True when nginx's Lua module is installed, so dynamic mode can be the default. */
+export function luaModuleInstalled(modulesDir: string): boolean {
+  return fs.existsSync(path.join(modulesDir, 'ngx_http_lua_module.so')) && fs.existsSync(path.join(modulesDir, 'ndk_http_module.so'));
+}
+
+const serialOf = (httpConf: string) => /return 200 "(\w+)\\n"/.exec(httpConf)?.[1] ?? '';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function adminRequest(listen: string, method: string, urlPath: string, body?: string): Promise<{ status: number; text: string }> {
+  const i = listen.lastIndexOf(':');
+  const host = listen.slice(0, i).replace(/^\[|\]$/g, '') || '127.0.0.1';
+  const port = Number(listen.slice(i + 1));
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host, port, method, path: urlPath, agent: false, timeout: 3000 }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (text += c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, text: text.trim() }));
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(new Error('admin endpoint did not answer within 3s')));
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+export class Edge {
+  private readonly dir: string;
+  private readonly prefix: string;
+  private readonly confDir: string;
+  private readonly services = new Map<string, ServiceSpec>();
+  private master: import('node:child_process').ChildProcess | undefined;
+  private masterPid: number | undefined;
+  /** serializes config and traffic changes: one nginx change at a time */
+  private queue: Promise<unknown> = Promise.resolve();
+
+  constructor(private readonly cfg: EdgeConfig) {
+    this.dir = path.join(cfg.stateDir, 'edge');
+    this.prefix = path.join(this.dir, 'nginx');
+    this.confDir = cfg.systemIncludeDir ?? path.join(this.prefix, 'conf', 'zdd');
+    for (const d of [this.dir, path.join(this.dir, 'traffic'), path.join(this.dir, 'upstreams'), this.confDir]) fs.mkdirSync(d, { recursive: true });
+    try {
+      const saved = JSON.parse(fs.readFileSync(path.join(this.dir, 'services.json'), 'utf8')) as Record<string, ServiceSpec>;
+      for (const [k, v] of Object.entries(saved)) this.services.set(k, v);
+    } catch {
+      /* first start */
+    }
+  }
+
+  get mode(): EdgeMode {
+    return this.cfg.mode;
+  }
+
+  private serial(): string {
+    const h = crypto.createHash('sha256');
+    for (const f of fs.readdirSync(this.confDir).sort()) if (f.endsWith('.conf')) h.update(f).update(fs.readFileSync(path.join(this.confDir, f)));
+    return h.digest('hex').slice(0, 16);
+  }
+
+  private fileName(kind: 'http' | 'svc', service?: string) {
+    const pre = this.cfg.systemIncludeDir ? 'zdd-' : '';
+    return path.join(this.confDir, kind === 'http' ? `${pre}00-http.conf` : `${pre}svc-${service}.conf`);
+  }
+  private trafficFile(service: string) {
+    return path.join(this.dir, 'traffic', `${service}.txt`);
+  }
+  private upstreamFile(service: string) {
+    return path.join(this.dir, 'upstreams', `${service}.conf`);
+  }
+
+  private nginxArgs(): string[] {
+    return this.cfg.systemIncludeDir ? [] : ['-p', this.prefix, '-c', path.join(this.prefix, 'conf', 'nginx.conf')];
+  }
+
+  /**
+   * Renders the http-level file. Its serial (answered at /zdd/config) hashes every file zdd owns,
+   * taking not-yet-written files from `pending`, so a reload is verified against what it should load.
+   */
+  private renderHttp(pending: Map<string, string> = new Map()): string {
+    const services = [...this.services.keys()].sort().map((name) => ({ name, trafficFile: this.trafficFile(name) }));
+    const input = { mode: this.cfg.mode, adminListen: this.cfg.adminListen, luaDir: LUA_DIR, services, serial: '' };
+    const h = crypto.createHash('sha256').update(renderHttpConf(input));
+    for (const s of services) {
+      const f = this.fileName('svc', s.name);
+      h.update(pending.get(f) ?? (fs.existsSync(f) ? fs.readFileSync(f, 'utf8') : ''));
+    }
+    return renderHttpConf({ ...input, serial: h.digest('hex').slice(0, 16) });
+  }
+
+  private liveSerial(): string | undefined {
+    try {
+      return /^# serial (\w+)/m.exec(fs.readFileSync(path.join(this.dir, 'serial'), 'utf8'))?.[1];
+    } catch {
+      return undefined;
+    }
+  }
+
+  private expectedSerial(): string {
+    return serialOf(fs.readFileSync(this.fileName('http'), 'utf8'));
+  }
+
+  private test(): { ok: boolean; output: string } {
+    const r = spawnSync(this.cfg.nginxBin, ['-t', ...this.nginxArgs()], { encoding: 'utf8' });
+    const output = `${r.stdout ?? ''}${r.stderr ?? ''}${r.error ? r.error.message : ''}`.trim();
+    return { ok: r.status === 0, output };
+  }
+
+  private errorLogTail(): string {
+    const file = this.cfg.systemIncludeDir ? '/var/log/nginx/error.log' : path.join(this.prefix, 'logs', 'error.log');
+    try {
+      const buf = fs.readFileSync(file);
+      return buf.subarray(Math.max(0, buf.length - 600)).toString('utf8').trim().split('\n').slice(-3).join(' | ');
+    } catch {
+      return '';
+    }
+  }
+
+  private readMasterPid(): number | undefined {
+    const pidFile = this.cfg.systemIncludeDir ? '/run/nginx.pid' : path.join(this.prefix, 'nginx.pid');
+    try {
+      const pid = Number(fs.readFileSync(pidFile, 'utf8').trim());
+      process.kill(pid, 0);
+      const cmd = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+      if (!cmd.includes('nginx')) return undefined;
+      if (!this.cfg.systemIncludeDir && !cmd.includes(this.prefix)) return undefined;
+      return pid;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Brings nginx up: adopts a running master of ours, or starts a private one. */
+  async start(): Promise<void> {
+    if (!this.cfg.systemIncludeDir) {
+      for (const d of ['conf', 'logs', 'temp']) fs.mkdirSync(path.join(this.prefix, d), { recursive: true });
+      writeFileAtomic(
+        path.join(this.prefix, 'conf', 'nginx.conf'),
+        renderMainConf({
+          prefix: this.prefix,
+          mode: this.cfg.mode,
+          modulesDir: this.cfg.modulesDir,
+          includeGlob: path.join(this.confDir, '*.conf'),
+          runAsRoot: process.getuid?.() === 0,
+          workerProcesses: this.cfg.workerProcesses,
+        }),
+      );
+    }
+    writeFileAtomic(this.fileName('http'), this.renderHttp());
+    const t = this.test();
+    if (!t.ok) throw new ZddError('NGINX_INVALID', `nginx configuration does not validate: ${t.output}`);
+    this.masterPid = this.readMasterPid();
+    if (this.masterPid) {
+      this.cfg.log.info({ pid: this.masterPid }, 'nginx adopted');
+      await this.reload();
+      return;
+    }
+    if (this.cfg.systemIncludeDir) {
+      throw new ZddError('NGINX_FAILED', 'the system nginx is not running', { hint: 'start it (systemctl start nginx) and restart the agent' });
+    }
+    const out = fs.openSync(path.join(this.prefix, 'logs', 'stderr.log'), 'a');
+    const child = spawn(this.cfg.nginxBin, [...this.nginxArgs(), '-g', 'daemon off;'], { detached: true, stdio: ['ignore', out, out] });
+    fs.closeSync(out);
+    this.master = child;
+    child.on('exit', (code, sig) => {
+      this.cfg.log.warn({ code, sig }, 'nginx exited');
+      if (this.master === child) this.master = undefined;
+      if (this.masterPid === child.pid) this.masterPid = undefined;
+    });
+    this.masterPid = child.pid;
+    await this.verifySerial(this.expectedSerial(), 10_000);
+    this.cfg.log.info({ pid: child.pid, prefix: this.prefix, mode: this.cfg.mode }, 'nginx started');
+  }
+
+  /** Stops a private nginx (gracefully, then by force). The system nginx is left running. */
+  async stop(): Promise<void> {
+    if (this.cfg.systemIncludeDir || !this.masterPid) return;
+    const pid = this.masterPid;
+    try {
+      process.kill(pid, 'SIGQUIT');
+    } catch {
+      return;
+    }
+    for (let i = 0; i < 100; i++) {
+      try {
+        process.kill(pid, 0);
+      } catch {
+        return;
+      }
+      await sleep(50);
+    }
+    try {
+      process.kill(-pid, 'SIGKILL');
+    } catch {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+    }
+  }
+
+  private async reload(): Promise<void> {
+    if (!this.masterPid) throw new ZddError('NGINX_FAILED', 'nginx is not running');
+    process.kill(this.masterPid, 'SIGHUP');
+    this.lastReloadAt = Date.now();
+  }
+  private lastReloadAt = 0;
+
+  /** `nginx -s reload` succeeds even when the master rejects the config: ask nginx what it runs. */
+  private async verifySerial(expected: string, timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    let seen = '';
+    while (Date.now() < deadline) {
+      try {
+        seen = (await adminRequest(this.cfg.adminListen, 'GET', '/zdd/config')).text;
+        if (seen === expected) {
+          fs.writeFileSync(path.join(this.dir, 'serial'), `# serial ${expected}\n`);
+          return;
+        }
+      } catch (err) {
+        seen = (err as Error).message;
+      }
+      if (!this.masterPid) break;
+      await sleep(25);
+    }
+    throw new ZddError('NGINX_FAILED', `nginx did not take the new configuration (admin answered "${seen}"): ${this.errorLogTail()}`);
+  }
+
+  private serialize<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(fn, fn);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  /**
+   * Writes files, validates the whole config with `nginx -t`, reloads and verifies; on any
+   * failure every file is put back as it was and nginx is left on its previous config.
+   */
+  private async changeFiles(files: Map<string, string>, verify: () => Promise<void>): Promise<void> {
+    const backups = new Map<string, string | undefined>();
+    for (const f of files.keys()) backups.set(f, fs.existsSync(f) ? fs.readFileSync(f, 'utf8') : undefined);
+    const restore = () => {
+      for (const [f, old] of backups) {
+        if (old === undefined) fs.rmSync(f, { force: true });
+        else writeFileAtomic(f, old);
+      }
+    };
+    for (const [f, text] of files) writeFileAtomic(f, text);
+    const t = this.test();
+    if (!t.ok) {
+      restore();
+      throw new ZddError('NGINX_INVALID', `nginx rejected the configuration: ${t.output.replace(/\s*\n\s*/g, ' | ')}`, {
+        hint: 'fix the nginx settings in the service spec; the live configuration was left unchanged',
+      });
+    }
+    try {
+      await this.reload();
+      await verify();
+    } catch (err) {
+      restore();
+      await this.reload().catch(() => undefined);
+      throw err;
+    }
+  }
+
+  /** Renders a service's listener and upstream; reloads only when the rendered text changed. */
+  configure(raw: ServiceSpec): Promise<ConfigureEdgeResult> {
+    return this.serialize(async () => {
+      const spec = compileSpec(raw);
+      const began = Date.now();
+      const hadBefore = this.services.get(spec.name);
+      this.services.set(spec.name, raw);
+      const files = new Map<string, string>();
+      files.set(this.fileName('svc', spec.name), renderServiceConf(spec, this.cfg.mode, this.upstreamFile(spec.name)));
+      if (this.cfg.mode === 'reload' && !fs.existsSync(this.upstreamFile(spec.name))) {
+        files.set(this.upstreamFile(spec.name), renderUpstreamConf(spec, { service: spec.name, generation: 0, backends: [] }));
+      }
+      const unchanged = [...files].every(([f, t]) => fs.existsSync(f) && fs.readFileSync(f, 'utf8') === t);
+      const httpText = this.renderHttp(files);
+      files.set(this.fileName('http'), httpText);
+      const expected = serialOf(httpText);
+      if (unchanged && this.liveSerial() === expected) {
+        return { mode: this.cfg.mode, changed: false, reloadMs: 0 };
+      }
+      try {
+        await this.changeFiles(files, () => this.verifySerial(expected, 10_000));
+      } catch (err) {
+        if (hadBefore) this.services.set(spec.name, hadBefore);
+        else this.services.delete(spec.name);
+        throw err;
+      }
+      writeFileAtomic(path.join(this.dir, 'services.json'), JSON.stringify(Object.fromEntries(this.services), null, 1));
+      this.cfg.log.info({ service: spec.name, mode: this.cfg.mode }, 'service configured on nginx');
+      return { mode: this.cfg.mode, changed: true, reloadMs: Date.now() - began };
+    });
+  }
+
+  /** Moves traffic to the document's backends. Applying the live generation again is a no-op. */
+  applyTraffic(doc: TrafficDoc): Promise<ApplyTrafficResult> {
+    return this.serialize(async () => {
+      const raw = this.services.get(doc.service);
+      if (!raw) throw new ZddError('NOT_FOUND', `service ${doc.service} is not configured on this edge`);
+      const spec = compileSpec(raw);
+      const began = Date.now();
+      if (this.cfg.mode === 'dynamic') {
+        writeFileAtomic(this.trafficFile(doc.service), trafficText(doc));
+        const r = await adminRequest(this.cfg.adminListen, 'POST', `/zdd/traffic/${doc.service}`, trafficText(doc));
+        if (r.status !== 200) throw new ZddError('NGINX_FAILED', `nginx refused traffic generation ${doc.generation}: ${r.text}`);
+        const noop = r.text.endsWith('noop');
+        this.cfg.log.info({ service: doc.service, generation: doc.generation, backends: doc.backends.map((b) => b.addr) }, 'traffic applied');
+        return { mode: 'dynamic', generation: doc.generation, switchMs: Date.now() - began, noop };
+      }
+      const live = await this.liveGeneration(doc.service);
+      if (live === doc.generation) return { mode: 'reload', generation: live, switchMs: 0, noop: true };
+      await this.changeFiles(new Map([[this.upstreamFile(doc.service), renderUpstreamConf(spec, doc)]]), async () => {
+        const deadline = Date.now() + 10_000;
+        while (Date.now() < deadline) {
+          if ((await this.liveGeneration(doc.service)) === doc.generation) return;
+          await sleep(10);
+        }
+        throw new ZddError('NGINX_FAILED', `nginx did not load traffic generation ${doc.generation}: ${this.errorLogTail()}`);
+      });
+      this.cfg.log.info({ service: doc.service, generation: doc.generation }, 'upstream reloaded');
+      return { mode: 'reload', generation: doc.generation, switchMs: Date.now() - began, noop: false };
+    });
+  }
+
+  async liveGeneration(service: string): Promise<number> {
+    const r = await adminRequest(this.cfg.adminListen, 'GET', `/zdd/traffic/${service}`);
+    return r.status === 200 ? Number(r.text) || 0 : 0;
+  }
+
+  /**
+   * Waits until nginx has no request in flight to the given backends. Dynamic mode reads the
+   * balancer's counters; reload mode waits for the workers of older generations to exit.
+   */
+  async awaitIdle(service: string, addrs: string[], timeoutMs: number): Promise<AwaitIdleResult> {
+    const began = Date.now();
+    const deadline = began + timeoutMs;
+    let inflight = 0;
+    let zeros = 0;
+    while (Date.now() <= deadline) {
+      if (this.cfg.mode === 'dynamic') {
+        const q = addrs.map((a) => `addr=${encodeURIComponent(a)}`).join('&');
+        inflight = Number((await adminRequest(this.cfg.adminListen, 'GET', `/zdd/inflight/${service}?${q}`)).text) || 0;
+      } else {
+        inflight = this.oldWorkers();
+      }
+      // two readings of zero in a row: a request that picked its peer just before the switch has
+      // been counted by then
+      zeros = inflight === 0 ? zeros + 1 : 0;
+      if (zeros >= 2) return { idle: true, waitedMs: Date.now() - began, inflight: 0 };
+      await sleep(20);
+    }
+    return { idle: false, waitedMs: Date.now() - began, inflight };
+  }
+
+  /** Worker processes of the master that are shutting down after a reload. */
+  private oldWorkers(): number {
+    if (!this.masterPid) return 0;
+    let n = 0;
+    for (const p of fs.readdirSync('/proc')) {
+      if (!/^\d+$/.test(p)) continue;
+      try {
+        const stat = fs.readFileSync(`/proc/${p}/stat`, 'utf8');
+        const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+        if (ppid !== this.masterPid) continue;
+        if (fs.readFileSync(`/proc/${p}/cmdline`, 'utf8').includes('shutting down')) n++;
+      } catch {
+        /* gone */
+      }
+    }
+    return n;
+  }
+
+  knownServices(): string[] {
+    return [...this.services.keys()];
+  }
+
+  compiled(service: string): CompiledSpec | undefined {
+    const raw = this.services.get(service);
+    return raw ? compileSpec(raw) : undefined;
+  }
+}

@@ -1,0 +1,148 @@
+// Pure renderers: config in, nginx text out. No I/O here; agent/nginx/edge.ts writes and applies.
+import type { CompiledSpec } from '../../lib/spec.js';
+import type { TrafficDoc } from '../../lib/traffic.js';
+
+export type EdgeMode = 'dynamic' | 'reload';
+
+const HEADER = '# Rendered by zdd-agent. Do not edit: the next change overwrites this file.\n';
+
+const q = (s: string) => JSON.stringify(s); // a valid nginx and Lua string literal for the paths we render
+
+export interface MainConfInput {
+  prefix: string;
+  mode: EdgeMode;
+  modulesDir: string;
+  includeGlob: string;
+  runAsRoot: boolean;
+  workerProcesses: number;
+}
+
+/** nginx.conf for an nginx the agent runs itself (tests, the demo, hosts without a system nginx). */
+export function renderMainConf(i: MainConfInput): string {
+  const modules =
+    i.mode === 'dynamic'
+      ? `load_module ${i.modulesDir}/ndk_http_module.so;\nload_module ${i.modulesDir}/ngx_http_lua_module.so;\n`
+      : '';
+  return (
+    HEADER +
+    modules +
+    // Workers of this private nginx read files under the agent's state dir, which may be 0700.
+    (i.runAsRoot ? 'user root;\n' : '') +
+    `worker_processes ${i.workerProcesses};\n` +
+    `pid ${i.prefix}/nginx.pid;\n` +
+    `error_log ${i.prefix}/logs/error.log warn;\n` +
+    'events { worker_connections 4096; }\n' +
+    'http {\n' +
+    '  access_log off;\n' +
+    `  client_body_temp_path ${i.prefix}/temp/body;\n` +
+    `  proxy_temp_path ${i.prefix}/temp/proxy;\n` +
+    `  fastcgi_temp_path ${i.prefix}/temp/fastcgi;\n` +
+    `  uwsgi_temp_path ${i.prefix}/temp/uwsgi;\n` +
+    `  scgi_temp_path ${i.prefix}/temp/scgi;\n` +
+    '  keepalive_timeout 75s;\n' +
+    `  include ${i.includeGlob};\n` +
+    '}\n'
+  );
+}
+
+export interface HttpConfInput {
+  mode: EdgeMode;
+  adminListen: string;
+  luaDir: string;
+  /** every service this edge serves, with the traffic file nginx restores it from */
+  services: { name: string; trafficFile: string }[];
+  /** answered at /zdd/config so the agent can verify that a reload took effect */
+  serial: string;
+}
+
+/** The http-level part zdd owns: the shared dictionary, the Lua module and the admin listener. */
+export function renderHttpConf(i: HttpConfInput): string {
+  let out = HEADER;
+  if (i.mode === 'dynamic') {
+    const list = i.services.map((s) => `{ ${q(s.name)}, ${q(s.trafficFile)} }`).join(', ');
+    out +=
+      'lua_shared_dict zdd 16m;\n' +
+      `lua_package_path ${q(`${i.luaDir}/?.lua;;`)};\n` +
+      `init_by_lua_block { require("zdd").init({ ${list} }) }\n`;
+  }
+  out +=
+    'server {\n' +
+    `  listen ${i.adminListen};\n` +
+    '  access_log off;\n' +
+    '  allow 127.0.0.1;\n' +
+    '  allow ::1;\n' +
+    '  deny all;\n' +
+    '  client_max_body_size 1m;\n' +
+    '  client_body_buffer_size 1m;\n' +
+    `  location = /zdd/config { default_type text/plain; return 200 ${q(i.serial + '\n')}; }\n`;
+  if (i.mode === 'dynamic') {
+    out += '  location /zdd/ { content_by_lua_block { require("zdd").admin() } }\n';
+  } else {
+    for (const s of i.services) {
+      out += `  location = /zdd/traffic/${s.name} { default_type text/plain; return 200 "$zdd_gen_${varName(s.name)}\\n"; }\n`;
+    }
+  }
+  return out + '}\n';
+}
+
+const varName = (service: string) => service.replace(/-/g, '_');
+export const upstreamName = (service: string) => `zdd_${varName(service)}`;
+
+/** A service's listener and upstream. In dynamic mode the upstream's peer is chosen by Lua. */
+export function renderServiceConf(spec: CompiledSpec, mode: EdgeMode, upstreamFile: string): string {
+  const n = spec.nginx;
+  const up = upstreamName(spec.name);
+  const retry =
+    n.retry === 'off'
+      ? '    proxy_next_upstream off;\n'
+      : // nginx never retries a non-idempotent request (POST) once it was sent; GETs are retried
+        // on a connection error only.
+        '    proxy_next_upstream error;\n    proxy_next_upstream_tries 2;\n';
+  let out = HEADER;
+  if (mode === 'dynamic') {
+    out +=
+      `upstream ${up} {\n` +
+      '  server 0.0.0.1:1; # placeholder: the Lua balancer picks the peer\n' +
+      `  balancer_by_lua_block { require("zdd").balance(${q(spec.name)}, ${n.retry === 'connect'}) }\n` +
+      (n.upstreamKeepalive > 0
+        ? `  keepalive ${n.upstreamKeepalive};\n  keepalive_timeout ${n.upstreamKeepaliveTimeoutMs}ms;\n`
+        : '') +
+      '}\n';
+  } else {
+    out += `include ${upstreamFile};\n`;
+  }
+  out +=
+    'server {\n' +
+    `  listen ${n.listen};\n` +
+    `  server_name ${n.serverName};\n` +
+    '  location / {\n' +
+    `    proxy_pass http://${up};\n` +
+    '    proxy_http_version 1.1;\n' +
+    '    proxy_set_header Connection "";\n' +
+    '    proxy_set_header Host $host;\n' +
+    '    proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;\n' +
+    '    proxy_connect_timeout 2s;\n' +
+    retry +
+    (mode === 'dynamic' ? `    log_by_lua_block { require("zdd").log(${q(spec.name)}) }\n` : '') +
+    n.directives.map((d) => `    ${d}\n`).join('') +
+    '  }\n' +
+    '}\n';
+  return out;
+}
+
+/** Reload mode: the upstream include, a pure function of the traffic document. */
+export function renderUpstreamConf(spec: CompiledSpec, doc: TrafficDoc): string {
+  const n = spec.nginx;
+  const servers = doc.backends.filter((b) => b.weight > 0);
+  const lines = servers.length
+    ? servers.map((b) => `  server ${b.addr} weight=${b.weight} max_fails=0;\n`).join('')
+    : '  server 127.0.0.1:1 down; # no backend yet\n';
+  return (
+    HEADER +
+    `map $host $zdd_gen_${varName(spec.name)} { default "${doc.generation}"; }\n` +
+    `upstream ${upstreamName(spec.name)} {\n` +
+    lines +
+    (n.upstreamKeepalive > 0 ? `  keepalive ${n.upstreamKeepalive};\n  keepalive_timeout ${n.upstreamKeepaliveTimeoutMs}ms;\n` : '') +
+    '}\n'
+  );
+}

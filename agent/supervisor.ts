@@ -1,0 +1,312 @@
+// The supervisor keeps a service's app instances in two slots on this host: it starts an instance
+// detached (own process group, output to a log file), gates it on health, stops it with the spec's
+// signal and a drain timeout (a kill of the group as the last resort), and persists every instance
+// so that a restarted agent re-adopts the processes instead of killing them.
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import type { Logger } from '../lib/log.js';
+import { ZddError } from '../lib/errors.js';
+import { compileSpec, expandTemplate, type ServiceSpec } from '../lib/spec.js';
+import type { Slot, StartInstanceResult, StopInstanceResult } from '../lib/commands.js';
+import { awaitHealthy } from './health-check.js';
+import { writeFileAtomic } from './fs-atomic.js';
+
+export type InstanceState = 'starting' | 'healthy' | 'stopping' | 'stopped' | 'failed';
+
+const TRANSITIONS: Record<InstanceState, InstanceState[]> = {
+  starting: ['healthy', 'failed', 'stopping'],
+  healthy: ['stopping', 'failed'],
+  stopping: ['stopped', 'failed'],
+  stopped: [],
+  failed: ['stopping', 'stopped'],
+};
+
+export interface InstanceRecord {
+  service: string;
+  slot: Slot;
+  version: string;
+  port: number;
+  pid: number;
+  /** the process's start time in clock ticks since boot (/proc/PID/stat field 22): guards against reused pids */
+  startTicks: number;
+  startedAtMs: number;
+  logFile: string;
+  state: InstanceState;
+  exitReason?: string;
+}
+
+interface Live {
+  rec: InstanceRecord;
+  exited: Promise<string>;
+  exitReason?: string;
+}
+
+export interface SupervisorConfig {
+  stateDir: string;
+  portOffset: number;
+  /** address the apps are probed at (the agent's advertise host) */
+  probeHost: string;
+  log: Logger;
+}
+
+/** Reads a process's start time from /proc; undefined when the process is gone or a zombie. */
+export function processStartTicks(pid: number): number | undefined {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (fields[0] === 'Z' || fields[0] === 'X') return undefined;
+    return Number(fields[19]);
+  } catch {
+    return undefined;
+  }
+}
+
+function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const srv = net.createServer();
+    srv.once('error', () => resolve(false));
+    srv.listen({ port, exclusive: true }, () => srv.close(() => resolve(true)));
+  });
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export class Supervisor {
+  private readonly live = new Map<string, Live>();
+  private readonly file: string;
+  private readonly logsDir: string;
+
+  constructor(private readonly cfg: SupervisorConfig) {
+    this.file = path.join(cfg.stateDir, 'instances.json');
+    this.logsDir = path.join(cfg.stateDir, 'logs');
+    fs.mkdirSync(this.logsDir, { recursive: true });
+  }
+
+  private key(service: string, slot: Slot) {
+    return `${service}/${slot}`;
+  }
+
+  /** Re-adopts the instances a previous agent process started, if they still run. */
+  adopt(): InstanceRecord[] {
+    let recs: InstanceRecord[] = [];
+    try {
+      recs = JSON.parse(fs.readFileSync(this.file, 'utf8')) as InstanceRecord[];
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') this.cfg.log.warn({ err }, 'instance state unreadable; starting empty');
+    }
+    const adopted: InstanceRecord[] = [];
+    for (const rec of recs) {
+      if (rec.state === 'stopped') continue;
+      const ticks = processStartTicks(rec.pid);
+      if (ticks === undefined || ticks !== rec.startTicks) {
+        this.cfg.log.warn({ service: rec.service, slot: rec.slot, pid: rec.pid }, 'instance gone while the agent was away');
+        continue;
+      }
+      const l: Live = { rec, exited: this.pollExit(rec) };
+      this.live.set(this.key(rec.service, rec.slot), l);
+      adopted.push(rec);
+      this.cfg.log.info({ service: rec.service, slot: rec.slot, pid: rec.pid, version: rec.version }, 'instance adopted');
+    }
+    this.persist();
+    return adopted;
+  }
+
+  /** An adopted process is not our child: watch /proc until it is gone. */
+  private pollExit(rec: InstanceRecord): Promise<string> {
+    return new Promise((resolve) => {
+      const t = setInterval(() => {
+        if (processStartTicks(rec.pid) !== rec.startTicks) {
+          clearInterval(t);
+          this.onExit(rec, 'exited');
+          resolve('exited');
+        }
+      }, 100);
+      t.unref();
+    });
+  }
+
+  instances(): InstanceRecord[] {
+    return [...this.live.values()].map((l) => ({ ...l.rec }));
+  }
+
+  get(service: string, slot: Slot): InstanceRecord | undefined {
+    const l = this.live.get(this.key(service, slot));
+    return l ? { ...l.rec } : undefined;
+  }
+
+  private setState(rec: InstanceRecord, next: InstanceState) {
+    if (rec.state === next) return;
+    if (!TRANSITIONS[rec.state].includes(next)) {
+      throw new ZddError('INTERNAL', `instance ${rec.service}/${rec.slot}: illegal transition ${rec.state} -> ${next}`);
+    }
+    this.cfg.log.info({ service: rec.service, slot: rec.slot, version: rec.version, from: rec.state, to: next }, 'instance state changed');
+    rec.state = next;
+    this.persist();
+  }
+
+  private onExit(rec: InstanceRecord, reason: string) {
+    rec.exitReason = reason;
+    if (rec.state === 'stopping') this.setState(rec, 'stopped');
+    else if (rec.state !== 'stopped') {
+      this.cfg.log.warn({ service: rec.service, slot: rec.slot, reason }, 'instance exited unexpectedly');
+      if (rec.state !== 'failed') this.setState(rec, 'failed');
+    }
+    this.persist();
+  }
+
+  private persist() {
+    const recs = [...this.live.values()].map((l) => l.rec).filter((r) => r.state !== 'stopped');
+    writeFileAtomic(this.file, JSON.stringify(recs, null, 1));
+  }
+
+  portFor(spec: ServiceSpec, slot: Slot): number {
+    return spec.ports[slot] + this.cfg.portOffset;
+  }
+
+  /** Starts `version` of a service in `slot` and resolves once it is healthy. */
+  async start(raw: ServiceSpec, version: string, slot: Slot, progress: (m: string) => void): Promise<StartInstanceResult> {
+    const spec = compileSpec(raw);
+    const port = this.portFor(raw, slot);
+    const existing = this.live.get(this.key(spec.name, slot));
+    if (existing && existing.rec.state === 'healthy' && existing.rec.version === version) {
+      return { slot, port, pid: existing.rec.pid, version, healthyAfterMs: 0 };
+    }
+    if (existing && existing.rec.state !== 'stopped') {
+      // A leftover in the slot we need (a failed start, an interrupted rollout): it gets no traffic.
+      progress(`stopping leftover ${existing.rec.version} in slot ${slot}`);
+      await this.stop(spec.name, slot, spec.stop.signal, spec.stop.drainTimeoutMs);
+    }
+    if (!(await portFree(port))) {
+      throw new ZddError('PORT_IN_USE', `port ${port} (slot ${slot} of ${spec.name}) is already taken on this host`, {
+        hint: 'stop whatever listens there, or give the service other ports in its spec',
+      });
+    }
+    const cwd = spec.workdir ? expandTemplate(spec.workdir, { version, service: spec.name }) : process.cwd();
+    if (!fs.existsSync(cwd)) {
+      throw new ZddError('START_FAILED', `working directory ${cwd} for ${spec.name} ${version} does not exist`, {
+        hint: 'stage the release on the host first, or fix "workdir" in the spec',
+      });
+    }
+    const logFile = path.join(this.logsDir, `${spec.name}-${slot}-${version.replace(/[^A-Za-z0-9._-]/g, '_')}.log`);
+    const fd = fs.openSync(logFile, 'a');
+    const env: Record<string, string> = {
+      PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin',
+      ...(process.env.HOME ? { HOME: process.env.HOME } : {}),
+      ...spec.env,
+      PORT: String(port),
+      ZDD_SERVICE: spec.name,
+      ZDD_VERSION: version,
+      ZDD_SLOT: slot,
+    };
+    const child = spawn(spec.argv[0], spec.argv.slice(1), { cwd, env, detached: true, stdio: ['ignore', fd, fd] });
+    fs.closeSync(fd);
+    const spawnError = await new Promise<Error | undefined>((resolve) => {
+      child.once('spawn', () => resolve(undefined));
+      child.once('error', (e) => resolve(e));
+    });
+    if (spawnError || child.pid === undefined) {
+      throw new ZddError('START_FAILED', `could not start ${spec.argv.join(' ')}: ${spawnError?.message}`, { cause: spawnError });
+    }
+    child.unref();
+    const rec: InstanceRecord = {
+      service: spec.name,
+      slot,
+      version,
+      port,
+      pid: child.pid,
+      startTicks: processStartTicks(child.pid) ?? 0,
+      startedAtMs: Date.now(),
+      logFile,
+      state: 'starting',
+    };
+    const live: Live = {
+      rec,
+      exited: new Promise((resolve) =>
+        child.once('exit', (code, sig) => {
+          const reason = sig ? `killed by ${sig}` : `exit code ${code}`;
+          live.exitReason = reason;
+          this.onExit(rec, reason);
+          resolve(reason);
+        }),
+      ),
+    };
+    this.live.set(this.key(spec.name, slot), live);
+    this.persist();
+    this.cfg.log.info({ service: spec.name, slot, version, pid: child.pid, port }, 'instance started');
+    progress(`started ${version} in slot ${slot} (pid ${child.pid}, port ${port})`);
+    try {
+      const ms = await awaitHealthy({
+        host: this.cfg.probeHost,
+        port,
+        health: spec.health,
+        isDead: () => live.exitReason,
+        onProgress: progress,
+      });
+      this.setState(rec, 'healthy');
+      progress(`healthy after ${ms}ms`);
+      return { slot, port, pid: rec.pid, version, healthyAfterMs: ms };
+    } catch (err) {
+      const tail = this.logTail(logFile);
+      await this.stop(spec.name, slot, spec.stop.signal, Math.min(spec.stop.drainTimeoutMs, 5000)).catch(() => undefined);
+      if (err instanceof ZddError) {
+        throw new ZddError(err.code, `${err.message}${tail ? `; app output: ${tail}` : ''}`, { cause: err });
+      }
+      throw err;
+    }
+  }
+
+  logTail(file: string, bytes = 400): string {
+    try {
+      const buf = fs.readFileSync(file);
+      return buf.subarray(Math.max(0, buf.length - bytes)).toString('utf8').trim().replace(/\s+/g, ' ');
+    } catch {
+      return '';
+    }
+  }
+
+  /**
+   * Stops an instance: the stop signal to its process group, then up to drainTimeoutMs for it to
+   * exit, then SIGKILL to the group. Traffic must already be off it (the coordinator awaits the
+   * edge's in-flight count first).
+   */
+  async stop(service: string, slot: Slot, signal: NodeJS.Signals | string, drainTimeoutMs: number): Promise<StopInstanceResult> {
+    const l = this.live.get(this.key(service, slot));
+    if (!l || l.rec.state === 'stopped') return { forced: false, stoppedAfterMs: 0, alreadyStopped: true };
+    const rec = l.rec;
+    const began = Date.now();
+    if (rec.state === 'failed' && processStartTicks(rec.pid) !== rec.startTicks) {
+      this.live.delete(this.key(service, slot));
+      this.persist();
+      return { forced: false, stoppedAfterMs: 0, alreadyStopped: true };
+    }
+    this.setState(rec, 'stopping');
+    const kill = (sig: NodeJS.Signals | string) => {
+      try {
+        process.kill(-rec.pid, sig);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
+      }
+    };
+    kill(signal);
+    const timedOut = Symbol('timeout');
+    let timer: NodeJS.Timeout | undefined;
+    const first = await Promise.race([l.exited, new Promise((r) => (timer = setTimeout(() => r(timedOut), drainTimeoutMs)))]);
+    clearTimeout(timer);
+    let forced = false;
+    if (first === timedOut) {
+      forced = true;
+      this.cfg.log.warn({ service, slot, pid: rec.pid, drainTimeoutMs }, 'instance ignored the stop signal; killed its process group');
+      kill('SIGKILL');
+      await Promise.race([l.exited, sleep(5000)]);
+    }
+    // Anything left in the group (children that outlived the leader) goes too.
+    kill('SIGKILL');
+    if (rec.state !== 'stopped') this.setState(rec, 'stopped');
+    this.live.delete(this.key(service, slot));
+    this.persist();
+    this.cfg.log.info({ service, slot, version: rec.version, forced }, 'instance stopped');
+    return { forced, stoppedAfterMs: Date.now() - began, alreadyStopped: false };
+  }
+}

@@ -1,0 +1,68 @@
+// Arguments and results of the commands the coordinator sends to agents. Both sides validate
+// against these schemas, so a misspelt field is an error, not a silently dropped value.
+import { z } from 'zod';
+import { ServiceSpecSchema } from './spec.js';
+
+export const SlotSchema = z.enum(['a', 'b']);
+export type Slot = z.infer<typeof SlotSchema>;
+export const otherSlot = (s: Slot): Slot => (s === 'a' ? 'b' : 'a');
+
+const BackendSchema = z.object({
+  addr: z.string().regex(/^[^\s:]+:\d+$|^\[[0-9a-fA-F:]+\]:\d+$/),
+  track: z.string().regex(/^[a-z0-9-]+$/),
+  weight: z.number().int().min(0).max(1_000_000),
+  agentId: z.string().optional(),
+  slot: z.string().optional(),
+  version: z.string().optional(),
+});
+
+export const CommandArgs = {
+  start_instance: z.object({ spec: ServiceSpecSchema, version: z.string().min(1), slot: SlotSchema }).strict(),
+  stop_instance: z
+    .object({
+      service: z.string(),
+      slot: SlotSchema,
+      signal: z.string().default('SIGTERM'),
+      drainTimeoutMs: z.number().int().min(0),
+    })
+    .strict(),
+  configure_edge: z.object({ spec: ServiceSpecSchema }).strict(),
+  apply_traffic: z
+    .object({ service: z.string(), generation: z.number().int().min(1), backends: z.array(BackendSchema) })
+    .strict(),
+  await_idle: z.object({ service: z.string(), addrs: z.array(z.string()), timeoutMs: z.number().int().min(0) }).strict(),
+  inspect: z.object({}).strict(),
+} as const;
+
+export type CommandKind = keyof typeof CommandArgs;
+export type ArgsOf<K extends CommandKind> = z.input<(typeof CommandArgs)[K]>;
+export const COMMAND_KINDS = Object.keys(CommandArgs) as CommandKind[];
+
+export interface StartInstanceResult {
+  slot: Slot;
+  port: number;
+  pid: number;
+  version: string;
+  healthyAfterMs: number;
+}
+export interface StopInstanceResult {
+  forced: boolean;
+  stoppedAfterMs: number;
+  alreadyStopped: boolean;
+}
+export interface ConfigureEdgeResult {
+  mode: 'dynamic' | 'reload';
+  changed: boolean;
+  reloadMs: number;
+}
+export interface ApplyTrafficResult {
+  mode: 'dynamic' | 'reload';
+  generation: number;
+  switchMs: number;
+  noop: boolean;
+}
+export interface AwaitIdleResult {
+  idle: boolean;
+  waitedMs: number;
+  inflight: number;
+}

@@ -1,0 +1,161 @@
+// The service spec: what an operator writes (YAML or JSON), its schema, and the compiled form that
+// agents and the coordinator use (durations as …Ms numbers, frozen).
+import { z } from 'zod';
+import YAML from 'yaml';
+import { parseDuration } from './duration.js';
+import { ZddError } from './errors.js';
+
+const duration = z
+  .union([z.string(), z.number()])
+  .refine((v) => parseDuration(v) !== undefined, { message: 'expected a duration such as "500ms", "5s" or "2m"' });
+
+const port = z.number().int().min(1).max(65535);
+const name = z
+  .string()
+  .regex(/^[a-z][a-z0-9-]{0,62}$/, 'expected lower-case letters, digits and dashes, starting with a letter');
+const signal = z.enum(['SIGTERM', 'SIGINT', 'SIGQUIT', 'SIGHUP', 'SIGUSR1', 'SIGUSR2']);
+const listen = z
+  .string()
+  .regex(/^(?:(?:\d{1,3}\.){3}\d{1,3}:|\[[0-9a-fA-F:]+\]:)?\d{1,5}$/, 'expected "PORT" or "ADDRESS:PORT"');
+// Operator-supplied nginx directives go inside the service's location block; nginx -t judges them.
+const directive = z
+  .string()
+  .min(1)
+  .refine((d) => !/[{}]/.test(d), { message: 'a directive may not open or close a block' })
+  .refine((d) => d.trim().endsWith(';'), { message: 'a directive must end with ";"' });
+
+export const ServiceSpecSchema = z
+  .object({
+    name,
+    command: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]),
+    workdir: z.string().min(1).optional(),
+    env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected an environment variable name'), z.string()).default({}),
+    ports: z.object({ a: port, b: port }).strict().refine((p) => p.a !== p.b, { message: 'slot a and slot b need different ports' }),
+    health: z
+      .object({
+        path: z.string().startsWith('/').default('/healthz'),
+        expectStatus: z.number().int().min(100).max(599).default(200),
+        interval: duration.default('500ms'),
+        timeout: duration.default('2s'),
+        healthyThreshold: z.number().int().min(1).max(100).default(2),
+        minHealthy: duration.default('0s'),
+        deadline: duration.default('60s'),
+      })
+      .strict()
+      .default({} as never),
+    stop: z
+      .object({ signal: signal.default('SIGTERM'), drainTimeout: duration.default('30s') })
+      .strict()
+      .default({} as never),
+    hosts: z.object({ selector: z.record(z.string(), z.string()).default({}) }).strict().default({} as never),
+    nginx: z
+      .object({
+        listen,
+        serverName: z.string().regex(/^[A-Za-z0-9.*_-]+$/, 'expected a host name').default('_'),
+        edges: z.array(z.string().min(1)).default([]),
+        upstreamKeepalive: z.number().int().min(0).max(10_000).default(64),
+        upstreamKeepaliveTimeout: duration.default('4s'),
+        retry: z.enum(['off', 'connect']).default('connect'),
+        directives: z.array(directive).default([]),
+      })
+      .strict(),
+  })
+  .strict();
+
+export type ServiceSpec = z.infer<typeof ServiceSpecSchema>;
+
+/** The spec as the running code uses it: durations in milliseconds, nothing optional left open. */
+export interface CompiledSpec {
+  readonly name: string;
+  readonly argv: readonly string[];
+  readonly workdir?: string;
+  readonly env: Readonly<Record<string, string>>;
+  readonly ports: { readonly a: number; readonly b: number };
+  readonly health: {
+    readonly path: string;
+    readonly expectStatus: number;
+    readonly intervalMs: number;
+    readonly timeoutMs: number;
+    readonly healthyThreshold: number;
+    readonly minHealthyMs: number;
+    readonly deadlineMs: number;
+  };
+  readonly stop: { readonly signal: NodeJS.Signals; readonly drainTimeoutMs: number };
+  readonly selector: Readonly<Record<string, string>>;
+  readonly nginx: {
+    readonly listen: string;
+    readonly serverName: string;
+    readonly edges: readonly string[];
+    readonly upstreamKeepalive: number;
+    readonly upstreamKeepaliveTimeoutMs: number;
+    readonly retry: 'off' | 'connect';
+    readonly directives: readonly string[];
+  };
+}
+
+function formatIssues(error: z.ZodError): string {
+  return error.issues
+    .map((i) => `${i.path.length ? i.path.join('.') : '(spec)'}: ${i.message}`)
+    .join('; ');
+}
+
+/** Validates an already-parsed spec object. Throws INVALID_SPEC naming each bad field. */
+export function validateSpec(input: unknown): ServiceSpec {
+  const r = ServiceSpecSchema.safeParse(input);
+  if (!r.success) {
+    throw new ZddError('INVALID_SPEC', `invalid service spec: ${formatIssues(r.error)}`, {
+      hint: 'fix the named fields and apply the spec again',
+    });
+  }
+  return r.data;
+}
+
+/** Parses spec text, YAML or JSON (JSON is YAML). */
+export function parseSpecText(text: string): ServiceSpec {
+  let raw: unknown;
+  try {
+    raw = YAML.parse(text);
+  } catch (err) {
+    throw new ZddError('INVALID_SPEC', `the spec is not valid YAML or JSON: ${(err as Error).message}`, { cause: err });
+  }
+  return validateSpec(raw);
+}
+
+export function compileSpec(spec: ServiceSpec): CompiledSpec {
+  const ms = (v: string | number) => parseDuration(v)!;
+  const argv = typeof spec.command === 'string' ? ['/bin/sh', '-c', `exec ${spec.command}`] : spec.command;
+  return Object.freeze({
+    name: spec.name,
+    argv: Object.freeze([...argv]),
+    workdir: spec.workdir,
+    env: Object.freeze({ ...spec.env }),
+    ports: Object.freeze({ ...spec.ports }),
+    health: Object.freeze({
+      path: spec.health.path,
+      expectStatus: spec.health.expectStatus,
+      intervalMs: ms(spec.health.interval),
+      timeoutMs: ms(spec.health.timeout),
+      healthyThreshold: spec.health.healthyThreshold,
+      minHealthyMs: ms(spec.health.minHealthy),
+      deadlineMs: ms(spec.health.deadline),
+    }),
+    stop: Object.freeze({ signal: spec.stop.signal as NodeJS.Signals, drainTimeoutMs: ms(spec.stop.drainTimeout) }),
+    selector: Object.freeze({ ...spec.hosts.selector }),
+    nginx: Object.freeze({
+      listen: spec.nginx.listen,
+      serverName: spec.nginx.serverName,
+      edges: Object.freeze([...spec.nginx.edges]),
+      upstreamKeepalive: spec.nginx.upstreamKeepalive,
+      upstreamKeepaliveTimeoutMs: ms(spec.nginx.upstreamKeepaliveTimeout),
+      retry: spec.nginx.retry,
+      directives: Object.freeze([...spec.nginx.directives]),
+    }),
+  });
+}
+
+/** Substitutes {version} and {service} in a template such as a working directory. */
+export function expandTemplate(template: string, vars: { version: string; service: string }): string {
+  return template.replaceAll('{version}', vars.version).replaceAll('{service}', vars.service);
+}
+
+export const VERSION_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$/;

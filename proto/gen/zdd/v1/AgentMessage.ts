@@ -1,0 +1,25 @@
+// Original file: proto/zdd/v1/agent.proto
+
+import type { Hello as _zdd_v1_Hello, Hello__Output as _zdd_v1_Hello__Output } from '../../zdd/v1/Hello';
+import type { Heartbeat as _zdd_v1_Heartbeat, Heartbeat__Output as _zdd_v1_Heartbeat__Output } from '../../zdd/v1/Heartbeat';
+import type { CommandAccepted as _zdd_v1_CommandAccepted, CommandAccepted__Output as _zdd_v1_CommandAccepted__Output } from '../../zdd/v1/CommandAccepted';
+import type { CommandProgress as _zdd_v1_CommandProgress, CommandProgress__Output as _zdd_v1_CommandProgress__Output } from '../../zdd/v1/CommandProgress';
+import type { CommandResult as _zdd_v1_CommandResult, CommandResult__Output as _zdd_v1_CommandResult__Output } from '../../zdd/v1/CommandResult';
+
+export interface AgentMessage {
+  'hello'?: (_zdd_v1_Hello | null);
+  'heartbeat'?: (_zdd_v1_Heartbeat | null);
+  'accepted'?: (_zdd_v1_CommandAccepted | null);
+  'progress'?: (_zdd_v1_CommandProgress | null);
+  'result'?: (_zdd_v1_CommandResult | null);
+  'body'?: "hello"|"heartbeat"|"accepted"|"progress"|"result";
+}
+
+export interface AgentMessage__Output {
+  'hello'?: (_zdd_v1_Hello__Output | null);
+  'heartbeat'?: (_zdd_v1_Heartbeat__Output | null);
+  'accepted'?: (_zdd_v1_CommandAccepted__Output | null);
+  'progress'?: (_zdd_v1_CommandProgress__Output | null);
+  'result'?: (_zdd_v1_CommandResult__Output | null);
+  'body'?: "hello"|"heartbeat"|"accepted"|"progress"|"result";
+}

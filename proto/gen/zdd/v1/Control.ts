@@ -1,0 +1,116 @@
+// Original file: proto/zdd/v1/control.proto
+
+import type * as grpc from '@grpc/grpc-js'
+import type { MethodDefinition } from '@grpc/proto-loader'
+import type { ApplyServiceRequest as _zdd_v1_ApplyServiceRequest, ApplyServiceRequest__Output as _zdd_v1_ApplyServiceRequest__Output } from '../../zdd/v1/ApplyServiceRequest';
+import type { GetRolloutRequest as _zdd_v1_GetRolloutRequest, GetRolloutRequest__Output as _zdd_v1_GetRolloutRequest__Output } from '../../zdd/v1/GetRolloutRequest';
+import type { GetServiceRequest as _zdd_v1_GetServiceRequest, GetServiceRequest__Output as _zdd_v1_GetServiceRequest__Output } from '../../zdd/v1/GetServiceRequest';
+import type { ListAgentsRequest as _zdd_v1_ListAgentsRequest, ListAgentsRequest__Output as _zdd_v1_ListAgentsRequest__Output } from '../../zdd/v1/ListAgentsRequest';
+import type { ListAgentsResponse as _zdd_v1_ListAgentsResponse, ListAgentsResponse__Output as _zdd_v1_ListAgentsResponse__Output } from '../../zdd/v1/ListAgentsResponse';
+import type { ListRolloutsRequest as _zdd_v1_ListRolloutsRequest, ListRolloutsRequest__Output as _zdd_v1_ListRolloutsRequest__Output } from '../../zdd/v1/ListRolloutsRequest';
+import type { ListRolloutsResponse as _zdd_v1_ListRolloutsResponse, ListRolloutsResponse__Output as _zdd_v1_ListRolloutsResponse__Output } from '../../zdd/v1/ListRolloutsResponse';
+import type { PlanResponse as _zdd_v1_PlanResponse, PlanResponse__Output as _zdd_v1_PlanResponse__Output } from '../../zdd/v1/PlanResponse';
+import type { Rollout as _zdd_v1_Rollout, Rollout__Output as _zdd_v1_Rollout__Output } from '../../zdd/v1/Rollout';
+import type { ServiceInfo as _zdd_v1_ServiceInfo, ServiceInfo__Output as _zdd_v1_ServiceInfo__Output } from '../../zdd/v1/ServiceInfo';
+import type { StartRolloutRequest as _zdd_v1_StartRolloutRequest, StartRolloutRequest__Output as _zdd_v1_StartRolloutRequest__Output } from '../../zdd/v1/StartRolloutRequest';
+
+export interface ControlClient extends grpc.Client {
+  ApplyService(argument: _zdd_v1_ApplyServiceRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_zdd_v1_ServiceInfo__Output>): grpc.ClientUnaryCall;
+  ApplyService(argument: _zdd_v1_ApplyServiceRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_zdd_v1_ServiceInfo__Output>): grpc.ClientUnaryCall;
+  ApplyService(argument: _zdd_v1_ApplyServiceRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_zdd_v1_ServiceInfo__Output>): grpc.ClientUnaryCall;
+  ApplyService(argument: _zdd_v1_ApplyServiceRequest, callback: grpc.requestCallback<_zdd_v1_ServiceInfo__Output>): grpc.ClientUnaryCall;
+  applyService(argument: _zdd_v1_ApplyServiceRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_zdd_v1_ServiceInfo__Output>): grpc.ClientUnaryCall;
+  applyService(argument: _zdd_v1_ApplyServiceRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_zdd_v1_ServiceInfo__Output>): grpc.ClientUnaryCall;
+  applyService(argument: _zdd_v1_ApplyServiceRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_zdd_v1_ServiceInfo__Output>): grpc.ClientUnaryCall;
+  applyService(argument: _zdd_v1_ApplyServiceRequest, callback: grpc.requestCallback<_zdd_v1_ServiceInfo__Output>): grpc.ClientUnaryCall;
+  
+  GetRollout(argument: _zdd_v1_GetRolloutRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_zdd_v1_Rollout__Output>): grpc.ClientUnaryCall;
+  GetRollout(argument: _zdd_v1_GetRolloutRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_zdd_v1_Rollout__Output>): grpc.ClientUnaryCall;
+  GetRollout(argument: _zdd_v1_GetRolloutRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_zdd_v1_Rollout__Output>): grpc.ClientUnaryCall;
+  GetRollout(argument: _zdd_v1_GetRolloutRequest, callback: grpc.requestCallback<_zdd_v1_Rollout__Output>): grpc.ClientUnaryCall;
+  getRollout(argument: _zdd_v1_GetRolloutRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_zdd_v1_Rollout__Output>): grpc.ClientUnaryCall;
+  getRollout(argument: _zdd_v1_GetRolloutRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_zdd_v1_Rollout__Output>): grpc.ClientUnaryCall;
+  getRollout(argument: _zdd_v1_GetRolloutRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_zdd_v1_Rollout__Output>): grpc.ClientUnaryCall;
+  getRollout(argument: _zdd_v1_GetRolloutRequest, callback: grpc.requestCallback<_zdd_v1_Rollout__Output>): grpc.ClientUnaryCall;
+  
+  GetService(argument: _zdd_v1_GetServiceRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_zdd_v1_ServiceInfo__Output>): grpc.ClientUnaryCall;
+  GetService(argument: _zdd_v1_GetServiceRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_zdd_v1_ServiceInfo__Output>): grpc.ClientUnaryCall;
+  GetService(argument: _zdd_v1_GetServiceRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_zdd_v1_ServiceInfo__Output>): grpc.ClientUnaryCall;
+  GetService(argument: _zdd_v1_GetServiceRequest, callback: grpc.requestCallback<_zdd_v1_ServiceInfo__Output>): grpc.ClientUnaryCall;
+  getService(argument: _zdd_v1_GetServiceRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_zdd_v1_ServiceInfo__Output>): grpc.ClientUnaryCall;
+  getService(argument: _zdd_v1_GetServiceRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_zdd_v1_ServiceInfo__Output>): grpc.ClientUnaryCall;
+  getService(argument: _zdd_v1_GetServiceRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_zdd_v1_ServiceInfo__Output>): grpc.ClientUnaryCall;
+  getService(argument: _zdd_v1_GetServiceRequest, callback: grpc.requestCallback<_zdd_v1_ServiceInfo__Output>): grpc.ClientUnaryCall;
+  
+  ListAgents(argument: _zdd_v1_ListAgentsRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_zdd_v1_ListAgentsResponse__Output>): grpc.ClientUnaryCall;
+  ListAgents(argument: _zdd_v1_ListAgentsRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_zdd_v1_ListAgentsResponse__Output>): grpc.ClientUnaryCall;
+  ListAgents(argument: _zdd_v1_ListAgentsRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_zdd_v1_ListAgentsResponse__Output>): grpc.ClientUnaryCall;
+  ListAgents(argument: _zdd_v1_ListAgentsRequest, callback: grpc.requestCallback<_zdd_v1_ListAgentsResponse__Output>): grpc.ClientUnaryCall;
+  listAgents(argument: _zdd_v1_ListAgentsRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_zdd_v1_ListAgentsResponse__Output>): grpc.ClientUnaryCall;
+  listAgents(argument: _zdd_v1_ListAgentsRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_zdd_v1_ListAgentsResponse__Output>): grpc.ClientUnaryCall;
+  listAgents(argument: _zdd_v1_ListAgentsRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_zdd_v1_ListAgentsResponse__Output>): grpc.ClientUnaryCall;
+  listAgents(argument: _zdd_v1_ListAgentsRequest, callback: grpc.requestCallback<_zdd_v1_ListAgentsResponse__Output>): grpc.ClientUnaryCall;
+  
+  ListRollouts(argument: _zdd_v1_ListRolloutsRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_zdd_v1_ListRolloutsResponse__Output>): grpc.ClientUnaryCall;
+  ListRollouts(argument: _zdd_v1_ListRolloutsRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_zdd_v1_ListRolloutsResponse__Output>): grpc.ClientUnaryCall;
+  ListRollouts(argument: _zdd_v1_ListRolloutsRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_zdd_v1_ListRolloutsResponse__Output>): grpc.ClientUnaryCall;
+  ListRollouts(argument: _zdd_v1_ListRolloutsRequest, callback: grpc.requestCallback<_zdd_v1_ListRolloutsResponse__Output>): grpc.ClientUnaryCall;
+  listRollouts(argument: _zdd_v1_ListRolloutsRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_zdd_v1_ListRolloutsResponse__Output>): grpc.ClientUnaryCall;
+  listRollouts(argument: _zdd_v1_ListRolloutsRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_zdd_v1_ListRolloutsResponse__Output>): grpc.ClientUnaryCall;
+  listRollouts(argument: _zdd_v1_ListRolloutsRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_zdd_v1_ListRolloutsResponse__Output>): grpc.ClientUnaryCall;
+  listRollouts(argument: _zdd_v1_ListRolloutsRequest, callback: grpc.requestCallback<_zdd_v1_ListRolloutsResponse__Output>): grpc.ClientUnaryCall;
+  
+  Plan(argument: _zdd_v1_StartRolloutRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_zdd_v1_PlanResponse__Output>): grpc.ClientUnaryCall;
+  Plan(argument: _zdd_v1_StartRolloutRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_zdd_v1_PlanResponse__Output>): grpc.ClientUnaryCall;
+  Plan(argument: _zdd_v1_StartRolloutRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_zdd_v1_PlanResponse__Output>): grpc.ClientUnaryCall;
+  Plan(argument: _zdd_v1_StartRolloutRequest, callback: grpc.requestCallback<_zdd_v1_PlanResponse__Output>): grpc.ClientUnaryCall;
+  plan(argument: _zdd_v1_StartRolloutRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_zdd_v1_PlanResponse__Output>): grpc.ClientUnaryCall;
+  plan(argument: _zdd_v1_StartRolloutRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_zdd_v1_PlanResponse__Output>): grpc.ClientUnaryCall;
+  plan(argument: _zdd_v1_StartRolloutRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_zdd_v1_PlanResponse__Output>): grpc.ClientUnaryCall;
+  plan(argument: _zdd_v1_StartRolloutRequest, callback: grpc.requestCallback<_zdd_v1_PlanResponse__Output>): grpc.ClientUnaryCall;
+  
+  StartRollout(argument: _zdd_v1_StartRolloutRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_zdd_v1_Rollout__Output>): grpc.ClientUnaryCall;
+  StartRollout(argument: _zdd_v1_StartRolloutRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_zdd_v1_Rollout__Output>): grpc.ClientUnaryCall;
+  StartRollout(argument: _zdd_v1_StartRolloutRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_zdd_v1_Rollout__Output>): grpc.ClientUnaryCall;
+  StartRollout(argument: _zdd_v1_StartRolloutRequest, callback: grpc.requestCallback<_zdd_v1_Rollout__Output>): grpc.ClientUnaryCall;
+  startRollout(argument: _zdd_v1_StartRolloutRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_zdd_v1_Rollout__Output>): grpc.ClientUnaryCall;
+  startRollout(argument: _zdd_v1_StartRolloutRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_zdd_v1_Rollout__Output>): grpc.ClientUnaryCall;
+  startRollout(argument: _zdd_v1_StartRolloutRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_zdd_v1_Rollout__Output>): grpc.ClientUnaryCall;
+  startRollout(argument: _zdd_v1_StartRolloutRequest, callback: grpc.requestCallback<_zdd_v1_Rollout__Output>): grpc.ClientUnaryCall;
+  
+  WatchRollout(argument: _zdd_v1_GetRolloutRequest, metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientReadableStream<_zdd_v1_Rollout__Output>;
+  WatchRollout(argument: _zdd_v1_GetRolloutRequest, options?: grpc.CallOptions): grpc.ClientReadableStream<_zdd_v1_Rollout__Output>;
+  watchRollout(argument: _zdd_v1_GetRolloutRequest, metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientReadableStream<_zdd_v1_Rollout__Output>;
+  watchRollout(argument: _zdd_v1_GetRolloutRequest, options?: grpc.CallOptions): grpc.ClientReadableStream<_zdd_v1_Rollout__Output>;
+  
+}
+
+export interface ControlHandlers extends grpc.UntypedServiceImplementation {
+  ApplyService: grpc.handleUnaryCall<_zdd_v1_ApplyServiceRequest__Output, _zdd_v1_ServiceInfo>;
+  
+  GetRollout: grpc.handleUnaryCall<_zdd_v1_GetRolloutRequest__Output, _zdd_v1_Rollout>;
+  
+  GetService: grpc.handleUnaryCall<_zdd_v1_GetServiceRequest__Output, _zdd_v1_ServiceInfo>;
+  
+  ListAgents: grpc.handleUnaryCall<_zdd_v1_ListAgentsRequest__Output, _zdd_v1_ListAgentsResponse>;
+  
+  ListRollouts: grpc.handleUnaryCall<_zdd_v1_ListRolloutsRequest__Output, _zdd_v1_ListRolloutsResponse>;
+  
+  Plan: grpc.handleUnaryCall<_zdd_v1_StartRolloutRequest__Output, _zdd_v1_PlanResponse>;
+  
+  StartRollout: grpc.handleUnaryCall<_zdd_v1_StartRolloutRequest__Output, _zdd_v1_Rollout>;
+  
+  WatchRollout: grpc.handleServerStreamingCall<_zdd_v1_GetRolloutRequest__Output, _zdd_v1_Rollout>;
+  
+}
+
+export interface ControlDefinition extends grpc.ServiceDefinition {
+  ApplyService: MethodDefinition<_zdd_v1_ApplyServiceRequest, _zdd_v1_ServiceInfo, _zdd_v1_ApplyServiceRequest__Output, _zdd_v1_ServiceInfo__Output>
+  GetRollout: MethodDefinition<_zdd_v1_GetRolloutRequest, _zdd_v1_Rollout, _zdd_v1_GetRolloutRequest__Output, _zdd_v1_Rollout__Output>
+  GetService: MethodDefinition<_zdd_v1_GetServiceRequest, _zdd_v1_ServiceInfo, _zdd_v1_GetServiceRequest__Output, _zdd_v1_ServiceInfo__Output>
+  ListAgents: MethodDefinition<_zdd_v1_ListAgentsRequest, _zdd_v1_ListAgentsResponse, _zdd_v1_ListAgentsRequest__Output, _zdd_v1_ListAgentsResponse__Output>
+  ListRollouts: MethodDefinition<_zdd_v1_ListRolloutsRequest, _zdd_v1_ListRolloutsResponse, _zdd_v1_ListRolloutsRequest__Output, _zdd_v1_ListRolloutsResponse__Output>
+  Plan: MethodDefinition<_zdd_v1_StartRolloutRequest, _zdd_v1_PlanResponse, _zdd_v1_StartRolloutRequest__Output, _zdd_v1_PlanResponse__Output>
+  StartRollout: MethodDefinition<_zdd_v1_StartRolloutRequest, _zdd_v1_Rollout, _zdd_v1_StartRolloutRequest__Output, _zdd_v1_Rollout__Output>
+  WatchRollout: MethodDefinition<_zdd_v1_GetRolloutRequest, _zdd_v1_Rollout, _zdd_v1_GetRolloutRequest__Output, _zdd_v1_Rollout__Output>
+}

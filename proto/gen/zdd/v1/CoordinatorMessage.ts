@@ -1,0 +1,16 @@
+// Original file: proto/zdd/v1/agent.proto
+
+import type { Welcome as _zdd_v1_Welcome, Welcome__Output as _zdd_v1_Welcome__Output } from '../../zdd/v1/Welcome';
+import type { Command as _zdd_v1_Command, Command__Output as _zdd_v1_Command__Output } from '../../zdd/v1/Command';
+
+export interface CoordinatorMessage {
+  'welcome'?: (_zdd_v1_Welcome | null);
+  'command'?: (_zdd_v1_Command | null);
+  'body'?: "welcome"|"command";
+}
+
+export interface CoordinatorMessage__Output {
+  'welcome'?: (_zdd_v1_Welcome__Output | null);
+  'command'?: (_zdd_v1_Command__Output | null);
+  'body'?: "welcome"|"command";
+}

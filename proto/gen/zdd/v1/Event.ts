@@ -1,0 +1,17 @@
+// Original file: proto/zdd/v1/control.proto
+
+import type { Long } from '@grpc/proto-loader';
+
+export interface Event {
+  'at_ms'?: (number | string | Long);
+  'level'?: (string);
+  'message'?: (string);
+  'agent_id'?: (string);
+}
+
+export interface Event__Output {
+  'at_ms': (number);
+  'level': (string);
+  'message': (string);
+  'agent_id': (string);
+}

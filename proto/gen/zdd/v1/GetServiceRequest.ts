@@ -1,0 +1,10 @@
+// Original file: proto/zdd/v1/control.proto
+
+
+export interface GetServiceRequest {
+  'name'?: (string);
+}
+
+export interface GetServiceRequest__Output {
+  'name': (string);
+}

@@ -1,0 +1,41 @@
+// Original file: proto/zdd/v1/control.proto
+
+import type { Step as _zdd_v1_Step, Step__Output as _zdd_v1_Step__Output } from '../../zdd/v1/Step';
+import type { Event as _zdd_v1_Event, Event__Output as _zdd_v1_Event__Output } from '../../zdd/v1/Event';
+import type { Long } from '@grpc/proto-loader';
+
+export interface Rollout {
+  'id'?: (string);
+  'service'?: (string);
+  'version'?: (string);
+  'from_version'?: (string);
+  'strategy'?: (string);
+  'state'?: (string);
+  'error'?: (string);
+  'created_at_ms'?: (number | string | Long);
+  'ended_at_ms'?: (number | string | Long);
+  'batches'?: (number);
+  'forced_kills'?: (number);
+  'failed_hosts'?: (number);
+  'params_json'?: (string);
+  'steps'?: (_zdd_v1_Step)[];
+  'events'?: (_zdd_v1_Event)[];
+}
+
+export interface Rollout__Output {
+  'id': (string);
+  'service': (string);
+  'version': (string);
+  'from_version': (string);
+  'strategy': (string);
+  'state': (string);
+  'error': (string);
+  'created_at_ms': (number);
+  'ended_at_ms': (number);
+  'batches': (number);
+  'forced_kills': (number);
+  'failed_hosts': (number);
+  'params_json': (string);
+  'steps': (_zdd_v1_Step__Output)[];
+  'events': (_zdd_v1_Event__Output)[];
+}
