@@ -1,0 +1,43 @@
+// A promise-returning client for the control API.
+import * as grpc from '@grpc/grpc-js';
+import { CLIENT_OPTIONS, clientCredentials, fromServiceError, protos } from '../lib/grpc.js';
+import type { ControlClient } from '../proto/gen/zdd/v1/Control.js';
+import type { Rollout__Output } from '../proto/gen/zdd/v1/Rollout.js';
+
+export type Unary = 'ApplyService' | 'GetService' | 'ListAgents' | 'Plan' | 'StartRollout' | 'GetRollout' | 'ListRollouts';
+
+export class Client {
+  private readonly c: ControlClient;
+
+  constructor(address: string) {
+    const { Control } = protos().control.zdd.v1;
+    this.c = new Control(address, clientCredentials(), CLIENT_OPTIONS) as unknown as ControlClient;
+  }
+
+  call<M extends Unary>(method: M, req: Parameters<ControlClient[M]>[0]): Promise<any> {
+    return new Promise((resolve, reject) => {
+      const deadline = new Date(Date.now() + 15_000);
+      (this.c[method] as any).call(this.c, req, { deadline }, (err: grpc.ServiceError | null, res: unknown) =>
+        err ? reject(fromServiceError(err)) : resolve(res),
+      );
+    });
+  }
+
+  /** Streams snapshots of a rollout until it ends. */
+  watch(id: string, onSnapshot: (r: Rollout__Output) => void): Promise<Rollout__Output> {
+    return new Promise((resolve, reject) => {
+      let last: Rollout__Output | undefined;
+      const stream = this.c.WatchRollout({ id });
+      stream.on('data', (r: Rollout__Output) => {
+        last = r;
+        onSnapshot(r);
+      });
+      stream.on('error', (err: grpc.ServiceError) => reject(fromServiceError(err)));
+      stream.on('end', () => (last ? resolve(last) : reject(new Error('the watch ended before any update'))));
+    });
+  }
+
+  close() {
+    this.c.close();
+  }
+}

@@ -1,0 +1,179 @@
+// zddctl: the operator's CLI. Parses flags (commander), talks to the coordinator's control API and
+// prints tables, a live rollout view, or --json. Exit code 0 only on success.
+import fs from 'node:fs';
+import { Command, InvalidArgumentError } from 'commander';
+import logUpdate from 'log-update';
+import { ZddError, errorMessage } from '../lib/errors.js';
+import { parseDuration } from '../lib/duration.js';
+import { parseSpecText } from '../lib/spec.js';
+import type { Rollout__Output } from '../proto/gen/zdd/v1/Rollout.js';
+import { Client } from './client.js';
+import { agentsTable, eventLine, historyTable, rolloutView } from './render.js';
+
+const program = new Command('zddctl')
+  .description('zdd: zero-downtime rollouts across your hosts')
+  // -V only: subcommands use --version for the version they roll out
+  .version('0.1.0', '-V', 'print the zddctl version')
+  .option('--coordinator <addr>', 'coordinator address', process.env.ZDD_COORDINATOR ?? '127.0.0.1:7700');
+
+const client = () => new Client(program.opts().coordinator);
+const print = (s: string) => process.stdout.write(s + '\n');
+const json = (v: unknown) => print(JSON.stringify(v, null, 2));
+
+function durationArg(v: string): number {
+  const ms = parseDuration(v);
+  if (ms === undefined) throw new InvalidArgumentError('expected a duration such as 500ms, 10s or 2m');
+  return ms;
+}
+function countArg(v: string): number {
+  if (!/^\d+$/.test(v)) throw new InvalidArgumentError('expected a whole number');
+  return Number(v);
+}
+
+/** Follows a rollout to its end, live on a terminal and as event lines otherwise. */
+async function follow(c: Client, id: string, asJson: boolean): Promise<Rollout__Output> {
+  const tty = process.stdout.isTTY && !asJson;
+  let printed = 0;
+  const final = await c.watch(id, (r) => {
+    if (asJson) return;
+    if (tty) logUpdate(rolloutView(r));
+    else {
+      for (const e of r.events.slice(printed)) print(eventLine(e));
+      printed = r.events.length;
+    }
+  });
+  if (tty) {
+    logUpdate(rolloutView(final, 12));
+    logUpdate.done();
+  }
+  if (asJson) json(final);
+  else if (!tty) print(`rollout ${final.id} ${final.state}${final.error ? `: ${final.error}` : ''}`);
+  return final;
+}
+
+program
+  .command('apply')
+  .description('store a service spec (YAML or JSON); nothing is deployed until a rollout')
+  .requiredOption('-f, --file <spec>', 'spec file, or - for standard input')
+  .option('--json', 'print the stored service as JSON')
+  .action(async (o) => {
+    let text: string;
+    try {
+      text = fs.readFileSync(o.file === '-' ? 0 : o.file, 'utf8');
+    } catch (err) {
+      throw new ZddError('INVALID_ARGUMENT', `cannot read ${o.file}: ${(err as NodeJS.ErrnoException).code ?? errorMessage(err)}`);
+    }
+    const spec = parseSpecText(text);
+    const c = client();
+    const s = await c.call('ApplyService', { spec_json: JSON.stringify(spec) });
+    if (o.json) json(s);
+    else print(s.changed ? `service ${s.name} stored as revision ${s.revision}` : `service ${s.name} unchanged (revision ${s.revision})`);
+  });
+
+program
+  .command('agents')
+  .description('list agents with their host facts and instances')
+  .option('--json', 'JSON output')
+  .action(async (o) => {
+    const r = await client().call('ListAgents', {});
+    if (o.json) json(r.agents);
+    else print(r.agents.length ? agentsTable(r.agents) : 'no agents yet: start zdd-agent on your hosts');
+  });
+
+function rolloutRequest(service: string, o: any) {
+  return {
+    service,
+    version: o.version,
+    strategy: o.strategy,
+    batch: o.batch,
+    pause_ms: o.pause ?? 0,
+    failure_limit: o.failureLimit ?? 0,
+  };
+}
+
+const withRolloutOptions = (cmd: Command) =>
+  cmd
+    .requiredOption('--version <version>', 'version to roll out')
+    .option('--strategy <name>', 'rolling', 'rolling')
+    .option('--batch <n|p%>', 'hosts per batch, as a count or a percentage', '1')
+    .option('--pause <duration>', 'pause between batches', durationArg)
+    .option('--failure-limit <n>', 'hosts that may fail before the rollout fails', countArg, 0)
+    .option('--json', 'JSON output');
+
+withRolloutOptions(program.command('rollout').argument('<service>').description('roll a service out to a new version and follow it'))
+  .option('--detach', 'start the rollout and return at once')
+  .action(async (service: string, o) => {
+    const c = client();
+    const r = await c.call('StartRollout', rolloutRequest(service, o));
+    if (o.detach) {
+      if (o.json) json(r);
+      else print(`rollout ${r.id} started: zddctl watch ${r.id}`);
+      return;
+    }
+    if (!o.json) print(`rollout ${r.id} started`);
+    const final = await follow(c, r.id, o.json);
+    if (final.state !== 'succeeded') process.exitCode = 1;
+  });
+
+withRolloutOptions(program.command('plan').argument('<service>').description('show what a rollout would do, without doing it'))
+  .action(async (service: string, o) => {
+    const r = await client().call('Plan', rolloutRequest(service, o));
+    const plan = JSON.parse(r.plan_json);
+    if (o.json) {
+      json(plan);
+      return;
+    }
+    print(`plan: ${plan.service} ${plan.fromVersion || '(nothing)'} → ${plan.version}, ${plan.batches.length} batch(es), edges: ${plan.edges.join(', ')}`);
+    plan.batches.forEach((b: string[], i: number) => {
+      print(`  batch ${i + 1}: ${b.join(', ')}`);
+      for (const id of b) {
+        const h = plan.hosts.find((x: any) => x.agentId === id);
+        print(`    ${id}: start ${plan.version} in slot ${h.newSlot} (${h.newAddr})${h.oldAddr ? `, then drain and stop ${h.oldVersion} in slot ${h.oldSlot} (${h.oldAddr})` : ''}`);
+      }
+      const t = plan.traffic[i];
+      print(`    nginx: generation ${t.generation} → ${t.backends.map((x: any) => `${x.addr}(${x.version ?? '?'})`).join(' ')}`);
+    });
+  });
+
+program
+  .command('status')
+  .argument('[rollout]', 'rollout id (default: the latest)')
+  .description('show a rollout')
+  .option('--json', 'JSON output')
+  .action(async (id: string | undefined, o) => {
+    const r = await client().call('GetRollout', { id: id ?? '' });
+    if (o.json) json(r);
+    else print(rolloutView(r, 20));
+  });
+
+program
+  .command('watch')
+  .argument('<rollout>', 'rollout id')
+  .description('follow a rollout until it ends')
+  .option('--json', 'print the final state as JSON')
+  .action(async (id: string, o) => {
+    const final = await follow(client(), id, o.json);
+    if (final.state !== 'succeeded') process.exitCode = 1;
+  });
+
+program
+  .command('history')
+  .argument('<service>')
+  .description("list a service's rollouts, newest first")
+  .option('--limit <n>', 'how many', countArg, 20)
+  .option('--json', 'JSON output')
+  .action(async (service: string, o) => {
+    await client().call('GetService', { name: service });
+    const r = await client().call('ListRollouts', { service, limit: o.limit });
+    if (o.json) json(r.rollouts.map((x: Rollout__Output) => ({ ...x, steps: undefined, events: undefined })));
+    else print(r.rollouts.length ? historyTable(r.rollouts) : `no rollouts of ${service} yet`);
+  });
+
+program.parseAsync().then(
+  () => process.exit(process.exitCode ?? 0),
+  (err) => {
+    process.stderr.write(`zddctl: ${errorMessage(err)}\n`);
+    if (err instanceof ZddError && err.hint) process.stderr.write(`  ${err.hint}\n`);
+    process.exit(1);
+  },
+);

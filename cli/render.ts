@@ -1,0 +1,89 @@
+// Human output for zddctl: tables, the live rollout view and event lines. Pure: data in, text out.
+import Table from 'cli-table3';
+import { formatMs } from '../lib/duration.js';
+import type { Rollout__Output } from '../proto/gen/zdd/v1/Rollout.js';
+import type { AgentInfo__Output } from '../proto/gen/zdd/v1/AgentInfo.js';
+import type { Step__Output } from '../proto/gen/zdd/v1/Step.js';
+
+const MARK: Record<string, string> = { pending: '·', running: '…', done: '✓', failed: '✗', skipped: '-' };
+
+const gib = (b: number) => `${(b / 1024 ** 3).toFixed(1)}G`;
+
+export function agentsTable(agents: AgentInfo__Output[]): string {
+  const t = new Table({ head: ['AGENT', 'STATE', 'EDGE', 'ADDRESS', 'LABELS', 'CPU', 'LOAD', 'MEM FREE', 'INSTANCES'], style: { head: [], border: [] } });
+  for (const a of agents) {
+    const inst = (JSON.parse(a.instances_json || '[]') as { service: string; slot: string; version: string; state: string }[])
+      .map((i) => `${i.service}/${i.slot}=${i.version}(${i.state})`)
+      .join(' ');
+    t.push([
+      a.id,
+      a.connected ? 'connected' : `gone ${formatMs(Date.now() - a.last_seen_ms)}`,
+      a.edge ? a.edge_mode : '',
+      a.advertise,
+      Object.entries(a.labels).map(([k, v]) => `${k}=${v}`).join(','),
+      a.cores ? String(a.cores) : '',
+      a.connected ? `${a.load_pct.toFixed(0)}%` : '',
+      a.connected ? `${gib(a.mem_available_bytes)}/${gib(a.mem_total_bytes)}` : '',
+      inst,
+    ]);
+  }
+  return t.toString();
+}
+
+function stepLabel(s: Step__Output): string {
+  const names: Record<string, string> = { start: 'start', traffic: 'traffic', drain: 'drain', stop: 'stop old', configure_edge: 'nginx', pause: 'pause', finalize: 'finalize' };
+  return `${MARK[s.state] ?? '?'} ${names[s.kind] ?? s.kind}`;
+}
+
+/** The live view: one line per batch and host with its steps, then the latest events. */
+export function rolloutView(r: Rollout__Output, eventLines = 6): string {
+  const lines: string[] = [];
+  const dur = (r.ended_at_ms || Date.now()) - r.created_at_ms;
+  lines.push(`rollout ${r.id}: ${r.service} ${r.from_version || '(nothing)'} → ${r.version}  [${r.strategy}]  ${r.state.toUpperCase()}  ${formatMs(dur)}`);
+  const edge = r.steps.filter((s) => s.batch === 0);
+  if (edge.length) lines.push(`  nginx    ${edge.map((s) => `${s.agent_id} ${stepLabel(s)}`).join('  ')}`);
+  for (let b = 1; b <= r.batches; b++) {
+    const steps = r.steps.filter((s) => s.batch === b && s.kind !== 'finalize');
+    if (!steps.length) continue;
+    const hosts = [...new Set(steps.filter((s) => s.kind === 'start').map((s) => s.agent_id))];
+    const shared = steps.filter((s) => s.kind === 'traffic' || s.kind === 'drain' || s.kind === 'pause');
+    lines.push(`  batch ${b}  ${shared.map((s) => `${stepLabel(s)}`).join('  ')}`);
+    for (const h of hosts) {
+      const hs = steps.filter((s) => s.agent_id === h && (s.kind === 'start' || s.kind === 'stop'));
+      const running = hs.find((s) => s.state === 'running' && s.detail);
+      lines.push(`    ${h.padEnd(14)} ${hs.map(stepLabel).join('  ')}${running ? `  (${running.detail})` : ''}`);
+    }
+  }
+  if (r.forced_kills) lines.push(`  forced kills: ${r.forced_kills}`);
+  if (r.failed_hosts) lines.push(`  failed hosts: ${r.failed_hosts}`);
+  const ev = r.events.slice(-eventLines);
+  if (ev.length) {
+    lines.push('  events:');
+    for (const e of ev) lines.push(`    ${eventLine(e)}`);
+  }
+  if (r.error) lines.push(`  error: ${r.error}`);
+  return lines.join('\n');
+}
+
+export function eventLine(e: { at_ms: number; level: string; message: string; agent_id: string }): string {
+  const t = new Date(e.at_ms).toISOString().slice(11, 23);
+  return `${t} ${e.level === 'info' ? '' : `${e.level.toUpperCase()} `}${e.agent_id ? `[${e.agent_id}] ` : ''}${e.message}`;
+}
+
+export function historyTable(rs: Rollout__Output[]): string {
+  const t = new Table({ head: ['ROLLOUT', 'VERSION', 'FROM', 'STRATEGY', 'STATE', 'STARTED', 'TOOK', 'FORCED KILLS', 'ERROR'], style: { head: [], border: [] } });
+  for (const r of rs) {
+    t.push([
+      r.id,
+      r.version,
+      r.from_version || '-',
+      r.strategy,
+      r.state,
+      new Date(r.created_at_ms).toISOString().replace('T', ' ').slice(0, 19),
+      r.ended_at_ms ? formatMs(r.ended_at_ms - r.created_at_ms) : '',
+      String(r.forced_kills),
+      r.error.length > 60 ? r.error.slice(0, 57) + '...' : r.error,
+    ]);
+  }
+  return t.toString();
+}

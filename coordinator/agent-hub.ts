@@ -1,0 +1,239 @@
+// The agent gateway: one bidirectional session per agent (the agent dials). Commands are written
+// down the session with their id; results come back as messages and settle the caller's promise.
+// A command whose agent drops is re-sent with the same id when the agent is back (the agent
+// answers a repeated id from its record), and fails only after a grace period.
+import { EventEmitter } from 'node:events';
+import type * as grpc from '@grpc/grpc-js';
+import type { Logger } from '../lib/log.js';
+import { ZddError, type ErrorCode } from '../lib/errors.js';
+import type { AgentMessage__Output } from '../proto/gen/zdd/v1/AgentMessage.js';
+import type { CoordinatorMessage } from '../proto/gen/zdd/v1/CoordinatorMessage.js';
+import type { Hello__Output } from '../proto/gen/zdd/v1/Hello.js';
+import type { HostFacts__Output } from '../proto/gen/zdd/v1/HostFacts.js';
+import type { Instance__Output } from '../proto/gen/zdd/v1/Instance.js';
+import type { Store } from './store.js';
+import type { FleetHost } from './planner.js';
+import type { CommandKind } from '../lib/commands.js';
+
+type SessionCall = grpc.ServerDuplexStream<AgentMessage__Output, CoordinatorMessage>;
+
+export interface AgentSession {
+  hello: Hello__Output;
+  facts: HostFacts__Output | null;
+  instances: Instance__Output[];
+  call: SessionCall;
+  connectedAt: number;
+  lastSeen: number;
+}
+
+interface Pending {
+  agentId: string;
+  kind: CommandKind;
+  argsJson: string;
+  resolve: (v: unknown) => void;
+  reject: (e: Error) => void;
+  onProgress?: (m: string) => void;
+  deadline: NodeJS.Timeout;
+  grace?: NodeJS.Timeout;
+}
+
+export interface CallOptions {
+  timeoutMs: number;
+  onProgress?: (message: string) => void;
+}
+
+/** The narrow interface the executor uses. */
+export interface AgentPort {
+  call(agentId: string, kind: CommandKind, args: unknown, commandId: string, opts: CallOptions): Promise<unknown>;
+}
+
+const AGENT_ID = /^[A-Za-z0-9._-]{1,128}$/;
+
+export class AgentHub extends EventEmitter implements AgentPort {
+  private readonly sessions = new Map<string, AgentSession>();
+  private readonly pending = new Map<string, Pending>();
+
+  constructor(
+    private readonly store: Store,
+    private readonly log: Logger,
+    private readonly opts: { heartbeatMs: number; graceMs: number; coordinatorVersion: string },
+  ) {
+    super();
+  }
+
+  /** Serves one AgentGateway.Session stream. */
+  handle(call: SessionCall): void {
+    let agentId: string | undefined;
+    call.on('data', (m: AgentMessage__Output) => {
+      try {
+        if (!agentId) {
+          if (!m.hello) throw new ZddError('INVALID_ARGUMENT', 'the first message of a session must be a hello');
+          agentId = this.register(call, m.hello);
+          return;
+        }
+        this.onMessage(agentId, call, m);
+      } catch (err) {
+        this.log.warn({ agentId, err: (err as Error).message }, 'agent session rejected');
+        call.emit('error', err);
+        call.end();
+      }
+    });
+    const closed = () => {
+      if (agentId) this.unregister(agentId, call);
+    };
+    call.on('end', () => {
+      closed();
+      call.end();
+    });
+    call.on('error', closed);
+    call.on('cancelled', closed);
+    call.on('close', closed);
+  }
+
+  private register(call: SessionCall, hello: Hello__Output): string {
+    const id = hello.agent_id;
+    if (!AGENT_ID.test(id)) throw new ZddError('INVALID_ARGUMENT', `agent id "${id}" is not valid (letters, digits, ".", "_", "-")`);
+    const previous = this.sessions.get(id);
+    if (previous && previous.call !== call) {
+      this.log.warn({ agentId: id }, 'agent reconnected; closing its previous session');
+      previous.call.end();
+    }
+    const now = Date.now();
+    this.sessions.set(id, { hello, facts: hello.facts, instances: hello.instances, call, connectedAt: now, lastSeen: now });
+    this.store.upsertAgent({
+      id,
+      hostname: hello.facts?.hostname ?? '',
+      labels: hello.labels,
+      advertise: hello.advertise || '127.0.0.1',
+      portOffset: hello.port_offset,
+      edgeMode: hello.edge?.mode ?? '',
+      agentVersion: hello.agent_version,
+      lastSeenMs: now,
+    });
+    call.write({ welcome: { coordinator_version: this.opts.coordinatorVersion, heartbeat_ms: this.opts.heartbeatMs } });
+    this.log.info({ agentId: id, edge: hello.edge?.mode || null, instances: hello.instances.length }, 'agent connected');
+    for (const [cid, p] of this.pending) {
+      if (p.agentId !== id) continue;
+      clearTimeout(p.grace);
+      p.grace = undefined;
+      call.write({ command: { command_id: cid, kind: p.kind, args_json: p.argsJson } });
+    }
+    this.emit('agents');
+    return id;
+  }
+
+  private unregister(id: string, call: SessionCall) {
+    const s = this.sessions.get(id);
+    if (!s || s.call !== call) return;
+    this.sessions.delete(id);
+    this.store.upsertAgent({ ...this.rowOf(id, s), lastSeenMs: Date.now() });
+    this.log.warn({ agentId: id }, 'agent disconnected');
+    for (const [cid, p] of this.pending) {
+      if (p.agentId !== id || p.grace) continue;
+      p.grace = setTimeout(() => {
+        this.settle(cid, new ZddError('AGENT_UNAVAILABLE', `agent ${id} disconnected during ${p.kind} and did not return within ${this.opts.graceMs}ms`));
+      }, this.opts.graceMs);
+    }
+    this.emit('agents');
+  }
+
+  private rowOf(id: string, s: AgentSession) {
+    return {
+      id,
+      hostname: s.facts?.hostname ?? '',
+      labels: s.hello.labels,
+      advertise: s.hello.advertise || '127.0.0.1',
+      portOffset: s.hello.port_offset,
+      edgeMode: s.hello.edge?.mode ?? '',
+      agentVersion: s.hello.agent_version,
+      lastSeenMs: s.lastSeen,
+    };
+  }
+
+  private onMessage(id: string, call: SessionCall, m: AgentMessage__Output) {
+    const s = this.sessions.get(id);
+    if (!s || s.call !== call) return;
+    s.lastSeen = Date.now();
+    if (m.heartbeat) {
+      s.facts = m.heartbeat.facts ?? s.facts;
+      s.instances = m.heartbeat.instances;
+    } else if (m.progress) {
+      this.pending.get(m.progress.command_id)?.onProgress?.(m.progress.message);
+    } else if (m.result) {
+      const r = m.result;
+      if (r.ok) {
+        let value: unknown = {};
+        try {
+          value = r.result_json ? JSON.parse(r.result_json) : {};
+        } catch {
+          value = {};
+        }
+        this.settle(r.command_id, undefined, value);
+      } else {
+        this.settle(r.command_id, new ZddError((r.error_code || 'INTERNAL') as ErrorCode, r.error_message || 'command failed'));
+      }
+    } else if (m.hello) {
+      throw new ZddError('INVALID_ARGUMENT', 'hello sent twice in one session');
+    }
+  }
+
+  private settle(commandId: string, err: Error | undefined, value?: unknown) {
+    const p = this.pending.get(commandId);
+    if (!p) return;
+    this.pending.delete(commandId);
+    clearTimeout(p.deadline);
+    clearTimeout(p.grace);
+    if (err) p.reject(err);
+    else p.resolve(value);
+  }
+
+  call(agentId: string, kind: CommandKind, args: unknown, commandId: string, opts: CallOptions): Promise<unknown> {
+    return new Promise((resolve, reject) => {
+      const argsJson = JSON.stringify(args);
+      const p: Pending = {
+        agentId,
+        kind,
+        argsJson,
+        resolve,
+        reject,
+        onProgress: opts.onProgress,
+        deadline: setTimeout(
+          () => this.settle(commandId, new ZddError('AGENT_UNAVAILABLE', `agent ${agentId} did not finish ${kind} within ${opts.timeoutMs}ms`)),
+          opts.timeoutMs,
+        ),
+      };
+      this.pending.set(commandId, p);
+      const s = this.sessions.get(agentId);
+      if (s) s.call.write({ command: { command_id: commandId, kind, args_json: argsJson } });
+      else
+        p.grace = setTimeout(
+          () => this.settle(commandId, new ZddError('AGENT_UNAVAILABLE', `agent ${agentId} is not connected`)),
+          this.opts.graceMs,
+        );
+    });
+  }
+
+  session(id: string): AgentSession | undefined {
+    return this.sessions.get(id);
+  }
+
+  /** Every known agent, connected or not, as the planner sees it. */
+  fleet(): FleetHost[] {
+    return this.store.listAgents().map((a) => {
+      const s = this.sessions.get(a.id);
+      return {
+        agentId: a.id,
+        labels: s?.hello.labels ?? a.labels,
+        advertise: s?.hello.advertise || a.advertise,
+        portOffset: s?.hello.port_offset ?? a.portOffset,
+        connected: !!s,
+        edge: !!(s?.hello.edge?.mode ?? a.edgeMode),
+      };
+    });
+  }
+
+  close(): void {
+    for (const s of this.sessions.values()) s.call.end();
+    for (const [cid] of this.pending) this.settle(cid, new ZddError('AGENT_UNAVAILABLE', 'coordinator shutting down'));
+  }
+}

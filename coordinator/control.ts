@@ -1,0 +1,241 @@
+// The control API behind zddctl: validates every request, plans rollouts and hands them to the
+// executor. Errors leave as gRPC status codes through lib/grpc.ts.
+import { EventEmitter } from 'node:events';
+import type * as grpc from '@grpc/grpc-js';
+import type { Logger } from '../lib/log.js';
+import { ZddError } from '../lib/errors.js';
+import { toServiceError } from '../lib/grpc.js';
+import { validateSpec } from '../lib/spec.js';
+import type { ControlHandlers } from '../proto/gen/zdd/v1/Control.js';
+import type { Rollout } from '../proto/gen/zdd/v1/Rollout.js';
+import type { StartRolloutRequest__Output } from '../proto/gen/zdd/v1/StartRolloutRequest.js';
+import type { Store, RolloutRow } from './store.js';
+import type { AgentHub } from './agent-hub.js';
+import type { Executor } from './executor.js';
+import { parseBatch, planRollout, type Plan, type RolloutParams } from './planner.js';
+
+const TERMINAL = new Set(['succeeded', 'failed']);
+
+export class Control {
+  /** emits the rollout id whenever anything about a rollout changed */
+  readonly changes = new EventEmitter();
+  private readonly runs = new Map<string, Promise<void>>();
+
+  constructor(
+    private readonly store: Store,
+    private readonly hub: AgentHub,
+    private readonly executor: Executor,
+    private readonly log: Logger,
+  ) {
+    this.changes.setMaxListeners(0);
+  }
+
+  snapshot(r: RolloutRow): Rollout {
+    const steps = this.store.steps(r.id);
+    return {
+      id: r.id,
+      service: r.service,
+      version: r.version,
+      from_version: r.fromVersion,
+      strategy: r.strategy,
+      state: r.state,
+      error: r.error,
+      created_at_ms: r.createdMs,
+      ended_at_ms: r.endedMs,
+      batches: Math.max(0, ...steps.map((s) => s.batch)),
+      forced_kills: r.forcedKills,
+      failed_hosts: r.failedHosts,
+      params_json: r.paramsJson,
+      steps: steps.map((s) => ({
+        seq: s.seq,
+        batch: s.batch,
+        phase: s.phase,
+        kind: s.kind,
+        agent_id: s.agentId,
+        state: s.state,
+        detail: s.detail,
+        error: s.error,
+        started_at_ms: s.startedMs,
+        ended_at_ms: s.endedMs,
+        attempt: s.attempt,
+      })),
+      events: this.store.events(r.id).map((e) => ({ at_ms: e.atMs, level: e.level, message: e.message, agent_id: e.agentId })),
+    };
+  }
+
+  private plan(req: StartRolloutRequest__Output): { plan: Plan; params: RolloutParams; revision: number } {
+    if (!req.service) throw new ZddError('INVALID_ARGUMENT', 'a service name is required');
+    const svc = this.store.getService(req.service);
+    if (!svc) {
+      throw new ZddError('UNKNOWN_SERVICE', `no service named "${req.service}"`, { hint: 'apply its spec first: zddctl apply -f SPEC' });
+    }
+    if (!req.version) throw new ZddError('INVALID_ARGUMENT', 'a version is required (--version)');
+    const strategy = req.strategy || 'rolling';
+    if (strategy !== 'rolling') {
+      throw new ZddError('INVALID_ARGUMENT', `strategy "${strategy}" is not available yet; use rolling`);
+    }
+    const params: RolloutParams = {
+      version: req.version,
+      strategy: 'rolling',
+      batch: parseBatch(req.batch),
+      pauseMs: req.pause_ms,
+      failureLimit: req.failure_limit,
+    };
+    const plan = planRollout({
+      spec: validateSpec(JSON.parse(svc.specJson)),
+      liveVersion: svc.liveVersion,
+      fleet: this.hub.fleet(),
+      traffic: this.store.traffic(svc.name),
+      params,
+    });
+    return { plan, params, revision: svc.revision };
+  }
+
+  /** Starts the executor on a stored rollout. */
+  launch(id: string): void {
+    const run = this.executor.run(id).finally(() => {
+      this.runs.delete(id);
+      this.changes.emit('change', id);
+    });
+    this.runs.set(id, run);
+  }
+
+  async drain(): Promise<void> {
+    await Promise.all(this.runs.values());
+  }
+
+  handlers(): ControlHandlers {
+    const unary =
+      <Req, Res>(fn: (req: Req) => Res) =>
+      (call: grpc.ServerUnaryCall<Req, Res>, cb: grpc.sendUnaryData<Res>) => {
+        try {
+          cb(null, fn(call.request));
+        } catch (err) {
+          if (!(err instanceof ZddError)) this.log.error({ err }, 'control request failed');
+          cb(toServiceError(err));
+        }
+      };
+    return {
+      ApplyService: unary((req) => {
+        let raw: unknown;
+        try {
+          raw = JSON.parse(req.spec_json);
+        } catch {
+          throw new ZddError('INVALID_SPEC', 'the spec is not JSON');
+        }
+        const spec = validateSpec(raw);
+        const { row, changed } = this.store.applyService(spec.name, JSON.stringify(spec), Date.now());
+        this.log.info({ service: spec.name, revision: row.revision, changed }, changed ? 'service spec stored' : 'service spec unchanged');
+        return { name: row.name, revision: row.revision, spec_json: row.specJson, live_version: row.liveVersion, changed };
+      }),
+      GetService: unary((req) => {
+        const row = this.store.getService(req.name);
+        if (!row) throw new ZddError('UNKNOWN_SERVICE', `no service named "${req.name}"`, { hint: 'apply its spec first: zddctl apply -f SPEC' });
+        return { name: row.name, revision: row.revision, spec_json: row.specJson, live_version: row.liveVersion, changed: false };
+      }),
+      ListAgents: unary(() => ({
+        agents: this.store.listAgents().map((a) => {
+          const s = this.hub.session(a.id);
+          return {
+            id: a.id,
+            hostname: s?.facts?.hostname ?? a.hostname,
+            labels: a.labels,
+            advertise: a.advertise,
+            connected: !!s,
+            edge: !!a.edgeMode,
+            edge_mode: a.edgeMode,
+            cores: s?.facts?.cores ?? 0,
+            load_pct: s?.facts?.load_pct ?? 0,
+            mem_total_bytes: s?.facts?.mem_total_bytes ?? 0,
+            mem_available_bytes: s?.facts?.mem_available_bytes ?? 0,
+            last_seen_ms: s?.lastSeen ?? a.lastSeenMs,
+            instances_json: JSON.stringify(s?.instances ?? []),
+            agent_version: a.agentVersion,
+          };
+        }),
+      })),
+      Plan: unary((req) => ({ plan_json: JSON.stringify(this.plan(req).plan) })),
+      StartRollout: unary((req) => {
+        const { plan, params, revision } = this.plan(req);
+        const active = this.store.activeRollout(plan.service);
+        if (active) {
+          throw new ZddError('ROLLOUT_ACTIVE', `rollout ${active.id} of ${plan.service} is still running`, {
+            hint: `wait for it to end (zddctl watch ${active.id})`,
+          });
+        }
+        const row = this.store.createRollout(
+          {
+            service: plan.service,
+            revision,
+            version: plan.version,
+            fromVersion: plan.fromVersion,
+            strategy: plan.strategy,
+            paramsJson: JSON.stringify({ ...params, edges: plan.edges, batches: plan.batches }),
+            state: 'running',
+            error: '',
+            createdMs: Date.now(),
+            endedMs: 0,
+            forcedKills: 0,
+            failedHosts: 0,
+          },
+          plan.steps.map((s) => ({
+            seq: s.seq,
+            batch: s.batch,
+            phase: s.phase,
+            kind: s.kind,
+            agentId: s.agentId,
+            argsJson: JSON.stringify(s.args),
+            state: 'pending',
+            attempt: 0,
+            detail: '',
+            error: '',
+            resultJson: '',
+            startedMs: 0,
+            endedMs: 0,
+          })),
+        );
+        this.log.info({ rolloutId: row.id, service: row.service, version: row.version, batches: plan.batches.length }, 'rollout planned');
+        this.launch(row.id);
+        return this.snapshot(row);
+      }),
+      GetRollout: unary((req) => this.snapshot(this.find(req.id))),
+      ListRollouts: unary((req) => ({ rollouts: this.store.listRollouts(req.service || undefined, req.limit || 20).map((r) => this.snapshot(r)) })),
+      WatchRollout: (call) => {
+        let row: RolloutRow;
+        try {
+          row = this.find(call.request.id);
+        } catch (err) {
+          call.emit('error', toServiceError(err));
+          return;
+        }
+        const id = row.id;
+        let pending = false;
+        const send = () => {
+          pending = false;
+          const cur = this.store.getRollout(id)!;
+          call.write(this.snapshot(cur));
+          if (TERMINAL.has(cur.state) && !this.runs.has(id)) finish();
+        };
+        // coalesce bursts of changes into one snapshot per tick
+        const onChange = (changed: string) => {
+          if (changed !== id || pending) return;
+          pending = true;
+          setTimeout(send, 50);
+        };
+        const finish = () => {
+          this.changes.off('change', onChange);
+          call.end();
+        };
+        this.changes.on('change', onChange);
+        call.on('cancelled', () => this.changes.off('change', onChange));
+        send();
+      },
+    };
+  }
+
+  private find(id: string): RolloutRow {
+    const row = id ? this.store.getRollout(id) : this.store.latestRollout();
+    if (!row) throw new ZddError('NOT_FOUND', id ? `no rollout "${id}"` : 'no rollout yet', { hint: 'list them with zddctl history SERVICE' });
+    return row;
+  }
+}

@@ -1,0 +1,40 @@
+// zdd-coordinator entry point: flags → frozen config → startCoordinator (coordinator/server.ts).
+import { Command } from 'commander';
+import { createLogger } from '../lib/log.js';
+import { ZddError, errorMessage } from '../lib/errors.js';
+import { COORDINATOR_VERSION, startCoordinator } from './server.js';
+
+const program = new Command('zdd-coordinator')
+  .description('zdd coordinator: knows agents and services, plans and runs rollouts, journals them in SQLite')
+  .version(COORDINATOR_VERSION)
+  .option('--listen <addr>', 'gRPC address for agents and zddctl', '127.0.0.1:7700')
+  .option('--db <file>', 'SQLite database file', '/var/lib/zdd-coordinator/zdd.db')
+  .option('--insecure', 'allow plaintext gRPC on a non-loopback address', false)
+  .option('--heartbeat-ms <n>', 'agent heartbeat interval', (v) => Number(v), 5000)
+  .option('--agent-grace-ms <n>', 'how long a command waits for its disconnected agent', (v) => Number(v), 30_000)
+  .option('--log-level <level>', 'pino log level', 'info');
+
+async function main() {
+  program.parse();
+  const o = program.opts();
+  const log = createLogger('zdd-coordinator', o.logLevel);
+  const c = await startCoordinator(
+    Object.freeze({ listen: o.listen, db: o.db, insecure: o.insecure, heartbeatMs: o.heartbeatMs, agentGraceMs: o.agentGraceMs, log }),
+  );
+  let stopping = false;
+  const stop = async (sig: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ sig }, 'coordinator stopping');
+    await c.shutdown();
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
+}
+
+main().catch((err) => {
+  process.stderr.write(`zdd-coordinator: ${errorMessage(err)}\n`);
+  if (err instanceof ZddError && err.hint) process.stderr.write(`  ${err.hint}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,376 @@
+// The coordinator's state in one SQLite file (better-sqlite3, WAL, synchronous=FULL): agents,
+// services and their spec history, rollouts, steps, events and the journalled traffic per service.
+// Callers use the Store interface so another engine can replace SQLite later.
+import Database from 'better-sqlite3';
+import fs from 'node:fs';
+import { ZddError } from '../lib/errors.js';
+import type { TrafficDoc } from '../lib/traffic.js';
+
+export type RolloutState = 'running' | 'succeeded' | 'failed';
+export type StepState = 'pending' | 'running' | 'done' | 'failed' | 'skipped';
+
+export interface AgentRow {
+  id: string;
+  hostname: string;
+  labels: Record<string, string>;
+  advertise: string;
+  portOffset: number;
+  edgeMode: string;
+  agentVersion: string;
+  lastSeenMs: number;
+}
+
+export interface ServiceRow {
+  name: string;
+  revision: number;
+  specJson: string;
+  liveVersion: string;
+}
+
+export interface RolloutRow {
+  id: string;
+  service: string;
+  revision: number;
+  version: string;
+  fromVersion: string;
+  strategy: string;
+  paramsJson: string;
+  state: RolloutState;
+  error: string;
+  createdMs: number;
+  endedMs: number;
+  forcedKills: number;
+  failedHosts: number;
+}
+
+export interface StepRow {
+  rolloutId: string;
+  seq: number;
+  batch: number;
+  phase: number;
+  kind: string;
+  agentId: string;
+  argsJson: string;
+  state: StepState;
+  attempt: number;
+  detail: string;
+  error: string;
+  resultJson: string;
+  startedMs: number;
+  endedMs: number;
+}
+
+export interface EventRow {
+  rolloutId: string;
+  atMs: number;
+  level: 'info' | 'warn' | 'error';
+  agentId: string;
+  message: string;
+}
+
+export interface Store {
+  upsertAgent(a: AgentRow): void;
+  listAgents(): AgentRow[];
+  getService(name: string): ServiceRow | undefined;
+  /** Stores a new revision when the spec differs; returns the row and whether it changed. */
+  applyService(name: string, specJson: string, nowMs: number): { row: ServiceRow; changed: boolean };
+  setLiveVersion(name: string, version: string): void;
+  activeRollout(service: string): RolloutRow | undefined;
+  /** Inserts a rollout and its planned steps in one transaction. */
+  createRollout(r: Omit<RolloutRow, 'id'>, steps: Omit<StepRow, 'rolloutId'>[]): RolloutRow;
+  getRollout(id: string): RolloutRow | undefined;
+  latestRollout(): RolloutRow | undefined;
+  listRollouts(service: string | undefined, limit: number): RolloutRow[];
+  runningRollouts(): RolloutRow[];
+  updateRollout(id: string, patch: Partial<Pick<RolloutRow, 'state' | 'error' | 'endedMs' | 'forcedKills' | 'failedHosts'>>): void;
+  steps(rolloutId: string): StepRow[];
+  updateStep(rolloutId: string, seq: number, patch: Partial<Omit<StepRow, 'rolloutId' | 'seq'>>, alsoTraffic?: TrafficDoc): void;
+  addEvent(e: EventRow): void;
+  events(rolloutId: string): EventRow[];
+  traffic(service: string): TrafficDoc | undefined;
+  close(): void;
+}
+
+/** "zdd\x01": marks the file as zdd's, so the coordinator never writes into someone else's database. */
+const APPLICATION_ID = 0x7a646401;
+
+const MIGRATIONS: string[] = [
+  `CREATE TABLE agents (
+     id TEXT PRIMARY KEY, hostname TEXT NOT NULL, labels_json TEXT NOT NULL, advertise TEXT NOT NULL,
+     port_offset INTEGER NOT NULL, edge_mode TEXT NOT NULL, agent_version TEXT NOT NULL, last_seen_ms INTEGER NOT NULL);
+   CREATE TABLE services (
+     name TEXT PRIMARY KEY, revision INTEGER NOT NULL, spec_json TEXT NOT NULL, live_version TEXT NOT NULL DEFAULT '',
+     updated_ms INTEGER NOT NULL);
+   CREATE TABLE service_specs (
+     name TEXT NOT NULL, revision INTEGER NOT NULL, spec_json TEXT NOT NULL, created_ms INTEGER NOT NULL,
+     PRIMARY KEY (name, revision));
+   CREATE TABLE rollouts (
+     id TEXT PRIMARY KEY, service TEXT NOT NULL, revision INTEGER NOT NULL, version TEXT NOT NULL,
+     from_version TEXT NOT NULL, strategy TEXT NOT NULL, params_json TEXT NOT NULL, state TEXT NOT NULL,
+     error TEXT NOT NULL DEFAULT '', created_ms INTEGER NOT NULL, ended_ms INTEGER NOT NULL DEFAULT 0,
+     forced_kills INTEGER NOT NULL DEFAULT 0, failed_hosts INTEGER NOT NULL DEFAULT 0);
+   CREATE INDEX rollouts_by_service ON rollouts (service, created_ms);
+   CREATE TABLE steps (
+     rollout_id TEXT NOT NULL REFERENCES rollouts(id), seq INTEGER NOT NULL, batch INTEGER NOT NULL,
+     phase INTEGER NOT NULL, kind TEXT NOT NULL, agent_id TEXT NOT NULL, args_json TEXT NOT NULL,
+     state TEXT NOT NULL, attempt INTEGER NOT NULL DEFAULT 0, detail TEXT NOT NULL DEFAULT '',
+     error TEXT NOT NULL DEFAULT '', result_json TEXT NOT NULL DEFAULT '', started_ms INTEGER NOT NULL DEFAULT 0,
+     ended_ms INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (rollout_id, seq));
+   CREATE TABLE events (
+     id INTEGER PRIMARY KEY AUTOINCREMENT, rollout_id TEXT NOT NULL, at_ms INTEGER NOT NULL, level TEXT NOT NULL,
+     agent_id TEXT NOT NULL DEFAULT '', message TEXT NOT NULL);
+   CREATE INDEX events_by_rollout ON events (rollout_id, id);
+   CREATE TABLE traffic (
+     service TEXT PRIMARY KEY, generation INTEGER NOT NULL, doc_json TEXT NOT NULL, updated_ms INTEGER NOT NULL);`,
+];
+
+export const SCHEMA_VERSION = MIGRATIONS.length;
+
+export class SqliteStore implements Store {
+  private readonly db: Database.Database;
+
+  constructor(file: string) {
+    const existed = fs.existsSync(file) && fs.statSync(file).size > 0;
+    try {
+      this.db = new Database(file, { fileMustExist: false });
+    } catch (err) {
+      throw new ZddError('DB_ERROR', `cannot open database ${file}: ${(err as Error).message}`, { cause: err });
+    }
+    try {
+      this.check(file, existed);
+      this.db.pragma('journal_mode = WAL');
+      this.db.pragma('synchronous = FULL');
+      this.db.pragma('foreign_keys = ON');
+      this.db.pragma('busy_timeout = 5000');
+      this.migrate();
+    } catch (err) {
+      this.db.close();
+      throw err;
+    }
+  }
+
+  /** Refuses files that are not zdd's, are corrupt, or come from a newer zdd; writes nothing then. */
+  private check(file: string, existed: boolean) {
+    if (!existed) return;
+    let appId: number;
+    let version: number;
+    let tables: number;
+    try {
+      appId = this.db.pragma('application_id', { simple: true }) as number;
+      version = this.db.pragma('user_version', { simple: true }) as number;
+      tables = (this.db.prepare("SELECT count(*) AS n FROM sqlite_master WHERE type = 'table'").get() as { n: number }).n;
+    } catch (err) {
+      throw new ZddError('DB_ERROR', `${file} is not a readable SQLite database: ${(err as Error).message}`, {
+        cause: err,
+        hint: 'point --db at the coordinator database, or at a new path to start empty',
+      });
+    }
+    if (appId !== APPLICATION_ID && tables > 0) {
+      throw new ZddError('DB_ERROR', `${file} is a SQLite database that does not belong to zdd; it was not modified`, {
+        hint: 'point --db at the coordinator database, or at a new path to start empty',
+      });
+    }
+    if (version > SCHEMA_VERSION) {
+      throw new ZddError('DB_ERROR', `${file} has schema version ${version}, newer than this coordinator's ${SCHEMA_VERSION}; it was not modified`, {
+        hint: 'run the newer zdd-coordinator that wrote it',
+      });
+    }
+  }
+
+  private migrate() {
+    const current = this.db.pragma('user_version', { simple: true }) as number;
+    for (let v = current; v < MIGRATIONS.length; v++) {
+      this.db.transaction(() => {
+        this.db.exec(MIGRATIONS[v]);
+        this.db.pragma(`application_id = ${APPLICATION_ID}`);
+        this.db.pragma(`user_version = ${v + 1}`);
+      })();
+    }
+  }
+
+  upsertAgent(a: AgentRow): void {
+    this.db
+      .prepare(
+        `INSERT INTO agents (id, hostname, labels_json, advertise, port_offset, edge_mode, agent_version, last_seen_ms)
+         VALUES (@id, @hostname, @labels, @advertise, @portOffset, @edgeMode, @agentVersion, @lastSeenMs)
+         ON CONFLICT(id) DO UPDATE SET hostname = excluded.hostname, labels_json = excluded.labels_json,
+           advertise = excluded.advertise, port_offset = excluded.port_offset, edge_mode = excluded.edge_mode,
+           agent_version = excluded.agent_version, last_seen_ms = excluded.last_seen_ms`,
+      )
+      .run({ ...a, labels: JSON.stringify(a.labels) });
+  }
+
+  listAgents(): AgentRow[] {
+    return (this.db.prepare('SELECT * FROM agents ORDER BY id').all() as any[]).map((r) => ({
+      id: r.id,
+      hostname: r.hostname,
+      labels: JSON.parse(r.labels_json),
+      advertise: r.advertise,
+      portOffset: r.port_offset,
+      edgeMode: r.edge_mode,
+      agentVersion: r.agent_version,
+      lastSeenMs: r.last_seen_ms,
+    }));
+  }
+
+  getService(name: string): ServiceRow | undefined {
+    const r = this.db.prepare('SELECT * FROM services WHERE name = ?').get(name) as any;
+    return r && { name: r.name, revision: r.revision, specJson: r.spec_json, liveVersion: r.live_version };
+  }
+
+  applyService(name: string, specJson: string, nowMs: number): { row: ServiceRow; changed: boolean } {
+    return this.db.transaction(() => {
+      const cur = this.getService(name);
+      if (cur && cur.specJson === specJson) return { row: cur, changed: false };
+      const revision = (cur?.revision ?? 0) + 1;
+      this.db.prepare('INSERT INTO service_specs (name, revision, spec_json, created_ms) VALUES (?, ?, ?, ?)').run(name, revision, specJson, nowMs);
+      this.db
+        .prepare(
+          `INSERT INTO services (name, revision, spec_json, updated_ms) VALUES (?, ?, ?, ?)
+           ON CONFLICT(name) DO UPDATE SET revision = excluded.revision, spec_json = excluded.spec_json, updated_ms = excluded.updated_ms`,
+        )
+        .run(name, revision, specJson, nowMs);
+      return { row: this.getService(name)!, changed: true };
+    })();
+  }
+
+  setLiveVersion(name: string, version: string): void {
+    this.db.prepare('UPDATE services SET live_version = ? WHERE name = ?').run(version, name);
+  }
+
+  private rollout(r: any): RolloutRow {
+    return {
+      id: r.id,
+      service: r.service,
+      revision: r.revision,
+      version: r.version,
+      fromVersion: r.from_version,
+      strategy: r.strategy,
+      paramsJson: r.params_json,
+      state: r.state,
+      error: r.error,
+      createdMs: r.created_ms,
+      endedMs: r.ended_ms,
+      forcedKills: r.forced_kills,
+      failedHosts: r.failed_hosts,
+    };
+  }
+
+  activeRollout(service: string): RolloutRow | undefined {
+    const r = this.db.prepare("SELECT * FROM rollouts WHERE service = ? AND state = 'running'").get(service);
+    return r ? this.rollout(r) : undefined;
+  }
+
+  createRollout(r: Omit<RolloutRow, 'id'>, steps: Omit<StepRow, 'rolloutId'>[]): RolloutRow {
+    return this.db.transaction(() => {
+      if (this.activeRollout(r.service)) throw new ZddError('ROLLOUT_ACTIVE', `a rollout of ${r.service} is already running`);
+      const n = (this.db.prepare('SELECT count(*) AS n FROM rollouts WHERE service = ?').get(r.service) as { n: number }).n;
+      const id = `${r.service}-${n + 1}`;
+      this.db
+        .prepare(
+          `INSERT INTO rollouts (id, service, revision, version, from_version, strategy, params_json, state, error, created_ms)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        )
+        .run(id, r.service, r.revision, r.version, r.fromVersion, r.strategy, r.paramsJson, r.state, r.error, r.createdMs);
+      const ins = this.db.prepare(
+        `INSERT INTO steps (rollout_id, seq, batch, phase, kind, agent_id, args_json, state)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+      );
+      for (const s of steps) ins.run(id, s.seq, s.batch, s.phase, s.kind, s.agentId, s.argsJson, s.state);
+      return this.getRollout(id)!;
+    })();
+  }
+
+  getRollout(id: string): RolloutRow | undefined {
+    const r = this.db.prepare('SELECT * FROM rollouts WHERE id = ?').get(id);
+    return r ? this.rollout(r) : undefined;
+  }
+
+  latestRollout(): RolloutRow | undefined {
+    const r = this.db.prepare('SELECT * FROM rollouts ORDER BY created_ms DESC, rowid DESC LIMIT 1').get();
+    return r ? this.rollout(r) : undefined;
+  }
+
+  listRollouts(service: string | undefined, limit: number): RolloutRow[] {
+    const rows = service
+      ? this.db.prepare('SELECT * FROM rollouts WHERE service = ? ORDER BY created_ms DESC, rowid DESC LIMIT ?').all(service, limit)
+      : this.db.prepare('SELECT * FROM rollouts ORDER BY created_ms DESC, rowid DESC LIMIT ?').all(limit);
+    return rows.map((r) => this.rollout(r));
+  }
+
+  runningRollouts(): RolloutRow[] {
+    return this.db.prepare("SELECT * FROM rollouts WHERE state = 'running'").all().map((r) => this.rollout(r));
+  }
+
+  updateRollout(id: string, patch: Partial<Pick<RolloutRow, 'state' | 'error' | 'endedMs' | 'forcedKills' | 'failedHosts'>>): void {
+    const cols: Record<string, string> = { state: 'state', error: 'error', endedMs: 'ended_ms', forcedKills: 'forced_kills', failedHosts: 'failed_hosts' };
+    const keys = Object.keys(patch) as (keyof typeof patch)[];
+    if (!keys.length) return;
+    this.db.prepare(`UPDATE rollouts SET ${keys.map((k) => `${cols[k]} = @${k}`).join(', ')} WHERE id = @id`).run({ ...patch, id });
+  }
+
+  steps(rolloutId: string): StepRow[] {
+    return (this.db.prepare('SELECT * FROM steps WHERE rollout_id = ? ORDER BY seq').all(rolloutId) as any[]).map((r) => ({
+      rolloutId: r.rollout_id,
+      seq: r.seq,
+      batch: r.batch,
+      phase: r.phase,
+      kind: r.kind,
+      agentId: r.agent_id,
+      argsJson: r.args_json,
+      state: r.state,
+      attempt: r.attempt,
+      detail: r.detail,
+      error: r.error,
+      resultJson: r.result_json,
+      startedMs: r.started_ms,
+      endedMs: r.ended_ms,
+    }));
+  }
+
+  updateStep(rolloutId: string, seq: number, patch: Partial<Omit<StepRow, 'rolloutId' | 'seq'>>, alsoTraffic?: TrafficDoc): void {
+    const cols: Record<string, string> = {
+      batch: 'batch', phase: 'phase', kind: 'kind', agentId: 'agent_id', argsJson: 'args_json', state: 'state', attempt: 'attempt',
+      detail: 'detail', error: 'error', resultJson: 'result_json', startedMs: 'started_ms', endedMs: 'ended_ms',
+    };
+    const keys = Object.keys(patch) as (keyof typeof patch)[];
+    this.db.transaction(() => {
+      if (keys.length) {
+        this.db
+          .prepare(`UPDATE steps SET ${keys.map((k) => `${cols[k]} = @${k}`).join(', ')} WHERE rollout_id = @rolloutId AND seq = @seq`)
+          .run({ ...patch, rolloutId, seq });
+      }
+      if (alsoTraffic) {
+        this.db
+          .prepare(
+            `INSERT INTO traffic (service, generation, doc_json, updated_ms) VALUES (?, ?, ?, ?)
+             ON CONFLICT(service) DO UPDATE SET generation = excluded.generation, doc_json = excluded.doc_json, updated_ms = excluded.updated_ms`,
+          )
+          .run(alsoTraffic.service, alsoTraffic.generation, JSON.stringify(alsoTraffic), Date.now());
+      }
+    })();
+  }
+
+  addEvent(e: EventRow): void {
+    this.db.prepare('INSERT INTO events (rollout_id, at_ms, level, agent_id, message) VALUES (?, ?, ?, ?, ?)').run(e.rolloutId, e.atMs, e.level, e.agentId, e.message);
+  }
+
+  events(rolloutId: string): EventRow[] {
+    return (this.db.prepare('SELECT * FROM events WHERE rollout_id = ? ORDER BY id').all(rolloutId) as any[]).map((r) => ({
+      rolloutId: r.rollout_id,
+      atMs: r.at_ms,
+      level: r.level,
+      agentId: r.agent_id,
+      message: r.message,
+    }));
+  }
+
+  traffic(service: string): TrafficDoc | undefined {
+    const r = this.db.prepare('SELECT doc_json FROM traffic WHERE service = ?').get(service) as { doc_json: string } | undefined;
+    return r ? (JSON.parse(r.doc_json) as TrafficDoc) : undefined;
+  }
+
+  close(): void {
+    this.db.close();
+  }
+}

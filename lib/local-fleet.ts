@@ -1,0 +1,304 @@
+// A whole zdd fleet on loopback: a coordinator, N agents (the first one the edge, with its own
+// nginx), and releases of the sample app. The demo, the integration tests and the benchmarks run
+// real processes through it. It stops everything it started, by pid and process group, also when
+// the caller fails (an exit hook kills what is left).
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { ROOT } from './paths.js';
+import { Client } from '../cli/client.js';
+
+export interface FleetOptions {
+  agents: number;
+  edgeMode?: 'dynamic' | 'reload';
+  dir?: string;
+  logLevel?: string;
+  /** keep the fleet's directory after stop (logs for a failed test) */
+  keepDir?: boolean;
+}
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const p = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(p));
+    });
+  });
+}
+
+function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.createServer();
+    s.once('error', () => resolve(false));
+    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
+  });
+}
+
+/** A run of `n` consecutive free ports. */
+async function freeBlock(n: number): Promise<number> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const base = 20_000 + Math.floor(Math.random() * 20_000);
+    let ok = true;
+    for (let p = base; p < base + n && ok; p++) ok = await portFree(p);
+    if (ok) return base;
+  }
+  throw new Error('no block of free ports found');
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+const live = new Set<LocalFleet>();
+process.on('exit', () => {
+  for (const f of live) f.killAllSync();
+});
+
+export class LocalFleet {
+  readonly dir: string;
+  readonly releases: string;
+  coordinatorAddr = '';
+  nginxPort = 0;
+  adminAddr = '';
+  appPortBase = 0;
+  private readonly procs = new Map<string, ChildProcess>();
+  private dbFile: string;
+
+  private constructor(readonly o: FleetOptions) {
+    this.dir = o.dir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'zdd-fleet-'));
+    this.releases = path.join(this.dir, 'releases');
+    this.dbFile = path.join(this.dir, 'coordinator.db');
+    for (const d of ['logs', 'agents', 'releases']) fs.mkdirSync(path.join(this.dir, d), { recursive: true });
+    live.add(this);
+  }
+
+  static async start(o: FleetOptions): Promise<LocalFleet> {
+    const f = new LocalFleet(o);
+    try {
+      f.coordinatorAddr = `127.0.0.1:${await freePort()}`;
+      f.nginxPort = await freePort();
+      f.adminAddr = `127.0.0.1:${await freePort()}`;
+      f.appPortBase = await freeBlock(2 * o.agents);
+      await f.startCoordinator();
+      for (let i = 1; i <= o.agents; i++) f.startAgent(i);
+      await f.waitForAgents(o.agents);
+      return f;
+    } catch (err) {
+      await f.stop();
+      throw err;
+    }
+  }
+
+  agentId(i: number) {
+    return `host-${i}`;
+  }
+  agentDir(i: number) {
+    return path.join(this.dir, 'agents', this.agentId(i));
+  }
+
+  private spawnLogged(name: string, args: string[]): ChildProcess {
+    const out = fs.openSync(path.join(this.dir, 'logs', `${name}.log`), 'a');
+    const child = spawn(process.execPath, args, { stdio: ['ignore', out, out], cwd: this.dir });
+    fs.closeSync(out);
+    this.procs.set(name, child);
+    child.once('exit', () => {
+      if (this.procs.get(name) === child) this.procs.delete(name);
+    });
+    return child;
+  }
+
+  async startCoordinator(): Promise<void> {
+    this.spawnLogged('coordinator', [
+      path.join(ROOT, 'bin/zdd-coordinator.js'),
+      '--listen', this.coordinatorAddr,
+      '--db', this.dbFile,
+      '--heartbeat-ms', '1000',
+      '--log-level', this.o.logLevel ?? 'info',
+    ]);
+    const deadline = Date.now() + 15_000;
+    while (Date.now() < deadline) {
+      const r = await this.zddctl(['agents', '--json']);
+      if (r.code === 0) return;
+      if (!this.procs.has('coordinator')) break;
+      await sleep(100);
+    }
+    throw new Error(`coordinator did not come up: ${this.log('coordinator').slice(-800)}`);
+  }
+
+  /** Starts agent i (1-based); agent 1 is the edge. Apps of agent i use ports base+2(i-1) and +1. */
+  startAgent(i: number): ChildProcess {
+    const args = [
+      path.join(ROOT, 'bin/zdd-agent.js'),
+      '--coordinator', this.coordinatorAddr,
+      '--id', this.agentId(i),
+      '--state-dir', this.agentDir(i),
+      '--labels', `role=web,n=${i}`,
+      '--port-offset', String(2 * (i - 1)),
+      '--log-level', this.o.logLevel ?? 'info',
+    ];
+    if (i === 1) {
+      args.push('--edge', '--nginx-admin', this.adminAddr, '--nginx-workers', '2');
+      if (this.o.edgeMode) args.push('--edge-mode', this.o.edgeMode);
+    }
+    return this.spawnLogged(this.agentId(i), args);
+  }
+
+  /** Signals an agent process and waits for it to exit. */
+  async stopAgent(i: number, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+    const p = this.procs.get(this.agentId(i));
+    if (!p) return;
+    const exited = new Promise((r) => p.once('exit', r));
+    p.kill(signal);
+    await exited;
+  }
+
+  log(name: string): string {
+    try {
+      return fs.readFileSync(path.join(this.dir, 'logs', `${name}.log`), 'utf8');
+    } catch {
+      return '';
+    }
+  }
+
+  async waitForAgents(n: number, timeoutMs = 20_000): Promise<void> {
+    const c = new Client(this.coordinatorAddr);
+    try {
+      const deadline = Date.now() + timeoutMs;
+      while (Date.now() < deadline) {
+        const r = await c.call('ListAgents', {}).catch(() => ({ agents: [] }));
+        if (r.agents.filter((a: { connected: boolean }) => a.connected).length >= n) return;
+        await sleep(100);
+      }
+      const logs = [...Array(this.o.agents)].map((_, i) => this.log(this.agentId(i + 1)).slice(-600)).join('\n');
+      throw new Error(`only some of ${n} agents connected within ${timeoutMs}ms\n${logs}`);
+    } finally {
+      c.close();
+    }
+  }
+
+  /** Writes a release of the sample app, optionally with an app-config.json that misbehaves. */
+  writeRelease(version: string, config?: Record<string, unknown>): string {
+    const dir = path.join(this.releases, version);
+    fs.mkdirSync(dir, { recursive: true });
+    for (const f of ['server.js', 'package.json']) fs.copyFileSync(path.join(ROOT, 'examples/app', f), path.join(dir, f));
+    if (config) fs.writeFileSync(path.join(dir, 'app-config.json'), JSON.stringify(config));
+    return dir;
+  }
+
+  /** A spec for the sample app on this fleet; `patch` overrides top-level fields. */
+  spec(patch: Record<string, unknown> = {}): Record<string, unknown> {
+    return {
+      name: 'web',
+      command: `${process.execPath} server.js`,
+      workdir: path.join(this.releases, '{version}'),
+      ports: { a: this.appPortBase, b: this.appPortBase + 1 },
+      health: { path: '/healthz', interval: '50ms', timeout: '1s', healthyThreshold: 2, deadline: '15s' },
+      stop: { signal: 'SIGTERM', drainTimeout: '10s' },
+      hosts: { selector: { role: 'web' } },
+      nginx: { listen: `127.0.0.1:${this.nginxPort}`, retry: 'off', upstreamKeepaliveTimeout: '4s' },
+      ...patch,
+    };
+  }
+
+  async apply(spec: Record<string, unknown>): Promise<CliResult> {
+    const file = path.join(this.dir, `spec-${Date.now()}-${Math.random().toString(36).slice(2, 6)}.json`);
+    fs.writeFileSync(file, JSON.stringify(spec, null, 2));
+    return this.zddctl(['apply', '-f', file]);
+  }
+
+  /** Runs zddctl against this fleet's coordinator. */
+  zddctl(args: string[], opts: { inherit?: boolean } = {}): Promise<CliResult> {
+    return new Promise((resolve) => {
+      const child = spawn(process.execPath, [path.join(ROOT, 'bin/zddctl.js'), '--coordinator', this.coordinatorAddr, ...args], {
+        stdio: opts.inherit ? ['ignore', 'inherit', 'inherit'] : ['ignore', 'pipe', 'pipe'],
+      });
+      let stdout = '';
+      let stderr = '';
+      child.stdout?.on('data', (c) => (stdout += c));
+      child.stderr?.on('data', (c) => (stderr += c));
+      child.on('exit', (code) => resolve({ code: code ?? 1, stdout, stderr }));
+    });
+  }
+
+  /** The app instances the agents supervise, from their state files. */
+  instances(): { agent: number; service: string; slot: string; version: string; pid: number; port: number; state: string }[] {
+    const out = [];
+    for (let i = 1; i <= this.o.agents; i++) {
+      try {
+        const recs = JSON.parse(fs.readFileSync(path.join(this.agentDir(i), 'instances.json'), 'utf8'));
+        for (const r of recs) out.push({ agent: i, ...r });
+      } catch {
+        /* none */
+      }
+    }
+    return out;
+  }
+
+  /** Executed (not replayed) commands of a kind on agent i. */
+  executed(i: number, kind: string): number {
+    try {
+      const log = JSON.parse(fs.readFileSync(path.join(this.agentDir(i), 'commands.json'), 'utf8')) as [string, { kind: string }][];
+      return log.filter(([, r]) => r.kind === kind).length;
+    } catch {
+      return 0;
+    }
+  }
+
+  private nginxPid(): number | undefined {
+    try {
+      return Number(fs.readFileSync(path.join(this.agentDir(1), 'edge/nginx/nginx.pid'), 'utf8').trim()) || undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Last resort, synchronous: SIGKILL every process this fleet started. */
+  killAllSync(): void {
+    for (const p of this.procs.values()) {
+      try {
+        p.kill('SIGKILL');
+      } catch {
+        /* gone */
+      }
+    }
+    const kill = (pid: number | undefined) => {
+      if (!pid) return;
+      for (const target of [-pid, pid]) {
+        try {
+          process.kill(target, 'SIGKILL');
+        } catch {
+          /* gone */
+        }
+      }
+    };
+    for (const inst of this.instances()) kill(inst.pid);
+    kill(this.nginxPid());
+  }
+
+  /** Stops agents (which stop their nginx), the coordinator and every app instance, then removes the directory. */
+  async stop(): Promise<void> {
+    const names = [...this.procs.keys()];
+    await Promise.all(
+      names.map(async (n) => {
+        const p = this.procs.get(n);
+        if (!p) return;
+        const exited = new Promise((r) => p.once('exit', r));
+        p.kill('SIGTERM');
+        const t = setTimeout(() => p.kill('SIGKILL'), 5000);
+        await exited;
+        clearTimeout(t);
+      }),
+    );
+    this.killAllSync();
+    live.delete(this);
+    if (!this.o.keepDir) fs.rmSync(this.dir, { recursive: true, force: true });
+  }
+}
