@@ -42,12 +42,12 @@ export const ServiceSpecSchema = z
         deadline: duration.default('60s'),
       })
       .strict()
-      .default({} as never),
+      .prefault({}),
     stop: z
       .object({ signal: signal.default('SIGTERM'), drainTimeout: duration.default('30s') })
       .strict()
-      .default({} as never),
-    hosts: z.object({ selector: z.record(z.string(), z.string()).default({}) }).strict().default({} as never),
+      .prefault({}),
+    hosts: z.object({ selector: z.record(z.string(), z.string()).default({}) }).strict().prefault({}),
     nginx: z
       .object({
         listen,

@@ -1,0 +1,66 @@
+import test from 'ava';
+import { renderHttpConf, renderMainConf, renderServiceConf, renderUpstreamConf } from '../agent/nginx/render.js';
+import { compileSpec, validateSpec } from '../lib/spec.js';
+
+const spec = (nginx: Record<string, unknown> = {}) =>
+  compileSpec(validateSpec({ name: 'web-app', command: 'x', ports: { a: 1, b: 2 }, nginx: { listen: '127.0.0.1:8080', ...nginx } }));
+
+test('dynamic mode: the Lua balancer picks the peer, keepalive comes after it, and the log phase counts requests out', (t) => {
+  const conf = renderServiceConf(spec(), 'dynamic', '/unused');
+  t.regex(conf, /upstream zdd_web_app \{\n  server 0\.0\.0\.1:1;[^\n]*\n  balancer_by_lua_block \{ require\("zdd"\)\.balance\("web-app", true\) \}\n  keepalive 64;\n  keepalive_timeout 4000ms;\n\}/);
+  t.regex(conf, /listen 127\.0\.0\.1:8080;/);
+  t.regex(conf, /proxy_pass http:\/\/zdd_web_app;/);
+  t.regex(conf, /proxy_set_header Connection "";/);
+  t.regex(conf, /log_by_lua_block \{ require\("zdd"\)\.log\("web-app"\) \}/);
+  t.regex(conf, /proxy_next_upstream error;\n    proxy_next_upstream_tries 2;/);
+  t.notRegex(conf, /include /);
+});
+
+test('retry off renders proxy_next_upstream off and no extra tries', (t) => {
+  const conf = renderServiceConf(spec({ retry: 'off' }), 'dynamic', '/unused');
+  t.regex(conf, /proxy_next_upstream off;/);
+  t.regex(conf, /balance\("web-app", false\)/);
+  t.notRegex(conf, /proxy_next_upstream_tries/);
+});
+
+test("operator directives land inside the service's location", (t) => {
+  const conf = renderServiceConf(spec({ directives: ['client_max_body_size 2m;'] }), 'reload', '/var/lib/zdd/up.conf');
+  t.regex(conf, /location \/ \{[^}]*client_max_body_size 2m;\n  \}/);
+  t.regex(conf, /include \/var\/lib\/zdd\/up\.conf;/);
+  t.notRegex(conf, /lua/);
+});
+
+test('reload mode: the upstream include is a pure function of the traffic document', (t) => {
+  const doc = {
+    service: 'web-app',
+    generation: 12,
+    backends: [
+      { addr: '10.0.0.1:8002', track: 'stable', weight: 1 },
+      { addr: '10.0.0.2:8001', track: 'stable', weight: 0 },
+    ],
+  };
+  const conf = renderUpstreamConf(spec(), doc);
+  t.is(conf, renderUpstreamConf(spec(), doc));
+  t.regex(conf, /map \$host \$zdd_gen_web_app \{ default "12"; \}/);
+  t.regex(conf, /server 10\.0\.0\.1:8002 weight=1 max_fails=0;/);
+  t.notRegex(conf, /10\.0\.0\.2/, 'a backend with weight 0 gets no traffic');
+  t.regex(renderUpstreamConf(spec(), { service: 'web-app', generation: 0, backends: [] }), /server 127\.0\.0\.1:1 down;/);
+});
+
+test('the admin server is loopback-only and answers the config serial', (t) => {
+  const dyn = renderHttpConf({ mode: 'dynamic', adminListen: '127.0.0.1:9180', luaDir: '/opt/zdd/lua', services: [{ name: 'web', trafficFile: '/s/web.txt' }], serial: 'abc123' });
+  t.regex(dyn, /lua_shared_dict zdd 16m;/);
+  t.regex(dyn, /init_by_lua_block \{ require\("zdd"\)\.init\(\{ \{ "web", "\/s\/web\.txt" \} \}\) \}/);
+  t.regex(dyn, /listen 127\.0\.0\.1:9180;\n  access_log off;\n  allow 127\.0\.0\.1;\n  allow ::1;\n  deny all;/);
+  t.regex(dyn, /location = \/zdd\/config \{ default_type text\/plain; return 200 "abc123\\n"; \}/);
+  const rel = renderHttpConf({ mode: 'reload', adminListen: '127.0.0.1:9180', luaDir: '/x', services: [{ name: 'web', trafficFile: '' }], serial: 's' });
+  t.notRegex(rel, /lua/);
+  t.regex(rel, /location = \/zdd\/traffic\/web \{ default_type text\/plain; return 200 "\$zdd_gen_web\\n"; \}/);
+});
+
+test('a private nginx loads the Lua modules only in dynamic mode', (t) => {
+  const base = { prefix: '/p', modulesDir: '/m', includeGlob: '/p/conf/zdd/*.conf', runAsRoot: false, workerProcesses: 2 };
+  t.regex(renderMainConf({ ...base, mode: 'dynamic' }), /^load_module \/m\/ndk_http_module\.so;\nload_module \/m\/ngx_http_lua_module\.so;$/m);
+  t.notRegex(renderMainConf({ ...base, mode: 'reload' }), /load_module/);
+  t.regex(renderMainConf({ ...base, mode: 'reload' }), /include \/p\/conf\/zdd\/\*\.conf;/);
+});

@@ -1,0 +1,46 @@
+import test from 'ava';
+import { compileSpec, parseSpecText, validateSpec } from '../lib/spec.js';
+import { ZddError } from '../lib/errors.js';
+
+const minimal = { name: 'web', command: 'node server.js', ports: { a: 8001, b: 8002 }, nginx: { listen: '80' } };
+
+const message = (input: unknown) => {
+  try {
+    validateSpec(input);
+    return 'valid';
+  } catch (err) {
+    return err instanceof ZddError && err.code === 'INVALID_SPEC' ? err.message : `unexpected: ${err}`;
+  }
+};
+
+test('a minimal spec gets the documented defaults, compiled to milliseconds', (t) => {
+  const c = compileSpec(validateSpec(minimal));
+  t.is(c.health.path, '/healthz');
+  t.is(c.health.intervalMs, 500);
+  t.is(c.health.deadlineMs, 60_000);
+  t.is(c.stop.signal, 'SIGTERM');
+  t.is(c.stop.drainTimeoutMs, 30_000);
+  t.is(c.nginx.upstreamKeepaliveTimeoutMs, 4000);
+  t.deepEqual(c.argv, ['/bin/sh', '-c', 'exec node server.js']);
+  t.true(Object.isFrozen(c) && Object.isFrozen(c.health));
+});
+
+test('validation errors name the field and the reason', (t) => {
+  t.regex(message({ ...minimal, ports: { a: 8001, b: 8001 } }), /ports: slot a and slot b need different ports/);
+  t.regex(message({ ...minimal, ports: { a: 0, b: 8002 } }), /ports\.a: /);
+  t.regex(message({ ...minimal, health: { interval: 'soon' } }), /health\.interval: expected a duration/);
+  t.regex(message({ ...minimal, name: 'Web App' }), /name: expected lower-case/);
+  t.regex(message({ ...minimal, nginx: { listen: 'everywhere' } }), /nginx\.listen: expected "PORT" or "ADDRESS:PORT"/);
+  t.regex(message({ ...minimal, nginx: { listen: '80', directives: ['location /x { }'] } }), /nginx\.directives\.0: a directive may not open or close a block/);
+  t.regex(message({ ...minimal, helth: {} }), /helth|Unrecognized key/);
+  t.regex(message({ ...minimal, stop: { signal: 'SIGSTOP' } }), /stop\.signal/);
+  const { command: _c, ...noCommand } = minimal;
+  t.regex(message(noCommand), /command: /);
+});
+
+test('specs are read as YAML or JSON; broken text is a clear error', (t) => {
+  t.is(parseSpecText(JSON.stringify(minimal)).name, 'web');
+  t.is(parseSpecText('name: web\ncommand: [node, server.js]\nports: {a: 1, b: 2}\nnginx: {listen: "80"}\n').name, 'web');
+  const err = t.throws(() => parseSpecText('name: [unclosed'), { instanceOf: ZddError });
+  t.is(err?.code, 'INVALID_SPEC');
+});
