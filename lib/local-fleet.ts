@@ -47,7 +47,8 @@ function portFree(port: number): Promise<boolean> {
 /** A run of `n` consecutive free ports. */
 async function freeBlock(n: number): Promise<number> {
   for (let attempt = 0; attempt < 50; attempt++) {
-    const base = 20_000 + Math.floor(Math.random() * 20_000);
+    // below the kernel's ephemeral range (32768+), so client sockets and port-0 listeners never land here
+    const base = 12_000 + Math.floor(Math.random() * 18_000);
     let ok = true;
     for (let p = base; p < base + n && ok; p++) ok = await portFree(p);
     if (ok) return base;

@@ -1,0 +1,72 @@
+// Test helpers: a real fleet per test (coordinator, agents, nginx, sample app), stopped in teardown
+// whether the test passed or not. On failure the fleet's logs are kept and their path printed.
+import type { ExecutionContext } from 'ava';
+import { LocalFleet, type FleetOptions } from '../../lib/local-fleet.js';
+import { LoadGen } from '../../lib/loadgen.js';
+import http from 'node:http';
+
+export async function fleetFor(t: ExecutionContext, o: Partial<FleetOptions> = {}): Promise<LocalFleet> {
+  const fleet = await LocalFleet.start({ agents: 3, logLevel: 'info', keepDir: true, ...o });
+  t.teardown(async () => {
+    if (!t.passed) {
+      t.log(`fleet logs kept in ${fleet.dir}/logs`);
+      await fleet.stop();
+    } else {
+      await fleet.stop();
+      (await import('node:fs')).rmSync(fleet.dir, { recursive: true, force: true });
+    }
+  });
+  return fleet;
+}
+
+/** Applies the fleet's spec for the sample app and deploys `version` to every host. */
+export async function deploy(t: ExecutionContext, fleet: LocalFleet, version: string, spec: Record<string, unknown> = fleet.spec()): Promise<void> {
+  const a = await fleet.apply(spec);
+  t.is(a.code, 0, a.stderr);
+  const r = await fleet.zddctl(['rollout', 'web', '--version', version, '--batch', '100%']);
+  t.is(r.code, 0, `first deploy failed: ${r.stdout}\n${r.stderr}`);
+}
+
+export function load(fleet: LocalFleet, rps = 300, connections = 16): LoadGen {
+  return new LoadGen({ host: '127.0.0.1', port: fleet.nginxPort, connections, rps, maxDurationMs: 90_000 }).start();
+}
+
+/** GET / through nginx (or a given port); resolves with status and the version header. */
+export function get(port: number): Promise<{ status: number; version: string }> {
+  return new Promise((resolve) => {
+    http
+      .get({ host: '127.0.0.1', port, path: '/', agent: false, timeout: 3000 }, (res) => {
+        res.resume();
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, version: String(res.headers['x-app-version'] ?? '') }));
+      })
+      .on('error', () => resolve({ status: 0, version: '' }));
+  });
+}
+
+/** Versions answering through nginx over n requests. */
+export async function versionsServed(port: number, n = 30): Promise<Set<string>> {
+  const seen = new Set<string>();
+  for (let i = 0; i < n; i++) {
+    const r = await get(port);
+    seen.add(r.status === 200 ? r.version : `HTTP ${r.status}`);
+  }
+  return seen;
+}
+
+export async function status(fleet: LocalFleet, id = ''): Promise<any> {
+  const r = await fleet.zddctl(['status', ...(id ? [id] : []), '--json']);
+  if (r.code !== 0) throw new Error(`zddctl status failed: ${r.stderr}`);
+  return JSON.parse(r.stdout);
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export async function until<T>(what: string, fn: () => Promise<T | undefined> | T | undefined, timeoutMs = 15_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(50);
+  }
+}
