@@ -4,6 +4,7 @@ import type { ExecutionContext } from 'ava';
 import { LocalFleet, type FleetOptions } from '../../lib/local-fleet.js';
 import { LoadGen } from '../../lib/loadgen.js';
 import http from 'node:http';
+import fs from 'node:fs';
 
 export async function fleetFor(t: ExecutionContext, o: Partial<FleetOptions> = {}): Promise<LocalFleet> {
   const fleet = await LocalFleet.start({ agents: 3, logLevel: 'info', keepDir: true, ...o });
@@ -13,7 +14,7 @@ export async function fleetFor(t: ExecutionContext, o: Partial<FleetOptions> = {
       await fleet.stop();
     } else {
       await fleet.stop();
-      (await import('node:fs')).rmSync(fleet.dir, { recursive: true, force: true });
+      fs.rmSync(fleet.dir, { recursive: true, force: true });
     }
   });
   return fleet;
@@ -68,5 +69,16 @@ export async function until<T>(what: string, fn: () => Promise<T | undefined> | 
     if (v) return v;
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await sleep(50);
+  }
+}
+
+/** A process is running unless it is gone or a zombie (an orphan's init may reap it late). */
+export function running(pid: number): boolean {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const state = stat.slice(stat.lastIndexOf(')') + 2)[0];
+    return state !== 'Z' && state !== 'X';
+  } catch {
+    return false;
   }
 }
