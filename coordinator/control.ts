@@ -58,6 +58,7 @@ export class Control {
         started_at_ms: s.startedMs,
         ended_at_ms: s.endedMs,
         attempt: s.attempt,
+        result_json: s.resultJson,
       })),
       events: this.store.events(r.id).map((e) => ({ at_ms: e.atMs, level: e.level, message: e.message, agent_id: e.agentId })),
     };

@@ -14,6 +14,7 @@ export interface Step {
   'started_at_ms'?: (number | string | Long);
   'ended_at_ms'?: (number | string | Long);
   'attempt'?: (number);
+  'result_json'?: (string);
 }
 
 export interface Step__Output {
@@ -28,4 +29,5 @@ export interface Step__Output {
   'started_at_ms': (number);
   'ended_at_ms': (number);
   'attempt': (number);
+  'result_json': (string);
 }

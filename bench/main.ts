@@ -1,0 +1,49 @@
+// `npm run bench -- SCENARIO [options]`: runs a benchmark and prints one JSON object per scenario
+// run, the last line being the headline run. Figures go to bench/RESULTS.md by hand, with the machine.
+import os from 'node:os';
+import { Command, Option } from 'commander';
+import { zeroDowntime, type ZeroDowntimeResult } from './zero-downtime.js';
+
+const program = new Command('zdd-bench').argument('<scenario>', 'zero-downtime');
+program
+  .addOption(new Option('--strategy <name>', 'rollout strategy').choices(['rolling']).default('rolling'))
+  .addOption(new Option('--edge-mode <mode>', 'run only this edge mode').choices(['dynamic', 'reload']))
+  .option('--naive', 'run only the naive in-place stop/start')
+  .option('--hosts <n>', 'app hosts (agents)', (v) => Number(v), 4)
+  .option('--rps <n>', 'target requests per second', (v) => Number(v), 800)
+  .option('--connections <n>', 'keep-alive client connections', (v) => Number(v), 32)
+  .option('--min-requests <n>', 'requests during rollouts, at least', (v) => Number(v), 100_000)
+  .option('--min-rollouts <n>', 'rollouts, at least', (v) => Number(v), 5)
+  .option('--baseline <seconds>', 'no-rollout baseline', (v) => Number(v), 20);
+
+async function main() {
+  program.parse();
+  const [scenario] = program.args;
+  const o = program.opts();
+  if (scenario !== 'zero-downtime') throw new Error(`unknown scenario "${scenario}" (available: zero-downtime)`);
+  // With no mode named, all three run in one go, the headline (dynamic) last.
+  const modes: ('dynamic' | 'reload' | 'naive')[] = o.naive ? ['naive'] : o.edgeMode ? [o.edgeMode] : ['naive', 'reload', 'dynamic'];
+  const log = (s: string) => process.stderr.write(`${s}\n`);
+  log(`machine: ${os.cpus().length} x ${os.cpus()[0]?.model ?? 'cpu'}, ${(os.totalmem() / 1024 ** 3).toFixed(0)} GiB, ${os.type()} ${os.release()}, node ${process.version}`);
+  const results: ZeroDowntimeResult[] = [];
+  for (const mode of modes) {
+    const r = await zeroDowntime({
+      mode,
+      hosts: o.hosts,
+      rps: o.rps,
+      connections: o.connections,
+      minRequests: o.minRequests,
+      minRollouts: o.minRollouts,
+      baselineMs: o.baseline * 1000,
+      log,
+    });
+    results.push(r);
+    if (mode !== modes.at(-1)) process.stdout.write(JSON.stringify(r) + '\n');
+  }
+  process.stdout.write(JSON.stringify(results.at(-1)) + '\n');
+}
+
+main().catch((err) => {
+  process.stderr.write(`bench failed: ${err instanceof Error ? err.stack : String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,163 @@
+// The zero-downtime benchmark: four app instances behind nginx with retries off, steady keep-alive
+// load (about a fifth POSTs with unique ids), a no-rollout baseline, then back-to-back rolling
+// rollouts until at least `minRequests` requests and `minRollouts` rollouts. Modes: zdd dynamic,
+// zdd reload, and a naive in-place stop/start for comparison.
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { LocalFleet } from '../lib/local-fleet.js';
+import { LoadGen, percentile, type LoadStats } from '../lib/loadgen.js';
+import { probe } from '../agent/health-check.js';
+
+export interface ZeroDowntimeOptions {
+  mode: 'dynamic' | 'reload' | 'naive';
+  hosts: number;
+  rps: number;
+  connections: number;
+  minRequests: number;
+  minRollouts: number;
+  baselineMs: number;
+  log: (s: string) => void;
+}
+
+export interface ZeroDowntimeResult {
+  scenario: 'zero-downtime';
+  strategy: 'rolling';
+  edge_mode: 'dynamic' | 'reload' | 'naive';
+  rollouts: number;
+  batches: number;
+  requests: number;
+  failed: number;
+  failures: Record<string, number>;
+  p99_ms: number;
+  baseline_p99_ms: number;
+  inherent_ms: number;
+  rollout_ms: number;
+  switch_ms_p50: number;
+  overhead_ms_per_batch: number;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const median = (xs: number[]) => (xs.length ? [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] : 0);
+const mean = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : 0);
+const r1 = (x: number) => Math.round(x * 10) / 10;
+
+function p99(s: LoadStats) {
+  return percentile([...s.latenciesMs].sort((a, b) => a - b), 99);
+}
+
+/** What a rollout record says about its own timing. */
+function timing(r: any) {
+  const res = (s: any) => (s.result_json ? JSON.parse(s.result_json) : {});
+  let inherent = 0;
+  const switches: number[] = [];
+  for (let b = 1; b <= r.batches; b++) {
+    const steps = r.steps.filter((s: any) => s.batch === b);
+    const max = (kind: string, f: (x: any) => number) => Math.max(0, ...steps.filter((s: any) => s.kind === kind).map((s: any) => f(res(s)) || 0));
+    // the apps' own time: start to healthy, the wait for in-flight requests, the graceful exit
+    inherent += max('start', (x) => x.healthyAfterMs) + max('drain', (x) => x.waitedMs) + max('stop', (x) => x.stoppedAfterMs);
+    for (const s of steps.filter((s: any) => s.kind === 'traffic' && s.state === 'done')) switches.push(s.ended_at_ms - s.started_at_ms);
+  }
+  return { wall: r.ended_at_ms - r.created_at_ms, inherent, batches: r.batches, switches };
+}
+
+/** Naive deploy: stop each instance in place, start the new version on the same port, next host. */
+async function naiveRollout(fleet: LocalFleet, version: string, started: number[]) {
+  for (const inst of fleet.instances()) {
+    try {
+      process.kill(-inst.pid, 'SIGTERM');
+    } catch {
+      /* gone */
+    }
+    while (fs.existsSync(`/proc/${inst.pid}`) && !/\) Z/.test(fs.readFileSync(`/proc/${inst.pid}/stat`, 'utf8'))) await sleep(10);
+    const out = fs.openSync(path.join(fleet.dir, 'logs', `naive-${version}-${inst.port}.log`), 'a');
+    const child = spawn(process.execPath, ['server.js'], {
+      cwd: path.join(fleet.releases, version),
+      env: { PATH: process.env.PATH, PORT: String(inst.port), ZDD_VERSION: version },
+      detached: true,
+      stdio: ['ignore', out, out],
+    });
+    fs.closeSync(out);
+    child.unref();
+    started.push(child.pid!);
+    // the agents' records name the processes we replaced; point them at the new ones for cleanup
+    const file = path.join(fleet.agentDir(inst.agent), 'instances.json');
+    const recs = JSON.parse(fs.readFileSync(file, 'utf8'));
+    for (const r of recs) if (r.pid === inst.pid) Object.assign(r, { pid: child.pid, version });
+    fs.writeFileSync(file, JSON.stringify(recs));
+    for (let i = 0; i < 200 && !(await probe('127.0.0.1', inst.port, '/healthz', 200, 500)).ok; i++) await sleep(20);
+  }
+}
+
+export async function zeroDowntime(o: ZeroDowntimeOptions): Promise<ZeroDowntimeResult> {
+  const fleet = await LocalFleet.start({ agents: o.hosts, edgeMode: o.mode === 'reload' ? 'reload' : 'dynamic', logLevel: 'warn' });
+  const naivePids: number[] = [];
+  try {
+    const versions = ['v1', 'v2'];
+    for (const v of versions) fleet.writeRelease(v);
+    const spec = fleet.spec({
+      health: { path: '/healthz', interval: '25ms', timeout: '1s', healthyThreshold: 2, deadline: '20s' },
+      stop: { signal: 'SIGTERM', drainTimeout: '10s' },
+    });
+    if ((await fleet.apply(spec)).code !== 0) throw new Error('apply failed');
+    const first = await fleet.zddctl(['rollout', 'web', '--version', 'v1', '--batch', '100%']);
+    if (first.code !== 0) throw new Error(`initial deploy failed: ${first.stdout}${first.stderr}`);
+    const loadOpts = { host: '127.0.0.1', port: fleet.nginxPort, connections: o.connections, rps: o.rps, maxDurationMs: 30 * 60_000 };
+
+    o.log(`[${o.mode}] baseline: ${o.baselineMs / 1000}s of load with no rollout`);
+    const base = await new LoadGen(loadOpts).start();
+    await sleep(o.baselineMs);
+    const baseline = await base.stop();
+
+    o.log(`[${o.mode}] rollouts under load until ${o.minRequests} requests and ${o.minRollouts} rollouts`);
+    const gen = new LoadGen(loadOpts).start();
+    const timings: ReturnType<typeof timing>[] = [];
+    let rollouts = 0;
+    let live = 'v1';
+    while (rollouts < o.minRollouts || gen.stats.requests < o.minRequests) {
+      await sleep(1000);
+      const next = live === 'v1' ? 'v2' : 'v1';
+      if (o.mode === 'naive') {
+        const began = Date.now();
+        await naiveRollout(fleet, next, naivePids);
+        timings.push({ wall: Date.now() - began, inherent: 0, batches: o.hosts, switches: [] });
+      } else {
+        const r = await fleet.zddctl(['rollout', 'web', '--version', next, '--json']);
+        const rec = JSON.parse(r.stdout || '{}');
+        if (r.code !== 0 || rec.state !== 'succeeded') throw new Error(`rollout to ${next} failed: ${rec.error ?? r.stderr}`);
+        timings.push(timing(rec));
+      }
+      live = next;
+      rollouts++;
+      o.log(`[${o.mode}] rollout ${rollouts} → ${next}: ${timings.at(-1)!.wall}ms; ${gen.stats.requests} requests, ${gen.stats.failed} failed so far`);
+    }
+    await sleep(1000);
+    const stats = await gen.stop();
+    const switches = timings.flatMap((t) => t.switches);
+    return {
+      scenario: 'zero-downtime',
+      strategy: 'rolling',
+      edge_mode: o.mode,
+      rollouts,
+      batches: timings.reduce((a, t) => a + t.batches, 0),
+      requests: stats.requests,
+      failed: stats.failed,
+      failures: stats.failures,
+      p99_ms: r1(p99(stats)),
+      baseline_p99_ms: r1(p99(baseline)),
+      inherent_ms: Math.round(mean(timings.map((t) => t.inherent))),
+      rollout_ms: Math.round(mean(timings.map((t) => t.wall))),
+      switch_ms_p50: median(switches),
+      overhead_ms_per_batch: o.mode === 'naive' ? 0 : r1(mean(timings.map((t) => (t.wall - t.inherent) / t.batches))),
+    };
+  } finally {
+    for (const pid of naivePids) {
+      try {
+        process.kill(-pid, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+    }
+    await fleet.stop();
+  }
+}
