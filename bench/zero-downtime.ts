@@ -8,6 +8,7 @@ import path from 'node:path';
 import { LocalFleet } from '../lib/local-fleet.js';
 import { LoadGen, percentile, type LoadStats } from '../lib/loadgen.js';
 import { probe } from '../agent/health-check.js';
+import { Client } from '../cli/client.js';
 
 export interface ZeroDowntimeOptions {
   mode: 'dynamic' | 'reload' | 'naive';
@@ -92,6 +93,7 @@ async function naiveRollout(fleet: LocalFleet, version: string, started: number[
 export async function zeroDowntime(o: ZeroDowntimeOptions): Promise<ZeroDowntimeResult> {
   const fleet = await LocalFleet.start({ agents: o.hosts, edgeMode: o.mode === 'reload' ? 'reload' : 'dynamic', logLevel: 'warn' });
   const naivePids: number[] = [];
+  const client = new Client(fleet.coordinatorAddr);
   try {
     const versions = ['v1', 'v2'];
     for (const v of versions) fleet.writeRelease(v);
@@ -122,9 +124,11 @@ export async function zeroDowntime(o: ZeroDowntimeOptions): Promise<ZeroDowntime
         await naiveRollout(fleet, next, naivePids);
         timings.push({ wall: Date.now() - began, inherent: 0, batches: o.hosts, switches: [] });
       } else {
-        const r = await fleet.zddctl(['rollout', 'web', '--version', next, '--json']);
-        const rec = JSON.parse(r.stdout || '{}');
-        if (r.code !== 0 || rec.state !== 'succeeded') throw new Error(`rollout to ${next} failed: ${rec.error ?? r.stderr}`);
+        // The control API zddctl uses, called in-process: an operator's CLI runs elsewhere, and a
+        // Node process spawned per rollout on these two cores would be the harness's cost, not zdd's.
+        const started = await client.call('StartRollout', { service: 'web', version: next, strategy: 'rolling', batch: '1' });
+        const rec = await client.watch(started.id, () => undefined);
+        if (rec.state !== 'succeeded') throw new Error(`rollout to ${next} failed: ${rec.error}`);
         timings.push(timing(rec));
       }
       live = next;
@@ -151,6 +155,7 @@ export async function zeroDowntime(o: ZeroDowntimeOptions): Promise<ZeroDowntime
       overhead_ms_per_batch: o.mode === 'naive' ? 0 : r1(mean(timings.map((t) => (t.wall - t.inherent) / t.batches))),
     };
   } finally {
+    client.close();
     for (const pid of naivePids) {
       try {
         process.kill(-pid, 'SIGKILL');

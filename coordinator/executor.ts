@@ -32,6 +32,15 @@ interface RunState {
 
 class RolloutFailed extends Error {}
 
+/** A step's life; every change goes through setStep, which refuses anything else. */
+const STEP_TRANSITIONS: Record<StepState, StepState[]> = {
+  pending: ['running', 'skipped'],
+  running: ['done', 'failed'],
+  done: [],
+  failed: [],
+  skipped: [],
+};
+
 export class Executor {
   constructor(
     private readonly store: Store,
@@ -48,6 +57,9 @@ export class Executor {
   }
 
   private setStep(st: RunState, s: StepRow, patch: Partial<StepRow>, traffic?: TrafficDoc) {
+    if (patch.state && patch.state !== s.state && !STEP_TRANSITIONS[s.state].includes(patch.state)) {
+      throw new ZddError('INTERNAL', `step ${s.seq} (${s.kind}): illegal transition ${s.state} -> ${patch.state}`);
+    }
     Object.assign(s, patch);
     this.store.updateStep(st.rolloutId, s.seq, patch, traffic);
     this.notify(st.rolloutId);

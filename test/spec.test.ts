@@ -44,3 +44,12 @@ test('specs are read as YAML or JSON; broken text is a clear error', (t) => {
   const err = t.throws(() => parseSpecText('name: [unclosed'), { instanceOf: ZddError });
   t.is(err?.code, 'INVALID_SPEC');
 });
+
+test('the example spec in examples/ is valid', async (t) => {
+  const fs = await import('node:fs');
+  const path = await import('node:path');
+  const { ROOT } = await import('../lib/paths.js');
+  const spec = parseSpecText(fs.readFileSync(path.join(ROOT, 'examples/web.yaml'), 'utf8'));
+  t.is(spec.name, 'web');
+  t.deepEqual(spec.hosts.selector, { role: 'web' });
+});

@@ -233,10 +233,13 @@ export class Edge {
 
   private async reload(): Promise<void> {
     if (!this.masterPid) throw new ZddError('NGINX_FAILED', 'nginx is not running');
+    // Every worker alive now belongs to an older generation once the master has reloaded; a
+    // drain in reload mode waits for exactly these processes to exit.
+    for (const pid of this.workers()) this.retiring.add(pid);
     process.kill(this.masterPid, 'SIGHUP');
-    this.lastReloadAt = Date.now();
   }
-  private lastReloadAt = 0;
+  /** worker pids of configurations older than the live one */
+  private readonly retiring = new Set<number>();
 
   /** `nginx -s reload` succeeds even when the master rejects the config: ask nginx what it runs. */
   private async verifySerial(expected: string, timeoutMs: number): Promise<void> {
@@ -387,22 +390,28 @@ export class Edge {
     return { idle: false, waitedMs: Date.now() - began, inflight };
   }
 
-  /** Worker processes of the master that are shutting down after a reload. */
-  private oldWorkers(): number {
-    if (!this.masterPid) return 0;
-    let n = 0;
+  /** The master's worker processes, from /proc. */
+  private workers(): number[] {
+    if (!this.masterPid) return [];
+    const out: number[] = [];
     for (const p of fs.readdirSync('/proc')) {
       if (!/^\d+$/.test(p)) continue;
       try {
         const stat = fs.readFileSync(`/proc/${p}/stat`, 'utf8');
-        const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-        if (ppid !== this.masterPid) continue;
-        if (fs.readFileSync(`/proc/${p}/cmdline`, 'utf8').includes('shutting down')) n++;
+        const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+        if (Number(fields[1]) === this.masterPid && fields[0] !== 'Z') out.push(Number(p));
       } catch {
         /* gone */
       }
     }
-    return n;
+    return out;
+  }
+
+  /** Workers of older configurations still running (they may still be talking to old backends). */
+  private oldWorkers(): number {
+    const alive = new Set(this.workers());
+    for (const pid of this.retiring) if (!alive.has(pid)) this.retiring.delete(pid);
+    return this.retiring.size;
   }
 
   knownServices(): string[] {
