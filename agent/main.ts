@@ -3,6 +3,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import fs from 'node:fs';
+import net from 'node:net';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { createLogger } from '../lib/log.js';
 import { errorMessage } from '../lib/errors.js';
@@ -49,6 +50,9 @@ async function main() {
   const log = createLogger('zdd-agent', o.logLevel).child({ agentId: o.id });
   const stateDir = path.resolve(o.stateDir);
   fs.mkdirSync(stateDir, { recursive: true });
+  if (!net.isIP(o.advertise)) {
+    throw new Error(`--advertise ${o.advertise} must be an IP address: nginx's balancer connects to addresses, not names`);
+  }
   if (!/^127\.\d+\.\d+\.\d+:\d+$|^\[::1\]:\d+$|^localhost:\d+$/.test(o.nginxAdmin)) {
     throw new Error(`--nginx-admin ${o.nginxAdmin} must be a loopback address: the admin endpoint moves traffic`);
   }

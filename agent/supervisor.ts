@@ -249,7 +249,10 @@ export class Supervisor {
       return { slot, port, pid: rec.pid, version, healthyAfterMs: ms };
     } catch (err) {
       const tail = this.logTail(logFile);
-      await this.stop(spec.name, slot, spec.stop.signal, Math.min(spec.stop.drainTimeoutMs, 5000)).catch(() => undefined);
+      // only if the slot still holds this instance: a later start may have replaced it
+      if (this.live.get(this.key(spec.name, slot)) === live) {
+        await this.stop(spec.name, slot, spec.stop.signal, Math.min(spec.stop.drainTimeoutMs, 5000)).catch(() => undefined);
+      }
       if (err instanceof ZddError) {
         throw new ZddError(err.code, `${err.message}${tail ? `; app output: ${tail}` : ''}`, { cause: err });
       }

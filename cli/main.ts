@@ -22,11 +22,11 @@ const json = (v: unknown) => print(JSON.stringify(v, null, 2));
 
 function durationArg(v: string): number {
   const ms = parseDuration(v);
-  if (ms === undefined) throw new InvalidArgumentError('expected a duration such as 500ms, 10s or 2m');
+  if (ms === undefined) throw new InvalidArgumentError('expected a duration such as 500ms, 10s or 2m, at most 24h');
   return ms;
 }
 function countArg(v: string): number {
-  if (!/^\d+$/.test(v)) throw new InvalidArgumentError('expected a whole number');
+  if (!/^\d{1,6}$/.test(v)) throw new InvalidArgumentError('expected a whole number below 1000000');
   return Number(v);
 }
 

@@ -3,6 +3,7 @@
 // A command whose agent drops is re-sent with the same id when the agent is back (the agent
 // answers a repeated id from its record), and fails only after a grace period.
 import { EventEmitter } from 'node:events';
+import { isIP } from 'node:net';
 import type * as grpc from '@grpc/grpc-js';
 import type { Logger } from '../lib/log.js';
 import { ZddError, type ErrorCode } from '../lib/errors.js';
@@ -93,6 +94,7 @@ export class AgentHub extends EventEmitter implements AgentPort {
   private register(call: SessionCall, hello: Hello__Output): string {
     const id = hello.agent_id;
     if (!AGENT_ID.test(id)) throw new ZddError('INVALID_ARGUMENT', `agent id "${id}" is not valid (letters, digits, ".", "_", "-")`);
+    if (hello.advertise && !isIP(hello.advertise)) throw new ZddError('INVALID_ARGUMENT', `agent ${id} advertises "${hello.advertise}", which is not an IP address`);
     const previous = this.sessions.get(id);
     if (previous && previous.call !== call) {
       this.log.warn({ agentId: id }, 'agent reconnected; closing its previous session');

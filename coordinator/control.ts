@@ -6,6 +6,7 @@ import type { Logger } from '../lib/log.js';
 import { ZddError } from '../lib/errors.js';
 import { toServiceError } from '../lib/grpc.js';
 import { validateSpec } from '../lib/spec.js';
+import { MAX_DURATION_MS } from '../lib/duration.js';
 import type { ControlHandlers } from '../proto/gen/zdd/v1/Control.js';
 import type { Rollout } from '../proto/gen/zdd/v1/Rollout.js';
 import type { StartRolloutRequest__Output } from '../proto/gen/zdd/v1/StartRolloutRequest.js';
@@ -75,6 +76,7 @@ export class Control {
     if (strategy !== 'rolling') {
       throw new ZddError('INVALID_ARGUMENT', `strategy "${strategy}" is not available yet; use rolling`);
     }
+    if (req.pause_ms > MAX_DURATION_MS) throw new ZddError('INVALID_ARGUMENT', 'pause between batches is longer than 24h');
     const params: RolloutParams = {
       version: req.version,
       strategy: 'rolling',

@@ -27,6 +27,8 @@ interface RunState {
   /** hosts whose new instance became healthy in this rollout */
   started: Map<string, { slot: Slot; port: number }>;
   failed: Set<string>;
+  /** hosts whose old instance could not be confirmed drained: they are not stopped */
+  undrained: Set<string>;
   forcedKills: number;
 }
 
@@ -80,6 +82,7 @@ export class Executor {
       failureLimit: params.failureLimit,
       started: new Map(),
       failed: new Set(),
+      undrained: new Set(),
       forcedKills: 0,
     };
     this.event(rolloutId, 'info', `rollout of ${r.service} ${r.fromVersion || '(nothing)'} → ${r.version} started`);
@@ -100,8 +103,9 @@ export class Executor {
     }
   }
 
+  /** database instance + rollout + step + attempt: the same work always has the same id */
   private commandId(st: RunState, s: StepRow) {
-    return `${st.rolloutId}/${s.seq}/${s.attempt}`;
+    return `${this.store.instanceId()}:${st.rolloutId}/${s.seq}/${s.attempt}`;
   }
 
   /** Journals the start, runs fn, journals the end. Returns fn's value or the error. */
@@ -187,9 +191,14 @@ export class Executor {
         const rs = await this.applyTraffic(st, group, doc);
         const bad = rs.find((r) => !r.ok);
         if (bad && !bad.ok) {
-          await this.revertTraffic(st, group, rs, prev);
-          await this.cleanup(st, all.filter((s) => s.kind === 'start' && s.batch === group[0].batch && st.started.has(s.agentId)), 'traffic did not move');
-          throw new RolloutFailed(`traffic change failed; traffic left as it was: ${errorMessage(bad.error)}`);
+          const reverted = await this.revertTraffic(st, group, prev);
+          if (reverted) {
+            await this.cleanup(st, all.filter((s) => s.kind === 'start' && s.batch === group[0].batch && st.started.has(s.agentId)), 'traffic did not move');
+            throw new RolloutFailed(`traffic change failed; traffic left as it was: ${errorMessage(bad.error)}`);
+          }
+          throw new RolloutFailed(
+            `traffic change failed and could not be confirmed reverted on every edge; the new instances of batch ${group[0].batch} were left running so that nothing serving is stopped: ${errorMessage(bad.error)}`,
+          );
         }
         const r0 = rs[0] as { ok: true; value: ApplyTrafficResult };
         this.event(
@@ -208,7 +217,12 @@ export class Executor {
             const r = await this.step(st, s, (id) =>
               this.agents.call(s.agentId, 'await_idle', { service: a.service, addrs, timeoutMs: a.timeoutMs }, id, { timeoutMs: a.timeoutMs + 15_000 }) as Promise<AwaitIdleResult>,
             );
-            if (!r.ok) this.event(st.rolloutId, 'warn', `could not read in-flight requests: ${errorMessage(r.error)}`, s.agentId);
+            if (!r.ok) {
+              // Without a confirmed drain the old instances are not stopped: they get no new
+              // traffic, and stopping them could cut requests still in flight.
+              for (const h of a.hosts) st.undrained.add(h.agentId);
+              this.event(st.rolloutId, 'warn', `could not confirm the drain of ${addrs.join(', ')}; old instances left running: ${errorMessage(r.error)}`, s.agentId);
+            }
             else if (!r.value.idle) this.event(st.rolloutId, 'warn', `${r.value.inflight} request(s) still in flight to ${addrs.join(', ')} after ${r.value.waitedMs}ms`, s.agentId);
             else this.setStep(st, s, { detail: `in-flight reached 0 after ${r.value.waitedMs}ms` });
           }),
@@ -218,6 +232,7 @@ export class Executor {
       case 'stop': {
         await Promise.all(
           group.map(async (s) => {
+            if (st.undrained.has(s.agentId)) return this.skip(st, s, 'drain not confirmed; old instance left running');
             const r = await this.step(st, s, (id) =>
               this.agents.call(s.agentId, 'stop_instance', JSON.parse(s.argsJson), id, { timeoutMs: spec.stop.drainTimeoutMs + 30_000 }) as Promise<StopInstanceResult>,
             );
@@ -261,18 +276,28 @@ export class Executor {
     );
   }
 
-  /** Puts back the previous backends (as a newer generation) on the edges that took the change. */
-  private async revertTraffic(st: RunState, group: StepRow[], rs: { ok: boolean }[], prev: TrafficDoc | undefined) {
-    const applied = group.filter((_, i) => rs[i].ok);
-    if (!applied.length) return;
+  /**
+   * Puts the previous backends back, as a newer generation, on every edge of the change: an edge
+   * whose call failed may still have applied it (a lost result), and a generation makes the
+   * repeat harmless. The journal records the reverted document whatever happens. Returns true
+   * when every edge confirmed the revert.
+   */
+  private async revertTraffic(st: RunState, group: StepRow[], prev: TrafficDoc | undefined): Promise<boolean> {
     const cur = this.store.traffic(st.service)!;
     const doc: TrafficDoc = { service: st.service, generation: cur.generation + 1, backends: prev?.backends ?? [] };
     this.store.updateStep(st.rolloutId, group[0].seq, {}, doc);
-    for (const s of applied) {
-      await this.agents
-        .call(s.agentId, 'apply_traffic', doc, `${this.commandId(st, s)}/revert`, { timeoutMs: 30_000 })
-        .catch((err) => this.event(st.rolloutId, 'error', `could not revert traffic: ${errorMessage(err)}`, s.agentId));
-    }
+    const results = await Promise.all(
+      group.map((s) =>
+        this.agents.call(s.agentId, 'apply_traffic', doc, `${this.commandId(st, s)}/revert`, { timeoutMs: 30_000 }).then(
+          () => true,
+          (err) => {
+            this.event(st.rolloutId, 'error', `could not revert traffic: ${errorMessage(err)}`, s.agentId);
+            return false;
+          },
+        ),
+      ),
+    );
+    return results.every(Boolean);
   }
 
   /** Stops new instances that never received traffic. */

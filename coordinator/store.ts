@@ -88,6 +88,8 @@ export interface Store {
   addEvent(e: EventRow): void;
   events(rolloutId: string): EventRow[];
   traffic(service: string): TrafficDoc | undefined;
+  /** random per database: command ids carry it, so a new database never reuses an agent's recorded id */
+  instanceId(): string;
   close(): void;
 }
 
@@ -121,7 +123,9 @@ const MIGRATIONS: string[] = [
      agent_id TEXT NOT NULL DEFAULT '', message TEXT NOT NULL);
    CREATE INDEX events_by_rollout ON events (rollout_id, id);
    CREATE TABLE traffic (
-     service TEXT PRIMARY KEY, generation INTEGER NOT NULL, doc_json TEXT NOT NULL, updated_ms INTEGER NOT NULL);`,
+     service TEXT PRIMARY KEY, generation INTEGER NOT NULL, doc_json TEXT NOT NULL, updated_ms INTEGER NOT NULL);
+   CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+   INSERT INTO meta (key, value) VALUES ('instance_id', lower(hex(randomblob(4))));`,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
@@ -368,6 +372,12 @@ export class SqliteStore implements Store {
   traffic(service: string): TrafficDoc | undefined {
     const r = this.db.prepare('SELECT doc_json FROM traffic WHERE service = ?').get(service) as { doc_json: string } | undefined;
     return r ? (JSON.parse(r.doc_json) as TrafficDoc) : undefined;
+  }
+
+  private cachedInstanceId: string | undefined;
+  instanceId(): string {
+    this.cachedInstanceId ??= (this.db.prepare("SELECT value FROM meta WHERE key = 'instance_id'").get() as { value: string }).value;
+    return this.cachedInstanceId;
   }
 
   close(): void {

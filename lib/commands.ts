@@ -8,7 +8,8 @@ export type Slot = z.infer<typeof SlotSchema>;
 export const otherSlot = (s: Slot): Slot => (s === 'a' ? 'b' : 'a');
 
 const BackendSchema = z.object({
-  addr: z.string().regex(/^[^\s:]+:\d+$|^\[[0-9a-fA-F:]+\]:\d+$/),
+  // an IP literal and a port: nginx's Lua balancer cannot resolve names
+  addr: z.string().regex(/^\d{1,3}(?:\.\d{1,3}){3}:\d{1,5}$|^\[[0-9a-fA-F:]+\]:\d{1,5}$/),
   track: z.string().regex(/^[a-z0-9-]+$/),
   weight: z.number().int().min(0).max(1_000_000),
   agentId: z.string().optional(),

@@ -2,12 +2,19 @@
 
 const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
 
-/** Parses a duration into milliseconds; returns undefined when the text is not one. */
+/** The longest duration zdd accepts: timers above 2^31-1 ms would fire at once. */
+export const MAX_DURATION_MS = 24 * 3_600_000;
+
+/** Parses a duration into milliseconds; undefined when the text is not one or exceeds 24h. */
 export function parseDuration(input: string | number): number | undefined {
-  if (typeof input === 'number') return Number.isFinite(input) && input >= 0 ? input : undefined;
-  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$/.exec(input);
-  if (!m) return undefined;
-  return Math.round(Number(m[1]) * UNIT_MS[m[2] ?? 'ms']);
+  let ms: number;
+  if (typeof input === 'number') ms = input;
+  else {
+    const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$/.exec(input);
+    if (!m) return undefined;
+    ms = Math.round(Number(m[1]) * UNIT_MS[m[2] ?? 'ms']);
+  }
+  return Number.isFinite(ms) && ms >= 0 && ms <= MAX_DURATION_MS ? ms : undefined;
 }
 
 export function formatMs(ms: number): string {

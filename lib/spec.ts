@@ -7,16 +7,17 @@ import { ZddError } from './errors.js';
 
 const duration = z
   .union([z.string(), z.number()])
-  .refine((v) => parseDuration(v) !== undefined, { message: 'expected a duration such as "500ms", "5s" or "2m"' });
+  .refine((v) => parseDuration(v) !== undefined, { message: 'expected a duration such as "500ms", "5s" or "2m", at most 24h' });
 
 const port = z.number().int().min(1).max(65535);
 const name = z
   .string()
   .regex(/^[a-z][a-z0-9-]{0,62}$/, 'expected lower-case letters, digits and dashes, starting with a letter');
 const signal = z.enum(['SIGTERM', 'SIGINT', 'SIGQUIT', 'SIGHUP', 'SIGUSR1', 'SIGUSR2']);
+// `listen: 80` arrives from YAML as a number
 const listen = z
-  .string()
-  .regex(/^(?:(?:\d{1,3}\.){3}\d{1,3}:|\[[0-9a-fA-F:]+\]:)?\d{1,5}$/, 'expected "PORT" or "ADDRESS:PORT"');
+  .union([port.transform(String), z.string()])
+  .pipe(z.string().regex(/^(?:(?:\d{1,3}\.){3}\d{1,3}:|\[[0-9a-fA-F:]+\]:)?\d{1,5}$/, 'expected "PORT" or "ADDRESS:PORT"'));
 // Operator-supplied nginx directives go inside the service's location block; nginx -t judges them.
 const directive = z
   .string()

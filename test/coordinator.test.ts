@@ -32,3 +32,12 @@ test("a database that is not zdd's is refused and left unmodified", (t) => {
   t.regex(r.stderr, /is a SQLite database that does not belong to zdd; it was not modified/);
   t.true(fs.readFileSync(file).equals(before));
 });
+
+test('an agent refuses an advertise address that is not an IP: nginx could not reach it', (t) => {
+  const r = spawnSync(process.execPath, [path.join(ROOT, 'bin/zdd-agent.js'), '--coordinator', '127.0.0.1:1', '--advertise', 'app1.internal', '--state-dir', os.tmpdir()], {
+    encoding: 'utf8',
+    timeout: 15_000,
+  });
+  t.is(r.status, 1);
+  t.regex(r.stderr, /--advertise app1\.internal must be an IP address/);
+});

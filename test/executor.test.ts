@@ -31,7 +31,7 @@ interface Call {
 }
 
 /** An agent port that records calls and fails start_instance on the named hosts. */
-function fakeAgents(failStartOn: string[], onTraffic?: () => void): AgentPort & { calls: Call[] } {
+function fakeAgents(failStartOn: string[], onTraffic?: (args: any) => void, drainFails = false): AgentPort & { calls: Call[] } {
   const calls: Call[] = [];
   return {
     calls,
@@ -42,9 +42,10 @@ function fakeAgents(failStartOn: string[], onTraffic?: () => void): AgentPort & 
           if (failStartOn.includes(agentId)) throw new ZddError('HEALTH_CHECK_FAILED', 'not healthy within 100ms: last answered 503');
           return { slot: args.slot, port: 8001, pid: 1, version: args.version, healthyAfterMs: 10 };
         case 'apply_traffic':
-          onTraffic?.();
+          onTraffic?.(args);
           return { mode: 'dynamic', generation: args.generation, switchMs: 1, noop: false };
         case 'await_idle':
+          if (drainFails) throw new ZddError('NGINX_FAILED', 'could not read in-flight requests for 10000ms');
           return { idle: true, waitedMs: 1, inflight: 0 };
         case 'stop_instance':
           return { forced: false, stoppedAfterMs: 1, alreadyStopped: false };
@@ -91,7 +92,7 @@ test('failures beyond the limit stop the rollout, stop the batch\'s healthy new 
   t.false(agents.calls.some((c) => c.kind === 'apply_traffic'));
   t.is(store.traffic('web'), undefined);
   const cleanup = agents.calls.filter((c) => c.kind === 'stop_instance');
-  t.deepEqual(cleanup.map((c) => [c.agentId, c.commandId]), [['h0', `${id}/2/1/cleanup`]]);
+  t.deepEqual(cleanup.map((c) => [c.agentId, c.commandId]), [['h0', `${store.instanceId()}:${id}/2/1/cleanup`]]);
   t.true(store.steps(id).filter((s) => s.batch > 1).every((s) => s.state === 'skipped'));
 });
 
@@ -103,5 +104,55 @@ test('the traffic generation is journalled before the edge is asked to apply it'
   t.deepEqual(seen, [1]);
   const ids = agents.calls.map((c) => c.commandId);
   t.is(new Set(ids).size, ids.length, 'every command has its own id');
-  t.true(ids.every((c) => c.startsWith(`${id}/`) && c.endsWith('/1')));
+  t.regex(store.instanceId(), /^[0-9a-f]{8}$/);
+  t.true(ids.every((c) => c.startsWith(`${store.instanceId()}:${id}/`) && c.endsWith('/1')));
+});
+
+test('a traffic change that fails is reverted on the edge, journalled as reverted, and the unused new instances are stopped', async (t) => {
+  const { store, id } = setup(t, 0, 4);
+  let n = 0;
+  const agents = fakeAgents([], () => {
+    if (++n === 1) throw new ZddError('NGINX_FAILED', 'nginx refused traffic generation 1: admin endpoint timed out');
+  });
+  await new Executor(store, agents, clock, silentLogger, () => undefined).run(id);
+  const r = store.getRollout(id)!;
+  t.is(r.state, 'failed');
+  t.regex(r.error, /traffic change failed; traffic left as it was/);
+  const traffic = agents.calls.filter((c) => c.kind === 'apply_traffic');
+  t.is(traffic.length, 2, 'the failed edge gets the revert too: its failure may have been a lost answer');
+  t.deepEqual(traffic[1].args.backends, []);
+  t.is(traffic[1].args.generation, 2);
+  t.deepEqual(store.traffic('web'), { service: 'web', generation: 2, backends: [] }, 'the journal says what is live');
+  t.is(agents.calls.filter((c) => c.kind === 'stop_instance').length, 4, 'the four new instances that never got traffic are stopped');
+});
+
+test('when the revert cannot be confirmed either, no new instance is stopped', async (t) => {
+  const { store, id } = setup(t, 0, 4);
+  const agents = fakeAgents([], () => {
+    throw new ZddError('AGENT_UNAVAILABLE', 'agent h0 is not connected');
+  });
+  await new Executor(store, agents, clock, silentLogger, () => undefined).run(id);
+  t.regex(store.getRollout(id)!.error, /could not be confirmed reverted on every edge; the new instances of batch 1 were left running/);
+  t.is(agents.calls.filter((c) => c.kind === 'stop_instance').length, 0);
+});
+
+test('an old instance whose drain cannot be confirmed is left running, not stopped', async (t) => {
+  const { store, id } = setup(t, 0, 4);
+  store.updateStep(id, 1, {}, {
+    service: 'web',
+    generation: 5,
+    backends: [0, 1, 2, 3].map((i) => ({ addr: `10.0.0.${i}:8001`, track: 'stable', weight: 1, agentId: `h${i}`, slot: 'a', version: 'v0' })),
+  });
+  // re-plan with the fleet now live in slot a, so the rollout has old instances to drain
+  const plan = planRollout({ spec, liveVersion: 'v0', fleet, traffic: store.traffic('web'), params: { version: 'v1', strategy: 'rolling', batch: { count: 4 }, pauseMs: 0, failureLimit: 0 } });
+  store.updateRollout(id, { state: 'failed' });
+  const row = store.createRollout(
+    { service: 'web', revision: 1, version: 'v1', fromVersion: 'v0', strategy: 'rolling', paramsJson: JSON.stringify({ failureLimit: 0 }), state: 'running', error: '', createdMs: 0, endedMs: 0, forcedKills: 0, failedHosts: 0 },
+    plan.steps.map((s) => ({ ...s, argsJson: JSON.stringify(s.args), state: 'pending' as const, attempt: 0, detail: '', error: '', resultJson: '', startedMs: 0, endedMs: 0 })),
+  );
+  const agents = fakeAgents([], undefined, true);
+  await new Executor(store, agents, clock, silentLogger, () => undefined).run(row.id);
+  t.is(agents.calls.filter((c) => c.kind === 'stop_instance').length, 0);
+  t.true(store.steps(row.id).filter((s) => s.kind === 'stop').every((s) => s.state === 'skipped' && /drain not confirmed/.test(s.detail)));
+  t.true(store.events(row.id).some((e) => /could not confirm the drain .* old instances left running/.test(e.message)));
 });

@@ -40,6 +40,7 @@ test('validation errors name the field and the reason', (t) => {
 
 test('specs are read as YAML or JSON; broken text is a clear error', (t) => {
   t.is(parseSpecText(JSON.stringify(minimal)).name, 'web');
+  t.is(parseSpecText('name: web\ncommand: x\nports: {a: 1, b: 2}\nnginx: {listen: 80}\n').nginx.listen, '80');
   t.is(parseSpecText('name: web\ncommand: [node, server.js]\nports: {a: 1, b: 2}\nnginx: {listen: "80"}\n').name, 'web');
   const err = t.throws(() => parseSpecText('name: [unclosed'), { instanceOf: ZddError });
   t.is(err?.code, 'INVALID_SPEC');

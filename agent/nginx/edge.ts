@@ -183,7 +183,12 @@ export class Edge {
     this.masterPid = this.readMasterPid();
     if (this.masterPid) {
       this.cfg.log.info({ pid: this.masterPid }, 'nginx adopted');
-      await this.reload();
+      // A reload closes idle client keep-alive connections: only when the config really changed.
+      const live = await adminRequest(this.cfg.adminListen, 'GET', '/zdd/config').then((r) => r.text, () => '');
+      if (live !== this.expectedSerial()) {
+        await this.reload();
+        await this.verifySerial(this.expectedSerial(), 10_000);
+      }
       return;
     }
     if (this.cfg.systemIncludeDir) {
@@ -338,9 +343,20 @@ export class Edge {
       const spec = compileSpec(raw);
       const began = Date.now();
       if (this.cfg.mode === 'dynamic') {
-        writeFileAtomic(this.trafficFile(doc.service), trafficText(doc));
-        const r = await adminRequest(this.cfg.adminListen, 'POST', `/zdd/traffic/${doc.service}`, trafficText(doc));
-        if (r.status !== 200) throw new ZddError('NGINX_FAILED', `nginx refused traffic generation ${doc.generation}: ${r.text}`);
+        // Staged beside the live file, renamed into place only once nginx took the document, so an
+        // nginx restart never restores a document that was refused.
+        const file = this.trafficFile(doc.service);
+        const staged = `${file}.next`;
+        writeFileAtomic(staged, trafficText(doc));
+        const r = await adminRequest(this.cfg.adminListen, 'POST', `/zdd/traffic/${doc.service}`, trafficText(doc)).catch((err: Error) => ({
+          status: 0,
+          text: err.message,
+        }));
+        if (r.status !== 200) {
+          fs.rmSync(staged, { force: true });
+          throw new ZddError('NGINX_FAILED', `nginx refused traffic generation ${doc.generation}: ${r.text}`);
+        }
+        fs.renameSync(staged, file);
         const noop = r.text.endsWith('noop');
         this.cfg.log.info({ service: doc.service, generation: doc.generation, backends: doc.backends.map((b) => b.addr) }, 'traffic applied');
         return { mode: 'dynamic', generation: doc.generation, switchMs: Date.now() - began, noop };
@@ -372,12 +388,21 @@ export class Edge {
   async awaitIdle(service: string, addrs: string[], timeoutMs: number): Promise<AwaitIdleResult> {
     const began = Date.now();
     const deadline = began + timeoutMs;
-    let inflight = 0;
+    let inflight = -1;
     let zeros = 0;
+    let lastError = '';
     while (Date.now() <= deadline) {
       if (this.cfg.mode === 'dynamic') {
         const q = addrs.map((a) => `addr=${encodeURIComponent(a)}`).join('&');
-        inflight = Number((await adminRequest(this.cfg.adminListen, 'GET', `/zdd/inflight/${service}?${q}`)).text) || 0;
+        // An answer that is not a count is no answer: keep asking until the deadline.
+        const r = await adminRequest(this.cfg.adminListen, 'GET', `/zdd/inflight/${service}?${q}`).catch((err: Error) => ({ status: 0, text: err.message }));
+        if (r.status === 200 && /^\d+$/.test(r.text)) inflight = Number(r.text);
+        else {
+          lastError = `admin endpoint answered ${r.status}: ${r.text}`;
+          zeros = 0;
+          await sleep(50);
+          continue;
+        }
       } else {
         inflight = this.oldWorkers();
       }
@@ -387,6 +412,7 @@ export class Edge {
       if (zeros >= 2) return { idle: true, waitedMs: Date.now() - began, inflight: 0 };
       await sleep(20);
     }
+    if (inflight < 0) throw new ZddError('NGINX_FAILED', `could not read in-flight requests for ${timeoutMs}ms: ${lastError}`);
     return { idle: false, waitedMs: Date.now() - began, inflight };
   }
 

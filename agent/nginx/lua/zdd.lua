@@ -85,9 +85,11 @@ function M.balance(svc, retry)
   if ctx.zdd_peer then
     -- a retry: only reached when nginx could not use the previous peer; pick another one
     dict:incr(inflight_key(svc, ctx.zdd_peer), -1, 0)
+    local failed_peer = ctx.zdd_peer
+    ctx.zdd_peer = nil
     for i = 1, n do
       local cand = c.backends[((c.rr + i - 1) % n) + 1]
-      if cand.addr ~= ctx.zdd_peer then b = cand break end
+      if cand.addr ~= failed_peer then b = cand break end
     end
     b = b or c.backends[(c.rr % n) + 1]
   else
