@@ -6,18 +6,20 @@ import { LoadGen } from '../lib/loadgen.js';
 
 const say = (s: string) => process.stdout.write(`\x1b[1m==> ${s}\x1b[0m\n`);
 
+/** Set on Ctrl-C: the cleanup in progress, which every exit path waits for. */
+let interrupted: Promise<void> | undefined;
+
 async function main(): Promise<number> {
   say('starting a coordinator and three agents on loopback (host-1 drives nginx)');
   const fleet = await LocalFleet.start({ agents: 3, logLevel: 'warn' });
-  let interrupted = false;
   const onSignal = () => {
     if (interrupted) return;
-    interrupted = true;
     process.stdout.write('\ninterrupted: stopping everything the demo started\n');
-    void fleet.stop().then(() => process.exit(130));
+    interrupted = fleet.stop().then(() => process.exit(130));
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  process.on('SIGHUP', onSignal);
   try {
     fleet.writeRelease('v1');
     fleet.writeRelease('v2');
@@ -35,9 +37,9 @@ async function main(): Promise<number> {
     say('steady load: 32 keep-alive connections, ~600 requests/s, a fifth of them POSTs, no retries');
     const load = new LoadGen({ host: '127.0.0.1', port: fleet.nginxPort, connections: 32, rps: 600, maxDurationMs: 120_000 }).start();
     await new Promise((r) => setTimeout(r, 2000));
-    say('rolling out v2, one host at a time');
+    say('rolling out v2, one host at a time (a 1s pause between batches, so you can watch it)');
     await zddctl(['plan', 'web', '--version', 'v2']);
-    await zddctl(['rollout', 'web', '--version', 'v2']);
+    await zddctl(['rollout', 'web', '--version', 'v2', '--pause', '1s']);
     await new Promise((r) => setTimeout(r, 2000));
     const stats = await load.stop();
     await zddctl(['history', 'web']);
@@ -55,8 +57,9 @@ async function main(): Promise<number> {
 }
 
 main().then(
-  (code) => process.exit(code),
+  (code) => (interrupted ? interrupted : process.exit(code)),
   (err) => {
+    if (interrupted) return interrupted;
     process.stderr.write(`demo failed: ${err instanceof Error ? err.message : String(err)}\n`);
     process.exit(1);
   },

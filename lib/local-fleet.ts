@@ -60,7 +60,10 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const live = new Set<LocalFleet>();
 process.on('exit', () => {
-  for (const f of live) f.killAllSync();
+  for (const f of live) {
+    f.killAllSync();
+    if (!f.o.keepDir) fs.rmSync(f.dir, { recursive: true, force: true });
+  }
 });
 
 export class LocalFleet {

@@ -7,15 +7,15 @@ import http from 'node:http';
 import fs from 'node:fs';
 
 export async function fleetFor(t: ExecutionContext, o: Partial<FleetOptions> = {}): Promise<LocalFleet> {
-  const fleet = await LocalFleet.start({ agents: 3, logLevel: 'info', keepDir: true, ...o });
+  const fleet = await LocalFleet.start({ agents: 3, logLevel: 'info', ...o });
   t.teardown(async () => {
     if (!t.passed) {
-      t.log(`fleet logs kept in ${fleet.dir}/logs`);
-      await fleet.stop();
-    } else {
-      await fleet.stop();
-      fs.rmSync(fleet.dir, { recursive: true, force: true });
+      // the fleet's directory goes with it: what explains the failure is printed instead
+      for (const name of ['coordinator', ...[...Array(fleet.o.agents)].map((_, i) => fleet.agentId(i + 1))]) {
+        t.log(`--- ${name} (last lines) ---\n${fleet.log(name).trim().split('\n').slice(-15).join('\n')}`);
+      }
     }
+    await fleet.stop();
   });
   return fleet;
 }
