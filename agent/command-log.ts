@@ -37,11 +37,4 @@ export class CommandLog {
     while (this.results.size > KEEP) this.results.delete(this.results.keys().next().value!);
     writeFileAtomic(this.file, JSON.stringify([...this.results]));
   }
-
-  /** How many commands of a kind were executed (not replayed); tests count swaps with it. */
-  count(kind: string): number {
-    let n = 0;
-    for (const r of this.results.values()) if (r.kind === kind) n++;
-    return n;
-  }
 }

@@ -2,7 +2,6 @@
 // down the session with their id; results come back as messages and settle the caller's promise.
 // A command whose agent drops is re-sent with the same id when the agent is back (the agent
 // answers a repeated id from its record), and fails only after a grace period.
-import { EventEmitter } from 'node:events';
 import { isIP } from 'node:net';
 import type * as grpc from '@grpc/grpc-js';
 import type { Logger } from '../lib/log.js';
@@ -50,7 +49,7 @@ export interface AgentPort {
 
 const AGENT_ID = /^[A-Za-z0-9._-]{1,128}$/;
 
-export class AgentHub extends EventEmitter implements AgentPort {
+export class AgentHub implements AgentPort {
   private readonly sessions = new Map<string, AgentSession>();
   private readonly pending = new Map<string, Pending>();
 
@@ -58,9 +57,7 @@ export class AgentHub extends EventEmitter implements AgentPort {
     private readonly store: Store,
     private readonly log: Logger,
     private readonly opts: { heartbeatMs: number; graceMs: number; coordinatorVersion: string },
-  ) {
-    super();
-  }
+  ) {}
 
   /** Serves one AgentGateway.Session stream. */
   handle(call: SessionCall): void {
@@ -120,7 +117,6 @@ export class AgentHub extends EventEmitter implements AgentPort {
       p.grace = undefined;
       call.write({ command: { command_id: cid, kind: p.kind, args_json: p.argsJson } });
     }
-    this.emit('agents');
     return id;
   }
 
@@ -136,7 +132,6 @@ export class AgentHub extends EventEmitter implements AgentPort {
         this.settle(cid, new ZddError('AGENT_UNAVAILABLE', `agent ${id} disconnected during ${p.kind} and did not return within ${this.opts.graceMs}ms`));
       }, this.opts.graceMs);
     }
-    this.emit('agents');
   }
 
   private rowOf(id: string, s: AgentSession) {

@@ -103,10 +103,6 @@ export class Control {
     this.runs.set(id, run);
   }
 
-  async drain(): Promise<void> {
-    await Promise.all(this.runs.values());
-  }
-
   handlers(): ControlHandlers {
     const unary =
       <Req, Res>(fn: (req: Req) => Res) =>

@@ -17,4 +17,3 @@ export const ROOT = (() => {
 
 export const PROTO_DIR = path.join(ROOT, 'proto');
 export const LUA_DIR = path.join(ROOT, 'agent', 'nginx', 'lua');
-export const DIST = path.join(ROOT, 'dist');

@@ -10,7 +10,7 @@ import path from 'node:path';
 import crypto from 'node:crypto';
 import type { Logger } from '../../lib/log.js';
 import { ZddError } from '../../lib/errors.js';
-import { compileSpec, type CompiledSpec, type ServiceSpec } from '../../lib/spec.js';
+import { compileSpec, type ServiceSpec } from '../../lib/spec.js';
 import { trafficText, type TrafficDoc } from '../../lib/traffic.js';
 import type { ApplyTrafficResult, AwaitIdleResult, ConfigureEdgeResult } from '../../lib/commands.js';
 import { LUA_DIR } from '../../lib/paths.js';
@@ -81,12 +81,6 @@ export class Edge {
 
   get mode(): EdgeMode {
     return this.cfg.mode;
-  }
-
-  private serial(): string {
-    const h = crypto.createHash('sha256');
-    for (const f of fs.readdirSync(this.confDir).sort()) if (f.endsWith('.conf')) h.update(f).update(fs.readFileSync(path.join(this.confDir, f)));
-    return h.digest('hex').slice(0, 16);
   }
 
   private fileName(kind: 'http' | 'svc', service?: string) {
@@ -442,10 +436,5 @@ export class Edge {
 
   knownServices(): string[] {
     return [...this.services.keys()];
-  }
-
-  compiled(service: string): CompiledSpec | undefined {
-    const raw = this.services.get(service);
-    return raw ? compileSpec(raw) : undefined;
   }
 }
