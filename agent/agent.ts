@@ -59,7 +59,7 @@ export class Agent {
     }));
   }
 
-  /** Runs sessions until stop(); reconnects with a backoff capped at 2 s. */
+  /** Runs sessions until stop(); reconnects with a backoff capped at 1 s, so a restarted coordinator has its agents back at once. */
   async run(): Promise<void> {
     this.supervisor.adopt();
     const { AgentGateway } = protos().agent.zdd.v1;
@@ -72,7 +72,7 @@ export class Agent {
       if (Date.now() - began > 5000) backoff = 200;
       this.cfg.log.warn({ reason, retryMs: backoff }, 'session to coordinator ended; reconnecting');
       await sleep(backoff);
-      backoff = Math.min(backoff * 2, 2000);
+      backoff = Math.min(backoff * 2, 1000);
     }
   }
 

@@ -8,7 +8,7 @@ import net from 'node:net';
 import path from 'node:path';
 import type { Logger } from '../lib/log.js';
 import { ZddError } from '../lib/errors.js';
-import { compileSpec, expandTemplate, type ServiceSpec } from '../lib/spec.js';
+import { compileSpec, expandTemplate, type CompiledSpec, type ServiceSpec } from '../lib/spec.js';
 import type { Slot, StartInstanceResult, StopInstanceResult } from '../lib/commands.js';
 import { awaitHealthy } from './health-check.js';
 import { writeFileAtomic } from './fs-atomic.js';
@@ -40,7 +40,6 @@ export interface InstanceRecord {
 interface Live {
   rec: InstanceRecord;
   exited: Promise<string>;
-  exitReason?: string;
 }
 
 export interface SupervisorConfig {
@@ -170,8 +169,13 @@ export class Supervisor {
     const spec = compileSpec(raw);
     const port = this.portFor(raw, slot);
     const existing = this.live.get(this.key(spec.name, slot));
-    if (existing && existing.rec.state === 'healthy' && existing.rec.version === version) {
-      return { slot, port, pid: existing.rec.pid, version, healthyAfterMs: 0 };
+    if (existing && existing.rec.version === version && !existing.rec.exitReason) {
+      if (existing.rec.state === 'healthy') return { slot, port, pid: existing.rec.pid, version, healthyAfterMs: 0 };
+      if (existing.rec.state === 'starting') {
+        // the same start, interrupted by an agent restart: gate the instance it left
+        progress(`gating ${version} in slot ${slot} (pid ${existing.rec.pid}), started before the agent restarted`);
+        return this.gate(spec, existing, progress);
+      }
     }
     if (existing && existing.rec.state !== 'stopped') {
       // A leftover in the slot we need (a failed start, an interrupted rollout): it gets no traffic.
@@ -226,7 +230,6 @@ export class Supervisor {
       exited: new Promise((resolve) =>
         child.once('exit', (code, sig) => {
           const reason = sig ? `killed by ${sig}` : `exit code ${code}`;
-          live.exitReason = reason;
           this.onExit(rec, reason);
           resolve(reason);
         }),
@@ -236,22 +239,28 @@ export class Supervisor {
     this.persist();
     this.cfg.log.info({ service: spec.name, slot, version, pid: child.pid, port }, 'instance started');
     progress(`started ${version} in slot ${slot} (pid ${child.pid}, port ${port})`);
+    return this.gate(spec, live, progress);
+  }
+
+  /** Health-gates an instance; on failure stops it and reports the last answer and the app's output. */
+  private async gate(spec: CompiledSpec, live: Live, progress: (m: string) => void): Promise<StartInstanceResult> {
+    const rec = live.rec;
     try {
       const ms = await awaitHealthy({
         host: this.cfg.probeHost,
-        port,
+        port: rec.port,
         health: spec.health,
-        isDead: () => live.exitReason,
+        isDead: () => rec.exitReason,
         onProgress: progress,
       });
       this.setState(rec, 'healthy');
       progress(`healthy after ${ms}ms`);
-      return { slot, port, pid: rec.pid, version, healthyAfterMs: ms };
+      return { slot: rec.slot, port: rec.port, pid: rec.pid, version: rec.version, healthyAfterMs: ms };
     } catch (err) {
-      const tail = this.logTail(logFile);
+      const tail = this.logTail(rec.logFile);
       // only if the slot still holds this instance: a later start may have replaced it
-      if (this.live.get(this.key(spec.name, slot)) === live) {
-        await this.stop(spec.name, slot, spec.stop.signal, Math.min(spec.stop.drainTimeoutMs, 5000)).catch(() => undefined);
+      if (this.live.get(this.key(rec.service, rec.slot)) === live) {
+        await this.stop(rec.service, rec.slot, spec.stop.signal, Math.min(spec.stop.drainTimeoutMs, 5000)).catch(() => undefined);
       }
       if (err instanceof ZddError) {
         throw new ZddError(err.code, `${err.message}${tail ? `; app output: ${tail}` : ''}`, { cause: err });

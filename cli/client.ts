@@ -4,7 +4,7 @@ import { CLIENT_OPTIONS, clientCredentials, fromServiceError, protos } from '../
 import type { ControlClient } from '../proto/gen/zdd/v1/Control.js';
 import type { Rollout__Output } from '../proto/gen/zdd/v1/Rollout.js';
 
-export type Unary = 'ApplyService' | 'GetService' | 'ListAgents' | 'Plan' | 'StartRollout' | 'GetRollout' | 'ListRollouts';
+export type Unary = 'ApplyService' | 'GetService' | 'ListAgents' | 'Plan' | 'StartRollout' | 'GetRollout' | 'ListRollouts' | 'PauseRollout' | 'ResumeRollout';
 
 export class Client {
   private readonly c: ControlClient;

@@ -30,24 +30,44 @@ function countArg(v: string): number {
   return Number(v);
 }
 
-/** Follows a rollout to its end, live on a terminal and as event lines otherwise. */
+/**
+ * Follows a rollout until it ends or pauses, live on a terminal and as event lines otherwise. A
+ * coordinator that restarts meanwhile is waited for (30 s): the rollout resumes, and so does the view.
+ */
 async function follow(c: Client, id: string, asJson: boolean): Promise<Rollout__Output> {
   const tty = process.stdout.isTTY && !asJson;
   let printed = 0;
-  const final = await c.watch(id, (r) => {
+  const show = (r: Rollout__Output) => {
     if (asJson) return;
     if (tty) logUpdate(rolloutView(r));
     else {
       for (const e of r.events.slice(printed)) print(eventLine(e));
       printed = r.events.length;
     }
-  });
+  };
+  let final: Rollout__Output | undefined;
+  let lostAt = 0;
+  while (!final) {
+    try {
+      final = await c.watch(id, (r) => {
+        lostAt = 0;
+        show(r);
+      });
+    } catch (err) {
+      if (!(err instanceof ZddError) || err.code !== 'AGENT_UNAVAILABLE') throw err;
+      lostAt ||= Date.now();
+      if (Date.now() - lostAt > 30_000) throw err;
+      if (!asJson && !tty) print('coordinator unreachable; waiting for it to come back');
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
   if (tty) {
     logUpdate(rolloutView(final, 12));
     logUpdate.done();
   }
   if (asJson) json(final);
-  else if (!tty) print(`rollout ${final.id} ${final.state}${final.error ? `: ${final.error}` : ''}`);
+  else if (!tty) print(`rollout ${final.id} ${final.state}${final.error ? `: ${final.error}` : ''}${final.pause_reason ? `: ${final.pause_reason}` : ''}`);
+  if (final.state === 'paused' && !asJson) process.stderr.write(`  resume it with: zddctl resume ${final.id}\n`);
   return final;
 }
 
@@ -153,6 +173,36 @@ program
   .option('--json', 'print the final state as JSON')
   .action(async (id: string, o) => {
     const final = await follow(client(), id, o.json);
+    if (final.state !== 'succeeded') process.exitCode = 1;
+  });
+
+program
+  .command('pause')
+  .argument('<rollout>', 'rollout id')
+  .description('pause a running rollout at the next step boundary (steps under way finish first)')
+  .option('--json', 'JSON output')
+  .action(async (id: string, o) => {
+    const r = await client().call('PauseRollout', { id });
+    if (o.json) json(r);
+    else print(`rollout ${r.id} paused; continue it with zddctl resume ${r.id}`);
+  });
+
+program
+  .command('resume')
+  .argument('<rollout>', 'rollout id')
+  .description('continue a paused rollout where it stopped, and follow it')
+  .option('--detach', 'resume and return at once')
+  .option('--json', 'JSON output')
+  .action(async (id: string, o) => {
+    const c = client();
+    const r = await c.call('ResumeRollout', { id });
+    if (o.detach) {
+      if (o.json) json(r);
+      else print(`rollout ${r.id} resumed: zddctl watch ${r.id}`);
+      return;
+    }
+    if (!o.json) print(`rollout ${r.id} resumed`);
+    const final = await follow(c, r.id, o.json);
     if (final.state !== 'succeeded') process.exitCode = 1;
   });
 

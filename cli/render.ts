@@ -30,9 +30,11 @@ export function agentsTable(agents: AgentInfo__Output[]): string {
   return t.toString();
 }
 
-function stepLabel(s: Step__Output): string {
+/** ↻ marks a step that ran (or ran again) after the last resume. */
+function stepLabel(s: Step__Output, resumedAt = 0): string {
   const names: Record<string, string> = { start: 'start', traffic: 'traffic', drain: 'drain', stop: 'stop old', configure_edge: 'nginx', pause: 'pause', finalize: 'finalize' };
-  return `${MARK[s.state] ?? '?'} ${names[s.kind] ?? s.kind}`;
+  const after = resumedAt && s.state !== 'pending' && s.state !== 'skipped' && (s.ended_at_ms || Date.now()) >= resumedAt ? '↻' : '';
+  return `${MARK[s.state] ?? '?'}${after} ${names[s.kind] ?? s.kind}`;
 }
 
 /** The live view: one line per batch and host with its steps, then the latest events. */
@@ -40,18 +42,24 @@ export function rolloutView(r: Rollout__Output, eventLines = 6): string {
   const lines: string[] = [];
   const dur = (r.ended_at_ms || Date.now()) - r.created_at_ms;
   lines.push(`rollout ${r.id}: ${r.service} ${r.from_version || '(nothing)'} → ${r.version}  [${r.strategy}]  ${r.state.toUpperCase()}  ${formatMs(dur)}`);
+  if (r.pause_reason) lines.push(`  paused: ${r.pause_reason}`);
+  const resumedAt = r.resumed_at_ms.length ? r.resumed_at_ms[r.resumed_at_ms.length - 1] : 0;
+  if (resumedAt) {
+    lines.push(`  resumed ${r.resumed_at_ms.length} time(s), last at ${new Date(resumedAt).toISOString().slice(11, 23)}; ↻ marks steps that ran after it, the others ran before`);
+  }
+  const label = (s: Step__Output) => stepLabel(s, resumedAt);
   const edge = r.steps.filter((s) => s.batch === 0);
-  if (edge.length) lines.push(`  nginx    ${edge.map((s) => `${s.agent_id} ${stepLabel(s)}`).join('  ')}`);
+  if (edge.length) lines.push(`  nginx    ${edge.map((s) => `${s.agent_id} ${label(s)}`).join('  ')}`);
   for (let b = 1; b <= r.batches; b++) {
     const steps = r.steps.filter((s) => s.batch === b && s.kind !== 'finalize');
     if (!steps.length) continue;
     const hosts = [...new Set(steps.filter((s) => s.kind === 'start').map((s) => s.agent_id))];
     const shared = steps.filter((s) => s.kind === 'traffic' || s.kind === 'drain' || s.kind === 'pause');
-    lines.push(`  batch ${b}  ${shared.map((s) => `${stepLabel(s)}`).join('  ')}`);
+    lines.push(`  batch ${b}  ${shared.map((s) => label(s)).join('  ')}`);
     for (const h of hosts) {
       const hs = steps.filter((s) => s.agent_id === h && (s.kind === 'start' || s.kind === 'stop'));
       const running = hs.find((s) => s.state === 'running' && s.detail);
-      lines.push(`    ${h.padEnd(14)} ${hs.map(stepLabel).join('  ')}${running ? `  (${running.detail})` : ''}`);
+      lines.push(`    ${h.padEnd(14)} ${hs.map(label).join('  ')}${running ? `  (${running.detail})` : ''}`);
     }
   }
   if (r.forced_kills) lines.push(`  forced kills: ${r.forced_kills}`);

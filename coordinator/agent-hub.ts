@@ -30,8 +30,8 @@ interface Pending {
   agentId: string;
   kind: CommandKind;
   argsJson: string;
-  resolve: (v: unknown) => void;
-  reject: (e: Error) => void;
+  /** everyone waiting for this command id (a repeated call attaches instead of sending again) */
+  waiters: { resolve: (v: unknown) => void; reject: (e: Error) => void }[];
   onProgress?: (m: string) => void;
   deadline: NodeJS.Timeout;
   grace?: NodeJS.Timeout;
@@ -99,7 +99,7 @@ export class AgentHub implements AgentPort {
     }
     const now = Date.now();
     this.sessions.set(id, { hello, facts: hello.facts, instances: hello.instances, call, connectedAt: now, lastSeen: now });
-    this.store.upsertAgent({
+    this.saveAgent({
       id,
       hostname: hello.facts?.hostname ?? '',
       labels: hello.labels,
@@ -124,13 +124,22 @@ export class AgentHub implements AgentPort {
     const s = this.sessions.get(id);
     if (!s || s.call !== call) return;
     this.sessions.delete(id);
-    this.store.upsertAgent({ ...this.rowOf(id, s), lastSeenMs: Date.now() });
+    this.saveAgent({ ...this.rowOf(id, s), lastSeenMs: Date.now() });
     this.log.warn({ agentId: id }, 'agent disconnected');
     for (const [cid, p] of this.pending) {
       if (p.agentId !== id || p.grace) continue;
       p.grace = setTimeout(() => {
         this.settle(cid, new ZddError('AGENT_UNAVAILABLE', `agent ${id} disconnected during ${p.kind} and did not return within ${this.opts.graceMs}ms`));
       }, this.opts.graceMs);
+    }
+  }
+
+  /** An agent stays usable when its row cannot be written (a full disk pauses rollouts, not sessions). */
+  private saveAgent(row: Parameters<Store['upsertAgent']>[0]) {
+    try {
+      this.store.upsertAgent(row);
+    } catch (err) {
+      this.log.warn({ agentId: row.id, err: (err as Error).message }, 'agent record not saved');
     }
   }
 
@@ -180,19 +189,25 @@ export class AgentHub implements AgentPort {
     this.pending.delete(commandId);
     clearTimeout(p.deadline);
     clearTimeout(p.grace);
-    if (err) p.reject(err);
-    else p.resolve(value);
+    for (const w of p.waiters) (err ? w.reject(err) : w.resolve(value));
   }
 
   call(agentId: string, kind: CommandKind, args: unknown, commandId: string, opts: CallOptions): Promise<unknown> {
     return new Promise((resolve, reject) => {
+      const existing = this.pending.get(commandId);
+      if (existing) {
+        if (existing.agentId !== agentId) {
+          return reject(new ZddError('INTERNAL', `command id ${commandId} is already pending on agent ${existing.agentId}`));
+        }
+        existing.waiters.push({ resolve, reject });
+        return;
+      }
       const argsJson = JSON.stringify(args);
       const p: Pending = {
         agentId,
         kind,
         argsJson,
-        resolve,
-        reject,
+        waiters: [{ resolve, reject }],
         onProgress: opts.onProgress,
         deadline: setTimeout(
           () => this.settle(commandId, new ZddError('AGENT_UNAVAILABLE', `agent ${agentId} did not finish ${kind} within ${opts.timeoutMs}ms`)),

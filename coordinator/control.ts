@@ -15,12 +15,15 @@ import type { AgentHub } from './agent-hub.js';
 import type { Executor } from './executor.js';
 import { parseBatch, planRollout, type Plan, type RolloutParams } from './planner.js';
 
-const TERMINAL = new Set(['succeeded', 'failed']);
+/** states in which no executor runs: a watch ends there */
+const AT_REST = new Set(['succeeded', 'failed', 'paused']);
 
 export class Control {
   /** emits the rollout id whenever anything about a rollout changed */
   readonly changes = new EventEmitter();
   private readonly runs = new Map<string, Promise<void>>();
+  /** pauses the journal could not record (a full disk): they hold until resume */
+  readonly pausedInMemory = new Map<string, string>();
 
   constructor(
     private readonly store: Store,
@@ -33,13 +36,16 @@ export class Control {
 
   snapshot(r: RolloutRow): Rollout {
     const steps = this.store.steps(r.id);
+    const memPause = this.pausedInMemory.get(r.id);
     return {
       id: r.id,
       service: r.service,
       version: r.version,
       from_version: r.fromVersion,
       strategy: r.strategy,
-      state: r.state,
+      state: memPause ? 'paused' : r.state,
+      pause_reason: memPause ?? (r.state === 'paused' ? r.pauseReason : ''),
+      resumed_at_ms: this.store.resumedAt(r.id),
       error: r.error,
       created_at_ms: r.createdMs,
       ended_at_ms: r.endedMs,
@@ -94,13 +100,91 @@ export class Control {
     return { plan, params, revision: svc.revision };
   }
 
-  /** Starts the executor on a stored rollout. */
-  launch(id: string): void {
-    const run = this.executor.run(id).finally(() => {
+  /** Starts the executor on a stored rollout, unless one already runs it. */
+  launch(id: string, resume?: { began: number }): void {
+    if (this.runs.has(id)) return;
+    // on the next turn, so that the request that started it is answered first
+    const run = new Promise<void>((r) => setImmediate(r)).then(() => this.executor.run(id, resume)).finally(() => {
       this.runs.delete(id);
+      // resumed while the executor was stopping at a boundary: run it again
+      if (this.store.getRollout(id)?.state === 'running' && !this.pausedInMemory.has(id)) this.launch(id);
       this.changes.emit('change', id);
     });
     this.runs.set(id, run);
+  }
+
+  /**
+   * After a coordinator restart: waits for each interrupted rollout's agents, records what they
+   * report running (instances, the edges' live generations) beside the journal, and continues.
+   */
+  async resumeInterrupted(began: number, waitForAgentsMs: number): Promise<void> {
+    for (const r of this.store.runningRollouts()) {
+      const steps = this.store.steps(r.id);
+      const agentIds = [...new Set(steps.map((s) => s.agentId).filter(Boolean))];
+      this.store.addEvent({ rolloutId: r.id, atMs: Date.now(), level: 'warn', agentId: '', message: 'interrupted: the coordinator restarted', kind: 'interrupted' });
+      const deadline = Date.now() + waitForAgentsMs;
+      while (agentIds.some((a) => !this.hub.session(a)) && Date.now() < deadline) await new Promise((res) => setTimeout(res, 20));
+      const missing = agentIds.filter((a) => !this.hub.session(a));
+      const traffic = this.store.traffic(r.service);
+      const seen: string[] = [];
+      await Promise.all(
+        agentIds
+          .filter((a) => this.hub.session(a))
+          .map(async (a) => {
+            const truth = (await this.hub
+              .call(a, 'inspect', {}, `${this.store.instanceId()}:${r.id}/inspect/${a}/${Date.now()}`, { timeoutMs: 5_000 })
+              .catch(() => undefined)) as { instances: { service: string; slot: string; version: string; state: string }[]; liveGenerations: Record<string, number> } | undefined;
+            if (!truth) return;
+            const inst = truth.instances.filter((i) => i.service === r.service).map((i) => `${i.slot}=${i.version}(${i.state})`);
+            const gen = truth.liveGenerations[r.service];
+            seen.push(`${a}: ${inst.join(' ') || 'no instance'}${gen !== undefined ? `, live generation ${gen}` : ''}`);
+          }),
+      );
+      const running = steps.filter((s) => s.state === 'running').map((s) => `${s.seq} ${s.kind}${s.agentId ? ` on ${s.agentId}` : ''}`);
+      this.store.addEvent({
+        rolloutId: r.id,
+        atMs: Date.now(),
+        level: 'info',
+        agentId: '',
+        message: `reconciled: journal generation ${traffic?.generation ?? 0}; ${seen.sort().join('; ') || 'no agent answered'}${running.length ? `; re-sending in-flight step(s) ${running.join(', ')} with their command ids` : ''}${missing.length ? `; not connected yet: ${missing.join(', ')}` : ''}`,
+        kind: 'resumed',
+      });
+      this.log.info({ rolloutId: r.id, running }, 'rollout resumed after a restart');
+      this.launch(r.id, { began });
+    }
+  }
+
+  private pauseRollout(id: string): RolloutRow {
+    const r = this.find(id);
+    if (r.state !== 'running') {
+      throw new ZddError('INVALID_ARGUMENT', `rollout ${r.id} is ${r.state}; only a running rollout can be paused`);
+    }
+    this.store.updateRollout(r.id, { state: 'paused', pauseReason: 'paused by the operator' });
+    this.store.addEvent({ rolloutId: r.id, atMs: Date.now(), level: 'info', agentId: '', message: 'paused by the operator; steps already under way finish first', kind: 'paused' });
+    this.changes.emit('change', r.id);
+    return this.store.getRollout(r.id)!;
+  }
+
+  private resumeRollout(id: string): RolloutRow {
+    if (!id) throw new ZddError('INVALID_ARGUMENT', 'name the rollout to resume', { hint: 'zddctl history SERVICE lists them' });
+    const r = this.find(id);
+    const memPause = this.pausedInMemory.get(r.id);
+    if (r.state !== 'paused' && !memPause) {
+      throw new ZddError('INVALID_ARGUMENT', `rollout ${r.id} is ${r.state}; only a paused rollout can be resumed`, {
+        hint: r.state === 'running' ? `follow it with zddctl watch ${r.id}` : 'start a new rollout instead',
+      });
+    }
+    try {
+      this.store.updateRollout(r.id, { state: 'running', pauseReason: '' });
+      this.store.addEvent({ rolloutId: r.id, atMs: Date.now(), level: 'info', agentId: '', message: 'resumed by the operator', kind: 'resumed' });
+    } catch (err) {
+      throw new ZddError('DB_ERROR', `cannot resume ${r.id}: the journal still cannot be written (${(err as Error).message})`, {
+        hint: 'free disk space or fix the database file, then resume again',
+      });
+    }
+    this.pausedInMemory.delete(r.id);
+    this.launch(r.id);
+    return this.store.getRollout(r.id)!;
   }
 
   handlers(): ControlHandlers {
@@ -158,8 +242,8 @@ export class Control {
         const { plan, params, revision } = this.plan(req);
         const active = this.store.activeRollout(plan.service);
         if (active) {
-          throw new ZddError('ROLLOUT_ACTIVE', `rollout ${active.id} of ${plan.service} is still running`, {
-            hint: `wait for it to end (zddctl watch ${active.id})`,
+          throw new ZddError('ROLLOUT_ACTIVE', `rollout ${active.id} of ${plan.service} is still ${active.state}`, {
+            hint: active.state === 'paused' ? `resume it (zddctl resume ${active.id}) and let it end first` : `wait for it to end (zddctl watch ${active.id})`,
           });
         }
         const row = this.store.createRollout(
@@ -198,6 +282,8 @@ export class Control {
         return this.snapshot(row);
       }),
       GetRollout: unary((req) => this.snapshot(this.find(req.id))),
+      PauseRollout: unary((req) => this.snapshot(this.pauseRollout(req.id))),
+      ResumeRollout: unary((req) => this.snapshot(this.resumeRollout(req.id))),
       ListRollouts: unary((req) => ({ rollouts: this.store.listRollouts(req.service || undefined, req.limit || 20).map((r) => this.snapshot(r)) })),
       WatchRollout: (call) => {
         let row: RolloutRow;
@@ -213,7 +299,7 @@ export class Control {
           pending = false;
           const cur = this.store.getRollout(id)!;
           call.write(this.snapshot(cur));
-          if (TERMINAL.has(cur.state) && !this.runs.has(id)) finish();
+          if ((AT_REST.has(cur.state) || this.pausedInMemory.has(id)) && !this.runs.has(id)) finish();
         };
         // coalesce bursts of changes into one snapshot per tick
         const onChange = (changed: string) => {

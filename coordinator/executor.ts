@@ -1,13 +1,18 @@
 // The executor performs a stored plan, phase by phase (the steps of one phase run together),
-// through narrow interfaces: the store, the agents, a clock. Each step's transition is committed
-// before its side effect starts and after it ends; a traffic change's document and generation are
-// committed before nginx is touched. Main loop: Executor.run().
+// through narrow interfaces: the store, the agents, a clock. Main loop: Executor.run().
+//
+// Crash safety: each step's transition is committed before its side effect starts and after it
+// ends, and a traffic document with its generation is committed before any edge is touched. The
+// run's state is rebuilt from those records, so run() on a rollout interrupted at any instant
+// continues it: a step found `running` is sent again with the same command id (the agent answers
+// from its record, attaches to the work, or does it if it never arrived), pending steps run as
+// usual, and failures recorded before the interruption are handled again, idempotently.
 import type { Logger } from '../lib/log.js';
 import { ZddError, errorMessage } from '../lib/errors.js';
 import { compileSpec, type ServiceSpec } from '../lib/spec.js';
 import type { StartInstanceResult, StopInstanceResult, ApplyTrafficResult, AwaitIdleResult, ConfigureEdgeResult, Slot } from '../lib/commands.js';
 import type { TrafficDoc } from '../lib/traffic.js';
-import type { Store, StepRow, StepState } from './store.js';
+import type { Store, StepRow, StepState, EventRow } from './store.js';
 import type { AgentPort } from './agent-hub.js';
 import { nextTraffic, type Move } from './planner.js';
 
@@ -17,6 +22,15 @@ export interface Clock {
 }
 
 export const systemClock: Clock = { now: () => Date.now(), sleep: (ms) => new Promise((r) => setTimeout(r, ms)) };
+
+export interface ExecutorOptions {
+  /** fault injection for the crash tests: SIGKILL this process at a step boundary */
+  crashAt?: { seq: number; when: 'before' | 'after' };
+  /** a rollout that cannot be journalled is paused in memory (the store refuses writes) */
+  onPausedInMemory?: (rolloutId: string, reason: string) => void;
+  /** whether the operator (or a journal failure) asked this rollout to pause */
+  pauseRequested?: (rolloutId: string) => boolean;
+}
 
 interface RunState {
   rolloutId: string;
@@ -30,9 +44,15 @@ interface RunState {
   /** hosts whose old instance could not be confirmed drained: they are not stopped */
   undrained: Set<string>;
   forcedKills: number;
+  /** set when this run resumes an interrupted rollout: the first side effect reports its delay */
+  resumeBegan?: number;
 }
 
 class RolloutFailed extends Error {}
+/** The rollout stops where it is, to be resumed: an agent gone past its deadline, an operator's pause. */
+class PauseRollout extends Error {}
+/** The journal refused a write: nothing more may happen without its entry. */
+class JournalUnavailable extends Error {}
 
 /** A step's life; every change goes through setStep, which refuses anything else. */
 const STEP_TRANSITIONS: Record<StepState, StepState[]> = {
@@ -43,6 +63,18 @@ const STEP_TRANSITIONS: Record<StepState, StepState[]> = {
   skipped: [],
 };
 
+type Outcome<T> = { ok: true; value: T } | { ok: false; error: unknown };
+
+/** Waits for every promise, then rethrows a pause first, then any other error. */
+async function settleAll<T>(ps: Promise<T>[]): Promise<T[]> {
+  const rs = await Promise.allSettled(ps);
+  const bad = rs.filter((r): r is PromiseRejectedResult => r.status === 'rejected').map((r) => r.reason);
+  const pause = bad.find((e) => e instanceof JournalUnavailable) ?? bad.find((e) => e instanceof PauseRollout);
+  if (pause) throw pause;
+  if (bad.length) throw bad[0];
+  return rs.map((r) => (r as PromiseFulfilledResult<T>).value);
+}
+
 export class Executor {
   constructor(
     private readonly store: Store,
@@ -50,10 +82,20 @@ export class Executor {
     private readonly clock: Clock,
     private readonly log: Logger,
     private readonly notify: (rolloutId: string) => void,
+    private readonly opts: ExecutorOptions = {},
   ) {}
 
-  private event(rolloutId: string, level: 'info' | 'warn' | 'error', message: string, agentId = '') {
-    this.store.addEvent({ rolloutId, atMs: this.clock.now(), level, agentId, message });
+  /** Every journal write goes through here: a refused write becomes JournalUnavailable. */
+  private journal<T>(fn: () => T): T {
+    try {
+      return fn();
+    } catch (err) {
+      throw new JournalUnavailable(`the journal cannot be written: ${errorMessage(err)}`, { cause: err });
+    }
+  }
+
+  private event(rolloutId: string, level: EventRow['level'], message: string, agentId = '', kind = '') {
+    this.journal(() => this.store.addEvent({ rolloutId, atMs: this.clock.now(), level, agentId, message, kind }));
     this.log[level]({ rolloutId, agentId: agentId || undefined }, message);
     this.notify(rolloutId);
   }
@@ -62,17 +104,15 @@ export class Executor {
     if (patch.state && patch.state !== s.state && !STEP_TRANSITIONS[s.state].includes(patch.state)) {
       throw new ZddError('INTERNAL', `step ${s.seq} (${s.kind}): illegal transition ${s.state} -> ${patch.state}`);
     }
+    this.journal(() => this.store.updateStep(st.rolloutId, s.seq, patch, traffic));
     Object.assign(s, patch);
-    this.store.updateStep(st.rolloutId, s.seq, patch, traffic);
     this.notify(st.rolloutId);
   }
 
-  /** Runs a rollout to its end. Never throws: the outcome is in the store. */
-  async run(rolloutId: string): Promise<void> {
-    const r = this.store.getRollout(rolloutId);
-    if (!r || r.state !== 'running') return;
+  /** The run's state, rebuilt from the journal: the same whether the run is fresh or resumed. */
+  private rebuild(rolloutId: string, steps: StepRow[]): RunState {
+    const r = this.store.getRollout(rolloutId)!;
     const params = JSON.parse(r.paramsJson) as { failureLimit: number };
-    const steps = this.store.steps(rolloutId);
     const spec = JSON.parse(steps.find((s) => s.kind === 'start')?.argsJson ?? '{}').spec as ServiceSpec;
     const st: RunState = {
       rolloutId,
@@ -83,24 +123,77 @@ export class Executor {
       started: new Map(),
       failed: new Set(),
       undrained: new Set(),
-      forcedKills: 0,
+      forcedKills: r.forcedKills,
     };
-    this.event(rolloutId, 'info', `rollout of ${r.service} ${r.fromVersion || '(nothing)'} → ${r.version} started`);
-    const phases = [...new Set(steps.map((s) => s.phase))].sort((a, b) => a - b);
-    try {
-      for (const phase of phases) {
-        const group = steps.filter((s) => s.phase === phase && s.state === 'pending');
-        if (!group.length) continue;
-        await this.runPhase(st, group, steps);
+    for (const s of steps) {
+      if (s.kind === 'start' && s.state === 'done') {
+        const res = JSON.parse(s.resultJson) as StartInstanceResult;
+        st.started.set(s.agentId, { slot: res.slot, port: res.port });
       }
-      this.store.updateRollout(rolloutId, { state: 'succeeded', endedMs: this.clock.now(), forcedKills: st.forcedKills, failedHosts: st.failed.size });
+      if (s.kind === 'start' && s.state === 'failed') st.failed.add(s.agentId);
+      if (s.kind === 'drain' && s.state === 'failed') {
+        for (const h of (JSON.parse(s.argsJson) as { hosts: { agentId: string }[] }).hosts) st.undrained.add(h.agentId);
+      }
+    }
+    return st;
+  }
+
+  /**
+   * Runs a rollout to its end, or until it pauses. Never throws: the outcome is in the store (or,
+   * when the store refuses writes, reported through onPausedInMemory).
+   */
+  async run(rolloutId: string, resume?: { began: number }): Promise<void> {
+    const r = this.store.getRollout(rolloutId);
+    if (!r || r.state !== 'running') return;
+    const steps = this.store.steps(rolloutId);
+    const st = this.rebuild(rolloutId, steps);
+    if (resume) st.resumeBegan = resume.began;
+    try {
+      if (!steps.some((s) => s.state !== 'pending')) {
+        this.event(rolloutId, 'info', `rollout of ${r.service} ${r.fromVersion || '(nothing)'} → ${r.version} started`);
+      }
+      const phases = [...new Set(steps.map((s) => s.phase))].sort((a, b) => a - b);
+      for (const phase of phases) {
+        const group = steps.filter((s) => s.phase === phase);
+        await this.checkFailures(st, group, steps);
+        const todo = group.filter((s) => s.state === 'pending' || s.state === 'running');
+        if (!todo.length) continue;
+        if (this.opts.pauseRequested?.(rolloutId) || this.store.getRollout(rolloutId)?.state === 'paused') {
+          this.log.info({ rolloutId }, 'rollout paused at a step boundary');
+          return;
+        }
+        await this.runPhase(st, todo, steps);
+      }
+      this.journal(() =>
+        this.store.updateRollout(rolloutId, { state: 'succeeded', endedMs: this.clock.now(), forcedKills: st.forcedKills, failedHosts: st.failed.size }),
+      );
       this.event(rolloutId, 'info', `rollout succeeded: ${r.version} live${st.failed.size ? ` (${st.failed.size} host(s) kept the old version)` : ''}`);
     } catch (err) {
+      if (err instanceof PauseRollout || err instanceof JournalUnavailable) return this.pause(rolloutId, err.message);
       const message = errorMessage(err);
-      for (const s of steps) if (s.state === 'pending') this.setStep(st, s, { state: 'skipped' });
-      this.store.updateRollout(rolloutId, { state: 'failed', error: message, endedMs: this.clock.now(), forcedKills: st.forcedKills, failedHosts: st.failed.size });
-      this.event(rolloutId, 'error', `rollout failed: ${message}`);
+      try {
+        for (const s of steps) if (s.state === 'pending') this.setStep(st, s, { state: 'skipped' });
+        this.journal(() =>
+          this.store.updateRollout(rolloutId, { state: 'failed', error: message, endedMs: this.clock.now(), forcedKills: st.forcedKills, failedHosts: st.failed.size }),
+        );
+        this.event(rolloutId, 'error', `rollout failed: ${message}`);
+      } catch (journalErr) {
+        this.pause(rolloutId, `${errorMessage(journalErr)} (while recording the failure: ${message})`);
+      }
     }
+  }
+
+  /** Pauses with a reason; if even that cannot be journalled, the pause lives in memory. */
+  private pause(rolloutId: string, reason: string) {
+    try {
+      this.store.updateRollout(rolloutId, { state: 'paused', pauseReason: reason });
+      this.store.addEvent({ rolloutId, atMs: this.clock.now(), level: 'warn', agentId: '', message: `rollout paused: ${reason}`, kind: 'paused' });
+    } catch (err) {
+      this.log.error({ rolloutId, err: errorMessage(err) }, 'pause could not be journalled; held in memory');
+      this.opts.onPausedInMemory?.(rolloutId, reason);
+    }
+    this.log.warn({ rolloutId, reason }, 'rollout paused');
+    this.notify(rolloutId);
   }
 
   /** database instance + rollout + step + attempt: the same work always has the same id */
@@ -108,30 +201,86 @@ export class Executor {
     return `${this.store.instanceId()}:${st.rolloutId}/${s.seq}/${s.attempt}`;
   }
 
-  /** Journals the start, runs fn, journals the end. Returns fn's value or the error. */
-  private async step<T>(st: RunState, s: StepRow, fn: (commandId: string) => Promise<T>, traffic?: TrafficDoc): Promise<{ ok: true; value: T } | { ok: false; error: unknown }> {
-    this.setStep(st, s, { state: 'running', attempt: s.attempt + 1, startedMs: this.clock.now() }, traffic);
-    try {
-      const value = await fn(this.commandId(st, s));
-      this.setStep(st, s, { state: 'done', endedMs: this.clock.now(), resultJson: JSON.stringify(value ?? {}) });
-      return { ok: true, value };
-    } catch (error) {
-      this.setStep(st, s, { state: 'failed', endedMs: this.clock.now(), error: errorMessage(error) });
-      return { ok: false, error };
+  private crashPoint(s: StepRow, when: 'before' | 'after') {
+    const c = this.opts.crashAt;
+    if (c && c.seq === s.seq && c.when === when) {
+      this.log.warn({ seq: s.seq, when }, 'crash point reached: killing the coordinator');
+      process.kill(process.pid, 'SIGKILL');
     }
   }
 
+  /**
+   * Journals the start (unless the step was already running before an interruption: then the
+   * same command id goes out again), runs fn, journals the end. An agent that stays unreachable
+   * pauses the rollout with the step left running, to be sent again on resume.
+   */
+  private async step<T>(st: RunState, s: StepRow, fn: (commandId: string) => Promise<T>, journalled?: { traffic?: TrafficDoc; resultJson?: string }): Promise<Outcome<T>> {
+    if (s.state === 'pending') {
+      this.setStep(st, s, { state: 'running', attempt: s.attempt + 1, startedMs: this.clock.now(), ...(journalled?.resultJson ? { resultJson: journalled.resultJson } : {}) }, journalled?.traffic);
+    }
+    this.crashPoint(s, 'before');
+    if (st.resumeBegan !== undefined) {
+      const ms = this.clock.now() - st.resumeBegan;
+      st.resumeBegan = undefined;
+      this.event(st.rolloutId, 'info', `resumed: first side effect ${ms}ms after the coordinator started`, '', 'resume-latency');
+    }
+    let value: T;
+    try {
+      value = await fn(this.commandId(st, s));
+    } catch (error) {
+      if (error instanceof ZddError && error.code === 'AGENT_UNAVAILABLE') {
+        throw new PauseRollout(`${error.message} (step ${s.seq}, ${s.kind}; resume it once the agent is back: zddctl resume ${st.rolloutId})`);
+      }
+      this.setStep(st, s, { state: 'failed', endedMs: this.clock.now(), error: errorMessage(error) });
+      return { ok: false, error };
+    }
+    this.crashPoint(s, 'after');
+    const prev = s.resultJson ? (JSON.parse(s.resultJson) as { prev?: unknown }).prev : undefined;
+    this.setStep(st, s, { state: 'done', endedMs: this.clock.now(), resultJson: JSON.stringify(prev === undefined ? value ?? {} : { ...(value as object), prev }) });
+    return { ok: true, value };
+  }
+
   private skip(st: RunState, s: StepRow, why: string) {
-    this.setStep(st, s, { state: 'skipped' as StepState, detail: why });
+    if (s.state === 'pending') this.setStep(st, s, { state: 'skipped', detail: why });
+  }
+
+  /** Failures recorded in the journal stop the rollout, before or after an interruption alike. */
+  private async checkFailures(st: RunState, group: StepRow[], all: StepRow[]) {
+    if (st.failed.size > st.failureLimit) {
+      const batch = Math.max(...all.filter((s) => s.kind === 'start' && s.state === 'failed').map((s) => s.batch));
+      const failures = all.filter((s) => s.kind === 'start' && s.state === 'failed').map((s) => `${s.agentId}: ${s.error}`);
+      await this.cleanup(st, all.filter((s) => s.kind === 'start' && s.batch === batch && st.started.has(s.agentId)), 'the rollout failed before traffic moved');
+      throw new RolloutFailed(
+        `batch ${batch} failed (${st.failed.size} failed host(s), limit ${st.failureLimit}): ${failures.join('; ')}. The old version keeps serving on these hosts.`,
+      );
+    }
+    const failedTraffic = group.find((s) => s.kind === 'traffic' && s.state === 'failed');
+    if (failedTraffic) {
+      const prev = JSON.parse(group[0].resultJson || '{}').prev as TrafficDoc | undefined;
+      const reverted = await this.revertTraffic(st, group, prev);
+      if (reverted) {
+        await this.cleanup(st, all.filter((s) => s.kind === 'start' && s.batch === group[0].batch && st.started.has(s.agentId)), 'traffic did not move');
+        throw new RolloutFailed(`traffic change failed; traffic left as it was: ${failedTraffic.error}`);
+      }
+      throw new RolloutFailed(
+        `traffic change failed and could not be confirmed reverted on every edge; the new instances of batch ${group[0].batch} were left running so that nothing serving is stopped: ${failedTraffic.error}`,
+      );
+    }
   }
 
   private async runPhase(st: RunState, group: StepRow[], all: StepRow[]) {
     const kind = group[0].kind;
     const spec = compileSpec(st.spec);
-    const progress = (s: StepRow) => (m: string) => this.setStep(st, s, { detail: m });
+    const progress = (s: StepRow) => (m: string) => {
+      try {
+        this.setStep(st, s, { detail: m });
+      } catch {
+        /* progress is not worth pausing for */
+      }
+    };
     switch (kind) {
       case 'configure_edge': {
-        const rs = await Promise.all(
+        const rs = await settleAll(
           group.map((s) =>
             this.step(st, s, (id) => this.agents.call(s.agentId, 'configure_edge', JSON.parse(s.argsJson), id, { timeoutMs: 30_000 }) as Promise<ConfigureEdgeResult>),
           ),
@@ -146,7 +295,7 @@ export class Executor {
       case 'start': {
         const batch = group[0].batch;
         this.event(st.rolloutId, 'info', `batch ${batch}: starting ${st.version} on ${group.map((s) => s.agentId).join(', ')}`);
-        const rs = await Promise.all(
+        const rs = await settleAll(
           group.map((s) =>
             this.step(st, s, (id) =>
               this.agents.call(s.agentId, 'start_instance', JSON.parse(s.argsJson), id, {
@@ -156,7 +305,6 @@ export class Executor {
             ),
           ),
         );
-        const failures: string[] = [];
         rs.forEach((r, i) => {
           const s = group[i];
           if (r.ok) {
@@ -164,42 +312,44 @@ export class Executor {
             this.event(st.rolloutId, 'info', `${st.version} healthy in slot ${r.value.slot} after ${r.value.healthyAfterMs}ms`, s.agentId);
           } else {
             st.failed.add(s.agentId);
-            failures.push(`${s.agentId}: ${errorMessage(r.error)}`);
             this.event(st.rolloutId, 'error', `${st.version} did not start: ${errorMessage(r.error)}`, s.agentId);
           }
         });
-        if (st.failed.size > st.failureLimit) {
-          await this.cleanup(st, group.filter((s) => st.started.has(s.agentId)), 'the rollout failed before traffic moved');
-          throw new RolloutFailed(
-            `batch ${batch} failed (${st.failed.size} failed host(s), limit ${st.failureLimit}): ${failures.join('; ')}. The old version keeps serving on these hosts.`,
-          );
-        }
+        await this.checkFailures(st, group, all);
         for (const s of all) {
           if (s.batch === batch && s.state === 'pending' && s.kind === 'stop' && st.failed.has(s.agentId)) this.skip(st, s, 'new instance did not start');
         }
         return;
       }
       case 'traffic': {
-        const args = JSON.parse(group[0].argsJson) as { moves: Move[] };
-        const moves = args.moves.filter((m) => st.started.has(m.agentId) && !st.failed.has(m.agentId));
-        if (!moves.length) {
-          for (const s of group) this.skip(st, s, 'no host of this batch became healthy');
-          return;
-        }
-        const prev = this.store.traffic(st.service);
-        const doc = nextTraffic(prev, st.service, moves, (prev?.generation ?? 0) + 1);
-        const rs = await this.applyTraffic(st, group, doc);
-        const bad = rs.find((r) => !r.ok);
-        if (bad && !bad.ok) {
-          const reverted = await this.revertTraffic(st, group, prev);
-          if (reverted) {
-            await this.cleanup(st, all.filter((s) => s.kind === 'start' && s.batch === group[0].batch && st.started.has(s.agentId)), 'traffic did not move');
-            throw new RolloutFailed(`traffic change failed; traffic left as it was: ${errorMessage(bad.error)}`);
+        let doc: TrafficDoc;
+        let prev: TrafficDoc | undefined;
+        if (group.some((s) => s.state === 'running')) {
+          // interrupted mid-change: the document was journalled before any edge was touched
+          doc = this.store.traffic(st.service)!;
+          prev = JSON.parse(group[0].resultJson || '{}').prev;
+        } else {
+          const args = JSON.parse(group[0].argsJson) as { moves: Move[] };
+          const moves = args.moves.filter((m) => st.started.has(m.agentId) && !st.failed.has(m.agentId));
+          if (!moves.length) {
+            for (const s of group) this.skip(st, s, 'no host of this batch became healthy');
+            return;
           }
-          throw new RolloutFailed(
-            `traffic change failed and could not be confirmed reverted on every edge; the new instances of batch ${group[0].batch} were left running so that nothing serving is stopped: ${errorMessage(bad.error)}`,
-          );
+          prev = this.store.traffic(st.service);
+          doc = nextTraffic(prev, st.service, moves, (prev?.generation ?? 0) + 1);
         }
+        const rs = await settleAll(
+          group.map((s, i) =>
+            this.step(
+              st,
+              s,
+              (id) => this.agents.call(s.agentId, 'apply_traffic', doc, id, { timeoutMs: 30_000 }) as Promise<ApplyTrafficResult>,
+              // the generation, and what it replaces, are journalled before any edge is touched
+              i === 0 ? { traffic: doc, resultJson: JSON.stringify({ prev: prev ?? null }) } : undefined,
+            ),
+          ),
+        );
+        if (rs.some((r) => !r.ok)) return this.checkFailures(st, group, all);
         const r0 = rs[0] as { ok: true; value: ApplyTrafficResult };
         this.event(
           st.rolloutId,
@@ -209,7 +359,7 @@ export class Executor {
         return;
       }
       case 'drain': {
-        await Promise.all(
+        await settleAll(
           group.map(async (s) => {
             const a = JSON.parse(s.argsJson) as { service: string; hosts: { agentId: string; addr: string }[]; timeoutMs: number };
             const addrs = a.hosts.filter((h) => !st.failed.has(h.agentId)).map((h) => h.addr);
@@ -222,15 +372,15 @@ export class Executor {
               // traffic, and stopping them could cut requests still in flight.
               for (const h of a.hosts) st.undrained.add(h.agentId);
               this.event(st.rolloutId, 'warn', `could not confirm the drain of ${addrs.join(', ')}; old instances left running: ${errorMessage(r.error)}`, s.agentId);
-            }
-            else if (!r.value.idle) this.event(st.rolloutId, 'warn', `${r.value.inflight} request(s) still in flight to ${addrs.join(', ')} after ${r.value.waitedMs}ms`, s.agentId);
-            else this.setStep(st, s, { detail: `in-flight reached 0 after ${r.value.waitedMs}ms` });
+            } else if (!r.value.idle) {
+              this.event(st.rolloutId, 'warn', `${r.value.inflight} request(s) still in flight to ${addrs.join(', ')} after ${r.value.waitedMs}ms`, s.agentId);
+            } else this.setStep(st, s, { detail: `in-flight reached 0 after ${r.value.waitedMs}ms` });
           }),
         );
         return;
       }
       case 'stop': {
-        await Promise.all(
+        await settleAll(
           group.map(async (s) => {
             if (st.undrained.has(s.agentId)) return this.skip(st, s, 'drain not confirmed; old instance left running');
             const r = await this.step(st, s, (id) =>
@@ -239,21 +389,23 @@ export class Executor {
             if (!r.ok) this.event(st.rolloutId, 'warn', `old instance did not stop: ${errorMessage(r.error)}`, s.agentId);
             else if (r.value.forced) {
               st.forcedKills++;
-              this.store.updateRollout(st.rolloutId, { forcedKills: st.forcedKills });
+              this.journal(() => this.store.updateRollout(st.rolloutId, { forcedKills: st.forcedKills }));
               this.event(st.rolloutId, 'warn', `old instance ignored ${spec.stop.signal} for ${spec.stop.drainTimeoutMs}ms: forced kill`, s.agentId);
-            } else this.event(st.rolloutId, 'info', `old instance stopped after ${r.value.stoppedAfterMs}ms`, s.agentId);
+            } else if (!r.value.alreadyStopped) this.event(st.rolloutId, 'info', `old instance stopped after ${r.value.stoppedAfterMs}ms`, s.agentId);
           }),
         );
         return;
       }
       case 'pause': {
-        const { ms } = JSON.parse(group[0].argsJson) as { ms: number };
-        await this.step(st, group[0], () => this.clock.sleep(ms));
+        const s = group[0];
+        const { ms } = JSON.parse(s.argsJson) as { ms: number };
+        const left = s.state === 'running' ? Math.max(0, s.startedMs + ms - this.clock.now()) : ms;
+        await this.step(st, s, () => this.clock.sleep(left));
         return;
       }
       case 'finalize': {
         await this.step(st, group[0], async () => {
-          this.store.setLiveVersion(st.service, st.version);
+          this.journal(() => this.store.setLiveVersion(st.service, st.version));
           return {};
         });
         return;
@@ -261,19 +413,6 @@ export class Executor {
       default:
         throw new ZddError('INTERNAL', `unknown step kind ${kind}`);
     }
-  }
-
-  private applyTraffic(st: RunState, group: StepRow[], doc: TrafficDoc) {
-    return Promise.all(
-      group.map((s, i) =>
-        this.step(
-          st,
-          s,
-          (id) => this.agents.call(s.agentId, 'apply_traffic', doc, id, { timeoutMs: 30_000 }) as Promise<ApplyTrafficResult>,
-          i === 0 ? doc : undefined, // the generation is journalled before any edge is touched
-        ),
-      ),
-    );
   }
 
   /**
@@ -285,7 +424,7 @@ export class Executor {
   private async revertTraffic(st: RunState, group: StepRow[], prev: TrafficDoc | undefined): Promise<boolean> {
     const cur = this.store.traffic(st.service)!;
     const doc: TrafficDoc = { service: st.service, generation: cur.generation + 1, backends: prev?.backends ?? [] };
-    this.store.updateStep(st.rolloutId, group[0].seq, {}, doc);
+    this.journal(() => this.store.updateStep(st.rolloutId, group[0].seq, {}, doc));
     const results = await Promise.all(
       group.map((s) =>
         this.agents.call(s.agentId, 'apply_traffic', doc, `${this.commandId(st, s)}/revert`, { timeoutMs: 30_000 }).then(

@@ -11,15 +11,27 @@ const program = new Command('zdd-coordinator')
   .option('--db <file>', 'SQLite database file', '/var/lib/zdd-coordinator/zdd.db')
   .option('--insecure', 'allow plaintext gRPC on a non-loopback address', false)
   .option('--heartbeat-ms <n>', 'agent heartbeat interval', (v) => Number(v), 5000)
-  .option('--agent-grace-ms <n>', 'how long a command waits for its disconnected agent', (v) => Number(v), 30_000)
+  .option('--agent-grace-ms <n>', 'how long a step waits for its disconnected agent before the rollout pauses', (v) => Number(v), 30_000)
+  .option('--resume-wait-ms <n>', 'after a restart, how long to wait for agents before resuming rollouts', (v) => Number(v), 10_000)
   .option('--log-level <level>', 'pino log level', 'info');
 
 async function main() {
   program.parse();
   const o = program.opts();
   const log = createLogger('zdd-coordinator', o.logLevel);
+  // Fault injection for the crash tests: SIGKILL at a step boundary, e.g. ZDD_CRASH_AT=5:before.
+  const crash = /^(\d+):(before|after)$/.exec(process.env.ZDD_CRASH_AT ?? '');
   const c = await startCoordinator(
-    Object.freeze({ listen: o.listen, db: o.db, insecure: o.insecure, heartbeatMs: o.heartbeatMs, agentGraceMs: o.agentGraceMs, log }),
+    Object.freeze({
+      listen: o.listen,
+      db: o.db,
+      insecure: o.insecure,
+      heartbeatMs: o.heartbeatMs,
+      agentGraceMs: o.agentGraceMs,
+      resumeWaitMs: o.resumeWaitMs,
+      crashAt: crash ? { seq: Number(crash[1]), when: crash[2] as 'before' | 'after' } : undefined,
+      log,
+    }),
   );
   let stopping = false;
   const stop = async (sig: string) => {

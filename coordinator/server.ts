@@ -16,6 +16,10 @@ export interface CoordinatorConfig {
   insecure: boolean;
   heartbeatMs: number;
   agentGraceMs: number;
+  /** how long a resumed rollout waits for its agents to reconnect before going on without them */
+  resumeWaitMs: number;
+  /** fault injection for the crash tests (ZDD_CRASH_AT=SEQ:before|after) */
+  crashAt?: { seq: number; when: 'before' | 'after' };
   log: Logger;
 }
 
@@ -33,15 +37,12 @@ export async function startCoordinator(cfg: CoordinatorConfig): Promise<Coordina
     coordinatorVersion: COORDINATOR_VERSION,
   });
   let control: Control | undefined;
-  const executor = new Executor(store, hub, systemClock, cfg.log.child({ part: 'executor' }), (id) => control?.changes.emit('change', id));
+  const executor = new Executor(store, hub, systemClock, cfg.log.child({ part: 'executor' }), (id) => control?.changes.emit('change', id), {
+    crashAt: cfg.crashAt,
+    onPausedInMemory: (id, reason) => control?.pausedInMemory.set(id, reason),
+    pauseRequested: (id) => control?.pausedInMemory.has(id) ?? false,
+  });
   control = new Control(store, hub, executor, cfg.log.child({ part: 'control' }));
-
-  // Rollouts interrupted by a crash or restart: resume comes with crash-safe rollouts (issue 3);
-  // until then they are marked failed, with the reason, so the service is not blocked.
-  for (const r of store.runningRollouts()) {
-    store.updateRollout(r.id, { state: 'failed', error: 'interrupted by a coordinator restart', endedMs: Date.now() });
-    store.addEvent({ rolloutId: r.id, atMs: Date.now(), level: 'error', agentId: '', message: 'interrupted by a coordinator restart' });
-  }
 
   const server = new grpc.Server(SERVER_OPTIONS);
   const { agent, control: ctl } = protos();
@@ -53,6 +54,8 @@ export async function startCoordinator(cfg: CoordinatorConfig): Promise<Coordina
     ),
   );
   cfg.log.info({ listen: cfg.listen, port, db: cfg.db }, 'coordinator listening');
+  // Rollouts this coordinator was running when it stopped continue where they were.
+  void control.resumeInterrupted(Math.round(performance.timeOrigin), cfg.resumeWaitMs).catch((err) => cfg.log.error({ err }, 'resume failed'));
   return {
     port,
     async shutdown() {

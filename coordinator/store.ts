@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import { ZddError } from '../lib/errors.js';
 import type { TrafficDoc } from '../lib/traffic.js';
 
-export type RolloutState = 'running' | 'succeeded' | 'failed';
+export type RolloutState = 'running' | 'paused' | 'succeeded' | 'failed';
 export type StepState = 'pending' | 'running' | 'done' | 'failed' | 'skipped';
 
 export interface AgentRow {
@@ -41,6 +41,7 @@ export interface RolloutRow {
   endedMs: number;
   forcedKills: number;
   failedHosts: number;
+  pauseReason: string;
 }
 
 export interface StepRow {
@@ -66,6 +67,8 @@ export interface EventRow {
   level: 'info' | 'warn' | 'error';
   agentId: string;
   message: string;
+  /** marks events the coordinator reads back: 'interrupted', 'resumed' */
+  kind?: string;
 }
 
 export interface Store {
@@ -77,16 +80,18 @@ export interface Store {
   setLiveVersion(name: string, version: string): void;
   activeRollout(service: string): RolloutRow | undefined;
   /** Inserts a rollout and its planned steps in one transaction. */
-  createRollout(r: Omit<RolloutRow, 'id'>, steps: Omit<StepRow, 'rolloutId'>[]): RolloutRow;
+  createRollout(r: Omit<RolloutRow, 'id' | 'pauseReason'>, steps: Omit<StepRow, 'rolloutId'>[]): RolloutRow;
   getRollout(id: string): RolloutRow | undefined;
   latestRollout(): RolloutRow | undefined;
   listRollouts(service: string | undefined, limit: number): RolloutRow[];
   runningRollouts(): RolloutRow[];
-  updateRollout(id: string, patch: Partial<Pick<RolloutRow, 'state' | 'error' | 'endedMs' | 'forcedKills' | 'failedHosts'>>): void;
+  updateRollout(id: string, patch: Partial<Pick<RolloutRow, 'state' | 'error' | 'endedMs' | 'forcedKills' | 'failedHosts' | 'pauseReason'>>): void;
   steps(rolloutId: string): StepRow[];
   updateStep(rolloutId: string, seq: number, patch: Partial<Omit<StepRow, 'rolloutId' | 'seq'>>, alsoTraffic?: TrafficDoc): void;
   addEvent(e: EventRow): void;
   events(rolloutId: string): EventRow[];
+  /** when the rollout was resumed, oldest first */
+  resumedAt(rolloutId: string): number[];
   traffic(service: string): TrafficDoc | undefined;
   /** random per database: command ids carry it, so a new database never reuses an agent's recorded id */
   instanceId(): string;
@@ -126,6 +131,8 @@ const MIGRATIONS: string[] = [
      service TEXT PRIMARY KEY, generation INTEGER NOT NULL, doc_json TEXT NOT NULL, updated_ms INTEGER NOT NULL);
    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
    INSERT INTO meta (key, value) VALUES ('instance_id', lower(hex(randomblob(4))));`,
+  `ALTER TABLE rollouts ADD COLUMN pause_reason TEXT NOT NULL DEFAULT '';
+   ALTER TABLE events ADD COLUMN kind TEXT NOT NULL DEFAULT '';`,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
@@ -257,17 +264,18 @@ export class SqliteStore implements Store {
       endedMs: r.ended_ms,
       forcedKills: r.forced_kills,
       failedHosts: r.failed_hosts,
+      pauseReason: r.pause_reason,
     };
   }
 
   activeRollout(service: string): RolloutRow | undefined {
-    const r = this.db.prepare("SELECT * FROM rollouts WHERE service = ? AND state = 'running'").get(service);
+    const r = this.db.prepare("SELECT * FROM rollouts WHERE service = ? AND state IN ('running', 'paused')").get(service);
     return r ? this.rollout(r) : undefined;
   }
 
-  createRollout(r: Omit<RolloutRow, 'id'>, steps: Omit<StepRow, 'rolloutId'>[]): RolloutRow {
+  createRollout(r: Omit<RolloutRow, 'id' | 'pauseReason'>, steps: Omit<StepRow, 'rolloutId'>[]): RolloutRow {
     return this.db.transaction(() => {
-      if (this.activeRollout(r.service)) throw new ZddError('ROLLOUT_ACTIVE', `a rollout of ${r.service} is already running`);
+      if (this.activeRollout(r.service)) throw new ZddError('ROLLOUT_ACTIVE', `a rollout of ${r.service} is already active`);
       const n = (this.db.prepare('SELECT count(*) AS n FROM rollouts WHERE service = ?').get(r.service) as { n: number }).n;
       const id = `${r.service}-${n + 1}`;
       this.db
@@ -306,8 +314,10 @@ export class SqliteStore implements Store {
     return this.db.prepare("SELECT * FROM rollouts WHERE state = 'running'").all().map((r) => this.rollout(r));
   }
 
-  updateRollout(id: string, patch: Partial<Pick<RolloutRow, 'state' | 'error' | 'endedMs' | 'forcedKills' | 'failedHosts'>>): void {
-    const cols: Record<string, string> = { state: 'state', error: 'error', endedMs: 'ended_ms', forcedKills: 'forced_kills', failedHosts: 'failed_hosts' };
+  updateRollout(id: string, patch: Partial<Pick<RolloutRow, 'state' | 'error' | 'endedMs' | 'forcedKills' | 'failedHosts' | 'pauseReason'>>): void {
+    const cols: Record<string, string> = {
+      state: 'state', error: 'error', endedMs: 'ended_ms', forcedKills: 'forced_kills', failedHosts: 'failed_hosts', pauseReason: 'pause_reason',
+    };
     const keys = Object.keys(patch) as (keyof typeof patch)[];
     if (!keys.length) return;
     this.db.prepare(`UPDATE rollouts SET ${keys.map((k) => `${cols[k]} = @${k}`).join(', ')} WHERE id = @id`).run({ ...patch, id });
@@ -356,7 +366,9 @@ export class SqliteStore implements Store {
   }
 
   addEvent(e: EventRow): void {
-    this.db.prepare('INSERT INTO events (rollout_id, at_ms, level, agent_id, message) VALUES (?, ?, ?, ?, ?)').run(e.rolloutId, e.atMs, e.level, e.agentId, e.message);
+    this.db
+      .prepare('INSERT INTO events (rollout_id, at_ms, level, agent_id, message, kind) VALUES (?, ?, ?, ?, ?, ?)')
+      .run(e.rolloutId, e.atMs, e.level, e.agentId, e.message, e.kind ?? '');
   }
 
   events(rolloutId: string): EventRow[] {
@@ -366,7 +378,12 @@ export class SqliteStore implements Store {
       level: r.level,
       agentId: r.agent_id,
       message: r.message,
+      kind: r.kind,
     }));
+  }
+
+  resumedAt(rolloutId: string): number[] {
+    return (this.db.prepare("SELECT at_ms FROM events WHERE rollout_id = ? AND kind = 'resumed' ORDER BY id").all(rolloutId) as { at_ms: number }[]).map((r) => r.at_ms);
   }
 
   traffic(service: string): TrafficDoc | undefined {

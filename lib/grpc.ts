@@ -27,7 +27,7 @@ export function protos(): { agent: AgentProto; control: ControlProto } {
   return loaded;
 }
 
-/** Keepalive on both sides so a dead peer is noticed in seconds; reconnect backoff capped at 2 s. */
+/** Keepalive on both sides so a dead peer is noticed in seconds; reconnect backoff capped at 1 s. */
 export const SERVER_OPTIONS: grpc.ChannelOptions = {
   'grpc.keepalive_time_ms': 10_000,
   'grpc.keepalive_timeout_ms': 5_000,
@@ -41,7 +41,7 @@ export const CLIENT_OPTIONS: grpc.ChannelOptions = {
   'grpc.keepalive_timeout_ms': 5_000,
   'grpc.keepalive_permit_without_calls': 1,
   'grpc.initial_reconnect_backoff_ms': 200,
-  'grpc.max_reconnect_backoff_ms': 2_000,
+  'grpc.max_reconnect_backoff_ms': 1_000,
   'grpc.max_receive_message_length': 16 * 1024 * 1024,
 };
 

@@ -17,6 +17,10 @@ export interface FleetOptions {
   logLevel?: string;
   /** keep the fleet's directory after stop (logs for a failed test) */
   keepDir?: boolean;
+  /** where the coordinator's database lives (default: the fleet's directory) */
+  dbDir?: string;
+  /** extra coordinator flags */
+  coordinatorArgs?: string[];
 }
 
 export interface CliResult {
@@ -79,7 +83,7 @@ export class LocalFleet {
   private constructor(readonly o: FleetOptions) {
     this.dir = o.dir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'zdd-fleet-'));
     this.releases = path.join(this.dir, 'releases');
-    this.dbFile = path.join(this.dir, 'coordinator.db');
+    this.dbFile = path.join(o.dbDir ?? this.dir, 'coordinator.db');
     for (const d of ['logs', 'agents', 'releases']) fs.mkdirSync(path.join(this.dir, d), { recursive: true });
     live.add(this);
   }
@@ -108,9 +112,9 @@ export class LocalFleet {
     return path.join(this.dir, 'agents', this.agentId(i));
   }
 
-  private spawnLogged(name: string, args: string[]): ChildProcess {
+  private spawnLogged(name: string, args: string[], env?: Record<string, string>): ChildProcess {
     const out = fs.openSync(path.join(this.dir, 'logs', `${name}.log`), 'a');
-    const child = spawn(process.execPath, args, { stdio: ['ignore', out, out], cwd: this.dir });
+    const child = spawn(process.execPath, args, { stdio: ['ignore', out, out], cwd: this.dir, env: { ...process.env, ...env } });
     fs.closeSync(out);
     this.procs.set(name, child);
     child.once('exit', () => {
@@ -119,14 +123,24 @@ export class LocalFleet {
     return child;
   }
 
-  async startCoordinator(): Promise<void> {
-    this.spawnLogged('coordinator', [
-      path.join(ROOT, 'bin/zdd-coordinator.js'),
-      '--listen', this.coordinatorAddr,
-      '--db', this.dbFile,
-      '--heartbeat-ms', '1000',
-      '--log-level', this.o.logLevel ?? 'info',
-    ]);
+  get db(): string {
+    return this.dbFile;
+  }
+
+  /** Starts the coordinator and waits until it answers; `env` can carry ZDD_CRASH_AT. */
+  async startCoordinator(env?: Record<string, string>): Promise<void> {
+    this.spawnLogged(
+      'coordinator',
+      [
+        path.join(ROOT, 'bin/zdd-coordinator.js'),
+        '--listen', this.coordinatorAddr,
+        '--db', this.dbFile,
+        '--heartbeat-ms', '1000',
+        '--log-level', this.o.logLevel ?? 'info',
+        ...(this.o.coordinatorArgs ?? []),
+      ],
+      env,
+    );
     const deadline = Date.now() + 15_000;
     while (Date.now() < deadline) {
       const r = await this.zddctl(['agents', '--json']);
@@ -135,6 +149,28 @@ export class LocalFleet {
       await sleep(100);
     }
     throw new Error(`coordinator did not come up: ${this.log('coordinator').slice(-800)}`);
+  }
+
+  /** Resolves when the coordinator process has exited (for instance at an injected crash point). */
+  coordinatorExited(timeoutMs = 30_000): Promise<void> {
+    const p = this.procs.get('coordinator');
+    if (!p) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error(`the coordinator did not exit within ${timeoutMs}ms`)), timeoutMs);
+      p.once('exit', () => {
+        clearTimeout(t);
+        resolve();
+      });
+    });
+  }
+
+  /** Signals the coordinator and waits for it to exit. */
+  async stopCoordinator(signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+    const p = this.procs.get('coordinator');
+    if (!p) return;
+    const exited = this.coordinatorExited();
+    p.kill(signal);
+    await exited;
   }
 
   /** Starts agent i (1-based); agent 1 is the edge. Apps of agent i use ports base+2(i-1) and +1. */

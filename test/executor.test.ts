@@ -129,7 +129,7 @@ test('a traffic change that fails is reverted on the edge, journalled as reverte
 test('when the revert cannot be confirmed either, no new instance is stopped', async (t) => {
   const { store, id } = setup(t, 0, 4);
   const agents = fakeAgents([], () => {
-    throw new ZddError('AGENT_UNAVAILABLE', 'agent h0 is not connected');
+    throw new ZddError('NGINX_FAILED', 'admin endpoint did not answer within 3s');
   });
   await new Executor(store, agents, clock, silentLogger, () => undefined).run(id);
   t.regex(store.getRollout(id)!.error, /could not be confirmed reverted on every edge; the new instances of batch 1 were left running/);
@@ -155,4 +155,52 @@ test('an old instance whose drain cannot be confirmed is left running, not stopp
   t.is(agents.calls.filter((c) => c.kind === 'stop_instance').length, 0);
   t.true(store.steps(row.id).filter((s) => s.kind === 'stop').every((s) => s.state === 'skipped' && /drain not confirmed/.test(s.detail)));
   t.true(store.events(row.id).some((e) => /could not confirm the drain .* old instances left running/.test(e.message)));
+});
+
+test('an agent unreachable past its deadline pauses the rollout with the step left running; resume re-sends the same command id', async (t) => {
+  const { store, id } = setup(t, 0, 4);
+  let reachable = false;
+  const agents = fakeAgents([], () => {
+    if (!reachable) throw new ZddError('AGENT_UNAVAILABLE', 'agent h0 disconnected during apply_traffic and did not return within 30000ms');
+  });
+  await new Executor(store, agents, clock, silentLogger, () => undefined).run(id);
+  let r = store.getRollout(id)!;
+  t.is(r.state, 'paused');
+  t.regex(r.pauseReason, /agent h0 disconnected during apply_traffic .* zddctl resume web-1/);
+  const traffic = store.steps(id).find((s) => s.kind === 'traffic')!;
+  t.is(traffic.state, 'running');
+  t.false(agents.calls.some((c) => c.kind === 'stop_instance'), 'nothing is cleaned up: the change may have reached the edge');
+  const firstId = agents.calls.find((c) => c.kind === 'apply_traffic')!.commandId;
+
+  reachable = true;
+  store.updateRollout(id, { state: 'running', pauseReason: '' });
+  await new Executor(store, agents, clock, silentLogger, () => undefined).run(id);
+  r = store.getRollout(id)!;
+  t.is(r.state, 'succeeded');
+  const sends = agents.calls.filter((c) => c.kind === 'apply_traffic');
+  t.deepEqual(sends.map((c) => c.commandId), [firstId, firstId], 'the same command id, so the edge applies it at most once');
+  t.is(sends[1].args.generation, 1, 'the journalled generation, not a new one');
+  t.is(agents.calls.filter((c) => c.kind === 'start_instance').length, 4, 'no host started twice');
+});
+
+test('a journal that refuses writes pauses the rollout before any side effect without its entry', async (t) => {
+  const { store, id } = setup(t, 0, 4);
+  const agents = fakeAgents([]);
+  let full = false;
+  const realUpdate = store.updateStep.bind(store);
+  store.updateStep = (...args: Parameters<typeof store.updateStep>) => {
+    if (full) throw Object.assign(new Error('database or disk is full'), { code: 'SQLITE_FULL' });
+    if (args[2].state === 'done' && store.steps(id).find((s) => s.seq === args[1])?.kind === 'start') full = true;
+    return realUpdate(...args);
+  };
+  const inMemory: string[] = [];
+  const realRollout = store.updateRollout.bind(store);
+  store.updateRollout = (...args: Parameters<typeof store.updateRollout>) => {
+    if (full) throw Object.assign(new Error('database or disk is full'), { code: 'SQLITE_FULL' });
+    return realRollout(...args);
+  };
+  await new Executor(store, agents, clock, silentLogger, () => undefined, { onPausedInMemory: (_id, reason) => inMemory.push(reason) }).run(id);
+  t.is(inMemory.length, 1);
+  t.regex(inMemory[0], /the journal cannot be written: database or disk is full/);
+  t.false(agents.calls.some((c) => c.kind === 'apply_traffic'), 'no traffic change without its journal entry');
 });

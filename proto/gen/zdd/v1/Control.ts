@@ -60,6 +60,15 @@ export interface ControlClient extends grpc.Client {
   listRollouts(argument: _zdd_v1_ListRolloutsRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_zdd_v1_ListRolloutsResponse__Output>): grpc.ClientUnaryCall;
   listRollouts(argument: _zdd_v1_ListRolloutsRequest, callback: grpc.requestCallback<_zdd_v1_ListRolloutsResponse__Output>): grpc.ClientUnaryCall;
   
+  PauseRollout(argument: _zdd_v1_GetRolloutRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_zdd_v1_Rollout__Output>): grpc.ClientUnaryCall;
+  PauseRollout(argument: _zdd_v1_GetRolloutRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_zdd_v1_Rollout__Output>): grpc.ClientUnaryCall;
+  PauseRollout(argument: _zdd_v1_GetRolloutRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_zdd_v1_Rollout__Output>): grpc.ClientUnaryCall;
+  PauseRollout(argument: _zdd_v1_GetRolloutRequest, callback: grpc.requestCallback<_zdd_v1_Rollout__Output>): grpc.ClientUnaryCall;
+  pauseRollout(argument: _zdd_v1_GetRolloutRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_zdd_v1_Rollout__Output>): grpc.ClientUnaryCall;
+  pauseRollout(argument: _zdd_v1_GetRolloutRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_zdd_v1_Rollout__Output>): grpc.ClientUnaryCall;
+  pauseRollout(argument: _zdd_v1_GetRolloutRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_zdd_v1_Rollout__Output>): grpc.ClientUnaryCall;
+  pauseRollout(argument: _zdd_v1_GetRolloutRequest, callback: grpc.requestCallback<_zdd_v1_Rollout__Output>): grpc.ClientUnaryCall;
+  
   Plan(argument: _zdd_v1_StartRolloutRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_zdd_v1_PlanResponse__Output>): grpc.ClientUnaryCall;
   Plan(argument: _zdd_v1_StartRolloutRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_zdd_v1_PlanResponse__Output>): grpc.ClientUnaryCall;
   Plan(argument: _zdd_v1_StartRolloutRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_zdd_v1_PlanResponse__Output>): grpc.ClientUnaryCall;
@@ -68,6 +77,15 @@ export interface ControlClient extends grpc.Client {
   plan(argument: _zdd_v1_StartRolloutRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_zdd_v1_PlanResponse__Output>): grpc.ClientUnaryCall;
   plan(argument: _zdd_v1_StartRolloutRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_zdd_v1_PlanResponse__Output>): grpc.ClientUnaryCall;
   plan(argument: _zdd_v1_StartRolloutRequest, callback: grpc.requestCallback<_zdd_v1_PlanResponse__Output>): grpc.ClientUnaryCall;
+  
+  ResumeRollout(argument: _zdd_v1_GetRolloutRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_zdd_v1_Rollout__Output>): grpc.ClientUnaryCall;
+  ResumeRollout(argument: _zdd_v1_GetRolloutRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_zdd_v1_Rollout__Output>): grpc.ClientUnaryCall;
+  ResumeRollout(argument: _zdd_v1_GetRolloutRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_zdd_v1_Rollout__Output>): grpc.ClientUnaryCall;
+  ResumeRollout(argument: _zdd_v1_GetRolloutRequest, callback: grpc.requestCallback<_zdd_v1_Rollout__Output>): grpc.ClientUnaryCall;
+  resumeRollout(argument: _zdd_v1_GetRolloutRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_zdd_v1_Rollout__Output>): grpc.ClientUnaryCall;
+  resumeRollout(argument: _zdd_v1_GetRolloutRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_zdd_v1_Rollout__Output>): grpc.ClientUnaryCall;
+  resumeRollout(argument: _zdd_v1_GetRolloutRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_zdd_v1_Rollout__Output>): grpc.ClientUnaryCall;
+  resumeRollout(argument: _zdd_v1_GetRolloutRequest, callback: grpc.requestCallback<_zdd_v1_Rollout__Output>): grpc.ClientUnaryCall;
   
   StartRollout(argument: _zdd_v1_StartRolloutRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_zdd_v1_Rollout__Output>): grpc.ClientUnaryCall;
   StartRollout(argument: _zdd_v1_StartRolloutRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_zdd_v1_Rollout__Output>): grpc.ClientUnaryCall;
@@ -96,7 +114,11 @@ export interface ControlHandlers extends grpc.UntypedServiceImplementation {
   
   ListRollouts: grpc.handleUnaryCall<_zdd_v1_ListRolloutsRequest__Output, _zdd_v1_ListRolloutsResponse>;
   
+  PauseRollout: grpc.handleUnaryCall<_zdd_v1_GetRolloutRequest__Output, _zdd_v1_Rollout>;
+  
   Plan: grpc.handleUnaryCall<_zdd_v1_StartRolloutRequest__Output, _zdd_v1_PlanResponse>;
+  
+  ResumeRollout: grpc.handleUnaryCall<_zdd_v1_GetRolloutRequest__Output, _zdd_v1_Rollout>;
   
   StartRollout: grpc.handleUnaryCall<_zdd_v1_StartRolloutRequest__Output, _zdd_v1_Rollout>;
   
@@ -110,7 +132,9 @@ export interface ControlDefinition extends grpc.ServiceDefinition {
   GetService: MethodDefinition<_zdd_v1_GetServiceRequest, _zdd_v1_ServiceInfo, _zdd_v1_GetServiceRequest__Output, _zdd_v1_ServiceInfo__Output>
   ListAgents: MethodDefinition<_zdd_v1_ListAgentsRequest, _zdd_v1_ListAgentsResponse, _zdd_v1_ListAgentsRequest__Output, _zdd_v1_ListAgentsResponse__Output>
   ListRollouts: MethodDefinition<_zdd_v1_ListRolloutsRequest, _zdd_v1_ListRolloutsResponse, _zdd_v1_ListRolloutsRequest__Output, _zdd_v1_ListRolloutsResponse__Output>
+  PauseRollout: MethodDefinition<_zdd_v1_GetRolloutRequest, _zdd_v1_Rollout, _zdd_v1_GetRolloutRequest__Output, _zdd_v1_Rollout__Output>
   Plan: MethodDefinition<_zdd_v1_StartRolloutRequest, _zdd_v1_PlanResponse, _zdd_v1_StartRolloutRequest__Output, _zdd_v1_PlanResponse__Output>
+  ResumeRollout: MethodDefinition<_zdd_v1_GetRolloutRequest, _zdd_v1_Rollout, _zdd_v1_GetRolloutRequest__Output, _zdd_v1_Rollout__Output>
   StartRollout: MethodDefinition<_zdd_v1_StartRolloutRequest, _zdd_v1_Rollout, _zdd_v1_StartRolloutRequest__Output, _zdd_v1_Rollout__Output>
   WatchRollout: MethodDefinition<_zdd_v1_GetRolloutRequest, _zdd_v1_Rollout, _zdd_v1_GetRolloutRequest__Output, _zdd_v1_Rollout__Output>
 }

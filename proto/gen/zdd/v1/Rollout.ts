@@ -20,6 +20,8 @@ export interface Rollout {
   'params_json'?: (string);
   'steps'?: (_zdd_v1_Step)[];
   'events'?: (_zdd_v1_Event)[];
+  'resumed_at_ms'?: (number | string | Long)[];
+  'pause_reason'?: (string);
 }
 
 export interface Rollout__Output {
@@ -38,4 +40,6 @@ export interface Rollout__Output {
   'params_json': (string);
   'steps': (_zdd_v1_Step__Output)[];
   'events': (_zdd_v1_Event__Output)[];
+  'resumed_at_ms': (number)[];
+  'pause_reason': (string);
 }
