@@ -12,6 +12,7 @@ import { compileSpec, expandTemplate, type CompiledSpec, type ServiceSpec } from
 import type { Slot, StartInstanceResult, StopInstanceResult } from '../lib/commands.js';
 import { awaitHealthy } from './health-check.js';
 import { writeFileAtomic } from './fs-atomic.js';
+import { processStartTicks } from '../lib/proc.js';
 
 export type InstanceState = 'starting' | 'healthy' | 'stopping' | 'stopped' | 'failed';
 
@@ -50,17 +51,6 @@ export interface SupervisorConfig {
   log: Logger;
 }
 
-/** Reads a process's start time from /proc; undefined when the process is gone or a zombie. */
-export function processStartTicks(pid: number): number | undefined {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    if (fields[0] === 'Z' || fields[0] === 'X') return undefined;
-    return Number(fields[19]);
-  } catch {
-    return undefined;
-  }
-}
 
 function portFree(port: number): Promise<boolean> {
   return new Promise((resolve) => {

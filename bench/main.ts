@@ -3,8 +3,9 @@
 import os from 'node:os';
 import { Command, Option } from 'commander';
 import { zeroDowntime, type ZeroDowntimeResult } from './zero-downtime.js';
+import { resume } from './resume.js';
 
-const program = new Command('zdd-bench').argument('<scenario>', 'zero-downtime');
+const program = new Command('zdd-bench').argument('<scenario>', 'zero-downtime | resume');
 program
   .addOption(new Option('--strategy <name>', 'rollout strategy').choices(['rolling']).default('rolling'))
   .addOption(new Option('--edge-mode <mode>', 'run only this edge mode').choices(['dynamic', 'reload']))
@@ -14,17 +15,23 @@ program
   .option('--connections <n>', 'keep-alive client connections', (v) => Number(v), 32)
   .option('--min-requests <n>', 'requests during rollouts, at least', (v) => Number(v), 100_000)
   .option('--min-rollouts <n>', 'rollouts, at least', (v) => Number(v), 5)
-  .option('--baseline <seconds>', 'no-rollout baseline', (v) => Number(v), 20);
+  .option('--baseline <seconds>', 'no-rollout baseline', (v) => Number(v), 20)
+  .option('--random-kills <n>', 'resume: kills at random instants, besides every step boundary', (v) => Number(v), 10);
 
 async function main() {
   program.parse();
   const [scenario] = program.args;
   const o = program.opts();
-  if (scenario !== 'zero-downtime') throw new Error(`unknown scenario "${scenario}" (available: zero-downtime)`);
-  // With no mode named, all three run in one go, the headline (dynamic) last.
-  const modes: ('dynamic' | 'reload' | 'naive')[] = o.naive ? ['naive'] : o.edgeMode ? [o.edgeMode] : ['naive', 'reload', 'dynamic'];
   const log = (s: string) => process.stderr.write(`${s}\n`);
   log(`machine: ${os.cpus().length} x ${os.cpus()[0]?.model ?? 'cpu'}, ${(os.totalmem() / 1024 ** 3).toFixed(0)} GiB, ${os.type()} ${os.release()}, node ${process.version}`);
+  if (scenario === 'resume') {
+    const r = await resume({ rps: Math.min(o.rps, 400), connections: 16, randomKills: o.randomKills, log });
+    process.stdout.write(JSON.stringify(r) + '\n');
+    return;
+  }
+  if (scenario !== 'zero-downtime') throw new Error(`unknown scenario "${scenario}" (available: zero-downtime, resume)`);
+  // With no mode named, all three run in one go, the headline (dynamic) last.
+  const modes: ('dynamic' | 'reload' | 'naive')[] = o.naive ? ['naive'] : o.edgeMode ? [o.edgeMode] : ['naive', 'reload', 'dynamic'];
   const results: ZeroDowntimeResult[] = [];
   for (const mode of modes) {
     const r = await zeroDowntime({

@@ -8,6 +8,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { ROOT } from './paths.js';
+import { processStartTicks } from './proc.js';
 import { Client } from '../cli/client.js';
 
 export interface FleetOptions {
@@ -269,7 +270,7 @@ export class LocalFleet {
   }
 
   /** The app instances the agents supervise, from their state files. */
-  instances(): { agent: number; service: string; slot: string; version: string; pid: number; port: number; state: string }[] {
+  instances(): { agent: number; service: string; slot: string; version: string; pid: number; port: number; state: string; startTicks: number }[] {
     const out = [];
     for (let i = 1; i <= this.o.agents; i++) {
       try {
@@ -292,15 +293,21 @@ export class LocalFleet {
     }
   }
 
+  /** The private nginx's master, only if the pid file still names our nginx (not a reused pid). */
   private nginxPid(): number | undefined {
     try {
-      return Number(fs.readFileSync(path.join(this.agentDir(1), 'edge/nginx/nginx.pid'), 'utf8').trim()) || undefined;
+      const prefix = path.join(this.agentDir(1), 'edge/nginx');
+      const pid = Number(fs.readFileSync(path.join(prefix, 'nginx.pid'), 'utf8').trim());
+      return pid && fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(prefix) ? pid : undefined;
     } catch {
       return undefined;
     }
   }
 
-  /** Last resort, synchronous: SIGKILL every process this fleet started. */
+  /**
+   * Last resort, synchronous: SIGKILL every process this fleet started, and nothing else: an app
+   * instance only while its pid still has the start time the agent recorded.
+   */
   killAllSync(): void {
     for (const p of this.procs.values()) {
       try {
@@ -309,8 +316,7 @@ export class LocalFleet {
         /* gone */
       }
     }
-    const kill = (pid: number | undefined) => {
-      if (!pid) return;
+    const killGroup = (pid: number) => {
       for (const target of [-pid, pid]) {
         try {
           process.kill(target, 'SIGKILL');
@@ -319,8 +325,9 @@ export class LocalFleet {
         }
       }
     };
-    for (const inst of this.instances()) kill(inst.pid);
-    kill(this.nginxPid());
+    for (const inst of this.instances()) if (processStartTicks(inst.pid) === inst.startTicks) killGroup(inst.pid);
+    const nginx = this.nginxPid();
+    if (nginx) killGroup(nginx);
   }
 
   /** Stops agents (which stop their nginx), the coordinator and every app instance, then removes the directory. */

@@ -15,6 +15,7 @@ interface Point {
 
 async function planPoints(fleet: LocalFleet, version: string): Promise<Point[]> {
   const r = await fleet.zddctl(['plan', 'web', '--version', version, '--json']);
+  if (r.code !== 0) throw new Error(`zddctl plan failed: ${r.stderr}`);
   const plan = JSON.parse(r.stdout);
   return plan.steps.flatMap((s: { seq: number; kind: string }) => [
     { seq: s.seq, when: 'before' as const, kind: s.kind },
@@ -52,7 +53,9 @@ async function interruptedRollout(t: ExecutionContext, fleet: LocalFleet, versio
     await exited;
   }
   await fleet.startCoordinator();
-  const id = JSON.parse((await fleet.zddctl(['history', 'web', '--json', '--limit', '1'])).stdout)[0].id;
+  const h = await fleet.zddctl(['history', 'web', '--json', '--limit', '1']);
+  if (h.code !== 0) throw new Error(`zddctl history failed: ${h.stderr}`);
+  const id = JSON.parse(h.stdout)[0].id;
   const s = await settled(fleet, id);
   const where = typeof kill === 'number' ? `${kill}ms in` : `${kill.when} step ${kill.seq} (${kill.kind})`;
   t.is(s.state, 'succeeded', `killed ${where}: ${s.error}`);
@@ -174,4 +177,30 @@ test('resume of a finished or unknown rollout, and pause of one that is not runn
   r = await fleet.zddctl(['pause', 'web-1']);
   t.is(r.code, 1);
   t.regex(r.stderr, /only a running rollout can be paused/);
+});
+
+test('an agent that vanishes mid-rollout pauses it at the deadline with the reason; resume continues once it is back', async (t) => {
+  const fleet = await fleetFor(t, { coordinatorArgs: ['--agent-grace-ms', '1500'] });
+  fleet.writeRelease('v1');
+  fleet.writeRelease('v2');
+  await deploy(t, fleet, 'v1');
+  const gen = load(fleet, 150, 8);
+  t.is((await fleet.zddctl(['rollout', 'web', '--version', 'v2', '--pause', '2s', '--detach'])).code, 0);
+  await until('batch 1 to be done', async () => (await status(fleet, 'web-2')).steps.some((s: any) => s.kind === 'pause' && s.state !== 'pending'));
+  await fleet.stopAgent(3, 'SIGKILL');
+  const w = await fleet.zddctl(['watch', 'web-2']);
+  t.is(w.code, 1, 'the rollout stops, paused');
+  t.regex(w.stdout, /rollout web-2 paused: agent host-3 (is not connected|disconnected).*zddctl resume web-2/);
+  let s = await status(fleet, 'web-2');
+  t.is(s.state, 'paused');
+  t.is(s.steps.find((x: any) => x.agent_id === 'host-3' && x.kind === 'start').state, 'running', 'the step waits to be sent again');
+  fleet.startAgent(3);
+  await fleet.waitForAgents(3);
+  const resumed = await fleet.zddctl(['resume', 'web-2']);
+  t.is(resumed.code, 0, resumed.stdout + resumed.stderr);
+  s = await status(fleet, 'web-2');
+  t.is(s.state, 'succeeded');
+  const stats = await gen.stop();
+  t.is(stats.failed, 0, JSON.stringify(stats.failures));
+  t.deepEqual(await versionsServed(fleet.nginxPort), new Set(['v2']));
 });

@@ -1,0 +1,93 @@
+// The resume benchmark: a rolling rollout under steady load with the coordinator SIGKILLed at
+// every step boundary (before and after each step's side effect) and at random instants,
+// restarted each time. Counts completed rollouts, failed requests, hosts swapped twice, and the
+// time from the restarted coordinator's start to the next step's side effect.
+import { LocalFleet } from '../lib/local-fleet.js';
+import { LoadGen } from '../lib/loadgen.js';
+import { Client } from '../cli/client.js';
+
+export interface ResumeOptions {
+  rps: number;
+  connections: number;
+  randomKills: number;
+  log: (s: string) => void;
+}
+
+export interface ResumeResult {
+  scenario: 'resume';
+  kill_points: number;
+  completed: number;
+  requests: number;
+  failed: number;
+  double_swaps: number;
+  resume_ms_p50: number;
+  resume_ms_max: number;
+  failures: Record<string, number>;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export async function resume(o: ResumeOptions): Promise<ResumeResult> {
+  const fleet = await LocalFleet.start({ agents: 3, logLevel: 'warn' });
+  let client = new Client(fleet.coordinatorAddr);
+  try {
+    fleet.writeRelease('v1');
+    fleet.writeRelease('v2');
+    await fleet.apply(fleet.spec({ health: { path: '/healthz', interval: '25ms', timeout: '1s', healthyThreshold: 2, deadline: '20s' } }));
+    if ((await fleet.zddctl(['rollout', 'web', '--version', 'v1', '--batch', '100%'])).code !== 0) throw new Error('initial deploy failed');
+    const plan = JSON.parse((await client.call('Plan', { service: 'web', version: 'v2', strategy: 'rolling', batch: '1' })).plan_json);
+    const kills: ({ seq: number; when: 'before' | 'after' } | { delayMs: number })[] = [];
+    for (const s of plan.steps as { seq: number }[]) kills.push({ seq: s.seq, when: 'before' }, { seq: s.seq, when: 'after' });
+    for (let i = 0; i < o.randomKills; i++) kills.push({ delayMs: 100 + Math.floor(Math.random() * 900) });
+
+    const gen = new LoadGen({ host: '127.0.0.1', port: fleet.nginxPort, connections: o.connections, rps: o.rps, maxDurationMs: 30 * 60_000 }).start();
+    const resumeMs: number[] = [];
+    let completed = 0;
+    let doubleSwaps = 0;
+    let version = 'v1';
+    for (const k of kills) {
+      version = version === 'v1' ? 'v2' : 'v1';
+      const before = [1, 2, 3].map((i) => fleet.executed(i, 'start_instance'));
+      client.close();
+      await fleet.stopCoordinator('SIGTERM');
+      await fleet.startCoordinator('seq' in k ? { ZDD_CRASH_AT: `${k.seq}:${k.when}` } : undefined);
+      await fleet.waitForAgents(3);
+      client = new Client(fleet.coordinatorAddr);
+      const exited = fleet.coordinatorExited(60_000);
+      const started = await client.call('StartRollout', { service: 'web', version, strategy: 'rolling', batch: '1' }).catch(() => undefined);
+      if ('delayMs' in k) {
+        await sleep(k.delayMs);
+        await fleet.stopCoordinator('SIGKILL');
+      } else await exited;
+      client.close();
+      await fleet.startCoordinator();
+      client = new Client(fleet.coordinatorAddr);
+      const id = started?.id ?? (await client.call('ListRollouts', { service: 'web', limit: 1 })).rollouts[0].id;
+      const final = await client.watch(id, () => undefined);
+      const after = [1, 2, 3].map((i) => fleet.executed(i, 'start_instance'));
+      const swaps = after.map((n, i) => n - before[i]);
+      doubleSwaps += swaps.filter((n) => n > 1).length;
+      if (final.state === 'succeeded' && swaps.every((n) => n === 1)) completed++;
+      const m = final.events.map((e) => /^resumed: first side effect (\d+)ms after the coordinator started$/.exec(e.message)).find(Boolean);
+      if (m) resumeMs.push(Number(m[1]));
+      const where = 'seq' in k ? `${k.when} step ${k.seq}` : `at ${k.delayMs}ms`;
+      o.log(`[resume] killed ${where}: ${final.state}, swaps ${swaps.join('/')}, resume ${m ? m[1] + 'ms' : 'n/a'}; ${gen.stats.requests} requests, ${gen.stats.failed} failed so far`);
+    }
+    const stats = await gen.stop();
+    const sorted = [...resumeMs].sort((a, b) => a - b);
+    return {
+      scenario: 'resume',
+      kill_points: kills.length,
+      completed,
+      requests: stats.requests,
+      failed: stats.failed,
+      double_swaps: doubleSwaps,
+      resume_ms_p50: sorted[Math.floor(sorted.length / 2)] ?? 0,
+      resume_ms_max: sorted.at(-1) ?? 0,
+      failures: stats.failures,
+    };
+  } finally {
+    client.close();
+    await fleet.stop();
+  }
+}

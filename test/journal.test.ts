@@ -1,0 +1,96 @@
+// The journal's own failures: a database that cannot be written pauses the rollout before any
+// side effect without its entry; databases that are not zdd's, are corrupt or come from a newer
+// zdd are refused untouched.
+import test from 'ava';
+import { execFileSync, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { ROOT } from '../lib/paths.js';
+import { fleetFor, load, status, until, versionsServed } from './support/fleet.js';
+
+const canMount = process.getuid?.() === 0 && spawnSync('mount', ['--version']).status === 0;
+
+(canMount ? test : test.skip)(
+  canMount
+    ? 'a journal whose disk fills up pauses the rollout; no traffic moves without its entry; resume finishes it once there is room'
+    : 'journal on a full disk (skipped: needs root to mount a small tmpfs)',
+  async (t) => {
+    const dbDir = fs.mkdtempSync(path.join(os.tmpdir(), 'zdd-journal-'));
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=16m', 'tmpfs', dbDir]);
+    t.teardown(() => {
+      spawnSync('umount', ['-l', dbDir]);
+      fs.rmSync(dbDir, { recursive: true, force: true });
+    });
+    const fleet = await fleetFor(t, { dbDir });
+    fleet.writeRelease('v1');
+    fleet.writeRelease('v2');
+    // a slow health gate: the disk fills up while batch 1's new instance is gated
+    const spec = fleet.spec({ health: { path: '/healthz', interval: '100ms', timeout: '1s', healthyThreshold: 2, minHealthy: '4s', deadline: '20s' } });
+    t.is((await fleet.apply(spec)).code, 0);
+    t.is((await fleet.zddctl(['rollout', 'web', '--version', 'v1', '--batch', '100%'])).code, 0);
+    const gen = load(fleet, 150, 8);
+    t.is((await fleet.zddctl(['rollout', 'web', '--version', 'v2', '--detach'])).code, 0);
+    await until('batch 1 to be starting', async () => (await status(fleet, 'web-2')).steps.some((s: any) => s.kind === 'start' && s.state === 'running'));
+    const filler = path.join(dbDir, 'filler');
+    const fd = fs.openSync(filler, 'w');
+    try {
+      for (;;) fs.writeSync(fd, Buffer.alloc(64 * 1024));
+    } catch (err) {
+      t.is((err as NodeJS.ErrnoException).code, 'ENOSPC');
+    } finally {
+      fs.closeSync(fd);
+    }
+    const s = await until('the rollout to pause', async () => {
+      const x = await status(fleet, 'web-2');
+      return x.state === 'paused' ? x : undefined;
+    });
+    t.regex(s.pause_reason, /the journal cannot be written: database or disk is full/);
+    t.deepEqual(await versionsServed(fleet.nginxPort), new Set(['v1']), 'traffic did not move');
+    const edgeGen = Number(await (await fetch(`http://${fleet.adminAddr}/zdd/traffic/web`)).text());
+    t.is(edgeGen, 1, 'the edge is still on the generation of the first deploy');
+    let r = await fleet.zddctl(['resume', 'web-2']);
+    t.is(r.code, 1);
+    t.regex(r.stderr, /the journal still cannot be written/);
+    fs.rmSync(filler);
+    r = await fleet.zddctl(['resume', 'web-2']);
+    t.is(r.code, 0, r.stdout + r.stderr);
+    const stats = await gen.stop();
+    t.is(stats.failed, 0, JSON.stringify(stats.failures));
+    t.deepEqual(await versionsServed(fleet.nginxPort), new Set(['v2']));
+    const starts = [1, 2, 3].map((i) => fleet.executed(i, 'start_instance'));
+    t.deepEqual(starts, [2, 2, 2], 'v1 once and v2 once per host: nothing ran twice across the pause');
+  },
+);
+
+const coordinator = (db: string) =>
+  spawnSync(process.execPath, [path.join(ROOT, 'bin/zdd-coordinator.js'), '--listen', '127.0.0.1:0', '--db', db], { encoding: 'utf8', timeout: 15_000 });
+
+test('a corrupt database file is refused and left as it was', (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'zdd-db-'));
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const file = path.join(dir, 'zdd.db');
+  const junk = Buffer.concat([Buffer.from('SQLite format 3\0'), Buffer.alloc(4096, 0xa5)]);
+  fs.writeFileSync(file, junk);
+  const r = coordinator(file);
+  t.is(r.status, 1);
+  t.regex(r.stderr, /is not a readable SQLite database/);
+  t.true(fs.readFileSync(file).equals(junk));
+});
+
+test('a database written by a newer zdd is refused and left as it was', (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'zdd-db-'));
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const file = path.join(dir, 'zdd.db');
+  const db = new Database(file);
+  db.pragma('application_id = 2053399553');
+  db.pragma('user_version = 99');
+  db.exec('CREATE TABLE future (x)');
+  db.close();
+  const before = fs.readFileSync(file);
+  const r = coordinator(file);
+  t.is(r.status, 1);
+  t.regex(r.stderr, /has schema version 99, newer than this coordinator's \d+; it was not modified/);
+  t.true(fs.readFileSync(file).equals(before));
+});
