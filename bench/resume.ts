@@ -38,7 +38,8 @@ export async function resume(o: ResumeOptions): Promise<ResumeResult> {
     const plan = JSON.parse((await client.call('Plan', { service: 'web', version: 'v2', strategy: 'rolling', batch: '1' })).plan_json);
     const kills: ({ seq: number; when: 'before' | 'after' } | { delayMs: number })[] = [];
     for (const s of plan.steps as { seq: number }[]) kills.push({ seq: s.seq, when: 'before' }, { seq: s.seq, when: 'after' });
-    for (let i = 0; i < o.randomKills; i++) kills.push({ delayMs: 100 + Math.floor(Math.random() * 900) });
+    // a rolling rollout of three hosts here takes about 600 ms: random instants fall inside it
+    for (let i = 0; i < o.randomKills; i++) kills.push({ delayMs: 30 + Math.floor(Math.random() * 500) });
 
     const gen = new LoadGen({ host: '127.0.0.1', port: fleet.nginxPort, connections: o.connections, rps: o.rps, maxDurationMs: 30 * 60_000 }).start();
     const resumeMs: number[] = [];

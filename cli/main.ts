@@ -71,6 +71,18 @@ async function follow(c: Client, id: string, asJson: boolean): Promise<Rollout__
   return final;
 }
 
+/** After a rollout was started or resumed: return at once with --detach, else follow it to its end. */
+async function followUnlessDetached(c: Client, r: Rollout__Output, o: { detach?: boolean; json?: boolean }, verb: string) {
+  if (o.detach) {
+    if (o.json) json(r);
+    else print(`rollout ${r.id} ${verb}: zddctl watch ${r.id}`);
+    return;
+  }
+  if (!o.json) print(`rollout ${r.id} ${verb}`);
+  const final = await follow(c, r.id, !!o.json);
+  if (final.state !== 'succeeded') process.exitCode = 1;
+}
+
 program
   .command('apply')
   .description('store a service spec (YAML or JSON); nothing is deployed until a rollout')
@@ -124,15 +136,7 @@ withRolloutOptions(program.command('rollout').argument('<service>').description(
   .option('--detach', 'start the rollout and return at once')
   .action(async (service: string, o) => {
     const c = client();
-    const r = await c.call('StartRollout', rolloutRequest(service, o));
-    if (o.detach) {
-      if (o.json) json(r);
-      else print(`rollout ${r.id} started: zddctl watch ${r.id}`);
-      return;
-    }
-    if (!o.json) print(`rollout ${r.id} started`);
-    const final = await follow(c, r.id, o.json);
-    if (final.state !== 'succeeded') process.exitCode = 1;
+    await followUnlessDetached(c, await c.call('StartRollout', rolloutRequest(service, o)), o, 'started');
   });
 
 withRolloutOptions(program.command('plan').argument('<service>').description('show what a rollout would do, without doing it'))
@@ -195,15 +199,7 @@ program
   .option('--json', 'JSON output')
   .action(async (id: string, o) => {
     const c = client();
-    const r = await c.call('ResumeRollout', { id });
-    if (o.detach) {
-      if (o.json) json(r);
-      else print(`rollout ${r.id} resumed: zddctl watch ${r.id}`);
-      return;
-    }
-    if (!o.json) print(`rollout ${r.id} resumed`);
-    const final = await follow(c, r.id, o.json);
-    if (final.state !== 'succeeded') process.exitCode = 1;
+    await followUnlessDetached(c, await c.call('ResumeRollout', { id }), o, 'resumed');
   });
 
 program

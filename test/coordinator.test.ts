@@ -6,9 +6,9 @@ import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { ROOT } from '../lib/paths.js';
+import { runCoordinator } from './support/fleet.js';
 
-const coordinator = (args: string[]) =>
-  spawnSync(process.execPath, [path.join(ROOT, 'bin/zdd-coordinator.js'), ...args], { encoding: 'utf8', timeout: 15_000 });
+const coordinator = runCoordinator;
 
 test('plaintext gRPC on a non-loopback address is refused without --insecure', (t) => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'zdd-coord-'));

@@ -7,8 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { ROOT } from '../lib/paths.js';
-import { fleetFor, load, status, until, versionsServed } from './support/fleet.js';
+import { fleetFor, load, runCoordinator, status, until, versionsServed } from './support/fleet.js';
 
 const canMount = process.getuid?.() === 0 && spawnSync('mount', ['--version']).status === 0;
 
@@ -64,8 +63,7 @@ const canMount = process.getuid?.() === 0 && spawnSync('mount', ['--version']).s
   },
 );
 
-const coordinator = (db: string) =>
-  spawnSync(process.execPath, [path.join(ROOT, 'bin/zdd-coordinator.js'), '--listen', '127.0.0.1:0', '--db', db], { encoding: 'utf8', timeout: 15_000 });
+const coordinator = (db: string) => runCoordinator(['--listen', '127.0.0.1:0', '--db', db]);
 
 test('a corrupt database file is refused and left as it was', (t) => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'zdd-db-'));

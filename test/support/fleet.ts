@@ -5,6 +5,9 @@ import { LocalFleet, type FleetOptions } from '../../lib/local-fleet.js';
 import { LoadGen } from '../../lib/loadgen.js';
 import http from 'node:http';
 import fs from 'node:fs';
+import path from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { ROOT } from '../../lib/paths.js';
 
 export async function fleetFor(t: ExecutionContext, o: Partial<FleetOptions> = {}): Promise<LocalFleet> {
   const fleet = await LocalFleet.start({ agents: 3, logLevel: 'info', ...o });
@@ -81,4 +84,9 @@ export function running(pid: number): boolean {
   } catch {
     return false;
   }
+}
+
+/** Runs zdd-coordinator with these arguments to its exit (for start-up refusals). */
+export function runCoordinator(args: string[]) {
+  return spawnSync(process.execPath, [path.join(ROOT, 'bin/zdd-coordinator.js'), ...args], { encoding: 'utf8', timeout: 15_000 });
 }
