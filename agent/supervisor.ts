@@ -196,37 +196,43 @@ export class Supervisor {
     };
     const child = spawn(spec.argv[0], spec.argv.slice(1), { cwd, env, detached: true, stdio: ['ignore', fd, fd] });
     fs.closeSync(fd);
-    const spawnError = await new Promise<Error | undefined>((resolve) => {
+    const spawnError = new Promise<Error | undefined>((resolve) => {
       child.once('spawn', () => resolve(undefined));
       child.once('error', (e) => resolve(e));
     });
-    if (spawnError || child.pid === undefined) {
-      throw new ZddError('START_FAILED', `could not start ${spec.argv.join(' ')}: ${spawnError?.message}`, { cause: spawnError });
+    let live: Live | undefined;
+    if (child.pid !== undefined) {
+      // Recorded before anything is awaited: an agent killed from here on leaves a record the
+      // next agent re-adopts, never an untracked process holding the port.
+      const rec: InstanceRecord = {
+        service: spec.name,
+        slot,
+        version,
+        port,
+        pid: child.pid,
+        startTicks: processStartTicks(child.pid) ?? 0,
+        startedAtMs: Date.now(),
+        logFile,
+        state: 'starting',
+      };
+      live = {
+        rec,
+        exited: new Promise((resolve) =>
+          child.once('exit', (code, sig) => {
+            const reason = sig ? `killed by ${sig}` : `exit code ${code}`;
+            this.onExit(rec, reason);
+            resolve(reason);
+          }),
+        ),
+      };
+      this.live.set(this.key(spec.name, slot), live);
+      this.persist();
+    }
+    const failed = await spawnError;
+    if (failed || !live) {
+      throw new ZddError('START_FAILED', `could not start ${spec.argv.join(' ')}: ${failed?.message}`, { cause: failed });
     }
     child.unref();
-    const rec: InstanceRecord = {
-      service: spec.name,
-      slot,
-      version,
-      port,
-      pid: child.pid,
-      startTicks: processStartTicks(child.pid) ?? 0,
-      startedAtMs: Date.now(),
-      logFile,
-      state: 'starting',
-    };
-    const live: Live = {
-      rec,
-      exited: new Promise((resolve) =>
-        child.once('exit', (code, sig) => {
-          const reason = sig ? `killed by ${sig}` : `exit code ${code}`;
-          this.onExit(rec, reason);
-          resolve(reason);
-        }),
-      ),
-    };
-    this.live.set(this.key(spec.name, slot), live);
-    this.persist();
     this.cfg.log.info({ service: spec.name, slot, version, pid: child.pid, port }, 'instance started');
     progress(`started ${version} in slot ${slot} (pid ${child.pid}, port ${port})`);
     return this.gate(spec, live, progress);

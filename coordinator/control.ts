@@ -119,6 +119,18 @@ export class Control {
    */
   async resumeInterrupted(began: number, waitForAgentsMs: number): Promise<void> {
     for (const r of this.store.runningRollouts()) {
+      try {
+        await this.reconcile(r, waitForAgentsMs);
+      } catch (err) {
+        // a journal that refuses writes: the executor's first write pauses the rollout in memory
+        this.log.error({ rolloutId: r.id, err: (err as Error).message }, 'reconciliation not recorded');
+      }
+      this.launch(r.id, { began });
+    }
+  }
+
+  private async reconcile(r: RolloutRow, waitForAgentsMs: number): Promise<void> {
+    {
       const steps = this.store.steps(r.id);
       const agentIds = [...new Set(steps.map((s) => s.agentId).filter(Boolean))];
       this.store.addEvent({ rolloutId: r.id, atMs: Date.now(), level: 'warn', agentId: '', message: 'interrupted: the coordinator restarted', kind: 'interrupted' });
@@ -150,7 +162,6 @@ export class Control {
         kind: 'resumed',
       });
       this.log.info({ rolloutId: r.id, running }, 'rollout resumed after a restart');
-      this.launch(r.id, { began });
     }
   }
 

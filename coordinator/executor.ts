@@ -76,6 +76,9 @@ async function settleAll<T>(ps: Promise<T>[]): Promise<T[]> {
 }
 
 export class Executor {
+  /** set while the coordinator shuts down: interrupted work is left as it is, to resume at the next start */
+  private stopping = false;
+
   constructor(
     private readonly store: Store,
     private readonly agents: AgentPort,
@@ -84,6 +87,11 @@ export class Executor {
     private readonly notify: (rolloutId: string) => void,
     private readonly opts: ExecutorOptions = {},
   ) {}
+
+  /** The coordinator is going away: what is under way now is resumed by the next coordinator, not paused. */
+  stop(): void {
+    this.stopping = true;
+  }
 
   /** Every journal write goes through here: a refused write becomes JournalUnavailable. */
   private journal<T>(fn: () => T): T {
@@ -169,6 +177,7 @@ export class Executor {
       );
       this.event(rolloutId, 'info', `rollout succeeded: ${r.version} live${st.failed.size ? ` (${st.failed.size} host(s) kept the old version)` : ''}`);
     } catch (err) {
+      if (this.stopping) return this.log.info({ rolloutId }, 'rollout left running for the next coordinator');
       if (err instanceof PauseRollout || err instanceof JournalUnavailable) return this.pause(rolloutId, err.message);
       const message = errorMessage(err);
       try {
@@ -214,10 +223,8 @@ export class Executor {
    * same command id goes out again), runs fn, journals the end. An agent that stays unreachable
    * pauses the rollout with the step left running, to be sent again on resume.
    */
-  private async step<T>(st: RunState, s: StepRow, fn: (commandId: string) => Promise<T>, journalled?: { traffic?: TrafficDoc; resultJson?: string }): Promise<Outcome<T>> {
-    if (s.state === 'pending') {
-      this.setStep(st, s, { state: 'running', attempt: s.attempt + 1, startedMs: this.clock.now(), ...(journalled?.resultJson ? { resultJson: journalled.resultJson } : {}) }, journalled?.traffic);
-    }
+  private async step<T>(st: RunState, s: StepRow, fn: (commandId: string) => Promise<T>): Promise<Outcome<T>> {
+    if (s.state === 'pending') this.setStep(st, s, { state: 'running', attempt: s.attempt + 1, startedMs: this.clock.now() });
     this.crashPoint(s, 'before');
     if (st.resumeBegan !== undefined) {
       const ms = this.clock.now() - st.resumeBegan;
@@ -322,12 +329,16 @@ export class Executor {
         return;
       }
       case 'traffic': {
+        // the whole phase (every edge), not only its unfinished steps: the document and what it
+        // replaced are journalled on the phase's first step
+        const phase = all.filter((x) => x.phase === group[0].phase);
+        const journalled = phase[0].state !== 'pending';
         let doc: TrafficDoc;
         let prev: TrafficDoc | undefined;
-        if (group.some((s) => s.state === 'running')) {
+        if (journalled) {
           // interrupted mid-change: the document was journalled before any edge was touched
           doc = this.store.traffic(st.service)!;
-          prev = JSON.parse(group[0].resultJson || '{}').prev;
+          prev = JSON.parse(phase[0].resultJson || '{}').prev ?? undefined;
         } else {
           const args = JSON.parse(group[0].argsJson) as { moves: Move[] };
           const moves = args.moves.filter((m) => st.started.has(m.agentId) && !st.failed.has(m.agentId));
@@ -338,19 +349,15 @@ export class Executor {
           prev = this.store.traffic(st.service);
           doc = nextTraffic(prev, st.service, moves, (prev?.generation ?? 0) + 1);
         }
+        if (!journalled) {
+          // the generation, and what it replaces, are journalled before any edge is touched
+          this.setStep(st, phase[0], { state: 'running', attempt: phase[0].attempt + 1, startedMs: this.clock.now(), resultJson: JSON.stringify({ prev: prev ?? null }) }, doc);
+        }
         const rs = await settleAll(
-          group.map((s, i) =>
-            this.step(
-              st,
-              s,
-              (id) => this.agents.call(s.agentId, 'apply_traffic', doc, id, { timeoutMs: 30_000 }) as Promise<ApplyTrafficResult>,
-              // the generation, and what it replaces, are journalled before any edge is touched
-              i === 0 ? { traffic: doc, resultJson: JSON.stringify({ prev: prev ?? null }) } : undefined,
-            ),
-          ),
+          group.map((s) => this.step(st, s, (id) => this.agents.call(s.agentId, 'apply_traffic', doc, id, { timeoutMs: 30_000 }) as Promise<ApplyTrafficResult>)),
         );
-        if (rs.some((r) => !r.ok)) return this.checkFailures(st, group, all);
-        const r0 = rs[0] as { ok: true; value: ApplyTrafficResult };
+        if (rs.some((r) => !r.ok)) return this.checkFailures(st, phase, all);
+        const r0 = rs.find((r) => r.ok) as { ok: true; value: ApplyTrafficResult };
         this.event(
           st.rolloutId,
           'info',
@@ -382,6 +389,9 @@ export class Executor {
       case 'stop': {
         await settleAll(
           group.map(async (s) => {
+            // decided from the journal's start results, not from the skip written after them: an
+            // interruption between the two must not stop the only instance a failed host has
+            if (st.failed.has(s.agentId)) return this.skip(st, s, 'new instance did not start');
             if (st.undrained.has(s.agentId)) return this.skip(st, s, 'drain not confirmed; old instance left running');
             const r = await this.step(st, s, (id) =>
               this.agents.call(s.agentId, 'stop_instance', JSON.parse(s.argsJson), id, { timeoutMs: spec.stop.drainTimeoutMs + 30_000 }) as Promise<StopInstanceResult>,

@@ -59,6 +59,7 @@ export async function startCoordinator(cfg: CoordinatorConfig): Promise<Coordina
   return {
     port,
     async shutdown() {
+      executor.stop();
       hub.close();
       await new Promise<void>((resolve) => {
         const t = setTimeout(() => {

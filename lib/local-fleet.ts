@@ -265,7 +265,8 @@ export class LocalFleet {
       let stderr = '';
       child.stdout?.on('data', (c) => (stdout += c));
       child.stderr?.on('data', (c) => (stderr += c));
-      child.on('exit', (code) => resolve({ code: code ?? 1, stdout, stderr }));
+      // 'close', not 'exit': only then has everything the process printed been read
+      child.on('close', (code) => resolve({ code: code ?? 1, stdout, stderr }));
     });
   }
 

@@ -189,8 +189,9 @@ test('a journal that refuses writes pauses the rollout before any side effect wi
   let full = false;
   const realUpdate = store.updateStep.bind(store);
   store.updateStep = (...args: Parameters<typeof store.updateStep>) => {
+    // the disk fills up exactly when the traffic document is to be journalled
+    if (args[3]) full = true;
     if (full) throw Object.assign(new Error('database or disk is full'), { code: 'SQLITE_FULL' });
-    if (args[2].state === 'done' && store.steps(id).find((s) => s.seq === args[1])?.kind === 'start') full = true;
     return realUpdate(...args);
   };
   const inMemory: string[] = [];
@@ -202,5 +203,75 @@ test('a journal that refuses writes pauses the rollout before any side effect wi
   await new Executor(store, agents, clock, silentLogger, () => undefined, { onPausedInMemory: (_id, reason) => inMemory.push(reason) }).run(id);
   t.is(inMemory.length, 1);
   t.regex(inMemory[0], /the journal cannot be written: database or disk is full/);
+  t.is(agents.calls.filter((c) => c.kind === 'start_instance').length, 4, 'the starts ran: their entries were written');
   t.false(agents.calls.some((c) => c.kind === 'apply_traffic'), 'no traffic change without its journal entry');
+  t.is(store.steps(id).find((s) => s.kind === 'traffic')!.state, 'pending');
+  t.is(store.traffic('web'), undefined);
+});
+
+/** A rollout over a fleet already live in slot a at version v0, with the given edges. */
+function setupLive(t: import('ava').ExecutionContext, edges: string[], failureLimit: number) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'zdd-exec-'));
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const store = new SqliteStore(path.join(dir, 'db'));
+  t.teardown(() => store.close());
+  store.applyService('web', JSON.stringify(spec), 0);
+  const hosts = fleet.map((h) => ({ ...h, edge: edges.includes(h.agentId) }));
+  const live = { service: 'web', generation: 5, backends: [0, 1, 2, 3].map((i) => ({ addr: `10.0.0.${i}:8001`, track: 'stable', weight: 1, agentId: `h${i}`, slot: 'a', version: 'v0' })) };
+  const plan = planRollout({ spec, liveVersion: 'v0', fleet: hosts, traffic: live, params: { version: 'v1', strategy: 'rolling', batch: { count: 4 }, pauseMs: 0, failureLimit } });
+  const boot = store.createRollout(
+    { service: 'web', revision: 1, version: 'v0', fromVersion: '', strategy: 'rolling', paramsJson: '{}', state: 'succeeded', error: '', createdMs: 0, endedMs: 0, forcedKills: 0, failedHosts: 0 },
+    [{ seq: 1, batch: 0, phase: 0, kind: 'finalize', agentId: '', argsJson: '{}', state: 'done', attempt: 1, detail: '', error: '', resultJson: '', startedMs: 0, endedMs: 0 }],
+  );
+  store.updateStep(boot.id, 1, {}, live);
+  const row = store.createRollout(
+    { service: 'web', revision: 1, version: 'v1', fromVersion: 'v0', strategy: 'rolling', paramsJson: JSON.stringify({ failureLimit }), state: 'running', error: '', createdMs: 0, endedMs: 0, forcedKills: 0, failedHosts: 0 },
+    plan.steps.map((s) => ({ ...s, argsJson: JSON.stringify(s.args), state: 'pending' as const, attempt: 0, detail: '', error: '', resultJson: '', startedMs: 0, endedMs: 0 })),
+  );
+  return { store, id: row.id, live };
+}
+
+test('interrupted after a host failed to start, the resumed rollout never stops that host\'s only instance', async (t) => {
+  const { store, id } = setupLive(t, ['h0'], 1);
+  const agents = fakeAgents(['h2']);
+  // the journal refuses the write that would mark h2's stop step skipped: the rollout pauses there
+  const realUpdate = store.updateStep.bind(store);
+  let refuse = true;
+  store.updateStep = (...args: Parameters<typeof store.updateStep>) => {
+    if (refuse && args[2].state === 'skipped') throw Object.assign(new Error('database or disk is full'), { code: 'SQLITE_FULL' });
+    return realUpdate(...args);
+  };
+  const inMemory: string[] = [];
+  await new Executor(store, agents, clock, silentLogger, () => undefined, { onPausedInMemory: (_i, r) => inMemory.push(r) }).run(id);
+  t.true(store.getRollout(id)!.state === 'paused' || inMemory.length === 1);
+  refuse = false;
+  store.updateRollout(id, { state: 'running' });
+  await new Executor(store, agents, clock, silentLogger, () => undefined).run(id);
+  t.is(store.getRollout(id)!.state, 'succeeded');
+  t.false(agents.calls.some((c) => c.kind === 'stop_instance' && c.agentId === 'h2'), 'h2 keeps its v0 instance');
+  t.deepEqual(store.traffic('web')!.backends.find((b) => b.agentId === 'h2')!.version, 'v0');
+});
+
+test('a traffic change over two edges, resumed with one edge done, reverts both edges to what it replaced', async (t) => {
+  const { store, id, live } = setupLive(t, ['h0', 'h3'], 0);
+  let phase = 'first run';
+  const agents = fakeAgents([], () => undefined);
+  const real = agents.call.bind(agents);
+  agents.call = async (agentId, kind, args: any, commandId, opts) => {
+    if (kind === 'apply_traffic' && agentId === 'h3' && !commandId.endsWith('/revert')) {
+      agents.calls.push({ agentId, kind, args, commandId });
+      if (phase === 'first run') throw new ZddError('AGENT_UNAVAILABLE', 'agent h3 disconnected during apply_traffic');
+      throw new ZddError('NGINX_FAILED', 'nginx refused traffic generation 6: admin endpoint timed out');
+    }
+    return real(agentId, kind, args, commandId, opts);
+  };
+  await new Executor(store, agents, clock, silentLogger, () => undefined).run(id);
+  t.is(store.getRollout(id)!.state, 'paused');
+  phase = 'resumed';
+  store.updateRollout(id, { state: 'running' });
+  await new Executor(store, agents, clock, silentLogger, () => undefined).run(id);
+  t.is(store.getRollout(id)!.state, 'failed');
+  const reverts = agents.calls.filter((c) => c.commandId.endsWith('/revert'));
+  t.deepEqual(reverts.map((c) => c.agentId).sort(), ['h0', 'h3'], 'both edges get the revert');
+  t.deepEqual(reverts[0].args.backends, live.backends, 'back to what the change replaced, not to nothing');
 });

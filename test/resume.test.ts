@@ -5,7 +5,7 @@
 import test, { type ExecutionContext } from 'ava';
 import Database from 'better-sqlite3';
 import type { LocalFleet } from '../lib/local-fleet.js';
-import { deploy, fleetFor, load, sleep, status, until, versionsServed } from './support/fleet.js';
+import { deploy, fleetFor, load, parseJson, sleep, status, until, versionsServed } from './support/fleet.js';
 
 interface Point {
   seq: number;
@@ -16,7 +16,7 @@ interface Point {
 async function planPoints(fleet: LocalFleet, version: string): Promise<Point[]> {
   const r = await fleet.zddctl(['plan', 'web', '--version', version, '--json']);
   if (r.code !== 0) throw new Error(`zddctl plan failed: ${r.stderr}`);
-  const plan = JSON.parse(r.stdout);
+  const plan = parseJson(r);
   return plan.steps.flatMap((s: { seq: number; kind: string }) => [
     { seq: s.seq, when: 'before' as const, kind: s.kind },
     { seq: s.seq, when: 'after' as const, kind: s.kind },
@@ -27,7 +27,7 @@ async function settled(fleet: LocalFleet, id: string) {
   return until(`rollout ${id} to end`, async () => {
     const r = await fleet.zddctl(['status', id, '--json']);
     if (r.code !== 0) return undefined;
-    const s = JSON.parse(r.stdout);
+    const s = parseJson(r);
     return s.state === 'running' ? undefined : s;
   }, 60_000);
 }
@@ -55,7 +55,7 @@ async function interruptedRollout(t: ExecutionContext, fleet: LocalFleet, versio
   await fleet.startCoordinator();
   const h = await fleet.zddctl(['history', 'web', '--json', '--limit', '1']);
   if (h.code !== 0) throw new Error(`zddctl history failed: ${h.stderr}`);
-  const id = JSON.parse(h.stdout)[0].id;
+  const id = parseJson(h)[0].id;
   const s = await settled(fleet, id);
   const where = typeof kill === 'number' ? `${kill}ms in` : `${kill.when} step ${kill.seq} (${kill.kind})`;
   t.is(s.state, 'succeeded', `killed ${where}: ${s.error}`);
@@ -151,9 +151,11 @@ test('a coordinator restarted while a rollout is paused keeps it paused until re
   await until('batch 1 to finish', async () => (await status(fleet, 'web-2')).steps.some((s: any) => s.kind === 'pause' && s.state === 'running'));
   const p = await fleet.zddctl(['pause', 'web-2']);
   t.is(p.code, 0, p.stderr);
+  const pauseStep = (await status(fleet, 'web-2')).steps.find((s: any) => s.kind === 'pause');
   await fleet.stopCoordinator('SIGKILL');
   await fleet.startCoordinator();
-  await sleep(5000);
+  // past the end of the 12 s batch pause: batch 2 would have begun by now had the rollout resumed
+  await sleep(Math.max(0, pauseStep.started_at_ms + 13_000 - Date.now()));
   const s = await status(fleet, 'web-2');
   t.is(s.state, 'paused');
   t.is(s.pause_reason, 'paused by the operator');
@@ -203,4 +205,19 @@ test('an agent that vanishes mid-rollout pauses it at the deadline with the reas
   const stats = await gen.stop();
   t.is(stats.failed, 0, JSON.stringify(stats.failures));
   t.deepEqual(await versionsServed(fleet.nginxPort), new Set(['v2']));
+});
+
+test('a coordinator stopped gracefully (SIGTERM) mid-rollout resumes it by itself when started again', async (t) => {
+  const fleet = await fleetFor(t);
+  fleet.writeRelease('v1');
+  fleet.writeRelease('v2');
+  await deploy(t, fleet, 'v1', fleet.spec({ health: { path: '/healthz', interval: '100ms', timeout: '1s', healthyThreshold: 2, minHealthy: '1500ms', deadline: '20s' } }));
+  t.is((await fleet.zddctl(['rollout', 'web', '--version', 'v2', '--detach'])).code, 0);
+  await until('batch 1 to be starting', async () => (await status(fleet, 'web-2')).steps.some((s: any) => s.kind === 'start' && s.state === 'running'));
+  await fleet.stopCoordinator('SIGTERM');
+  await fleet.startCoordinator();
+  const s = await settled(fleet, 'web-2');
+  t.is(s.state, 'succeeded', s.pause_reason || s.error);
+  t.is(s.resumed_at_ms.length, 1);
+  t.deepEqual([1, 2, 3].map((i) => fleet.executed(i, 'start_instance')), [2, 2, 2]);
 });

@@ -60,7 +60,16 @@ export async function versionsServed(port: number, n = 30): Promise<Set<string>>
 export async function status(fleet: LocalFleet, id = ''): Promise<any> {
   const r = await fleet.zddctl(['status', ...(id ? [id] : []), '--json']);
   if (r.code !== 0) throw new Error(`zddctl status failed: ${r.stderr}`);
-  return JSON.parse(r.stdout);
+  return parseJson(r);
+}
+
+/** JSON from a zddctl run, or an error that shows what came back instead. */
+export function parseJson(r: { code: number; stdout: string; stderr: string }): any {
+  try {
+    return JSON.parse(r.stdout);
+  } catch {
+    throw new Error(`zddctl printed no JSON (exit ${r.code}, ${r.stdout.length} bytes): ${r.stdout.slice(0, 200)} ${r.stderr.slice(0, 300)}`);
+  }
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
