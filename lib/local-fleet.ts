@@ -30,17 +30,6 @@ export interface CliResult {
   stderr: string;
 }
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
-
 function portFree(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const s = net.createServer();
@@ -92,10 +81,13 @@ export class LocalFleet {
   static async start(o: FleetOptions): Promise<LocalFleet> {
     const f = new LocalFleet(o);
     try {
-      f.coordinatorAddr = `127.0.0.1:${await freePort()}`;
-      f.nginxPort = await freePort();
-      f.adminAddr = `127.0.0.1:${await freePort()}`;
-      f.appPortBase = await freeBlock(2 * o.agents);
+      // Every listening port from one block below the ephemeral range: a port-0 probe there could
+      // be taken by a client socket (a load generator opens thousands) before nginx binds it.
+      const base = await freeBlock(2 * o.agents + 3);
+      f.coordinatorAddr = `127.0.0.1:${base}`;
+      f.nginxPort = base + 1;
+      f.adminAddr = `127.0.0.1:${base + 2}`;
+      f.appPortBase = base + 3;
       await f.startCoordinator();
       for (let i = 1; i <= o.agents; i++) f.startAgent(i);
       await f.waitForAgents(o.agents);
