@@ -4,7 +4,6 @@
 // so that a restarted agent re-adopts the processes instead of killing them.
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import type { Logger } from '../lib/log.js';
 import { ZddError } from '../lib/errors.js';
@@ -12,7 +11,7 @@ import { compileSpec, expandTemplate, type CompiledSpec, type ServiceSpec } from
 import type { Slot, StartInstanceResult, StopInstanceResult } from '../lib/commands.js';
 import { awaitHealthy } from './health-check.js';
 import { writeFileAtomic } from './fs-atomic.js';
-import { processStartTicks } from '../lib/proc.js';
+import { portFree, processStartTicks } from '../lib/proc.js';
 
 export type InstanceState = 'starting' | 'healthy' | 'stopping' | 'stopped' | 'failed';
 
@@ -51,14 +50,6 @@ export interface SupervisorConfig {
   log: Logger;
 }
 
-
-function portFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const srv = net.createServer();
-    srv.once('error', () => resolve(false));
-    srv.listen({ port, exclusive: true }, () => srv.close(() => resolve(true)));
-  });
-}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

@@ -4,11 +4,10 @@
 // the caller fails (an exit hook kills what is left).
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { ROOT } from './paths.js';
-import { processStartTicks } from './proc.js';
+import { portFree, processStartTicks } from './proc.js';
 import { Client } from '../cli/client.js';
 
 export interface FleetOptions {
@@ -28,14 +27,6 @@ export interface CliResult {
   code: number;
   stdout: string;
   stderr: string;
-}
-
-function portFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = net.createServer();
-    s.once('error', () => resolve(false));
-    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
-  });
 }
 
 /** A run of `n` consecutive free ports. */
