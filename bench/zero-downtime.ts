@@ -9,6 +9,7 @@ import { LocalFleet } from '../lib/local-fleet.js';
 import { LoadGen, percentile, type LoadStats } from '../lib/loadgen.js';
 import { probe } from '../agent/health-check.js';
 import { Client } from '../cli/client.js';
+import { processStartTicks } from '../lib/proc.js';
 
 export interface ZeroDowntimeOptions {
   mode: 'dynamic' | 'reload' | 'naive';
@@ -70,7 +71,7 @@ async function naiveRollout(fleet: LocalFleet, version: string, started: number[
     } catch {
       /* gone */
     }
-    while (fs.existsSync(`/proc/${inst.pid}`) && !/\) Z/.test(fs.readFileSync(`/proc/${inst.pid}/stat`, 'utf8'))) await sleep(10);
+    while (processStartTicks(inst.pid) !== undefined) await sleep(10);
     const out = fs.openSync(path.join(fleet.dir, 'logs', `naive-${version}-${inst.port}.log`), 'a');
     const child = spawn(process.execPath, ['server.js'], {
       cwd: path.join(fleet.releases, version),

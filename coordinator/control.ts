@@ -130,39 +130,37 @@ export class Control {
   }
 
   private async reconcile(r: RolloutRow, waitForAgentsMs: number): Promise<void> {
-    {
-      const steps = this.store.steps(r.id);
-      const agentIds = [...new Set(steps.map((s) => s.agentId).filter(Boolean))];
-      this.store.addEvent({ rolloutId: r.id, atMs: Date.now(), level: 'warn', agentId: '', message: 'interrupted: the coordinator restarted', kind: 'interrupted' });
-      const deadline = Date.now() + waitForAgentsMs;
-      while (agentIds.some((a) => !this.hub.session(a)) && Date.now() < deadline) await new Promise((res) => setTimeout(res, 20));
-      const missing = agentIds.filter((a) => !this.hub.session(a));
-      const traffic = this.store.traffic(r.service);
-      const seen: string[] = [];
-      await Promise.all(
-        agentIds
-          .filter((a) => this.hub.session(a))
-          .map(async (a) => {
-            const truth = (await this.hub
-              .call(a, 'inspect', {}, `${this.store.instanceId()}:${r.id}/inspect/${a}/${Date.now()}`, { timeoutMs: 5_000 })
-              .catch(() => undefined)) as { instances: { service: string; slot: string; version: string; state: string }[]; liveGenerations: Record<string, number> } | undefined;
-            if (!truth) return;
-            const inst = truth.instances.filter((i) => i.service === r.service).map((i) => `${i.slot}=${i.version}(${i.state})`);
-            const gen = truth.liveGenerations[r.service];
-            seen.push(`${a}: ${inst.join(' ') || 'no instance'}${gen !== undefined ? `, live generation ${gen}` : ''}`);
-          }),
-      );
-      const running = steps.filter((s) => s.state === 'running').map((s) => `${s.seq} ${s.kind}${s.agentId ? ` on ${s.agentId}` : ''}`);
-      this.store.addEvent({
-        rolloutId: r.id,
-        atMs: Date.now(),
-        level: 'info',
-        agentId: '',
-        message: `reconciled: journal generation ${traffic?.generation ?? 0}; ${seen.sort().join('; ') || 'no agent answered'}${running.length ? `; re-sending in-flight step(s) ${running.join(', ')} with their command ids` : ''}${missing.length ? `; not connected yet: ${missing.join(', ')}` : ''}`,
-        kind: 'resumed',
-      });
-      this.log.info({ rolloutId: r.id, running }, 'rollout resumed after a restart');
-    }
+    const steps = this.store.steps(r.id);
+    const agentIds = [...new Set(steps.map((s) => s.agentId).filter(Boolean))];
+    this.store.addEvent({ rolloutId: r.id, atMs: Date.now(), level: 'warn', agentId: '', message: 'interrupted: the coordinator restarted', kind: 'interrupted' });
+    const deadline = Date.now() + waitForAgentsMs;
+    while (agentIds.some((a) => !this.hub.session(a)) && Date.now() < deadline) await new Promise((res) => setTimeout(res, 20));
+    const missing = agentIds.filter((a) => !this.hub.session(a));
+    const traffic = this.store.traffic(r.service);
+    const seen: string[] = [];
+    await Promise.all(
+      agentIds
+        .filter((a) => this.hub.session(a))
+        .map(async (a) => {
+          const truth = (await this.hub
+            .call(a, 'inspect', {}, `${this.store.instanceId()}:${r.id}/inspect/${a}/${Date.now()}`, { timeoutMs: 5_000 })
+            .catch(() => undefined)) as { instances: { service: string; slot: string; version: string; state: string }[]; liveGenerations: Record<string, number> } | undefined;
+          if (!truth) return;
+          const inst = truth.instances.filter((i) => i.service === r.service).map((i) => `${i.slot}=${i.version}(${i.state})`);
+          const gen = truth.liveGenerations[r.service];
+          seen.push(`${a}: ${inst.join(' ') || 'no instance'}${gen !== undefined ? `, live generation ${gen}` : ''}`);
+        }),
+    );
+    const running = steps.filter((s) => s.state === 'running').map((s) => `${s.seq} ${s.kind}${s.agentId ? ` on ${s.agentId}` : ''}`);
+    this.store.addEvent({
+      rolloutId: r.id,
+      atMs: Date.now(),
+      level: 'info',
+      agentId: '',
+      message: `reconciled: journal generation ${traffic?.generation ?? 0}; ${seen.sort().join('; ') || 'no agent answered'}${running.length ? `; re-sending in-flight step(s) ${running.join(', ')} with their command ids` : ''}${missing.length ? `; not connected yet: ${missing.join(', ')}` : ''}`,
+      kind: 'resumed',
+    });
+    this.log.info({ rolloutId: r.id, running }, 'rollout resumed after a restart');
   }
 
   private pauseRollout(id: string): RolloutRow {

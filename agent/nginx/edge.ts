@@ -113,12 +113,9 @@ export class Edge {
     return renderHttpConf({ ...input, serial: h.digest('hex').slice(0, 16) });
   }
 
-  private liveSerial(): string | undefined {
-    try {
-      return /^# serial (\w+)/m.exec(fs.readFileSync(path.join(this.dir, 'serial'), 'utf8'))?.[1];
-    } catch {
-      return undefined;
-    }
+  /** The config serial nginx is running now, from nginx itself ('' when it does not answer). */
+  private liveSerial(): Promise<string> {
+    return adminRequest(this.cfg.adminListen, 'GET', '/zdd/config').then((r) => (r.status === 200 ? r.text : ''), () => '');
   }
 
   private expectedSerial(): string {
@@ -178,8 +175,7 @@ export class Edge {
     if (this.masterPid) {
       this.cfg.log.info({ pid: this.masterPid }, 'nginx adopted');
       // A reload closes idle client keep-alive connections: only when the config really changed.
-      const live = await adminRequest(this.cfg.adminListen, 'GET', '/zdd/config').then((r) => r.text, () => '');
-      if (live !== this.expectedSerial()) {
+      if ((await this.liveSerial()) !== this.expectedSerial()) {
         await this.reload();
         await this.verifySerial(this.expectedSerial(), 10_000);
       }
@@ -247,10 +243,7 @@ export class Edge {
     while (Date.now() < deadline) {
       try {
         seen = (await adminRequest(this.cfg.adminListen, 'GET', '/zdd/config')).text;
-        if (seen === expected) {
-          fs.writeFileSync(path.join(this.dir, 'serial'), `# serial ${expected}\n`);
-          return;
-        }
+        if (seen === expected) return;
       } catch (err) {
         seen = (err as Error).message;
       }
@@ -313,7 +306,7 @@ export class Edge {
       const httpText = this.renderHttp(files);
       files.set(this.fileName('http'), httpText);
       const expected = serialOf(httpText);
-      if (unchanged && this.liveSerial() === expected) {
+      if (unchanged && (await this.liveSerial()) === expected) {
         return { mode: this.cfg.mode, changed: false, reloadMs: 0 };
       }
       try {

@@ -4,10 +4,10 @@ import type { ExecutionContext } from 'ava';
 import { LocalFleet, type FleetOptions } from '../../lib/local-fleet.js';
 import { LoadGen } from '../../lib/loadgen.js';
 import http from 'node:http';
-import fs from 'node:fs';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { ROOT } from '../../lib/paths.js';
+import { processStartTicks } from '../../lib/proc.js';
 
 export async function fleetFor(t: ExecutionContext, o: Partial<FleetOptions> = {}): Promise<LocalFleet> {
   const fleet = await LocalFleet.start({ agents: 3, logLevel: 'info', ...o });
@@ -85,15 +85,7 @@ export async function until<T>(what: string, fn: () => Promise<T | undefined> | 
 }
 
 /** A process is running unless it is gone or a zombie (an orphan's init may reap it late). */
-export function running(pid: number): boolean {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const state = stat.slice(stat.lastIndexOf(')') + 2)[0];
-    return state !== 'Z' && state !== 'X';
-  } catch {
-    return false;
-  }
-}
+export const running = (pid: number): boolean => processStartTicks(pid) !== undefined;
 
 /** Runs zdd-coordinator with these arguments to its exit (for start-up refusals). */
 export function runCoordinator(args: string[]) {
