@@ -32,6 +32,9 @@ type Stream = grpc.ClientDuplexStream<AgentMessage, CoordinatorMessage__Output>;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** commands that change nothing: answered afresh when repeated, never recorded */
+const READ_ONLY = new Set(['inspect', 'analyze']);
+
 export class Agent {
   readonly supervisor: Supervisor;
   private readonly commands: CommandLog;
@@ -147,7 +150,9 @@ export class Agent {
     }
     this.send({ accepted: { command_id: id, replayed: false } });
     const work = this.execute(id, c.kind, c.args_json).then((r) => {
-      this.commands.record(id, r);
+      // reads change nothing and repeat every second during an analysis: recording them would push
+      // the records of real work out of the log
+      if (!READ_ONLY.has(c.kind)) this.commands.record(id, r);
       this.running.delete(id);
       return r;
     });
@@ -199,6 +204,10 @@ export class Agent {
         return this.requireEdge().applyTraffic(a);
       case 'await_idle':
         return this.requireEdge().awaitIdle(a.service, a.addrs, a.timeoutMs);
+      case 'analyze':
+        return this.requireEdge().analyze(a.service, a.baseline);
+      case 'verify':
+        return this.requireEdge().verify(a.service, a);
       case 'inspect':
         return { instances: this.instances(), liveGenerations: this.edge ? await this.edgeGenerations() : {} };
     }

@@ -4,7 +4,7 @@ import { CLIENT_OPTIONS, clientCredentials, fromServiceError, protos } from '../
 import type { ControlClient } from '../proto/gen/zdd/v1/Control.js';
 import type { Rollout__Output } from '../proto/gen/zdd/v1/Rollout.js';
 
-export type Unary = 'ApplyService' | 'GetService' | 'ListAgents' | 'Plan' | 'StartRollout' | 'GetRollout' | 'ListRollouts' | 'PauseRollout' | 'ResumeRollout';
+export type Unary = 'ApplyService' | 'GetService' | 'ListAgents' | 'Plan' | 'StartRollout' | 'GetRollout' | 'ListRollouts' | 'PauseRollout' | 'ResumeRollout' | 'PromoteRollout' | 'AbortRollout' | 'Rollback';
 
 export class Client {
   private readonly c: ControlClient;
@@ -23,16 +23,20 @@ export class Client {
     });
   }
 
-  /** Streams snapshots of a rollout until it ends. */
-  watch(id: string, onSnapshot: (r: Rollout__Output) => void): Promise<Rollout__Output> {
+  /** Streams snapshots of a rollout until it ends, or until `stopAt` says a snapshot is far enough. */
+  watch(id: string, onSnapshot: (r: Rollout__Output) => void, stopAt?: (r: Rollout__Output) => boolean): Promise<Rollout__Output> {
     return new Promise((resolve, reject) => {
       let last: Rollout__Output | undefined;
       const stream = this.c.WatchRollout({ id });
       stream.on('data', (r: Rollout__Output) => {
         last = r;
         onSnapshot(r);
+        if (stopAt?.(r)) {
+          stream.cancel();
+          resolve(r);
+        }
       });
-      stream.on('error', (err: grpc.ServiceError) => reject(fromServiceError(err)));
+      stream.on('error', (err: grpc.ServiceError) => (err.code === grpc.status.CANCELLED && last ? resolve(last) : reject(fromServiceError(err))));
       stream.on('end', () => (last ? resolve(last) : reject(new Error('the watch ended before any update'))));
     });
   }

@@ -34,7 +34,10 @@ function countArg(v: string): number {
  * Follows a rollout until it ends or pauses, live on a terminal and as event lines otherwise. A
  * coordinator that restarts meanwhile is waited for (30 s): the rollout resumes, and so does the view.
  */
-async function follow(c: Client, id: string, asJson: boolean): Promise<Rollout__Output> {
+/** Where `zddctl rollout` hands back to the operator: the rollout waits for them, or for its window. */
+const handsBack = (r: Rollout__Output) => r.state === 'running' && (r.waiting === 'promote' || r.waiting === 'keep-old window');
+
+async function follow(c: Client, id: string, asJson: boolean, untilHandBack = false): Promise<Rollout__Output> {
   const tty = process.stdout.isTTY && !asJson;
   let printed = 0;
   const show = (r: Rollout__Output) => {
@@ -49,10 +52,14 @@ async function follow(c: Client, id: string, asJson: boolean): Promise<Rollout__
   let lostAt = 0;
   while (!final) {
     try {
-      final = await c.watch(id, (r) => {
-        lostAt = 0;
-        show(r);
-      });
+      final = await c.watch(
+        id,
+        (r) => {
+          lostAt = 0;
+          show(r);
+        },
+        untilHandBack ? handsBack : undefined,
+      );
     } catch (err) {
       if (!(err instanceof ZddError) || err.code !== 'AGENT_UNAVAILABLE') throw err;
       lostAt ||= Date.now();
@@ -68,6 +75,13 @@ async function follow(c: Client, id: string, asJson: boolean): Promise<Rollout__
   if (asJson) json(final);
   else if (!tty) print(`rollout ${final.id} ${final.state}${final.error ? `: ${final.error}` : ''}${final.pause_reason ? `: ${final.pause_reason}` : ''}`);
   if (final.state === 'paused' && !asJson) process.stderr.write(`  resume it with: zddctl resume ${final.id}\n`);
+  if (handsBack(final) && !asJson) {
+    process.stderr.write(
+      final.waiting === 'promote'
+        ? `  the canary waits for you: zddctl promote ${final.id} to go on, zddctl abort ${final.id} to return to ${final.from_version}\n`
+        : `  ${final.version} is live; ${final.from_version} is kept warm: zddctl rollback ${final.service} switches back, zddctl promote ${final.id} ends the window now\n`,
+    );
+  }
   return final;
 }
 
@@ -79,8 +93,8 @@ async function followUnlessDetached(c: Client, r: Rollout__Output, o: { detach?:
     return;
   }
   if (!o.json) print(`rollout ${r.id} ${verb}`);
-  const final = await follow(c, r.id, !!o.json);
-  if (final.state !== 'succeeded') process.exitCode = 1;
+  const final = await follow(c, r.id, !!o.json, true);
+  if (final.state !== 'succeeded' && !handsBack(final)) process.exitCode = 1;
 }
 
 program
@@ -113,6 +127,14 @@ program
   });
 
 function rolloutRequest(service: string, o: any) {
+  const analysis = Object.fromEntries(
+    [
+      ['maxErrorRate', o.maxErrorRate],
+      ['maxErrorRateDelta', o.maxErrorRateDelta],
+      ['maxP95Ratio', o.maxP95Ratio],
+      ['minRequests', o.minRequests],
+    ].filter(([, v]) => v !== undefined),
+  );
   return {
     service,
     version: o.version,
@@ -120,16 +142,49 @@ function rolloutRequest(service: string, o: any) {
     batch: o.batch,
     pause_ms: o.pause ?? 0,
     failure_limit: o.failureLimit ?? 0,
+    steps: o.steps ?? '',
+    step_pause_ms: o.stepPause ?? (o.strategy === 'canary' ? -1 : 0),
+    canary_hosts: o.canaryHosts ?? '',
+    keep_old_ms: o.keepOld ?? 0,
+    bake_ms: o.bake ?? 0,
+    hosts: o.hosts ?? '',
+    analysis_json: Object.keys(analysis).length ? JSON.stringify(analysis) : '',
   };
+}
+
+function stepPauseArg(v: string): number {
+  return v === 'manual' ? -1 : durationArg(v);
+}
+function ratioArg(v: string): number {
+  const m = /^(\d+(?:\.\d+)?)(%?)$/.exec(v.trim());
+  if (!m) throw new InvalidArgumentError('expected a fraction such as 0.01 or a percentage such as 1%');
+  const n = m[2] ? Number(m[1]) / 100 : Number(m[1]);
+  if (n < 0 || n > 1) throw new InvalidArgumentError('expected a value from 0 to 1 (or 0% to 100%)');
+  return n;
+}
+function numberArg(v: string): number {
+  const n = Number(v);
+  if (!Number.isFinite(n) || n < 1) throw new InvalidArgumentError('expected a number of at least 1');
+  return n;
 }
 
 const withRolloutOptions = (cmd: Command) =>
   cmd
     .requiredOption('--version <version>', 'version to roll out')
-    .option('--strategy <name>', 'rolling', 'rolling')
+    .option('--strategy <name>', 'rolling, blue-green or canary', 'rolling')
     .option('--batch <n|p%>', 'hosts per batch, as a count or a percentage', '1')
     .option('--pause <duration>', 'pause between batches', durationArg)
     .option('--failure-limit <n>', 'hosts that may fail before the rollout fails', countArg, 0)
+    .option('--steps <list>', 'canary: weight steps in percent, e.g. 5,25,50,100')
+    .option('--step-pause <duration|manual>', 'canary: wait per step, or manual to wait for zddctl promote (default manual)', stepPauseArg)
+    .option('--canary-hosts <n|p%>', 'canary: hosts that run canary instances (default 1)')
+    .option('--keep-old <duration>', 'blue-green: keep the old colour warm this long for zddctl rollback', durationArg)
+    .option('--bake <duration>', 'blue-green: watch the new colour this long after the switch, switching back on errors', durationArg)
+    .option('--hosts <labels>', 'blue-green: start the new colour only on hosts with these labels, k=v[,k=v]')
+    .option('--max-error-rate <r>', 'analysis: highest error rate of the new version, e.g. 1% or 0.01', ratioArg)
+    .option('--max-error-rate-delta <r>', "analysis: how far the new version's error rate may exceed the stable's", ratioArg)
+    .option('--max-p95-ratio <x>', "analysis: the new version's p95 latency at most this times the stable's", numberArg)
+    .option('--min-requests <n>', 'analysis: requests needed before a step is judged (fewer: wait)', countArg)
     .option('--json', 'JSON output');
 
 withRolloutOptions(program.command('rollout').argument('<service>').description('roll a service out to a new version and follow it'))
@@ -200,6 +255,57 @@ program
   .action(async (id: string, o) => {
     const c = client();
     await followUnlessDetached(c, await c.call('ResumeRollout', { id }), o, 'resumed');
+  });
+
+program
+  .command('promote')
+  .argument('<rollout>', 'rollout id')
+  .description('end the wait of a canary step, a blue-green bake or keep-old window, or a pause')
+  .option('--json', 'JSON output')
+  .action(async (id: string, o) => {
+    const r = await client().call('PromoteRollout', { id });
+    if (o.json) json(r);
+    else print(`rollout ${r.id} promoted; follow it with zddctl watch ${r.id}`);
+  });
+
+program
+  .command('abort')
+  .argument('<rollout>', 'rollout id')
+  .description('stop a rollout and return traffic to the version it replaces, and follow it')
+  .option('--reason <text>', 'recorded with the rollout')
+  .option('--detach', 'return at once')
+  .option('--json', 'JSON output')
+  .action(async (id: string, o) => {
+    const c = client();
+    const r = await c.call('AbortRollout', { id, reason: o.reason ?? '' });
+    if (o.detach) {
+      if (o.json) json(r);
+      else print(`rollout ${r.id} aborting: zddctl watch ${r.id}`);
+      return;
+    }
+    if (!o.json) print(`rollout ${r.id} aborting: returning to ${r.from_version}`);
+    const final = await follow(c, r.id, !!o.json);
+    if (final.state !== 'aborted') process.exitCode = 1;
+  });
+
+program
+  .command('rollback')
+  .argument('<service>')
+  .description('return a service to its previous version (inside a blue-green keep-old window: one traffic switch), and follow it')
+  .option('--detach', 'return at once')
+  .option('--json', 'JSON output')
+  .action(async (service: string, o) => {
+    const c = client();
+    const r = await c.call('Rollback', { service });
+    if (r.strategy === 'rollback') return followUnlessDetached(c, r, o, 'started');
+    if (o.detach) {
+      if (o.json) json(r);
+      else print(`rollout ${r.id} rolling back: zddctl watch ${r.id}`);
+      return;
+    }
+    if (!o.json) print(`rollout ${r.id} rolling back to ${r.from_version}`);
+    const final = await follow(c, r.id, !!o.json);
+    if (final.state !== 'rolled_back') process.exitCode = 1;
   });
 
 program

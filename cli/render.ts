@@ -4,6 +4,7 @@ import { formatMs } from '../lib/duration.js';
 import type { Rollout__Output } from '../proto/gen/zdd/v1/Rollout.js';
 import type { AgentInfo__Output } from '../proto/gen/zdd/v1/AgentInfo.js';
 import type { Step__Output } from '../proto/gen/zdd/v1/Step.js';
+import { versionShares, type TrafficDoc } from '../lib/traffic.js';
 
 const MARK: Record<string, string> = { pending: '·', running: '…', done: '✓', failed: '✗', skipped: '-' };
 
@@ -32,7 +33,18 @@ export function agentsTable(agents: AgentInfo__Output[]): string {
 
 /** ↻ marks a step that ran (or ran again) after the last resume. */
 function stepLabel(s: Step__Output, resumedAt = 0): string {
-  const names: Record<string, string> = { start: 'start', traffic: 'traffic', drain: 'drain', stop: 'stop old', configure_edge: 'nginx', pause: 'pause', finalize: 'finalize' };
+  const names: Record<string, string> = {
+    start: 'start',
+    traffic: 'traffic',
+    drain: 'drain',
+    stop: 'stop old',
+    configure_edge: 'nginx',
+    pause: 'pause',
+    finalize: 'finalize',
+    verify: 'verify',
+    analyze: 'analysis',
+    window: 'keep-old',
+  };
   const after = resumedAt && s.state !== 'pending' && s.state !== 'skipped' && (s.ended_at_ms || Date.now()) >= resumedAt ? '↻' : '';
   return `${MARK[s.state] ?? '?'}${after} ${names[s.kind] ?? s.kind}`;
 }
@@ -54,7 +66,7 @@ export function rolloutView(r: Rollout__Output, eventLines = 6): string {
     const steps = r.steps.filter((s) => s.batch === b && s.kind !== 'finalize');
     if (!steps.length) continue;
     const hosts = [...new Set(steps.filter((s) => s.kind === 'start').map((s) => s.agent_id))];
-    const shared = steps.filter((s) => s.kind === 'traffic' || s.kind === 'drain' || s.kind === 'pause');
+    const shared = steps.filter((s) => ['traffic', 'drain', 'pause', 'verify', 'analyze', 'window'].includes(s.kind));
     lines.push(`  batch ${b}  ${shared.map((s) => label(s)).join('  ')}`);
     for (const h of hosts) {
       const hs = steps.filter((s) => s.agent_id === h && (s.kind === 'start' || s.kind === 'stop'));
@@ -62,6 +74,16 @@ export function rolloutView(r: Rollout__Output, eventLines = 6): string {
       lines.push(`    ${h.padEnd(14)} ${hs.map(label).join('  ')}${running ? `  (${running.detail})` : ''}`);
     }
   }
+  const shares = versionShares(r.traffic_json ? (JSON.parse(r.traffic_json) as TrafficDoc | null) ?? undefined : undefined);
+  if (shares.length > 1) {
+    lines.push(`  serving  ${shares.map((x) => `${x.version} ${x.percent.toFixed(x.percent % 1 ? 1 : 0)}% (${x.track})`).join(', ')} — two versions take traffic: they must be compatible`);
+  }
+  if (r.analysis_json) {
+    const a = JSON.parse(r.analysis_json) as { detail: string };
+    lines.push(`  analysis ${a.detail}`);
+  }
+  if (r.waiting === 'promote') lines.push(`  waiting  for zddctl promote ${r.id} (or zddctl abort ${r.id})`);
+  if (r.waiting === 'keep-old window') lines.push(`  waiting  ${r.from_version} is kept warm: zddctl rollback ${r.service} switches back`);
   if (r.forced_kills) lines.push(`  forced kills: ${r.forced_kills}`);
   if (r.failed_hosts) lines.push(`  failed hosts: ${r.failed_hosts}`);
   const ev = r.events.slice(-eventLines);

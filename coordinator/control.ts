@@ -13,10 +13,11 @@ import type { StartRolloutRequest__Output } from '../proto/gen/zdd/v1/StartRollo
 import type { Store, RolloutRow } from './store.js';
 import type { AgentHub } from './agent-hub.js';
 import type { Executor } from './executor.js';
-import { parseBatch, planRollout, type Plan, type RolloutParams } from './planner.js';
+import { parseBatch, parseSelector, parseSteps, planRollbackSteps, planRollout, type Plan, type PlannedStep, type RolloutParams, type Strategy } from './planner.js';
+import { compileSpec } from '../lib/spec.js';
 
 /** states in which no executor runs: a watch ends there */
-const AT_REST = new Set(['succeeded', 'failed', 'paused']);
+const AT_REST = new Set(['succeeded', 'failed', 'paused', 'rolled_back', 'aborted']);
 
 export class Control {
   /** emits the rollout id whenever anything about a rollout changed */
@@ -53,6 +54,20 @@ export class Control {
       forced_kills: r.forcedKills,
       failed_hosts: r.failedHosts,
       params_json: r.paramsJson,
+      traffic_json: JSON.stringify(this.store.traffic(r.service) ?? null),
+      analysis_json: (() => {
+        const a = [...steps].reverse().find((s) => s.kind === 'analyze' && s.resultJson);
+        const v = a ? (JSON.parse(a.resultJson) as { verdict?: unknown }).verdict : undefined;
+        return v ? JSON.stringify({ seq: a!.seq, detail: a!.detail, verdict: v }) : '';
+      })(),
+      waiting: (() => {
+        if (r.state !== 'running') return '';
+        const w = steps.find((s) => s.state === 'running' && (s.kind === 'analyze' || s.kind === 'window' || s.kind === 'pause'));
+        if (!w) return '';
+        if (w.kind === 'window') return 'keep-old window';
+        if (w.kind === 'pause') return 'pause';
+        return (JSON.parse(w.argsJson) as { waitMs: number }).waitMs < 0 ? 'promote' : 'analysis';
+      })(),
       steps: steps.map((s) => ({
         seq: s.seq,
         batch: s.batch,
@@ -78,26 +93,164 @@ export class Control {
       throw new ZddError('UNKNOWN_SERVICE', `no service named "${req.service}"`, { hint: 'apply its spec first: zddctl apply -f SPEC' });
     }
     if (!req.version) throw new ZddError('INVALID_ARGUMENT', 'a version is required (--version)');
-    const strategy = req.strategy || 'rolling';
-    if (strategy !== 'rolling') {
-      throw new ZddError('INVALID_ARGUMENT', `strategy "${strategy}" is not available yet; use rolling`);
+    const strategy = (req.strategy || 'rolling') as Strategy;
+    if (!['rolling', 'blue-green', 'canary'].includes(strategy)) {
+      throw new ZddError('INVALID_ARGUMENT', `unknown strategy "${strategy}": use rolling, blue-green or canary`);
     }
-    if (req.pause_ms > MAX_DURATION_MS) throw new ZddError('INVALID_ARGUMENT', 'pause between batches is longer than 24h');
+    for (const [what, ms] of [['pause between batches', req.pause_ms], ['step pause', req.step_pause_ms], ['keep-old window', req.keep_old_ms], ['bake time', req.bake_ms]] as const) {
+      if (ms > MAX_DURATION_MS) throw new ZddError('INVALID_ARGUMENT', `${what} is longer than 24h`);
+      if (ms < 0 && what !== 'step pause') throw new ZddError('INVALID_ARGUMENT', `${what} cannot be negative`);
+    }
+    let analysis: RolloutParams['analysis'];
+    if (req.analysis_json) {
+      try {
+        analysis = JSON.parse(req.analysis_json);
+      } catch {
+        throw new ZddError('INVALID_ARGUMENT', 'analysis overrides are not JSON');
+      }
+    }
+    if (strategy !== 'canary' && (req.steps || req.canary_hosts)) {
+      throw new ZddError('INVALID_ARGUMENT', `--steps and --canary-hosts belong to --strategy canary, not ${strategy}`);
+    }
+    if (strategy !== 'blue-green' && (req.keep_old_ms || req.bake_ms || req.hosts)) {
+      throw new ZddError('INVALID_ARGUMENT', `--keep-old, --bake and --hosts belong to --strategy blue-green, not ${strategy}`);
+    }
     const params: RolloutParams = {
       version: req.version,
-      strategy: 'rolling',
+      strategy,
       batch: parseBatch(req.batch),
       pauseMs: req.pause_ms,
       failureLimit: req.failure_limit,
+      ...(strategy === 'canary'
+        ? { steps: parseSteps(req.steps), ...(req.step_pause_ms >= 0 ? { stepPauseMs: req.step_pause_ms } : {}), canaryHosts: parseBatch(req.canary_hosts) }
+        : {}),
+      ...(strategy === 'blue-green' ? { keepOldMs: req.keep_old_ms, bakeMs: req.bake_ms, hosts: parseSelector(req.hosts) } : {}),
+      ...(analysis ? { analysis } : {}),
     };
     const plan = planRollout({
       spec: validateSpec(JSON.parse(svc.specJson)),
       liveVersion: svc.liveVersion,
-      fleet: this.hub.fleet(),
+      fleet: this.fleetWithModes(),
       traffic: this.store.traffic(svc.name),
       params,
     });
     return { plan, params, revision: svc.revision };
+  }
+
+  private fleetWithModes() {
+    const modes = new Map(this.store.listAgents().map((a) => [a.id, a.edgeMode]));
+    return this.hub.fleet().map((h) => ({ ...h, edgeMode: modes.get(h.agentId) || undefined }));
+  }
+
+  private insert(r: { service: string; revision: number; version: string; fromVersion: string; strategy: string; paramsJson: string }, steps: PlannedStep[]): RolloutRow {
+    const active = this.store.activeRollout(r.service);
+    if (active) {
+      throw new ZddError('ROLLOUT_ACTIVE', `rollout ${active.id} of ${r.service} is still ${active.state}`, {
+        hint: active.state === 'paused' ? `resume it (zddctl resume ${active.id}) or abort it (zddctl abort ${active.id})` : `wait for it to end (zddctl watch ${active.id}), or abort it`,
+      });
+    }
+    return this.store.createRollout(
+      { ...r, state: 'running', error: '', createdMs: Date.now(), endedMs: 0, forcedKills: 0, failedHosts: 0 },
+      steps.map((s) => ({
+        seq: s.seq,
+        batch: s.batch,
+        phase: s.phase,
+        kind: s.kind,
+        agentId: s.agentId,
+        argsJson: JSON.stringify(s.args),
+        state: 'pending',
+        attempt: 0,
+        detail: '',
+        error: '',
+        resultJson: '',
+        startedMs: 0,
+        endedMs: 0,
+      })),
+    );
+  }
+
+  /** Ends the wait of the running canary step, bake, keep-old window or pause. */
+  private promote(id: string): RolloutRow {
+    const r = this.find(id);
+    const w = this.store.steps(r.id).find((s) => s.state === 'running' && (s.kind === 'analyze' || s.kind === 'window' || s.kind === 'pause'));
+    if (r.state !== 'running' || !w) {
+      throw new ZddError('NOT_WAITING', `rollout ${r.id} is ${r.state} and not waiting at a step that can be promoted`, {
+        hint: 'promote applies to a canary step, a bake, a keep-old window or a pause; see zddctl status',
+      });
+    }
+    this.store.updateRollout(r.id, { promoteSeq: w.seq });
+    this.store.addEvent({ rolloutId: r.id, atMs: Date.now(), level: 'info', agentId: '', message: `promoted by the operator at step ${w.seq} (${w.kind})`, kind: 'promoted' });
+    this.executor.wake(r.id);
+    this.changes.emit('change', r.id);
+    return this.store.getRollout(r.id)!;
+  }
+
+  /** Asks a running or paused rollout to return to the version it replaces. */
+  private requestReturn(r: RolloutRow, outcome: 'aborted' | 'rolled_back', reason: string): RolloutRow {
+    if (r.state !== 'running' && r.state !== 'paused') {
+      throw new ZddError('INVALID_ARGUMENT', `rollout ${r.id} is ${r.state}; only a running or paused rollout can be aborted`, {
+        hint: r.state === 'succeeded' ? `return to the previous version with zddctl rollback ${r.service}` : undefined,
+      });
+    }
+    if (r.outcome || r.abortReason) throw new ZddError('INVALID_ARGUMENT', `rollout ${r.id} is already returning to ${r.fromVersion}`, { hint: `follow it with zddctl watch ${r.id}` });
+    if (!r.fromVersion) {
+      throw new ZddError('NOTHING_TO_ROLL_BACK', `rollout ${r.id} is the first release of ${r.service}: there is no earlier version to return to`, {
+        hint: `pause it (zddctl pause ${r.id}) or let it finish`,
+      });
+    }
+    if (this.pausedInMemory.has(r.id)) {
+      throw new ZddError('DB_ERROR', `rollout ${r.id} is paused because its journal cannot be written`, { hint: 'free disk space or fix the database, then resume or abort it' });
+    }
+    this.store.updateRollout(r.id, { abortReason: reason, abortOutcome: outcome, ...(r.state === 'paused' ? { state: 'running' as const, pauseReason: '' } : {}) });
+    this.store.addEvent({ rolloutId: r.id, atMs: Date.now(), level: 'warn', agentId: '', message: `${reason}: returning to ${r.fromVersion} at the next step boundary`, kind: 'abort' });
+    this.executor.wake(r.id);
+    this.launch(r.id);
+    this.changes.emit('change', r.id);
+    return this.store.getRollout(r.id)!;
+  }
+
+  /** Returns a service to its previous version: a running rollout turns back; otherwise a rollback rollout. */
+  private rollback(service: string): RolloutRow {
+    if (!service) throw new ZddError('INVALID_ARGUMENT', 'name the service to roll back');
+    const svc = this.store.getService(service);
+    if (!svc) throw new ZddError('UNKNOWN_SERVICE', `no service named "${service}"`, { hint: 'list rollouts with zddctl history' });
+    const active = this.store.activeRollout(service);
+    if (active) return this.requestReturn(active, 'rolled_back', 'rolled back by the operator');
+    if (!svc.previousVersion) {
+      throw new ZddError('NOTHING_TO_ROLL_BACK', `${service} has no previous version to return to (live: ${svc.liveVersion || 'nothing'})`, {
+        hint: 'a rollback needs a version that was live before this one',
+      });
+    }
+    const spec = validateSpec(JSON.parse(svc.specJson));
+    const compiled = compileSpec(spec);
+    const fleet = this.hub.fleet();
+    const edges = (compiled.nginx.edges.length ? [...compiled.nginx.edges] : fleet.filter((h) => h.connected && h.edge).map((h) => h.agentId)).sort();
+    if (!edges.length) throw new ZddError('NO_MATCHING_AGENTS', `no edge agent is connected to drive nginx for ${service}`, { hint: 'start one agent with --edge' });
+    const steps = planRollbackSteps({
+      spec,
+      traffic: this.store.traffic(service),
+      target: svc.previousVersion,
+      edges,
+      batch: { count: 1 },
+      strays: [],
+      firstSeq: 1,
+      firstPhase: 1,
+      firstBatch: 1,
+    });
+    const row = this.insert(
+      {
+        service,
+        revision: svc.revision,
+        version: svc.previousVersion,
+        fromVersion: svc.liveVersion,
+        strategy: 'rollback',
+        paramsJson: JSON.stringify({ version: svc.previousVersion, strategy: 'rollback', batch: { count: 1 }, pauseMs: 0, failureLimit: 0, edges, spec }),
+      },
+      steps,
+    );
+    this.log.info({ rolloutId: row.id, service, version: row.version }, 'rollback planned');
+    this.launch(row.id);
+    return row;
   }
 
   /** Starts the executor on a stored rollout, unless one already runs it. */
@@ -249,42 +402,16 @@ export class Control {
       Plan: unary((req) => ({ plan_json: JSON.stringify(this.plan(req).plan) })),
       StartRollout: unary((req) => {
         const { plan, params, revision } = this.plan(req);
-        const active = this.store.activeRollout(plan.service);
-        if (active) {
-          throw new ZddError('ROLLOUT_ACTIVE', `rollout ${active.id} of ${plan.service} is still ${active.state}`, {
-            hint: active.state === 'paused' ? `resume it (zddctl resume ${active.id}) and let it end first` : `wait for it to end (zddctl watch ${active.id})`,
-          });
-        }
-        const row = this.store.createRollout(
+        const row = this.insert(
           {
             service: plan.service,
             revision,
             version: plan.version,
             fromVersion: plan.fromVersion,
             strategy: plan.strategy,
-            paramsJson: JSON.stringify({ ...params, edges: plan.edges, batches: plan.batches }),
-            state: 'running',
-            error: '',
-            createdMs: Date.now(),
-            endedMs: 0,
-            forcedKills: 0,
-            failedHosts: 0,
+            paramsJson: JSON.stringify({ ...params, edges: plan.edges, batches: plan.batches, spec: JSON.parse(this.store.getService(plan.service)!.specJson) }),
           },
-          plan.steps.map((s) => ({
-            seq: s.seq,
-            batch: s.batch,
-            phase: s.phase,
-            kind: s.kind,
-            agentId: s.agentId,
-            argsJson: JSON.stringify(s.args),
-            state: 'pending',
-            attempt: 0,
-            detail: '',
-            error: '',
-            resultJson: '',
-            startedMs: 0,
-            endedMs: 0,
-          })),
+          plan.steps,
         );
         this.log.info({ rolloutId: row.id, service: row.service, version: row.version, batches: plan.batches.length }, 'rollout planned');
         this.launch(row.id);
@@ -293,6 +420,9 @@ export class Control {
       GetRollout: unary((req) => this.snapshot(this.find(req.id))),
       PauseRollout: unary((req) => this.snapshot(this.pauseRollout(req.id))),
       ResumeRollout: unary((req) => this.snapshot(this.resumeRollout(req.id))),
+      PromoteRollout: unary((req) => this.snapshot(this.promote(req.id))),
+      AbortRollout: unary((req) => this.snapshot(this.requestReturn(this.find(req.id), 'aborted', req.reason ? `aborted by the operator: ${req.reason}` : 'aborted by the operator'))),
+      Rollback: unary((req) => this.snapshot(this.rollback(req.service))),
       ListRollouts: unary((req) => ({ rollouts: this.store.listRollouts(req.service || undefined, req.limit || 20).map((r) => this.snapshot(r)) })),
       WatchRollout: (call) => {
         let row: RolloutRow;

@@ -11,10 +11,12 @@ import type { Logger } from '../lib/log.js';
 import { ZddError, errorMessage } from '../lib/errors.js';
 import { compileSpec, type ServiceSpec } from '../lib/spec.js';
 import type { StartInstanceResult, StopInstanceResult, ApplyTrafficResult, AwaitIdleResult, ConfigureEdgeResult, Slot } from '../lib/commands.js';
-import type { TrafficDoc } from '../lib/traffic.js';
-import type { Store, StepRow, StepState, EventRow } from './store.js';
+import type { AnalyzeResult, VerifyResult } from '../lib/commands.js';
+import { applyOps, checkServable, primaryTrack, versionShares, type Move, type TrafficDoc, type TrafficOp } from '../lib/traffic.js';
+import { addCounters, describeFigures, figuresOf, judge, type Counters, type Thresholds, type Verdict } from '../lib/analysis.js';
+import type { Store, StepRow, StepState, EventRow, RollbackOutcome } from './store.js';
 import type { AgentPort } from './agent-hub.js';
-import { nextTraffic, type Move } from './planner.js';
+import { planRollbackSteps, type BatchSize } from './planner.js';
 
 export interface Clock {
   now(): number;
@@ -38,6 +40,10 @@ interface RunState {
   version: string;
   spec: ServiceSpec;
   failureLimit: number;
+  batch: BatchSize;
+  edges: string[];
+  /** the version a return (abort, rollback) goes back to */
+  fromVersion: string;
   /** hosts whose new instance became healthy in this rollout */
   started: Map<string, { slot: Slot; port: number }>;
   failed: Set<string>;
@@ -49,6 +55,8 @@ interface RunState {
 }
 
 class RolloutFailed extends Error {}
+/** An operator asked, during a wait, to return to the old version. */
+class ReturnRequested extends Error {}
 /** The rollout stops where it is, to be resumed: an agent gone past its deadline, an operator's pause. */
 class PauseRollout extends Error {}
 /** The journal refused a write: nothing more may happen without its entry. */
@@ -120,14 +128,17 @@ export class Executor {
   /** The run's state, rebuilt from the journal: the same whether the run is fresh or resumed. */
   private rebuild(rolloutId: string, steps: StepRow[]): RunState {
     const r = this.store.getRollout(rolloutId)!;
-    const params = JSON.parse(r.paramsJson) as { failureLimit: number };
-    const spec = JSON.parse(steps.find((s) => s.kind === 'start')?.argsJson ?? '{}').spec as ServiceSpec;
+    const params = JSON.parse(r.paramsJson) as { failureLimit: number; batch?: BatchSize; edges?: string[]; spec?: ServiceSpec };
+    const spec = (params.spec ?? JSON.parse(steps.find((s) => s.kind === 'start' || s.kind === 'configure_edge')?.argsJson ?? '{}').spec) as ServiceSpec;
     const st: RunState = {
       rolloutId,
       service: r.service,
       version: r.version,
       spec,
       failureLimit: params.failureLimit,
+      batch: params.batch ?? { count: 1 },
+      edges: params.edges ?? [...new Set(steps.filter((s) => s.kind === 'configure_edge' || s.kind === 'traffic').map((s) => s.agentId))],
+      fromVersion: r.fromVersion,
       started: new Map(),
       failed: new Set(),
       undrained: new Set(),
@@ -160,28 +171,52 @@ export class Executor {
       if (!steps.some((s) => s.state !== 'pending')) {
         this.event(rolloutId, 'info', `rollout of ${r.service} ${r.fromVersion || '(nothing)'} → ${r.version} started`);
       }
-      const phases = [...new Set(steps.map((s) => s.phase))].sort((a, b) => a - b);
-      for (const phase of phases) {
-        const group = steps.filter((s) => s.phase === phase);
-        await this.checkFailures(st, group, steps);
-        const todo = group.filter((s) => s.state === 'pending' || s.state === 'running');
-        if (!todo.length) continue;
-        if (this.opts.pauseRequested?.(rolloutId) || this.store.getRollout(rolloutId)?.state === 'paused') {
-          this.log.info({ rolloutId }, 'rollout paused at a step boundary');
-          return;
+      // phase by phase; a return to the old version appends phases, so the walk starts again
+      for (let again = true; again; ) {
+        again = false;
+        const all = this.store.steps(rolloutId);
+        const phases = [...new Set(all.map((s) => s.phase))].sort((a, b) => a - b);
+        for (const phase of phases) {
+          const group = all.filter((s) => s.phase === phase);
+          await this.checkFailures(st, group, all);
+          const todo = group.filter((s) => s.state === 'pending' || s.state === 'running');
+          if (!todo.length) continue;
+          // a requested return waits for steps already under way: they are finished first
+          if (this.store.steps(rolloutId).length !== all.length || (todo.every((s) => s.state === 'pending') && this.returnIfAsked(st))) {
+            again = true;
+            break;
+          }
+          if (this.opts.pauseRequested?.(rolloutId) || this.store.getRollout(rolloutId)?.state === 'paused') {
+            this.log.info({ rolloutId }, 'rollout paused at a step boundary');
+            return;
+          }
+          try {
+            await this.runPhase(st, todo, all);
+          } catch (err) {
+            if (!(err instanceof ReturnRequested)) throw err;
+          }
+          if (this.store.steps(rolloutId).length !== all.length) {
+            again = true;
+            break;
+          }
         }
-        await this.runPhase(st, todo, steps);
       }
+      const end = this.store.getRollout(rolloutId)!;
+      const state = end.outcome || 'succeeded';
       this.journal(() =>
-        this.store.updateRollout(rolloutId, { state: 'succeeded', endedMs: this.clock.now(), forcedKills: st.forcedKills, failedHosts: st.failed.size }),
+        this.store.updateRollout(rolloutId, { state, endedMs: this.clock.now(), forcedKills: st.forcedKills, failedHosts: st.failed.size }),
       );
-      this.event(rolloutId, 'info', `rollout succeeded: ${r.version} live${st.failed.size ? ` (${st.failed.size} host(s) kept the old version)` : ''}`);
+      if (state === 'succeeded') {
+        this.event(rolloutId, 'info', `rollout succeeded: ${r.version} live${st.failed.size ? ` (${st.failed.size} host(s) kept the old version)` : ''}`);
+      } else {
+        this.event(rolloutId, 'warn', `rollout ${state === 'aborted' ? 'aborted' : 'rolled back'}: ${st.fromVersion} serves again. ${end.error}`);
+      }
     } catch (err) {
       if (this.stopping) return this.log.info({ rolloutId }, 'rollout left running for the next coordinator');
       if (err instanceof PauseRollout || err instanceof JournalUnavailable) return this.pause(rolloutId, err.message);
       const message = errorMessage(err);
       try {
-        for (const s of steps) if (s.state === 'pending') this.setStep(st, s, { state: 'skipped' });
+        for (const s of this.store.steps(rolloutId)) if (s.state === 'pending') this.setStep(st, s, { state: 'skipped' });
         this.journal(() =>
           this.store.updateRollout(rolloutId, { state: 'failed', error: message, endedMs: this.clock.now(), forcedKills: st.forcedKills, failedHosts: st.failed.size }),
         );
@@ -235,6 +270,10 @@ export class Executor {
     try {
       value = await fn(this.commandId(st, s));
     } catch (error) {
+      if (error instanceof ReturnRequested) {
+        this.setStep(st, s, { state: 'done', endedMs: this.clock.now(), detail: `ended early: ${error.message}` });
+        throw error;
+      }
       if (error instanceof ZddError && error.code === 'AGENT_UNAVAILABLE') {
         throw new PauseRollout(`${error.message} (step ${s.seq}, ${s.kind}; resume it once the agent is back: zddctl resume ${st.rolloutId})`);
       }
@@ -253,9 +292,24 @@ export class Executor {
 
   /** Failures recorded in the journal stop the rollout, before or after an interruption alike. */
   private async checkFailures(st: RunState, group: StepRow[], all: StepRow[]) {
+    // a failed check recorded just before an interruption: its return begins now (idempotent)
+    for (const s of group) {
+      if (this.store.getRollout(st.rolloutId)!.outcome) break;
+      if (s.kind === 'verify' && s.state === 'failed') this.beginReturn(st, 'rolled_back', `verification against the preview listener failed: ${s.error}`);
+      if (s.kind === 'analyze' && s.state === 'done' && (JSON.parse(s.resultJson || '{}') as { ended?: string }).ended === 'failed') {
+        const v = (JSON.parse(s.resultJson) as { verdict: Verdict }).verdict;
+        this.beginReturn(st, 'rolled_back', `analysis failed: ${v.reasons.join('; ')}`);
+      }
+    }
     if (st.failed.size > st.failureLimit) {
       const batch = Math.max(...all.filter((s) => s.kind === 'start' && s.state === 'failed').map((s) => s.batch));
       const failures = all.filter((s) => s.kind === 'start' && s.state === 'failed').map((s) => `${s.agentId}: ${s.error}`);
+      const message = `batch ${batch} failed (${st.failed.size} failed host(s), limit ${st.failureLimit}): ${failures.join('; ')}`;
+      const doc = this.store.traffic(st.service);
+      if (doc && (doc.split || doc.preview || new Set(doc.backends.map((b) => b.track)).size > 1)) {
+        // a canary or a new colour already takes traffic: return to the old version rather than stop half-way
+        if (this.store.getRollout(st.rolloutId)!.outcome || this.beginReturn(st, 'rolled_back', message)) return;
+      }
       await this.cleanup(st, all.filter((s) => s.kind === 'start' && s.batch === batch && st.started.has(s.agentId)), 'the rollout failed before traffic moved');
       throw new RolloutFailed(
         `batch ${batch} failed (${st.failed.size} failed host(s), limit ${st.failureLimit}): ${failures.join('; ')}. The old version keeps serving on these hosts.`,
@@ -340,14 +394,19 @@ export class Executor {
           doc = this.store.traffic(st.service)!;
           prev = JSON.parse(phase[0].resultJson || '{}').prev ?? undefined;
         } else {
-          const args = JSON.parse(group[0].argsJson) as { moves: Move[] };
-          const moves = args.moves.filter((m) => st.started.has(m.agentId) && !st.failed.has(m.agentId));
-          if (!moves.length) {
+          // older journals carry rolling moves; newer ones a list of operations
+          const args = JSON.parse(group[0].argsJson) as { moves?: Move[]; ops?: TrafficOp[] };
+          const ops: TrafficOp[] = args.ops ?? [{ op: 'swap', moves: args.moves ?? [] }];
+          // hosts whose new instance is not healthy stay out of the document
+          const newcomers = ops.flatMap((o) => (o.op === 'swap' ? o.moves.map((m) => m.agentId) : o.op === 'add' ? o.backends.map((b) => b.agentId ?? '') : []));
+          const exclude = new Set(newcomers.filter((a) => !st.started.has(a) || st.failed.has(a)));
+          if (newcomers.length && newcomers.every((a) => exclude.has(a)) && ops.every((o) => o.op === 'swap' || o.op === 'add')) {
             for (const s of group) this.skip(st, s, 'no host of this batch became healthy');
             return;
           }
           prev = this.store.traffic(st.service);
-          doc = nextTraffic(prev, st.service, moves, (prev?.generation ?? 0) + 1);
+          doc = applyOps(prev, st.service, ops, (prev?.generation ?? 0) + 1, exclude);
+          checkServable(doc);
         }
         if (!journalled) {
           // the generation, and what it replaces, are journalled before any edge is touched
@@ -358,10 +417,15 @@ export class Executor {
         );
         if (rs.some((r) => !r.ok)) return this.checkFailures(st, phase, all);
         const r0 = rs.find((r) => r.ok) as { ok: true; value: ApplyTrafficResult };
+        const shares = versionShares(doc);
         this.event(
           st.rolloutId,
           'info',
-          `traffic generation ${doc.generation} applied in ${r0.value.switchMs}ms: ${doc.backends.map((b) => `${b.agentId ?? b.addr}=${b.version ?? '?'}`).join(' ')}`,
+          `traffic generation ${doc.generation} applied in ${r0.value.switchMs}ms: ${doc.backends.map((b) => `${b.agentId ?? b.addr}=${b.track === primaryTrack(doc) ? '' : `${b.track}:`}${b.version ?? '?'}`).join(' ')}${
+            shares.length > 1 ? ` — serving ${shares.map((x) => `${x.version} ${Math.round(x.percent)}%`).join(', ')}` : ''
+          }`,
+          '',
+          'traffic',
         );
         return;
       }
@@ -401,7 +465,7 @@ export class Executor {
               st.forcedKills++;
               this.journal(() => this.store.updateRollout(st.rolloutId, { forcedKills: st.forcedKills }));
               this.event(st.rolloutId, 'warn', `old instance ignored ${spec.stop.signal} for ${spec.stop.drainTimeoutMs}ms: forced kill`, s.agentId);
-            } else if (!r.value.alreadyStopped) this.event(st.rolloutId, 'info', `old instance stopped after ${r.value.stoppedAfterMs}ms`, s.agentId);
+            } else if (!r.value.alreadyStopped) this.event(st.rolloutId, 'info', `instance in slot ${JSON.parse(s.argsJson).slot} stopped after ${r.value.stoppedAfterMs}ms`, s.agentId);
           }),
         );
         return;
@@ -409,20 +473,168 @@ export class Executor {
       case 'pause': {
         const s = group[0];
         const { ms } = JSON.parse(s.argsJson) as { ms: number };
-        const left = s.state === 'running' ? Math.max(0, s.startedMs + ms - this.clock.now()) : ms;
-        await this.step(st, s, () => this.clock.sleep(left));
+        await this.step(st, s, async () => ({ ended: await this.waitFor(st, s, ms, 'pause between batches') }));
         return;
       }
       case 'finalize': {
+        const { version } = JSON.parse(group[0].argsJson) as { version?: string };
         await this.step(st, group[0], async () => {
-          this.journal(() => this.store.setLiveVersion(st.service, st.version));
+          this.journal(() => this.store.setLiveVersion(st.service, version ?? st.version));
           return {};
+        });
+        return;
+      }
+      case 'verify': {
+        const s = group[0];
+        const r = await this.step(st, s, (id) => this.agents.call(s.agentId, 'verify', JSON.parse(s.argsJson), id, { timeoutMs: JSON.parse(s.argsJson).timeoutMs + 15_000 }) as Promise<VerifyResult>);
+        if (r.ok) {
+          this.event(st.rolloutId, 'info', `verification against the preview listener passed: ${r.value.passed.join('; ')}`, s.agentId);
+          return;
+        }
+        this.event(st.rolloutId, 'error', `verification failed: ${errorMessage(r.error)}`, s.agentId);
+        this.beginReturn(st, 'rolled_back', `verification against the preview listener failed: ${errorMessage(r.error)}`);
+        return;
+      }
+      case 'analyze':
+        return this.analyze(st, group[0]);
+      case 'window': {
+        const s = group[0];
+        const { ms } = JSON.parse(s.argsJson) as { ms: number };
+        await this.step(st, s, async () => {
+          const ended = await this.waitFor(st, s, ms, 'keep-old window');
+          if (ended === 'promoted') this.event(st.rolloutId, 'info', 'keep-old window ended by the operator');
+          return { ended };
         });
         return;
       }
       default:
         throw new ZddError('INTERNAL', `unknown step kind ${kind}`);
     }
+  }
+
+  private readonly wakers = new Map<string, () => void>();
+
+  /** An operator promoted, aborted or rolled back: a waiting rollout looks again at once. */
+  wake(rolloutId: string): void {
+    this.wakers.get(rolloutId)?.();
+  }
+
+  private async nap(rolloutId: string, ms: number): Promise<void> {
+    let wake!: () => void;
+    const woken = new Promise<void>((r) => (wake = r));
+    this.wakers.set(rolloutId, wake);
+    try {
+      await Promise.race([this.clock.sleep(ms), woken]);
+    } finally {
+      if (this.wakers.get(rolloutId) === wake) this.wakers.delete(rolloutId);
+    }
+  }
+
+  /** What an operator asked of a waiting step: throws when a return was asked. */
+  private asked(st: RunState, s: StepRow): 'promoted' | undefined {
+    const r = this.store.getRollout(st.rolloutId)!;
+    if (r.abortReason && !r.outcome) throw new ReturnRequested(r.abortReason);
+    return r.promoteSeq >= s.seq ? 'promoted' : undefined;
+  }
+
+  /** Waits ms from the step's start (ms < 0: until promoted), ending early on a promote. */
+  private async waitFor(st: RunState, s: StepRow, ms: number, what: string): Promise<'elapsed' | 'promoted'> {
+    for (;;) {
+      if (this.asked(st, s)) return 'promoted';
+      const left = ms < 0 ? 1000 : s.startedMs + ms - this.clock.now();
+      if (left <= 0) return 'elapsed';
+      this.log.debug?.({ rolloutId: st.rolloutId, what, left }, 'waiting');
+      await this.nap(st.rolloutId, Math.min(left, 1000));
+    }
+  }
+
+  /**
+   * A canary step or a blue/green bake: reads the edges' counters until the window judges. The
+   * baseline (each edge's counters when the step began) is journalled, so a resumed step keeps its
+   * window. Fail → the return to the old version begins; too little traffic → wait, not pass.
+   */
+  private async analyze(st: RunState, s: StepRow): Promise<void> {
+    const a = JSON.parse(s.argsJson) as { mode: 'canary' | 'bake'; percent?: number; track: string; against: string; waitMs: number; thresholds: Thresholds; intervalMs: number };
+    const label = a.mode === 'bake' ? `bake of ${a.track}` : `canary at ${a.percent}%`;
+    const r = await this.step(st, s, async (id) => {
+      let baseline = (JSON.parse(s.resultJson || '{}') as { baseline?: Record<string, Counters> }).baseline;
+      if (!baseline) {
+        baseline = {};
+        for (const e of st.edges) {
+          baseline[e] = ((await this.agents.call(e, 'analyze', { service: st.service }, `${id}/base/${e}`, { timeoutMs: 10_000 })) as AnalyzeResult).counters;
+        }
+        this.setStep(st, s, { resultJson: JSON.stringify({ baseline }) });
+      }
+      const before = Object.values(baseline).reduce<Counters>((acc, c) => addCounters(acc, c), {});
+      for (let n = 0; ; n++) {
+        let window: Counters = {};
+        for (const e of st.edges) {
+          const res = (await this.agents.call(e, 'analyze', { service: st.service, baseline: baseline[e] }, `${id}/read/${e}/${n}`, { timeoutMs: 10_000 })) as AnalyzeResult;
+          window = addCounters(window, res.window);
+        }
+        const canary = figuresOf(window, a.track);
+        // a canary is compared with the stable track in the same window; a bake with the old
+        // colour's record on the edges up to the switch
+        const stable = a.mode === 'bake' ? figuresOf(before, a.against) : figuresOf(window, a.against);
+        const verdict = judge(canary, stable, a.thresholds);
+        const elapsed = this.clock.now() - s.startedMs;
+        const waiting =
+          verdict.status === 'wait' ? verdict.reasons[0] : a.waitMs < 0 ? 'waiting for zddctl promote' : elapsed < a.waitMs ? `${Math.ceil((a.waitMs - elapsed) / 1000)}s left` : '';
+        const detail = `${label}: ${a.track} ${describeFigures(canary)} | ${a.against} ${describeFigures(stable)}${verdict.status === 'fail' ? ` — FAILED: ${verdict.reasons.join('; ')}` : waiting ? ` — ${waiting}` : ''}`;
+        try {
+          this.setStep(st, s, { detail, resultJson: JSON.stringify({ baseline, verdict }) });
+        } catch {
+          /* figures are not worth pausing for */
+        }
+        if (verdict.status === 'fail') return { verdict, ended: 'failed' };
+        if (this.asked(st, s)) return { verdict, ended: 'promoted' };
+        if (a.waitMs >= 0 && elapsed >= a.waitMs && verdict.status === 'pass') return { verdict, ended: 'passed' };
+        await this.nap(st.rolloutId, a.intervalMs);
+      }
+    });
+    if (!r.ok) return;
+    const { verdict, ended } = r.value as { verdict: Verdict; ended: string };
+    if (ended === 'failed') {
+      this.event(st.rolloutId, 'error', `${label} failed: ${verdict.reasons.join('; ')} (${a.track}: ${describeFigures(verdict.canary)})`, '', 'analysis');
+      this.beginReturn(st, 'rolled_back', `${label} failed analysis: ${verdict.reasons.join('; ')}`);
+    } else {
+      this.event(st.rolloutId, 'info', `${label} ${ended === 'promoted' ? 'promoted by the operator' : 'passed'}: ${a.track} ${describeFigures(verdict.canary)}`, '', 'analysis');
+    }
+  }
+
+  /** An operator's abort or rollback that has not been acted on yet begins now. */
+  private returnIfAsked(st: RunState): boolean {
+    const r = this.store.getRollout(st.rolloutId)!;
+    if (!r.abortReason || r.outcome) return false;
+    return this.beginReturn(st, r.abortOutcome || 'aborted', r.abortReason);
+  }
+
+  /**
+   * Turns the rollout into a return to the version it replaces: the return's steps (planned from
+   * the journalled traffic) are appended and the remaining ones skipped, in one transaction.
+   */
+  private beginReturn(st: RunState, outcome: RollbackOutcome, reason: string): boolean {
+    if (!st.fromVersion) throw new RolloutFailed(`${reason}; there is no earlier version to return to, so the rollout stops here`);
+    const all = this.store.steps(st.rolloutId);
+    const doc = this.store.traffic(st.service);
+    const inDoc = new Set((doc?.backends ?? []).map((b) => `${b.agentId}/${b.slot}`));
+    const strays = [...st.started].filter(([agentId, x]) => !inDoc.has(`${agentId}/${x.slot}`)).map(([agentId, x]) => ({ agentId, slot: x.slot }));
+    const steps = planRollbackSteps({
+      spec: st.spec,
+      traffic: doc,
+      target: st.fromVersion,
+      edges: st.edges,
+      batch: st.batch,
+      strays,
+      firstSeq: Math.max(0, ...all.map((x) => x.seq)) + 1,
+      firstPhase: Math.max(0, ...all.map((x) => x.phase)) + 1,
+      firstBatch: Math.max(0, ...all.map((x) => x.batch)) + 1,
+    });
+    const rows = steps.map((x) => ({ ...x, argsJson: JSON.stringify(x.args), state: 'pending' as const, attempt: 0, detail: '', error: '', resultJson: '', startedMs: 0, endedMs: 0 }));
+    const appended = this.journal(() => this.store.appendRollback(st.rolloutId, outcome, reason, rows));
+    if (appended) this.event(st.rolloutId, 'warn', `${outcome === 'aborted' ? 'aborting' : 'rolling back'}: ${reason}. Returning to ${st.fromVersion}.`, '', 'return');
+    this.notify(st.rolloutId);
+    return appended;
   }
 
   /**

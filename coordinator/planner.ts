@@ -4,7 +4,8 @@
 import { ZddError } from '../lib/errors.js';
 import { VERSION_PATTERN, compileSpec, type ServiceSpec } from '../lib/spec.js';
 import { otherSlot, type Slot } from '../lib/commands.js';
-import type { Backend, TrafficDoc } from '../lib/traffic.js';
+import { applyOps, primaryTrack, type Backend, type Move, type TrafficDoc, type TrafficOp } from '../lib/traffic.js';
+import type { Thresholds } from '../lib/analysis.js';
 
 export interface FleetHost {
   agentId: string;
@@ -13,16 +14,34 @@ export interface FleetHost {
   portOffset: number;
   connected: boolean;
   edge: boolean;
+  /** dynamic | reload, for edges */
+  edgeMode?: string;
 }
 
 export type BatchSize = { count: number } | { percent: number };
 
+export type Strategy = 'rolling' | 'blue-green' | 'canary' | 'rollback';
+
 export interface RolloutParams {
   version: string;
-  strategy: 'rolling';
+  strategy: Strategy;
   batch: BatchSize;
   pauseMs: number;
   failureLimit: number;
+  /** canary: weight steps, increasing, ending at 100 */
+  steps?: number[];
+  /** canary: wait per step; undefined waits for `zddctl promote` */
+  stepPauseMs?: number;
+  /** canary: hosts that get canary instances */
+  canaryHosts?: BatchSize;
+  /** blue-green: how long the old colour stays warm after the switch */
+  keepOldMs?: number;
+  /** blue-green: how long the new colour is watched after the switch */
+  bakeMs?: number;
+  /** blue-green: start the new colour only on hosts with these labels */
+  hosts?: Record<string, string>;
+  /** analysis thresholds over the spec's */
+  analysis?: Partial<Thresholds>;
 }
 
 export interface HostPlan {
@@ -34,7 +53,7 @@ export interface HostPlan {
   oldVersion?: string;
 }
 
-export type StepKind = 'configure_edge' | 'start' | 'traffic' | 'drain' | 'stop' | 'pause' | 'finalize';
+export type StepKind = 'configure_edge' | 'start' | 'traffic' | 'verify' | 'analyze' | 'window' | 'drain' | 'stop' | 'pause' | 'finalize';
 
 export interface PlannedStep {
   seq: number;
@@ -49,7 +68,7 @@ export interface Plan {
   service: string;
   version: string;
   fromVersion: string;
-  strategy: 'rolling';
+  strategy: Strategy;
   edges: string[];
   hosts: HostPlan[];
   batches: string[][];
@@ -85,17 +104,9 @@ export function matchesSelector(labels: Record<string, string>, selector: Record
 
 const addrOf = (h: Pick<FleetHost, 'advertise'>, port: number) => (h.advertise.includes(':') ? `[${h.advertise}]:${port}` : `${h.advertise}:${port}`);
 
-export interface Move {
-  agentId: string;
-  backend: Backend;
-}
-
-/** The next traffic document: each moved host's backends replaced by its new one. Pure. */
+/** The next traffic document of a rolling batch: each moved host's backend replaced by its new one. Pure. */
 export function nextTraffic(prev: TrafficDoc | undefined, service: string, moves: Move[], generation: number): TrafficDoc {
-  const moved = new Set(moves.map((m) => m.agentId));
-  const kept = (prev?.backends ?? []).filter((b) => !b.agentId || !moved.has(b.agentId));
-  const backends = [...kept, ...moves.map((m) => m.backend)].sort((a, b) => (a.agentId ?? a.addr).localeCompare(b.agentId ?? b.addr));
-  return { service, generation, backends };
+  return applyOps(prev, service, [{ op: 'swap', moves }], generation);
 }
 
 export interface PlanInput {
@@ -105,6 +116,60 @@ export interface PlanInput {
   traffic: TrafficDoc | undefined;
   params: RolloutParams;
 }
+
+/** Steps in the making: seq and phase numbers are handed out in order. */
+class StepList {
+  readonly steps: PlannedStep[] = [];
+  phase: number;
+  constructor(private readonly firstSeq = 1, firstPhase = 0) {
+    this.phase = firstPhase;
+  }
+  add(batch: number, kind: StepKind, agentId: string, args: Record<string, unknown>, phase = this.phase) {
+    this.steps.push({ seq: this.firstSeq + this.steps.length, batch, phase, kind, agentId, args });
+  }
+  /** every step added after this runs in a new phase */
+  next(): number {
+    return ++this.phase;
+  }
+}
+
+/** "5,25,50,100" → [5, 25, 50, 100]; 100 is added at the end when missing. */
+export function parseSteps(text: string | undefined): number[] {
+  const t = (text ?? '').trim() || '10,50,100';
+  const steps = t.split(',').map((x) => x.trim());
+  const out: number[] = [];
+  for (const x of steps) {
+    if (!/^\d+$/.test(x) || Number(x) < 1 || Number(x) > 100) {
+      throw new ZddError('INVALID_ARGUMENT', `canary step "${x}" is not a whole percentage from 1 to 100`, { hint: 'for example --steps 5,25,50,100' });
+    }
+    const n = Number(x);
+    if (out.length && n <= out[out.length - 1]) {
+      throw new ZddError('INVALID_ARGUMENT', `canary steps must increase: ${n} comes after ${out[out.length - 1]}`, { hint: 'for example --steps 5,25,50,100' });
+    }
+    out.push(n);
+  }
+  if (out[out.length - 1] !== 100) out.push(100);
+  return out;
+}
+
+/** "role=web,zone=a" → { role: 'web', zone: 'a' } */
+export function parseSelector(text: string | undefined): Record<string, string> | undefined {
+  const t = (text ?? '').trim();
+  if (!t) return undefined;
+  const out: Record<string, string> = {};
+  for (const kv of t.split(',')) {
+    const m = /^([^=\s]+)=([^=\s]*)$/.exec(kv.trim());
+    if (!m) throw new ZddError('INVALID_ARGUMENT', `"${kv}" is not a label selector; use key=value[,key=value]`);
+    out[m[1]] = m[2];
+  }
+  return out;
+}
+
+const backendOf = (h: HostPlan, track: string, version: string): Backend => ({ addr: h.newAddr, track, weight: 1, agentId: h.agentId, slot: h.newSlot, version });
+
+/** A colour for blue/green: the other one than the live track's. */
+export const otherColour = (live: string) => (live === 'blue' ? 'green' : 'blue');
+export const CANARY_TRACK = 'canary';
 
 export function planRollout(input: PlanInput): Plan {
   const { spec, params, traffic } = input;
@@ -128,12 +193,15 @@ export function planRollout(input: PlanInput): Plan {
     throw new ZddError('NO_MATCHING_AGENTS', `no edge agent is connected to drive nginx for ${spec.name}`, { hint: 'start one agent with --edge' });
   }
   for (const e of edges) {
-    if (!connected.some((h) => h.agentId === e && h.edge)) {
-      throw new ZddError('NO_MATCHING_AGENTS', `edge agent "${e}" named in the spec is not connected as an edge`, { hint: 'check `zddctl agents`' });
-    }
+    const h = connected.find((x) => x.agentId === e && x.edge);
+    if (!h) throw new ZddError('NO_MATCHING_AGENTS', `edge agent "${e}" named in the spec is not connected as an edge`, { hint: 'check `zddctl agents`' });
   }
+  if (traffic?.split || traffic?.preview) {
+    throw new ZddError('ROLLOUT_ACTIVE', `${spec.name} still has a canary or preview track in its traffic`, { hint: `zddctl rollback ${spec.name} returns it to one version` });
+  }
+  const primary = primaryTrack(traffic);
   const live = new Map<string, Backend>();
-  for (const b of traffic?.backends ?? []) if (b.agentId) live.set(b.agentId, b);
+  for (const b of traffic?.backends ?? []) if (b.agentId && b.track === primary) live.set(b.agentId, b);
   const hosts: HostPlan[] = targets.map((h) => {
     const cur = live.get(h.agentId);
     const oldSlot = cur?.slot === 'a' || cur?.slot === 'b' ? (cur.slot as Slot) : undefined;
@@ -150,22 +218,27 @@ export function planRollout(input: PlanInput): Plan {
       hint: 'roll out a different version',
     });
   }
+  const base = { service: spec.name, version: params.version, fromVersion: input.liveVersion, strategy: params.strategy, edges, hosts };
+  const list = new StepList();
+  for (const e of edges) list.add(0, 'configure_edge', e, { spec });
+  if (params.strategy === 'blue-green') return { ...base, ...planBlueGreen(input, hosts, edges, list) };
+  if (params.strategy === 'canary') return { ...base, ...planCanary(input, hosts, edges, list) };
+  if (params.strategy !== 'rolling') throw new ZddError('INVALID_ARGUMENT', `unknown strategy "${params.strategy}": use rolling, blue-green or canary`);
+
   const batches = splitBatches(hosts, params.batch);
-  const steps: PlannedStep[] = [];
-  const add = (batch: number, phase: number, kind: StepKind, agentId: string, args: Record<string, unknown>) =>
-    steps.push({ seq: steps.length + 1, batch, phase, kind, agentId, args });
-  for (const e of edges) add(0, 0, 'configure_edge', e, { spec });
   const previews: TrafficDoc[] = [];
   let doc = traffic;
   const gen0 = traffic?.generation ?? 0;
+  const steps = list.steps;
+  const add = (batch: number, phase: number, kind: StepKind, agentId: string, args: Record<string, unknown>) => list.add(batch, kind, agentId, args, phase);
   batches.forEach((batch, i) => {
     const b = i + 1;
     const base = 1 + i * 5;
     for (const h of batch) add(b, base, 'start', h.agentId, { spec, version: params.version, slot: h.newSlot });
-    const moves = batch.map((h) => ({ agentId: h.agentId, backend: { addr: h.newAddr, track: 'stable', weight: 1, agentId: h.agentId, slot: h.newSlot, version: params.version } }));
+    const moves = batch.map((h) => ({ agentId: h.agentId, backend: backendOf(h, primary, params.version) }));
     doc = nextTraffic(doc, spec.name, moves, gen0 + b);
     previews.push(doc);
-    for (const e of edges) add(b, base + 1, 'traffic', e, { service: spec.name, moves });
+    for (const e of edges) add(b, base + 1, 'traffic', e, { service: spec.name, ops: [{ op: 'swap', moves }] });
     const draining = batch.filter((h) => h.oldAddr).map((h) => ({ agentId: h.agentId, addr: h.oldAddr! }));
     if (draining.length) {
       for (const e of edges) add(b, base + 2, 'drain', e, { service: spec.name, hosts: draining, timeoutMs: compiled.stop.drainTimeoutMs });
@@ -176,15 +249,212 @@ export function planRollout(input: PlanInput): Plan {
     if (params.pauseMs > 0 && i < batches.length - 1) add(b, base + 4, 'pause', '', { ms: params.pauseMs });
   });
   add(batches.length, 1 + batches.length * 5, 'finalize', '', {});
-  return {
-    service: spec.name,
-    version: params.version,
-    fromVersion: input.liveVersion,
-    strategy: params.strategy,
-    edges,
-    hosts,
-    batches: batches.map((b) => b.map((h) => h.agentId)),
-    steps,
-    traffic: previews,
-  };
+  return { ...base, batches: batches.map((b) => b.map((h) => h.agentId)), steps, traffic: previews };
+}
+
+type Built = Pick<Plan, 'batches' | 'steps' | 'traffic'>;
+
+function thresholdsOf(input: PlanInput): Thresholds {
+  const a = compileSpec(input.spec).analysis;
+  const t = { maxErrorRate: a.maxErrorRate, maxErrorRateDelta: a.maxErrorRateDelta, maxP95Ratio: a.maxP95Ratio, minRequests: a.minRequests, ...input.params.analysis };
+  if (!(t.maxErrorRate >= 0 && t.maxErrorRate <= 1) || !(t.maxErrorRateDelta >= 0 && t.maxErrorRateDelta <= 1)) {
+    throw new ZddError('INVALID_ARGUMENT', 'error-rate thresholds are fractions from 0 to 1 (0.01 is 1%)');
+  }
+  if (!(t.maxP95Ratio >= 1) || !(Number.isInteger(t.minRequests) && t.minRequests >= 1)) {
+    throw new ZddError('INVALID_ARGUMENT', 'the p95 ratio must be at least 1 and the minimum request count a whole number of at least 1');
+  }
+  return t;
+}
+
+/** The old instances of the live track: drained and stopped once nothing routes to them. */
+function retireOld(input: PlanInput, list: StepList, edges: string[], batch: number, old: Backend[]) {
+  const compiled = compileSpec(input.spec);
+  const withHost = old.filter((b) => b.agentId && (b.slot === 'a' || b.slot === 'b'));
+  if (!withHost.length) return;
+  list.next();
+  for (const e of edges) list.add(batch, 'drain', e, { service: input.spec.name, hosts: withHost.map((b) => ({ agentId: b.agentId, addr: b.addr })), timeoutMs: compiled.stop.drainTimeoutMs });
+  list.next();
+  for (const b of withHost) {
+    list.add(batch, 'stop', b.agentId!, { service: input.spec.name, slot: b.slot, signal: compiled.stop.signal, drainTimeoutMs: compiled.stop.drainTimeoutMs });
+  }
+}
+
+function trafficPhase(input: PlanInput, list: StepList, edges: string[], batch: number, ops: TrafficOp[], docs: TrafficDoc[]) {
+  list.next();
+  for (const e of edges) list.add(batch, 'traffic', e, { service: input.spec.name, ops });
+  const prev = docs[docs.length - 1] ?? input.traffic;
+  docs.push(applyOps(prev, input.spec.name, ops, (prev?.generation ?? 0) + 1));
+}
+
+function planBlueGreen(input: PlanInput, hosts: HostPlan[], edges: string[], list: StepList): Built {
+  const { spec, params, traffic } = input;
+  const compiled = compileSpec(spec);
+  const primary = primaryTrack(traffic);
+  const colour = otherColour(primary);
+  const group = params.hosts ? hosts.filter((h) => matchesSelector(input.fleet.find((f) => f.agentId === h.agentId)!.labels, params.hosts!)) : hosts;
+  if (!group.length) {
+    throw new ZddError('NO_MATCHING_AGENTS', `no target host of ${spec.name} has the labels ${Object.entries(params.hosts!).map(([k, v]) => `${k}=${v}`).join(',')}`, {
+      hint: 'check the labels with `zddctl agents`',
+    });
+  }
+  const docs: TrafficDoc[] = [];
+  list.next();
+  for (const h of group) list.add(1, 'start', h.agentId, { spec, version: params.version, slot: h.newSlot });
+  // the new colour joins the traffic document, served only by the preview listener (and to clients that ask for it)
+  trafficPhase(input, list, edges, 1, [{ op: 'add', backends: group.map((h) => backendOf(h, colour, params.version)) }, { op: 'route', preview: colour }], docs);
+  if (compiled.verify.checks.length || compiled.verify.argv) {
+    list.next();
+    list.add(1, 'verify', edges[0], { service: spec.name, checks: compiled.verify.checks, argv: compiled.verify.argv, timeoutMs: compiled.verify.timeoutMs });
+  }
+  // the switch: one generation
+  trafficPhase(input, list, edges, 1, [{ op: 'route', primary: colour, preview: null }], docs);
+  const old = (traffic?.backends ?? []).filter((b) => b.track === primary);
+  if ((params.bakeMs ?? 0) > 0) {
+    list.next();
+    list.add(1, 'analyze', '', { mode: 'bake', track: colour, against: primary, waitMs: params.bakeMs, thresholds: thresholdsOf(input), intervalMs: compiled.analysis.intervalMs });
+  }
+  if ((params.keepOldMs ?? 0) > 0 && old.length) {
+    list.next();
+    list.add(1, 'window', '', { ms: params.keepOldMs, track: primary });
+  }
+  if (old.length) trafficPhase(input, list, edges, 1, [{ op: 'drop', track: primary }], docs);
+  retireOld(input, list, edges, 1, old);
+  list.next();
+  list.add(1, 'finalize', '', {});
+  return { batches: [group.map((h) => h.agentId)], steps: list.steps, traffic: docs };
+}
+
+function planCanary(input: PlanInput, hosts: HostPlan[], edges: string[], list: StepList): Built {
+  const { spec, params, traffic } = input;
+  const compiled = compileSpec(spec);
+  const primary = primaryTrack(traffic);
+  const steps = params.steps ?? [10, 50, 100];
+  if (!steps.length || steps.some((p, i) => !Number.isInteger(p) || p < 1 || p > 100 || (i > 0 && p <= steps[i - 1])) || steps[steps.length - 1] !== 100) {
+    throw new ZddError('INVALID_ARGUMENT', `canary steps ${steps.join(',')} must increase within 1..100 and end at 100`);
+  }
+  const size = params.canaryHosts ?? { count: 1 };
+  const n = batchCount(size, hosts.length);
+  if ('count' in size && size.count > hosts.length) {
+    throw new ZddError('INVALID_ARGUMENT', `a canary on ${size.count} hosts does not fit: ${spec.name} has ${hosts.length} target host(s)`, {
+      hint: `use --canary-hosts ${hosts.length} or fewer, or a percentage`,
+    });
+  }
+  const canaries = hosts.slice(0, n);
+  const rest = hosts.slice(n);
+  const old = (traffic?.backends ?? []).filter((b) => b.track === primary);
+  if (!old.length) {
+    throw new ZddError('INVALID_ARGUMENT', `${spec.name} has no live version to compare a canary with`, { hint: 'the first release of a service goes out with --strategy rolling' });
+  }
+  const docs: TrafficDoc[] = [];
+  const thresholds = thresholdsOf(input);
+  list.next();
+  for (const h of canaries) list.add(1, 'start', h.agentId, { spec, version: params.version, slot: h.newSlot });
+  // weight 0: the canary is reachable only by the header or cookie that forces its track
+  trafficPhase(input, list, edges, 1, [{ op: 'add', backends: canaries.map((h) => backendOf(h, CANARY_TRACK, params.version)) }, { op: 'route', split: { track: CANARY_TRACK, percent: 0 } }], docs);
+  if (params.stepPauseMs === undefined) {
+    // manual: the canary waits dark first, reachable by the header or cookie, until promoted
+    list.next();
+    list.add(1, 'analyze', '', { mode: 'canary', percent: 0, track: CANARY_TRACK, against: primary, waitMs: -1, thresholds, intervalMs: compiled.analysis.intervalMs });
+  }
+  steps.forEach((p, i) => {
+    const step = i + 1;
+    if (p === 100 && rest.length) {
+      // full weight: the new version on every host first, so the canary hosts do not carry it all
+      list.next();
+      for (const h of rest) list.add(step, 'start', h.agentId, { spec, version: params.version, slot: h.newSlot });
+      trafficPhase(input, list, edges, step, [{ op: 'add', backends: rest.map((h) => backendOf(h, CANARY_TRACK, params.version)) }, { op: 'route', split: { track: CANARY_TRACK, percent: 100 } }], docs);
+    } else {
+      trafficPhase(input, list, edges, step, [{ op: 'route', split: { track: CANARY_TRACK, percent: p } }], docs);
+    }
+    list.next();
+    list.add(step, 'analyze', '', {
+      mode: 'canary',
+      percent: p,
+      track: CANARY_TRACK,
+      against: primary,
+      waitMs: params.stepPauseMs ?? -1,
+      thresholds,
+      intervalMs: compiled.analysis.intervalMs,
+    });
+  });
+  // promotion: the canary track becomes the live one, the old instances leave
+  const last = steps.length;
+  trafficPhase(input, list, edges, last, [{ op: 'drop', track: primary }, { op: 'retrack', from: CANARY_TRACK, to: primary }, { op: 'route', split: null }], docs);
+  retireOld(input, list, edges, last, old);
+  list.next();
+  list.add(last, 'finalize', '', {});
+  return { batches: [canaries.map((h) => h.agentId), rest.map((h) => h.agentId)].filter((b) => b.length), steps: list.steps, traffic: docs };
+}
+
+export interface RollbackInput {
+  spec: ServiceSpec;
+  traffic: TrafficDoc | undefined;
+  /** the version to return to */
+  target: string;
+  edges: string[];
+  batch: BatchSize;
+  /** instances started by an interrupted rollout that take no traffic: stopped */
+  strays: { agentId: string; slot: Slot }[];
+  firstSeq: number;
+  firstPhase: number;
+  firstBatch: number;
+}
+
+/**
+ * The steps that return a service to `target`: one traffic change that keeps only the track
+ * running the target (a warm old colour, or the stable track under a canary), the drain and stop
+ * of everything else, then a rolling swap back of any host whose live instance runs another
+ * version. Used by `zddctl rollback`, `zddctl abort` and automatic rollbacks. Pure.
+ */
+export function planRollbackSteps(input: RollbackInput): PlannedStep[] {
+  const { spec, traffic, target } = input;
+  const compiled = compileSpec(spec);
+  const list = new StepList(input.firstSeq, input.firstPhase - 1);
+  const batchNo = input.firstBatch;
+  const backends = traffic?.backends ?? [];
+  const primary = primaryTrack(traffic);
+  const tracks = [...new Set(backends.map((b) => b.track))];
+  const runsTarget = (t: string) => backends.some((b) => b.track === t) && backends.filter((b) => b.track === t).every((b) => b.version === target);
+  const keep = runsTarget(primary) ? primary : (tracks.find((t) => t !== primary && runsTarget(t)) ?? primary);
+  const dropped = backends.filter((b) => b.track !== keep);
+  const kept = backends.filter((b) => b.track === keep);
+  const ops: TrafficOp[] = [{ op: 'route', primary: keep, preview: null, split: null }, ...tracks.filter((t) => t !== keep).map((t) => ({ op: 'drop' as const, track: t }))];
+  const docs: TrafficDoc[] = [];
+  if (keep !== primary || dropped.length || traffic?.split || traffic?.preview) {
+    trafficPhase({ spec, traffic } as PlanInput, list, input.edges, batchNo, ops, docs);
+  }
+  // stop what leaves the traffic, and instances that never entered it; never an instance still kept
+  const keptSlots = new Set(kept.map((b) => `${b.agentId}/${b.slot}`));
+  const leaving = dropped.filter((b) => !keptSlots.has(`${b.agentId}/${b.slot}`));
+  retireOld({ spec } as PlanInput, list, input.edges, batchNo, leaving);
+  const stopped = new Set(leaving.map((b) => `${b.agentId}/${b.slot}`));
+  const strays = input.strays.filter((x) => !keptSlots.has(`${x.agentId}/${x.slot}`) && !stopped.has(`${x.agentId}/${x.slot}`));
+  if (strays.length) {
+    list.next();
+    for (const x of strays) list.add(batchNo, 'stop', x.agentId, { service: spec.name, slot: x.slot, signal: compiled.stop.signal, drainTimeoutMs: compiled.stop.drainTimeoutMs });
+  }
+  // hosts whose kept instance runs another version: swapped back, batch by batch
+  const back = kept.filter((b) => b.version !== target && b.agentId && (b.slot === 'a' || b.slot === 'b'));
+  splitBatches(back, input.batch).forEach((batch, i) => {
+    const b = batchNo + 1 + i;
+    const moves: Move[] = batch.map((x) => {
+      const slot = x.slot as Slot;
+      const other = otherSlot(slot);
+      const port = Number(x.addr.slice(x.addr.lastIndexOf(':') + 1));
+      const host = x.addr.slice(0, x.addr.lastIndexOf(':'));
+      const addr = `${host}:${port - compiled.ports[slot] + compiled.ports[other]}`;
+      return { agentId: x.agentId!, backend: { addr, track: keep, weight: 1, agentId: x.agentId, slot: other, version: target } };
+    });
+    list.next();
+    for (const m of moves) list.add(b, 'start', m.agentId, { spec, version: target, slot: m.backend.slot });
+    list.next();
+    for (const e of input.edges) list.add(b, 'traffic', e, { service: spec.name, ops: [{ op: 'swap', moves }] });
+    list.next();
+    for (const e of input.edges) list.add(b, 'drain', e, { service: spec.name, hosts: batch.map((x) => ({ agentId: x.agentId, addr: x.addr })), timeoutMs: compiled.stop.drainTimeoutMs });
+    list.next();
+    for (const x of batch) list.add(b, 'stop', x.agentId!, { service: spec.name, slot: x.slot, signal: compiled.stop.signal, drainTimeoutMs: compiled.stop.drainTimeoutMs });
+  });
+  list.next();
+  list.add(batchNo, 'finalize', '', { version: target });
+  return list.steps;
 }

@@ -6,7 +6,9 @@ import fs from 'node:fs';
 import { ZddError } from '../lib/errors.js';
 import type { TrafficDoc } from '../lib/traffic.js';
 
-export type RolloutState = 'running' | 'paused' | 'succeeded' | 'failed';
+export type RolloutState = 'running' | 'paused' | 'succeeded' | 'failed' | 'rolled_back' | 'aborted';
+/** how a rollout that returns traffic to its old version ends */
+export type RollbackOutcome = 'rolled_back' | 'aborted';
 export type StepState = 'pending' | 'running' | 'done' | 'failed' | 'skipped';
 
 export interface AgentRow {
@@ -25,6 +27,8 @@ export interface ServiceRow {
   revision: number;
   specJson: string;
   liveVersion: string;
+  /** the version live before the current one: what `zddctl rollback` returns to */
+  previousVersion: string;
 }
 
 export interface RolloutRow {
@@ -42,6 +46,13 @@ export interface RolloutRow {
   forcedKills: number;
   failedHosts: number;
   pauseReason: string;
+  /** set when the rollout turned into a return to its old version: how it will end */
+  outcome: RollbackOutcome | '';
+  /** an operator's request to return to the old version, not yet acted on */
+  abortReason: string;
+  abortOutcome: RollbackOutcome | '';
+  /** the latest step seq an operator promoted (ended the wait of) */
+  promoteSeq: number;
 }
 
 export interface StepRow {
@@ -71,6 +82,8 @@ export interface EventRow {
   kind?: string;
 }
 
+export type RolloutPatch = Partial<Pick<RolloutRow, 'state' | 'error' | 'endedMs' | 'forcedKills' | 'failedHosts' | 'pauseReason' | 'abortReason' | 'abortOutcome' | 'promoteSeq'>>;
+
 export interface Store {
   upsertAgent(a: AgentRow): void;
   listAgents(): AgentRow[];
@@ -80,12 +93,18 @@ export interface Store {
   setLiveVersion(name: string, version: string): void;
   activeRollout(service: string): RolloutRow | undefined;
   /** Inserts a rollout and its planned steps in one transaction. */
-  createRollout(r: Omit<RolloutRow, 'id' | 'pauseReason'>, steps: Omit<StepRow, 'rolloutId'>[]): RolloutRow;
+  createRollout(r: Omit<RolloutRow, 'id' | 'pauseReason' | 'outcome' | 'abortReason' | 'abortOutcome' | 'promoteSeq'>, steps: Omit<StepRow, 'rolloutId'>[]): RolloutRow;
+  /**
+   * Turns a rollout into a return to its old version, in one transaction: pending steps are
+   * skipped, the return's steps appended, the outcome recorded, and (optionally) a step ended.
+   * Does nothing when the rollout already has an outcome.
+   */
+  appendRollback(rolloutId: string, outcome: RollbackOutcome, error: string, steps: Omit<StepRow, 'rolloutId'>[], endStep?: { seq: number; patch: Partial<StepRow> }): boolean;
   getRollout(id: string): RolloutRow | undefined;
   latestRollout(): RolloutRow | undefined;
   listRollouts(service: string | undefined, limit: number): RolloutRow[];
   runningRollouts(): RolloutRow[];
-  updateRollout(id: string, patch: Partial<Pick<RolloutRow, 'state' | 'error' | 'endedMs' | 'forcedKills' | 'failedHosts' | 'pauseReason'>>): void;
+  updateRollout(id: string, patch: RolloutPatch): void;
   steps(rolloutId: string): StepRow[];
   updateStep(rolloutId: string, seq: number, patch: Partial<Omit<StepRow, 'rolloutId' | 'seq'>>, alsoTraffic?: TrafficDoc): void;
   addEvent(e: EventRow): void;
@@ -133,6 +152,11 @@ const MIGRATIONS: string[] = [
    INSERT INTO meta (key, value) VALUES ('instance_id', lower(hex(randomblob(4))));`,
   `ALTER TABLE rollouts ADD COLUMN pause_reason TEXT NOT NULL DEFAULT '';
    ALTER TABLE events ADD COLUMN kind TEXT NOT NULL DEFAULT '';`,
+  `ALTER TABLE rollouts ADD COLUMN outcome TEXT NOT NULL DEFAULT '';
+   ALTER TABLE rollouts ADD COLUMN abort_reason TEXT NOT NULL DEFAULT '';
+   ALTER TABLE rollouts ADD COLUMN abort_outcome TEXT NOT NULL DEFAULT '';
+   ALTER TABLE rollouts ADD COLUMN promote_seq INTEGER NOT NULL DEFAULT 0;
+   ALTER TABLE services ADD COLUMN previous_version TEXT NOT NULL DEFAULT '';`,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
@@ -226,7 +250,7 @@ export class SqliteStore implements Store {
 
   getService(name: string): ServiceRow | undefined {
     const r = this.db.prepare('SELECT * FROM services WHERE name = ?').get(name) as any;
-    return r && { name: r.name, revision: r.revision, specJson: r.spec_json, liveVersion: r.live_version };
+    return r && { name: r.name, revision: r.revision, specJson: r.spec_json, liveVersion: r.live_version, previousVersion: r.previous_version };
   }
 
   applyService(name: string, specJson: string, nowMs: number): { row: ServiceRow; changed: boolean } {
@@ -246,7 +270,25 @@ export class SqliteStore implements Store {
   }
 
   setLiveVersion(name: string, version: string): void {
-    this.db.prepare('UPDATE services SET live_version = ? WHERE name = ?').run(version, name);
+    this.db
+      .prepare("UPDATE services SET previous_version = CASE WHEN live_version != ? AND live_version != '' THEN live_version ELSE previous_version END, live_version = ? WHERE name = ?")
+      .run(version, version, name);
+  }
+
+  appendRollback(rolloutId: string, outcome: RollbackOutcome, error: string, steps: Omit<StepRow, 'rolloutId'>[], endStep?: { seq: number; patch: Partial<StepRow> }): boolean {
+    return this.db.transaction(() => {
+      const r = this.getRollout(rolloutId);
+      if (!r || r.outcome) return false;
+      if (endStep) this.updateStep(rolloutId, endStep.seq, endStep.patch);
+      this.db.prepare("UPDATE steps SET state = 'skipped', detail = ? WHERE rollout_id = ? AND state = 'pending'").run(`skipped: ${outcome === 'aborted' ? 'aborted' : 'rolled back'}`, rolloutId);
+      const ins = this.db.prepare(
+        `INSERT INTO steps (rollout_id, seq, batch, phase, kind, agent_id, args_json, state)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+      );
+      for (const s of steps) ins.run(rolloutId, s.seq, s.batch, s.phase, s.kind, s.agentId, s.argsJson, s.state);
+      this.db.prepare('UPDATE rollouts SET outcome = ?, error = ? WHERE id = ?').run(outcome, error, rolloutId);
+      return true;
+    })();
   }
 
   private rollout(r: any): RolloutRow {
@@ -265,6 +307,10 @@ export class SqliteStore implements Store {
       forcedKills: r.forced_kills,
       failedHosts: r.failed_hosts,
       pauseReason: r.pause_reason,
+      outcome: r.outcome,
+      abortReason: r.abort_reason,
+      abortOutcome: r.abort_outcome,
+      promoteSeq: r.promote_seq,
     };
   }
 
@@ -273,7 +319,7 @@ export class SqliteStore implements Store {
     return r ? this.rollout(r) : undefined;
   }
 
-  createRollout(r: Omit<RolloutRow, 'id' | 'pauseReason'>, steps: Omit<StepRow, 'rolloutId'>[]): RolloutRow {
+  createRollout(r: Omit<RolloutRow, 'id' | 'pauseReason' | 'outcome' | 'abortReason' | 'abortOutcome' | 'promoteSeq'>, steps: Omit<StepRow, 'rolloutId'>[]): RolloutRow {
     return this.db.transaction(() => {
       if (this.activeRollout(r.service)) throw new ZddError('ROLLOUT_ACTIVE', `a rollout of ${r.service} is already active`);
       const n = (this.db.prepare('SELECT count(*) AS n FROM rollouts WHERE service = ?').get(r.service) as { n: number }).n;
@@ -314,9 +360,10 @@ export class SqliteStore implements Store {
     return this.db.prepare("SELECT * FROM rollouts WHERE state = 'running'").all().map((r) => this.rollout(r));
   }
 
-  updateRollout(id: string, patch: Partial<Pick<RolloutRow, 'state' | 'error' | 'endedMs' | 'forcedKills' | 'failedHosts' | 'pauseReason'>>): void {
+  updateRollout(id: string, patch: RolloutPatch): void {
     const cols: Record<string, string> = {
       state: 'state', error: 'error', endedMs: 'ended_ms', forcedKills: 'forced_kills', failedHosts: 'failed_hosts', pauseReason: 'pause_reason',
+      abortReason: 'abort_reason', abortOutcome: 'abort_outcome', promoteSeq: 'promote_seq',
     };
     const keys = Object.keys(patch) as (keyof typeof patch)[];
     if (!keys.length) return;

@@ -2,15 +2,19 @@
 // against these schemas, so a misspelt field is an error, not a silently dropped value.
 import { z } from 'zod';
 import { ServiceSpecSchema } from './spec.js';
+import type { Counters, Figures } from './analysis.js';
 
 export const SlotSchema = z.enum(['a', 'b']);
 export type Slot = z.infer<typeof SlotSchema>;
 export const otherSlot = (s: Slot): Slot => (s === 'a' ? 'b' : 'a');
 
+const track = z.string().regex(/^[a-z0-9-]+$/);
+const CounterSchema = z.object({ requests: z.number().min(0), errors: z.number().min(0), buckets: z.array(z.number().min(0)) }).strict();
+
 const BackendSchema = z.object({
   // an IP literal and a port: nginx's Lua balancer cannot resolve names
   addr: z.string().regex(/^\d{1,3}(?:\.\d{1,3}){3}:\d{1,5}$|^\[[0-9a-fA-F:]+\]:\d{1,5}$/),
-  track: z.string().regex(/^[a-z0-9-]+$/),
+  track,
   weight: z.number().int().min(0).max(1_000_000),
   agentId: z.string().optional(),
   slot: z.string().optional(),
@@ -29,10 +33,28 @@ export const CommandArgs = {
     .strict(),
   configure_edge: z.object({ spec: ServiceSpecSchema }).strict(),
   apply_traffic: z
-    .object({ service: z.string(), generation: z.number().int().min(1), backends: z.array(BackendSchema) })
+    .object({
+      service: z.string(),
+      generation: z.number().int().min(1),
+      backends: z.array(BackendSchema),
+      primary: track.optional(),
+      preview: track.optional(),
+      split: z.object({ track, percent: z.number().int().min(0).max(100) }).strict().optional(),
+    })
     .strict(),
   await_idle: z.object({ service: z.string(), addrs: z.array(z.string()), timeoutMs: z.number().int().min(0) }).strict(),
   inspect: z.object({}).strict(),
+  /** the edge's per-track counters, and the window since `baseline` turned into figures */
+  analyze: z.object({ service: z.string(), baseline: z.record(z.string(), z.record(z.string(), CounterSchema)).optional() }).strict(),
+  /** blue/green verification against the preview listener, run on the edge host */
+  verify: z
+    .object({
+      service: z.string(),
+      checks: z.array(z.object({ path: z.string(), method: z.string(), expectStatus: z.number().int(), bodyContains: z.string().optional() }).strict()),
+      argv: z.array(z.string()).optional(),
+      timeoutMs: z.number().int().min(1),
+    })
+    .strict(),
 } as const;
 
 export type CommandKind = keyof typeof CommandArgs;
@@ -66,4 +88,13 @@ export interface AwaitIdleResult {
   idle: boolean;
   waitedMs: number;
   inflight: number;
+}
+export interface AnalyzeResult {
+  counters: Counters;
+  window: Counters;
+  figures: Record<string, Figures>;
+}
+export interface VerifyResult {
+  passed: string[];
+  output: string;
 }

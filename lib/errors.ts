@@ -18,6 +18,9 @@ export type ErrorCode =
   | 'DRAIN_TIMEOUT'
   | 'INSECURE_LISTEN'
   | 'DB_ERROR'
+  | 'NOTHING_TO_ROLL_BACK'
+  | 'NOT_WAITING'
+  | 'VERIFY_FAILED'
   | 'INTERNAL';
 
 export class ZddError extends Error {

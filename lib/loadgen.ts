@@ -13,6 +13,8 @@ export interface LoadOptions {
   timeoutMs?: number;
   /** hard bound: the generator stops by itself after this long */
   maxDurationMs: number;
+  /** simulated users: each request carries a zdd_key cookie of one of this many (default 1000; 0: none) */
+  clientKeys?: number;
 }
 
 export interface LoadStats {
@@ -70,7 +72,11 @@ export class LoadGen {
           path: post ? '/orders' : `/?r=${id}`,
           agent: this.agent,
           timeout: this.o.timeoutMs ?? 10_000,
-          headers: post ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body!) } : {},
+          headers: {
+            ...(post ? { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body!)) } : {}),
+            // many users behind one load generator: each request carries one of their sticky keys
+            ...((this.o.clientKeys ?? 1000) ? { cookie: `zdd_key=user-${Math.floor(Math.random() * (this.o.clientKeys ?? 1000))}` } : {}),
+          },
         },
         (res) => {
           let text = '';
@@ -80,8 +86,9 @@ export class LoadGen {
             this.stats.requests++;
             this.stats.latenciesMs.push(performance.now() - started);
             const status = res.statusCode ?? 0;
-            if (status < 200 || status > 299) this.fail(`HTTP ${status}`);
             const v = res.headers['x-app-version'];
+            // a failure answered by an app names its version: "HTTP 500 from v2"
+            if (status < 200 || status > 299) this.fail(`HTTP ${status}${typeof v === 'string' ? ` from ${v}` : ''}`);
             if (typeof v === 'string') this.stats.versions[v] = (this.stats.versions[v] ?? 0) + 1;
             resolve();
           });

@@ -58,6 +58,8 @@ export class LocalFleet {
   nginxPort = 0;
   adminAddr = '';
   appPortBase = 0;
+  /** free for a spec's preview listener */
+  previewPort = 0;
   private readonly procs = new Map<string, ChildProcess>();
   private dbFile: string;
 
@@ -74,11 +76,12 @@ export class LocalFleet {
     try {
       // Every listening port from one block below the ephemeral range: a port-0 probe there could
       // be taken by a client socket (a load generator opens thousands) before nginx binds it.
-      const base = await freeBlock(2 * o.agents + 3);
+      const base = await freeBlock(2 * o.agents + 4);
       f.coordinatorAddr = `127.0.0.1:${base}`;
       f.nginxPort = base + 1;
       f.adminAddr = `127.0.0.1:${base + 2}`;
       f.appPortBase = base + 3;
+      f.previewPort = base + 3 + 2 * o.agents;
       await f.startCoordinator();
       for (let i = 1; i <= o.agents; i++) f.startAgent(i);
       await f.waitForAgents(o.agents);

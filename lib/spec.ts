@@ -4,12 +4,15 @@ import { z } from 'zod';
 import YAML from 'yaml';
 import { parseDuration } from './duration.js';
 import { ZddError } from './errors.js';
+import type { Thresholds } from './analysis.js';
 
 const duration = z
   .union([z.string(), z.number()])
   .refine((v) => parseDuration(v) !== undefined, { message: 'expected a duration such as "500ms", "5s" or "2m", at most 24h' });
 
 const port = z.number().int().min(1).max(65535);
+const ratio = z.number().min(0).max(1);
+const portOf = (listen: string) => listen.slice(listen.lastIndexOf(':') + 1);
 const name = z
   .string()
   .regex(/^[a-z][a-z0-9-]{0,62}$/, 'expected lower-case letters, digits and dashes, starting with a letter');
@@ -58,8 +61,46 @@ export const ServiceSpecSchema = z
         upstreamKeepaliveTimeout: duration.default('4s'),
         retry: z.enum(['off', 'connect']).default('connect'),
         directives: z.array(directive).default([]),
+        /** a second listener that serves the preview track (blue/green's new colour before the switch) */
+        preview: listen.optional(),
       })
-      .strict(),
+      .strict()
+      .refine((n) => !n.preview || portOf(n.preview) !== portOf(n.listen), {
+        message: 'the preview listener needs a port of its own, not the live listener\'s',
+        path: ['preview'],
+      }),
+    /** canary and blue/green bake analysis; `zddctl rollout` flags override these */
+    analysis: z
+      .object({
+        maxErrorRate: ratio.default(0.01),
+        maxErrorRateDelta: ratio.default(0.01),
+        maxP95Ratio: z.number().min(1).max(1000).default(2),
+        minRequests: z.number().int().min(1).max(10_000_000).default(100),
+        interval: duration.default('1s'),
+      })
+      .strict()
+      .prefault({}),
+    /** blue/green verification against the preview listener, before the switch */
+    verify: z
+      .object({
+        checks: z
+          .array(
+            z
+              .object({
+                path: z.string().startsWith('/'),
+                method: z.enum(['GET', 'HEAD', 'POST']).default('GET'),
+                expectStatus: z.number().int().min(100).max(599).default(200),
+                bodyContains: z.string().optional(),
+              })
+              .strict(),
+          )
+          .default([]),
+        /** run on the edge host with ZDD_PREVIEW_URL set; exit 0 passes */
+        command: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]).optional(),
+        timeout: duration.default('30s'),
+      })
+      .strict()
+      .prefault({}),
   })
   .strict();
 
@@ -91,6 +132,13 @@ export interface CompiledSpec {
     readonly upstreamKeepaliveTimeoutMs: number;
     readonly retry: 'off' | 'connect';
     readonly directives: readonly string[];
+    readonly preview?: string;
+  };
+  readonly analysis: Thresholds & { readonly intervalMs: number };
+  readonly verify: {
+    readonly checks: readonly { path: string; method: 'GET' | 'HEAD' | 'POST'; expectStatus: number; bodyContains?: string }[];
+    readonly argv?: readonly string[];
+    readonly timeoutMs: number;
   };
 }
 
@@ -150,6 +198,19 @@ export function compileSpec(spec: ServiceSpec): CompiledSpec {
       upstreamKeepaliveTimeoutMs: ms(spec.nginx.upstreamKeepaliveTimeout),
       retry: spec.nginx.retry,
       directives: Object.freeze([...spec.nginx.directives]),
+      ...(spec.nginx.preview ? { preview: spec.nginx.preview } : {}),
+    }),
+    analysis: Object.freeze({
+      maxErrorRate: spec.analysis.maxErrorRate,
+      maxErrorRateDelta: spec.analysis.maxErrorRateDelta,
+      maxP95Ratio: spec.analysis.maxP95Ratio,
+      minRequests: spec.analysis.minRequests,
+      intervalMs: ms(spec.analysis.interval),
+    }),
+    verify: Object.freeze({
+      checks: Object.freeze(spec.verify.checks.map((c) => Object.freeze({ ...c }))),
+      ...(spec.verify.command ? { argv: Object.freeze(typeof spec.verify.command === 'string' ? ['/bin/sh', '-c', spec.verify.command] : [...spec.verify.command]) } : {}),
+      timeoutMs: ms(spec.verify.timeout),
     }),
   });
 }

@@ -1,5 +1,8 @@
-// A traffic document: which backends of a service receive traffic, at which generation. The
-// coordinator computes it, the edge agent applies it; its text form is what nginx's Lua reads.
+// A traffic document: which backends of a service receive traffic, on which track, at which
+// generation. The coordinator computes it, the edge agent applies it; its text form is what
+// nginx's Lua reads. Tracks: "stable" for rolling, a colour for blue/green, "canary" beside the
+// primary track while a canary runs.
+import { ZddError } from './errors.js';
 
 export interface Backend {
   /** host:port at which nginx reaches the instance */
@@ -12,18 +15,130 @@ export interface Backend {
   readonly version?: string;
 }
 
+/** A share of clients, chosen by a stable client key, sent to another track (a canary). */
+export interface Split {
+  readonly track: string;
+  /** 0..100 */
+  readonly percent: number;
+}
+
 export interface TrafficDoc {
   readonly service: string;
   readonly generation: number;
   readonly backends: readonly Backend[];
+  /** the track the live listener serves; "stable" when absent */
+  readonly primary?: string;
+  /** the track the preview listener serves; the primary track when absent */
+  readonly preview?: string;
+  readonly split?: Split;
+}
+
+export const DEFAULT_TRACK = 'stable';
+export const primaryTrack = (doc: TrafficDoc | undefined): string => doc?.primary ?? DEFAULT_TRACK;
+
+/**
+ * The line format read by agent/nginx/lua/zdd.lua: "generation N", then optionally "primary TRACK",
+ * "preview TRACK" and "split TRACK PERCENT", then "backend TRACK ADDR WEIGHT" per backend. Plain
+ * lines, so the Lua side needs no JSON library.
+ */
+export function trafficText(doc: TrafficDoc): string {
+  const lines = [`generation ${doc.generation}`, `primary ${primaryTrack(doc)}`];
+  if (doc.preview) lines.push(`preview ${doc.preview}`);
+  if (doc.split) lines.push(`split ${doc.split.track} ${doc.split.percent}`);
+  for (const b of doc.backends) lines.push(`backend ${b.track} ${b.addr} ${b.weight}`);
+  return lines.join('\n') + '\n';
+}
+
+export interface Move {
+  agentId: string;
+  backend: Backend;
 }
 
 /**
- * The line format read by agent/nginx/lua/zdd.lua: "generation N" then "backend TRACK ADDR WEIGHT"
- * per backend. Plain lines, so the Lua side needs no JSON library.
+ * A change to a traffic document. A traffic step carries a list of them; the executor applies
+ * them to the journalled document, leaving out hosts whose new instance never became healthy.
  */
-export function trafficText(doc: TrafficDoc): string {
-  const lines = [`generation ${doc.generation}`];
-  for (const b of doc.backends) lines.push(`backend ${b.track} ${b.addr} ${b.weight}`);
-  return lines.join('\n') + '\n';
+export type TrafficOp =
+  /** rolling: each moved host's backend in the primary track is replaced by its new one */
+  | { op: 'swap'; moves: Move[] }
+  /** new backends (a new colour, canary instances) */
+  | { op: 'add'; backends: Backend[] }
+  /** every backend of a track leaves */
+  | { op: 'drop'; track: string }
+  /** a track's backends change track (a promoted canary becomes the primary track) */
+  | { op: 'retrack'; from: string; to: string }
+  /** which track each listener serves and the canary share; null clears */
+  | { op: 'route'; primary?: string; preview?: string | null; split?: Split | null };
+
+const byHost = (a: Backend, b: Backend) => (a.agentId ?? a.addr).localeCompare(b.agentId ?? b.addr) || a.track.localeCompare(b.track);
+
+/** Applies ops to a document, as a new generation. Backends of hosts in `exclude` are not added. Pure. */
+export function applyOps(prev: TrafficDoc | undefined, service: string, ops: readonly TrafficOp[], generation: number, exclude: ReadonlySet<string> = new Set()): TrafficDoc {
+  let backends = [...(prev?.backends ?? [])];
+  let primary = primaryTrack(prev);
+  let preview = prev?.preview;
+  let split = prev?.split;
+  const ok = (agentId: string | undefined) => !agentId || !exclude.has(agentId);
+  for (const o of ops) {
+    switch (o.op) {
+      case 'swap': {
+        const moves = o.moves.filter((m) => ok(m.agentId));
+        const moved = new Set(moves.map((m) => m.agentId));
+        backends = backends.filter((b) => !(b.agentId && moved.has(b.agentId) && b.track === primary));
+        backends.push(...moves.map((m) => ({ ...m.backend, track: primary })));
+        break;
+      }
+      case 'add':
+        backends.push(...o.backends.filter((b) => ok(b.agentId) && !backends.some((x) => x.addr === b.addr && x.track === b.track)));
+        break;
+      case 'drop':
+        backends = backends.filter((b) => b.track !== o.track);
+        break;
+      case 'retrack':
+        backends = backends.map((b) => (b.track === o.from ? { ...b, track: o.to } : b));
+        break;
+      case 'route':
+        if (o.primary !== undefined) primary = o.primary;
+        if (o.preview !== undefined) preview = o.preview ?? undefined;
+        if (o.split !== undefined) split = o.split ?? undefined;
+        break;
+    }
+  }
+  backends.sort(byHost);
+  const doc: TrafficDoc = {
+    service,
+    generation,
+    backends,
+    ...(primary !== DEFAULT_TRACK ? { primary } : {}),
+    ...(preview && preview !== primary ? { preview } : {}),
+    ...(split ? { split } : {}),
+  };
+  return doc;
+}
+
+/** Refuses a document that would leave the live listener with nothing to serve. */
+export function checkServable(doc: TrafficDoc): void {
+  const primary = primaryTrack(doc);
+  if (!doc.backends.some((b) => b.track === primary && b.weight > 0)) {
+    throw new ZddError('INTERNAL', `traffic generation ${doc.generation} of ${doc.service} leaves its primary track "${primary}" without a backend`, {
+      hint: 'nothing was changed; this is a planning error, please report it',
+    });
+  }
+}
+
+/** Which share of new clients each version gets under a document: what a person wants to know while two versions serve. */
+export function versionShares(doc: TrafficDoc | undefined): { version: string; track: string; percent: number }[] {
+  if (!doc) return [];
+  const primary = primaryTrack(doc);
+  const versionsOf = (track: string) => [...new Set(doc.backends.filter((b) => b.track === track && b.weight > 0).map((b) => b.version ?? '?'))].join('+');
+  const splitPct = doc.split && doc.backends.some((b) => b.track === doc.split!.track && b.weight > 0) ? doc.split.percent : 0;
+  const out: { version: string; track: string; percent: number }[] = [];
+  // within the primary track, share by backend count (round robin)
+  const prim = doc.backends.filter((b) => b.track === primary && b.weight > 0);
+  const perVersion = new Map<string, number>();
+  for (const b of prim) perVersion.set(b.version ?? '?', (perVersion.get(b.version ?? '?') ?? 0) + b.weight);
+  const total = [...perVersion.values()].reduce((a, b) => a + b, 0) || 1;
+  for (const [version, w] of perVersion) out.push({ version, track: primary, percent: ((100 - splitPct) * w) / total });
+  if (splitPct > 0) out.push({ version: versionsOf(doc.split!.track), track: doc.split!.track, percent: splitPct });
+  return out;
 }

@@ -1,5 +1,5 @@
 import test from 'ava';
-import { renderHttpConf, renderMainConf, renderServiceConf, renderUpstreamConf } from '../agent/nginx/render.js';
+import { docOfUpstreamConf, renderHttpConf, renderMainConf, renderServiceConf, renderUpstreamConf } from '../agent/nginx/render.js';
 import { compileSpec, validateSpec } from '../lib/spec.js';
 
 const spec = (nginx: Record<string, unknown> = {}) =>
@@ -43,7 +43,8 @@ test('reload mode: the upstream include is a pure function of the traffic docume
   t.is(conf, renderUpstreamConf(spec(), doc));
   t.regex(conf, /map \$host \$zdd_gen_web_app \{ default "12"; \}/);
   t.regex(conf, /server 10\.0\.0\.1:8002 weight=1 max_fails=0;/);
-  t.notRegex(conf, /10\.0\.0\.2/, 'a backend with weight 0 gets no traffic');
+  t.notRegex(conf, /server 10\.0\.0\.2/, 'a backend with weight 0 gets no traffic');
+  t.deepEqual(docOfUpstreamConf(conf), doc, 'the file holds the document it was rendered from');
   t.regex(renderUpstreamConf(spec(), { service: 'web-app', generation: 0, backends: [] }), /server 127\.0\.0\.1:1 down;/);
 });
 
@@ -63,4 +64,37 @@ test('a private nginx loads the Lua modules only in dynamic mode', (t) => {
   t.regex(renderMainConf({ ...base, mode: 'dynamic' }), /^load_module \/m\/ndk_http_module\.so;\nload_module \/m\/ngx_http_lua_module\.so;$/m);
   t.notRegex(renderMainConf({ ...base, mode: 'reload' }), /load_module/);
   t.regex(renderMainConf({ ...base, mode: 'reload' }), /include \/p\/conf\/zdd\/\*\.conf;/);
+});
+
+test('reload mode: one upstream per track, split_clients for the canary share, and header, cookie and preview choosing a track', (t) => {
+  const doc = {
+    service: 'web-app',
+    generation: 3,
+    primary: 'stable',
+    preview: 'canary',
+    split: { track: 'canary', percent: 25 },
+    backends: [
+      { addr: '10.0.0.1:8001', track: 'stable', weight: 1 },
+      { addr: '10.0.0.1:8002', track: 'canary', weight: 1 },
+    ],
+  };
+  const conf = renderUpstreamConf(spec(), doc);
+  t.regex(conf, /upstream zdd_web_app__stable \{\n  server 10\.0\.0\.1:8001 /);
+  t.regex(conf, /upstream zdd_web_app__canary \{\n  server 10\.0\.0\.1:8002 /);
+  t.regex(conf, /split_clients "\$zdd_key_web_app" \$zdd_split_web_app \{ 25% canary; \* stable; \}/);
+  t.regex(conf, /map \$cookie_zdd_key \$zdd_key_web_app \{ "" "\$remote_addr\|\$http_user_agent"; default \$cookie_zdd_key; \}/);
+  t.regex(conf, /map \$zdd_listener \$zdd_base_web_app \{ preview canary; default \$zdd_split_web_app; \}/);
+  t.regex(conf, /map \$http_x_zdd_track \$zdd_track_web_app \{ canary canary; stable stable; default \$zdd_cookie_web_app; \}/);
+  const svc = renderServiceConf(spec(), 'reload', '/u/web-app.conf', '/l/access-web-app.log');
+  t.regex(svc, /proxy_pass http:\/\/zdd_web_app__\$zdd_track_web_app;/);
+  t.regex(svc, /access_log \/l\/access-web-app\.log zdd_web_app;/);
+  t.regex(svc, /log_format zdd_web_app '\$zdd_track_web_app \$upstream_addr \$status \$request_time';/);
+});
+
+test('a preview listener is a second server on the same upstream, marked for the balancer', (t) => {
+  const conf = renderServiceConf(spec({ preview: '127.0.0.1:8081' }), 'dynamic', '/u');
+  t.regex(conf, /listen 127\.0\.0\.1:8080;\n  server_name _;\n  set \$zdd_listener live;/);
+  t.regex(conf, /listen 127\.0\.0\.1:8081;\n  server_name _;\n  set \$zdd_listener preview;/);
+  t.is(conf.match(/proxy_pass http:\/\/zdd_web_app;/g)?.length, 2);
+  t.notRegex(renderServiceConf(spec(), 'dynamic', '/u'), /zdd_listener preview/);
 });

@@ -3,19 +3,21 @@
 // endpoint (no reload), and written to disk so nginx restores it at start. In reload mode the
 // upstream include is rewritten, validated with `nginx -t`, renamed into place and reloaded, and
 // the new generation is verified; on any failure the previous file is restored.
-import { spawn, spawnSync } from 'node:child_process';
+import { execFile, spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import crypto from 'node:crypto';
 import type { Logger } from '../../lib/log.js';
 import { ZddError } from '../../lib/errors.js';
-import { compileSpec, type ServiceSpec } from '../../lib/spec.js';
+import { compileSpec, type CompiledSpec, type ServiceSpec } from '../../lib/spec.js';
+import { portFree } from '../../lib/proc.js';
+import { BUCKETS_MS, BUCKET_COUNT, figuresOf, parseMetricsText, windowOf, type Counters, type Figures } from '../../lib/analysis.js';
 import { trafficText, type TrafficDoc } from '../../lib/traffic.js';
-import type { ApplyTrafficResult, AwaitIdleResult, ConfigureEdgeResult } from '../../lib/commands.js';
+import type { AnalyzeResult, ApplyTrafficResult, AwaitIdleResult, ConfigureEdgeResult, VerifyResult } from '../../lib/commands.js';
 import { LUA_DIR } from '../../lib/paths.js';
 import { writeFileAtomic } from '../fs-atomic.js';
-import { renderHttpConf, renderMainConf, renderServiceConf, renderUpstreamConf, type EdgeMode } from './render.js';
+import { docOfUpstreamConf, renderHttpConf, renderMainConf, renderServiceConf, renderUpstreamConf, type EdgeMode } from './render.js';
 
 export interface EdgeConfig {
   mode: EdgeMode;
@@ -35,6 +37,24 @@ export function luaModuleInstalled(modulesDir: string): boolean {
 }
 
 const serialOf = (httpConf: string) => /return 200 "(\w+)\\n"/.exec(httpConf)?.[1] ?? '';
+
+/** One access-log line, "TRACK UPSTREAM_ADDR STATUS REQUEST_TIME", into the counters. */
+function addLogLine(c: Counters, line: string) {
+  const m = /^(\S+) (.+) (\d{3}) ([\d.]+)$/.exec(line.trim());
+  if (!m) return;
+  // after a retry the upstream address lists each tried peer; the last one answered
+  const addr = m[2].split(/[,:]\s+/).pop()!.trim();
+  const status = Number(m[3]);
+  const ms = Number(m[4]) * 1000;
+  const x = ((c[m[1]] ??= {})[addr] ??= { requests: 0, errors: 0, buckets: new Array(BUCKET_COUNT).fill(0) });
+  x.requests++;
+  if (status >= 500) x.errors++;
+  let i = BUCKETS_MS.findIndex((b) => ms <= b);
+  if (i < 0) i = BUCKETS_MS.length;
+  x.buckets[i]++;
+}
+
+const portOfListen = (listen: string) => listen.slice(listen.lastIndexOf(':') + 1);
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -70,7 +90,7 @@ export class Edge {
     this.dir = path.join(cfg.stateDir, 'edge');
     this.prefix = path.join(this.dir, 'nginx');
     this.confDir = cfg.systemIncludeDir ?? path.join(this.prefix, 'conf', 'zdd');
-    for (const d of [this.dir, path.join(this.dir, 'traffic'), path.join(this.dir, 'upstreams'), this.confDir]) fs.mkdirSync(d, { recursive: true });
+    for (const d of [this.dir, path.join(this.dir, 'traffic'), path.join(this.dir, 'upstreams'), path.join(this.dir, 'logs'), this.confDir]) fs.mkdirSync(d, { recursive: true });
     try {
       const saved = JSON.parse(fs.readFileSync(path.join(this.dir, 'services.json'), 'utf8')) as Record<string, ServiceSpec>;
       for (const [k, v] of Object.entries(saved)) this.services.set(k, v);
@@ -89,6 +109,10 @@ export class Edge {
   }
   private trafficFile(service: string) {
     return path.join(this.dir, 'traffic', `${service}.txt`);
+  }
+  /** reload mode: nginx logs track, backend, status and time of each request here, for analysis */
+  private accessLog(service: string) {
+    return path.join(this.dir, 'logs', `access-${service}.log`);
   }
   private upstreamFile(service: string) {
     return path.join(this.dir, 'upstreams', `${service}.conf`);
@@ -296,11 +320,15 @@ export class Edge {
       const spec = compileSpec(raw);
       const began = Date.now();
       const hadBefore = this.services.get(spec.name);
+      await this.checkListeners(spec, hadBefore ? compileSpec(hadBefore) : undefined);
       this.services.set(spec.name, raw);
       const files = new Map<string, string>();
-      files.set(this.fileName('svc', spec.name), renderServiceConf(spec, this.cfg.mode, this.upstreamFile(spec.name)));
-      if (this.cfg.mode === 'reload' && !fs.existsSync(this.upstreamFile(spec.name))) {
-        files.set(this.upstreamFile(spec.name), renderUpstreamConf(spec, { service: spec.name, generation: 0, backends: [] }));
+      files.set(this.fileName('svc', spec.name), renderServiceConf(spec, this.cfg.mode, this.upstreamFile(spec.name), this.accessLog(spec.name)));
+      if (this.cfg.mode === 'reload') {
+        // rendered again from the document it holds: the spec's upstream settings may have changed
+        const file = this.upstreamFile(spec.name);
+        const doc = fs.existsSync(file) ? docOfUpstreamConf(fs.readFileSync(file, 'utf8')) : undefined;
+        files.set(file, renderUpstreamConf(spec, doc ?? { service: spec.name, generation: 0, backends: [] }));
       }
       const unchanged = [...files].every(([f, t]) => fs.existsSync(f) && fs.readFileSync(f, 'utf8') === t);
       const httpText = this.renderHttp(files);
@@ -320,6 +348,136 @@ export class Edge {
       this.cfg.log.info({ service: spec.name, mode: this.cfg.mode }, 'service configured on nginx');
       return { mode: this.cfg.mode, changed: true, reloadMs: Date.now() - began };
     });
+  }
+
+  /**
+   * A listener may not collide with another service's, with the admin endpoint, or (when it is new)
+   * with whatever else listens on this host: nginx would fail to bind it at the reload.
+   */
+  private async checkListeners(spec: CompiledSpec, before: CompiledSpec | undefined): Promise<void> {
+    const mine = [spec.nginx.listen, ...(spec.nginx.preview ? [spec.nginx.preview] : [])];
+    const taken = new Map<string, string>([[portOfListen(this.cfg.adminListen), 'the edge admin endpoint']]);
+    for (const [name, other] of this.services) {
+      if (name === spec.name) continue;
+      const o = compileSpec(other);
+      taken.set(portOfListen(o.nginx.listen), `the listener of ${name}`);
+      if (o.nginx.preview) taken.set(portOfListen(o.nginx.preview), `the preview listener of ${name}`);
+    }
+    const had = new Set(before ? [before.nginx.listen, before.nginx.preview].filter(Boolean).map((l) => portOfListen(l!)) : []);
+    for (const l of mine) {
+      const port = portOfListen(l);
+      const what = l === spec.nginx.listen ? 'listener' : 'preview listener';
+      if (taken.has(port)) {
+        throw new ZddError('PORT_IN_USE', `the ${what} of ${spec.name} (${l}) collides with ${taken.get(port)} on this edge`, {
+          hint: 'give it a port of its own in the spec and apply it again; nothing was changed',
+        });
+      }
+      if (!had.has(port) && !(await portFree(Number(port)))) {
+        throw new ZddError('PORT_IN_USE', `the ${what} of ${spec.name} (${l}): port ${port} is already in use on the edge host`, {
+          hint: 'free the port or choose another in the spec; nothing was changed',
+        });
+      }
+    }
+  }
+
+  /** The service's per-track counters; with a baseline, the window since then as figures. */
+  async analyze(service: string, baseline: Counters | undefined): Promise<AnalyzeResult> {
+    let counters: Counters;
+    if (this.cfg.mode === 'dynamic') {
+      const r = await adminRequest(this.cfg.adminListen, 'GET', `/zdd/metrics/${service}`);
+      if (r.status !== 200) throw new ZddError('NGINX_FAILED', `nginx's admin endpoint answered ${r.status} for metrics: ${r.text}`);
+      counters = parseMetricsText(r.text);
+    } else {
+      counters = this.countAccessLog(service);
+    }
+    const window = windowOf(counters, baseline);
+    const figures: Record<string, Figures> = {};
+    for (const track of Object.keys(window)) figures[track] = figuresOf(window, track);
+    return { counters, window, figures };
+  }
+
+  /** reload mode: per service, how far the access log was read and what it counted */
+  private readonly logCounts = new Map<string, { offset: number; counters: Counters; rest: string }>();
+
+  /**
+   * Reload mode's counters: the access log's new lines since the last read, added to what this
+   * agent counted before. They start from zero when the agent starts (a window then looks like a
+   * counter reset, which the analysis handles) and when the log was rotated.
+   */
+  private countAccessLog(service: string): Counters {
+    const file = this.accessLog(service);
+    let size = 0;
+    try {
+      size = fs.statSync(file).size;
+    } catch {
+      /* nothing logged yet */
+    }
+    let st = this.logCounts.get(service);
+    if (!st) {
+      st = { offset: size, counters: {}, rest: '' };
+      this.logCounts.set(service, st);
+    }
+    if (size < st.offset) st.offset = 0;
+    if (size > st.offset) {
+      const fd = fs.openSync(file, 'r');
+      try {
+        const buf = Buffer.alloc(Math.min(size - st.offset, 64 << 20));
+        const n = fs.readSync(fd, buf, 0, buf.length, st.offset);
+        st.offset += n;
+        const lines = (st.rest + buf.subarray(0, n).toString('utf8')).split('\n');
+        st.rest = lines.pop() ?? '';
+        for (const line of lines) addLogLine(st.counters, line);
+      } finally {
+        fs.closeSync(fd);
+      }
+    }
+    return st.counters;
+  }
+
+  /** Runs the spec's checks and command against this edge's preview listener. */
+  async verify(service: string, a: { checks: { path: string; method: string; expectStatus: number; bodyContains?: string }[]; argv?: string[]; timeoutMs: number }): Promise<VerifyResult> {
+    const raw = this.services.get(service);
+    if (!raw) throw new ZddError('NOT_FOUND', `service ${service} is not configured on this edge`);
+    const spec = compileSpec(raw);
+    if (!spec.nginx.preview) {
+      throw new ZddError('INVALID_SPEC', `${service} has no preview listener to verify against`, { hint: 'set nginx.preview in the spec' });
+    }
+    const listen = spec.nginx.preview.includes(':') ? spec.nginx.preview : `127.0.0.1:${spec.nginx.preview}`;
+    const base = `http://${listen.replace(/^0\.0\.0\.0:/, '127.0.0.1:')}`;
+    const passed: string[] = [];
+    for (const c of a.checks) {
+      const res = await fetch(base + c.path, { method: c.method, signal: AbortSignal.timeout(a.timeoutMs) }).catch((err: Error) => {
+        throw new ZddError('VERIFY_FAILED', `${c.method} ${c.path} on the preview listener failed: ${err.message}`);
+      });
+      const body = await res.text();
+      if (res.status !== c.expectStatus) {
+        throw new ZddError('VERIFY_FAILED', `${c.method} ${c.path} on the preview listener answered ${res.status}, expected ${c.expectStatus}: ${body.slice(0, 200)}`);
+      }
+      if (c.bodyContains && !body.includes(c.bodyContains)) {
+        throw new ZddError('VERIFY_FAILED', `${c.method} ${c.path} on the preview listener answered without "${c.bodyContains}": ${body.slice(0, 200)}`);
+      }
+      passed.push(`${c.method} ${c.path} → ${res.status}`);
+    }
+    let output = '';
+    if (a.argv?.length) {
+      // asynchronous: the agent keeps its session (heartbeats) while the command runs
+      const r = await new Promise<{ error: Error | null; stdout: string; stderr: string }>((resolve) =>
+        execFile(
+          a.argv![0],
+          a.argv!.slice(1),
+          { env: { ...process.env, ZDD_PREVIEW_URL: base, ZDD_SERVICE: service }, timeout: a.timeoutMs, killSignal: 'SIGKILL', maxBuffer: 1 << 20, encoding: 'utf8' },
+          (error, stdout, stderr) => resolve({ error, stdout, stderr }),
+        ),
+      );
+      output = `${r.stdout}${r.stderr}`.slice(-2000);
+      if (r.error) {
+        const e = r.error as Error & { killed?: boolean; code?: number | string };
+        const why = e.killed ? `killed after ${a.timeoutMs}ms` : typeof e.code === 'number' ? `exit status ${e.code}` : e.message;
+        throw new ZddError('VERIFY_FAILED', `verification command ${a.argv.join(' ')} failed (${why}): ${output.trim().slice(-500)}`);
+      }
+      passed.push(`${a.argv.join(' ')} → exit 0`);
+    }
+    return { passed, output };
   }
 
   /** Moves traffic to the document's backends. Applying the live generation again is a no-op. */

@@ -89,7 +89,7 @@ const varName = (service: string) => service.replace(/-/g, '_');
 export const upstreamName = (service: string) => `zdd_${varName(service)}`;
 
 /** A service's listener and upstream. In dynamic mode the upstream's peer is chosen by Lua. */
-export function renderServiceConf(spec: CompiledSpec, mode: EdgeMode, upstreamFile: string): string {
+export function renderServiceConf(spec: CompiledSpec, mode: EdgeMode, upstreamFile: string, accessLog?: string): string {
   const n = spec.nginx;
   const up = upstreamName(spec.name);
   const retry =
@@ -109,40 +109,82 @@ export function renderServiceConf(spec: CompiledSpec, mode: EdgeMode, upstreamFi
         : '') +
       '}\n';
   } else {
+    // per request: the track (maps and split_clients in the upstream include), and a log line per
+    // request naming track, backend, status and time, which the agent counts for analysis
+    out += `log_format ${up} '$zdd_track_${varName(spec.name)} $upstream_addr $status $request_time';\n`;
     out += `include ${upstreamFile};\n`;
   }
-  out +=
+  const target = mode === 'dynamic' ? up : `${up}__$zdd_track_${varName(spec.name)}`;
+  const server = (listen: string, listener: 'live' | 'preview') =>
     'server {\n' +
-    `  listen ${n.listen};\n` +
+    `  listen ${listen};\n` +
     `  server_name ${n.serverName};\n` +
+    // read by the balancer: the preview listener serves the preview track
+    `  set $zdd_listener ${listener};\n` +
     '  location / {\n' +
-    `    proxy_pass http://${up};\n` +
+    `    proxy_pass http://${target};\n` +
     '    proxy_http_version 1.1;\n' +
     '    proxy_set_header Connection "";\n' +
     '    proxy_set_header Host $host;\n' +
     '    proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;\n' +
     '    proxy_connect_timeout 2s;\n' +
     retry +
-    (mode === 'dynamic' ? `    log_by_lua_block { require("zdd").log(${q(spec.name)}) }\n` : '') +
+    (mode === 'dynamic' ? `    log_by_lua_block { require("zdd").log(${q(spec.name)}) }\n` : accessLog ? `    access_log ${accessLog} ${up};\n` : '') +
     n.directives.map((d) => `    ${d}\n`).join('') +
     '  }\n' +
     '}\n';
+  out += server(n.listen, 'live');
+  if (n.preview) out += server(n.preview, 'preview');
   return out;
 }
 
-/** Reload mode: the upstream include, a pure function of the traffic document. */
+const DOC_MARK = '# zdd-traffic ';
+
+/** The traffic document an upstream include was rendered from (undefined for older files). */
+export function docOfUpstreamConf(text: string): TrafficDoc | undefined {
+  const line = text.split('\n').find((l) => l.startsWith(DOC_MARK));
+  try {
+    return line ? (JSON.parse(line.slice(DOC_MARK.length)) as TrafficDoc) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Reload mode: the upstream include, a pure function of the traffic document. One upstream per
+ * track; the track of a request is chosen as the Lua balancer does: a header or cookie that forces
+ * an existing track, the preview listener's track, split_clients on the client key for a canary
+ * share, else the primary track.
+ */
 export function renderUpstreamConf(spec: CompiledSpec, doc: TrafficDoc): string {
   const n = spec.nginx;
-  const servers = doc.backends.filter((b) => b.weight > 0);
-  const lines = servers.length
-    ? servers.map((b) => `  server ${b.addr} weight=${b.weight} max_fails=0;\n`).join('')
-    : '  server 127.0.0.1:1 down; # no backend yet\n';
-  return (
-    HEADER +
-    `map $host $zdd_gen_${varName(spec.name)} { default "${doc.generation}"; }\n` +
-    `upstream ${upstreamName(spec.name)} {\n` +
-    lines +
-    (n.upstreamKeepalive > 0 ? `  keepalive ${n.upstreamKeepalive};\n  keepalive_timeout ${n.upstreamKeepaliveTimeoutMs}ms;\n` : '') +
-    '}\n'
-  );
+  const v = varName(spec.name);
+  const up = upstreamName(spec.name);
+  const primary = doc.primary ?? 'stable';
+  const live = doc.backends.filter((b) => b.weight > 0);
+  const tracks = [...new Set([primary, ...live.map((b) => b.track)])].sort();
+  // the document itself rides along, so the file can be rendered again from what it holds
+  let out = HEADER + `${DOC_MARK}${JSON.stringify(doc)}\n` + `map $host $zdd_gen_${v} { default "${doc.generation}"; }\n`;
+  for (const t of tracks) {
+    const servers = live.filter((b) => b.track === t);
+    out +=
+      `upstream ${up}__${t} {\n` +
+      (servers.length ? servers.map((b) => `  server ${b.addr} weight=${b.weight} max_fails=0;\n`).join('') : '  server 127.0.0.1:1 down; # no backend yet\n') +
+      (n.upstreamKeepalive > 0 ? `  keepalive ${n.upstreamKeepalive};\n  keepalive_timeout ${n.upstreamKeepaliveTimeoutMs}ms;\n` : '') +
+      '}\n';
+  }
+  const split = doc.split && doc.split.percent > 0 && tracks.includes(doc.split.track) ? doc.split : undefined;
+  out += `map $cookie_zdd_key $zdd_key_${v} { "" "$remote_addr|$http_user_agent"; default $cookie_zdd_key; }\n`;
+  if (split) {
+    out += `split_clients "$zdd_key_${v}" $zdd_split_${v} { ${split.percent >= 100 ? `* ${split.track};` : `${split.percent}% ${split.track}; * ${primary};`} }\n`;
+  } else {
+    out += `map $host $zdd_split_${v} { default ${primary}; }\n`;
+  }
+  const preview = doc.preview && tracks.includes(doc.preview) ? doc.preview : `$zdd_split_${v}`;
+  const forced = (source: string, name: string, otherwise: string) =>
+    `map ${source} ${name} { ${tracks.map((t) => `${t} ${t}; `).join('')}default ${otherwise}; }\n`;
+  out += `map $zdd_listener $zdd_base_${v} { preview ${preview}; default $zdd_split_${v}; }\n`;
+  out += forced('$cookie_zdd_track', `$zdd_cookie_${v}`, `$zdd_base_${v}`);
+  out += forced('$http_x_zdd_track', `$zdd_track_${v}`, `$zdd_cookie_${v}`);
+  return out;
 }

@@ -13,13 +13,23 @@ local cache = {}
 
 local function parse(text)
   if type(text) ~= "string" then return nil, "empty document" end
-  local doc = { backends = {} }
+  local doc = { backends = {}, primary = "stable" }
   for line in text:gmatch("[^\n]+") do
     local key, rest = line:match("^(%S+)%s*(.*)$")
     if key == "generation" then
       doc.gen = tonumber(rest)
+    elseif key == "primary" then
+      doc.primary = rest:match("^([%w%-]+)$")
+      if not doc.primary then return nil, "bad primary line: " .. line end
+    elseif key == "preview" then
+      doc.preview = rest:match("^([%w%-]+)$")
+      if not doc.preview then return nil, "bad preview line: " .. line end
+    elseif key == "split" then
+      local track, pct = rest:match("^([%w%-]+)%s+(%d+)$")
+      if not track or tonumber(pct) > 100 then return nil, "bad split line: " .. line end
+      doc.split = { track = track, pct = tonumber(pct) }
     elseif key == "backend" then
-      local track, addr, weight = rest:match("^(%S+)%s+(%S+)%s+(%d+)$")
+      local track, addr, weight = rest:match("^([%w%-]+)%s+(%S+)%s+(%d+)$")
       if not track then return nil, "bad backend line: " .. line end
       local host, port = addr:match("^%[?([^%]]+)%]?:(%d+)$")
       if not host then return nil, "bad backend address: " .. addr end
@@ -33,6 +43,8 @@ local function parse(text)
   return doc
 end
 
+-- The parsed live document of a service, per worker: its tracks, each with the backends that
+-- take traffic (weight > 0) and a round-robin position kept across generations.
 local function current(svc)
   local gen = dict:get("gen:" .. svc)
   if not gen then return nil end
@@ -40,11 +52,18 @@ local function current(svc)
   if c and c.gen == gen then return c end
   local doc = parse(dict:get("doc:" .. svc))
   if not doc then return nil end
-  local live = {}
+  local tracks = {}
   for _, b in ipairs(doc.backends) do
-    if b.weight > 0 then live[#live + 1] = b end
+    if b.weight > 0 then
+      local t = tracks[b.track]
+      if not t then
+        t = { backends = {}, rr = c and c.tracks[b.track] and c.tracks[b.track].rr or 0 }
+        tracks[b.track] = t
+      end
+      t.backends[#t.backends + 1] = b
+    end
   end
-  c = { gen = doc.gen, backends = live, rr = c and c.rr or 0 }
+  c = { gen = doc.gen, tracks = tracks, primary = doc.primary, preview = doc.preview, split = doc.split }
   cache[svc] = c
   return c
 end
@@ -72,15 +91,41 @@ end
 
 local function inflight_key(svc, addr) return "inflight:" .. svc .. ":" .. addr end
 
--- balancer_by_lua: round robin over the backends with weight > 0.
+-- Which track serves this request:
+--   1. a track forced by the X-Zdd-Track header or the zdd_track cookie (for testing), if it has backends;
+--   2. on the preview listener, the preview track;
+--   3. with a split, clients whose key hashes below the split's percent go to its track: the key is
+--      the zdd_key cookie when present, else address and user agent, so a client keeps its track
+--      while the share grows;
+--   4. the primary track.
+local function pick_track(c)
+  local forced = ngx.var.http_x_zdd_track or ngx.var.cookie_zdd_track
+  if forced and c.tracks[forced] then return forced end
+  if ngx.var.zdd_listener == "preview" and c.preview and c.tracks[c.preview] then return c.preview end
+  local split = c.split
+  if split and split.pct > 0 and c.tracks[split.track] then
+    if split.pct >= 100 then return split.track end
+    local key = ngx.var.cookie_zdd_key or ((ngx.var.remote_addr or "") .. "|" .. (ngx.var.http_user_agent or ""))
+    if ngx.crc32_long(key) % 100 < split.pct then return split.track end
+  end
+  return c.primary
+end
+
+-- balancer_by_lua: round robin over the chosen track's backends with weight > 0.
 function M.balance(svc, retry)
   local ctx = ngx.ctx
   local c = current(svc)
-  if not c or #c.backends == 0 then
-    ngx.log(ngx.ERR, "zdd: no backend for service ", svc)
+  if not c then
+    ngx.log(ngx.ERR, "zdd: no traffic document for service ", svc)
     return ngx.exit(502)
   end
-  local n = #c.backends
+  local track = ctx.zdd_track or pick_track(c)
+  local t = c.tracks[track]
+  if not t then
+    ngx.log(ngx.ERR, "zdd: no backend for service ", svc, " track ", track)
+    return ngx.exit(502)
+  end
+  local n = #t.backends
   local b
   if ctx.zdd_peer then
     -- a retry: only reached when nginx could not use the previous peer; pick another one
@@ -88,13 +133,13 @@ function M.balance(svc, retry)
     local failed_peer = ctx.zdd_peer
     ctx.zdd_peer = nil
     for i = 1, n do
-      local cand = c.backends[((c.rr + i - 1) % n) + 1]
+      local cand = t.backends[((t.rr + i - 1) % n) + 1]
       if cand.addr ~= failed_peer then b = cand break end
     end
-    b = b or c.backends[(c.rr % n) + 1]
+    b = b or t.backends[(t.rr % n) + 1]
   else
-    c.rr = (c.rr % n) + 1
-    b = c.backends[c.rr]
+    t.rr = (t.rr % n) + 1
+    b = t.backends[t.rr]
     if retry and n > 1 then balancer.set_more_tries(1) end
   end
   local ok, err = balancer.set_current_peer(b.host, b.port)
@@ -103,17 +148,54 @@ function M.balance(svc, retry)
     return ngx.exit(502)
   end
   ctx.zdd_peer = b.addr
+  ctx.zdd_track = track
   dict:incr(inflight_key(svc, b.addr), 1, 0)
   dict:incr("req:" .. svc .. ":" .. b.addr, 1, 0)
 end
 
--- log_by_lua: the request is over; count it out and count errors.
+-- latency histogram bounds in ms (lib/analysis.ts BUCKETS_MS); one more bucket for slower
+local BOUNDS = { 1, 2, 5, 10, 20, 30, 50, 75, 100, 150, 200, 300, 500, 750, 1000, 2000, 5000, 10000 }
+local NBUCKETS = #BOUNDS + 1
+
+-- log_by_lua: the request is over; count it out, and count it per track and backend for analysis.
 function M.log(svc)
-  local peer = ngx.ctx.zdd_peer
+  local ctx = ngx.ctx
+  local peer = ctx.zdd_peer
   if not peer then return end
   dict:incr(inflight_key(svc, peer), -1, 0)
   local status = ngx.status
-  if status >= 500 then dict:incr("err:" .. svc .. ":" .. peer, 1, 0) end
+  local failed = status >= 500
+  if failed then dict:incr("err:" .. svc .. ":" .. peer, 1, 0) end
+  local pair = svc .. "|" .. (ctx.zdd_track or "?") .. "|" .. peer
+  local n = dict:incr("n:" .. pair, 1, 0)
+  if n == 1 then
+    -- first request of this track and backend: index it (an incr is atomic across workers)
+    local k = dict:incr("npairs:" .. svc, 1, 0)
+    dict:set("pair:" .. svc .. ":" .. k, (ctx.zdd_track or "?") .. " " .. peer)
+  end
+  if failed then dict:incr("e:" .. pair, 1, 0) end
+  local ms = (ngx.now() - ngx.req.start_time()) * 1000
+  local i = NBUCKETS
+  for k = 1, #BOUNDS do
+    if ms <= BOUNDS[k] then i = k break end
+  end
+  dict:incr("h:" .. pair .. "|" .. i, 1, 0)
+end
+
+-- "TRACK ADDR requests errors b1 … bN" for every track and backend the service has served
+local function metrics(svc)
+  local out = {}
+  for k = 1, dict:get("npairs:" .. svc) or 0 do
+    local entry = dict:get("pair:" .. svc .. ":" .. k)
+    if entry then
+      local track, addr = entry:match("^(%S+) (%S+)$")
+      local pair = svc .. "|" .. track .. "|" .. addr
+      local row = { track, addr, dict:get("n:" .. pair) or 0, dict:get("e:" .. pair) or 0 }
+      for i = 1, NBUCKETS do row[#row + 1] = dict:get("h:" .. pair .. "|" .. i) or 0 end
+      out[#out + 1] = table.concat(row, " ")
+    end
+  end
+  return table.concat(out, "\n")
 end
 
 local function reply(status, body)
@@ -128,6 +210,7 @@ end
 --   GET  /zdd/traffic/SVC   the live generation
 --   GET  /zdd/inflight/SVC?addr=A&addr=B   in-flight requests to those backends, summed
 --   GET  /zdd/stats/SVC?addr=A   "requests errors inflight" for each address
+--   GET  /zdd/metrics/SVC   "TRACK ADDR requests errors b1 … bN" per track and backend (cumulative)
 function M.admin()
   local uri = ngx.var.uri
   local method = ngx.req.get_method()
@@ -155,6 +238,8 @@ function M.admin()
     for _, a in ipairs(addrs) do total = total + (dict:get(inflight_key(svc, a)) or 0) end
     return reply(200, tostring(total))
   end
+  svc = uri:match("^/zdd/metrics/([%w%-]+)$")
+  if svc then return reply(200, metrics(svc)) end
   svc = uri:match("^/zdd/stats/([%w%-]+)$")
   if svc then
     local out = {}

@@ -2,6 +2,7 @@
 
 import type * as grpc from '@grpc/grpc-js'
 import type { MethodDefinition } from '@grpc/proto-loader'
+import type { AbortRolloutRequest as _zdd_v1_AbortRolloutRequest, AbortRolloutRequest__Output as _zdd_v1_AbortRolloutRequest__Output } from '../../zdd/v1/AbortRolloutRequest';
 import type { ApplyServiceRequest as _zdd_v1_ApplyServiceRequest, ApplyServiceRequest__Output as _zdd_v1_ApplyServiceRequest__Output } from '../../zdd/v1/ApplyServiceRequest';
 import type { GetRolloutRequest as _zdd_v1_GetRolloutRequest, GetRolloutRequest__Output as _zdd_v1_GetRolloutRequest__Output } from '../../zdd/v1/GetRolloutRequest';
 import type { GetServiceRequest as _zdd_v1_GetServiceRequest, GetServiceRequest__Output as _zdd_v1_GetServiceRequest__Output } from '../../zdd/v1/GetServiceRequest';
@@ -10,11 +11,21 @@ import type { ListAgentsResponse as _zdd_v1_ListAgentsResponse, ListAgentsRespon
 import type { ListRolloutsRequest as _zdd_v1_ListRolloutsRequest, ListRolloutsRequest__Output as _zdd_v1_ListRolloutsRequest__Output } from '../../zdd/v1/ListRolloutsRequest';
 import type { ListRolloutsResponse as _zdd_v1_ListRolloutsResponse, ListRolloutsResponse__Output as _zdd_v1_ListRolloutsResponse__Output } from '../../zdd/v1/ListRolloutsResponse';
 import type { PlanResponse as _zdd_v1_PlanResponse, PlanResponse__Output as _zdd_v1_PlanResponse__Output } from '../../zdd/v1/PlanResponse';
+import type { RollbackRequest as _zdd_v1_RollbackRequest, RollbackRequest__Output as _zdd_v1_RollbackRequest__Output } from '../../zdd/v1/RollbackRequest';
 import type { Rollout as _zdd_v1_Rollout, Rollout__Output as _zdd_v1_Rollout__Output } from '../../zdd/v1/Rollout';
 import type { ServiceInfo as _zdd_v1_ServiceInfo, ServiceInfo__Output as _zdd_v1_ServiceInfo__Output } from '../../zdd/v1/ServiceInfo';
 import type { StartRolloutRequest as _zdd_v1_StartRolloutRequest, StartRolloutRequest__Output as _zdd_v1_StartRolloutRequest__Output } from '../../zdd/v1/StartRolloutRequest';
 
 export interface ControlClient extends grpc.Client {
+  AbortRollout(argument: _zdd_v1_AbortRolloutRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_zdd_v1_Rollout__Output>): grpc.ClientUnaryCall;
+  AbortRollout(argument: _zdd_v1_AbortRolloutRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_zdd_v1_Rollout__Output>): grpc.ClientUnaryCall;
+  AbortRollout(argument: _zdd_v1_AbortRolloutRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_zdd_v1_Rollout__Output>): grpc.ClientUnaryCall;
+  AbortRollout(argument: _zdd_v1_AbortRolloutRequest, callback: grpc.requestCallback<_zdd_v1_Rollout__Output>): grpc.ClientUnaryCall;
+  abortRollout(argument: _zdd_v1_AbortRolloutRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_zdd_v1_Rollout__Output>): grpc.ClientUnaryCall;
+  abortRollout(argument: _zdd_v1_AbortRolloutRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_zdd_v1_Rollout__Output>): grpc.ClientUnaryCall;
+  abortRollout(argument: _zdd_v1_AbortRolloutRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_zdd_v1_Rollout__Output>): grpc.ClientUnaryCall;
+  abortRollout(argument: _zdd_v1_AbortRolloutRequest, callback: grpc.requestCallback<_zdd_v1_Rollout__Output>): grpc.ClientUnaryCall;
+  
   ApplyService(argument: _zdd_v1_ApplyServiceRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_zdd_v1_ServiceInfo__Output>): grpc.ClientUnaryCall;
   ApplyService(argument: _zdd_v1_ApplyServiceRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_zdd_v1_ServiceInfo__Output>): grpc.ClientUnaryCall;
   ApplyService(argument: _zdd_v1_ApplyServiceRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_zdd_v1_ServiceInfo__Output>): grpc.ClientUnaryCall;
@@ -78,6 +89,15 @@ export interface ControlClient extends grpc.Client {
   plan(argument: _zdd_v1_StartRolloutRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_zdd_v1_PlanResponse__Output>): grpc.ClientUnaryCall;
   plan(argument: _zdd_v1_StartRolloutRequest, callback: grpc.requestCallback<_zdd_v1_PlanResponse__Output>): grpc.ClientUnaryCall;
   
+  PromoteRollout(argument: _zdd_v1_GetRolloutRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_zdd_v1_Rollout__Output>): grpc.ClientUnaryCall;
+  PromoteRollout(argument: _zdd_v1_GetRolloutRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_zdd_v1_Rollout__Output>): grpc.ClientUnaryCall;
+  PromoteRollout(argument: _zdd_v1_GetRolloutRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_zdd_v1_Rollout__Output>): grpc.ClientUnaryCall;
+  PromoteRollout(argument: _zdd_v1_GetRolloutRequest, callback: grpc.requestCallback<_zdd_v1_Rollout__Output>): grpc.ClientUnaryCall;
+  promoteRollout(argument: _zdd_v1_GetRolloutRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_zdd_v1_Rollout__Output>): grpc.ClientUnaryCall;
+  promoteRollout(argument: _zdd_v1_GetRolloutRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_zdd_v1_Rollout__Output>): grpc.ClientUnaryCall;
+  promoteRollout(argument: _zdd_v1_GetRolloutRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_zdd_v1_Rollout__Output>): grpc.ClientUnaryCall;
+  promoteRollout(argument: _zdd_v1_GetRolloutRequest, callback: grpc.requestCallback<_zdd_v1_Rollout__Output>): grpc.ClientUnaryCall;
+  
   ResumeRollout(argument: _zdd_v1_GetRolloutRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_zdd_v1_Rollout__Output>): grpc.ClientUnaryCall;
   ResumeRollout(argument: _zdd_v1_GetRolloutRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_zdd_v1_Rollout__Output>): grpc.ClientUnaryCall;
   ResumeRollout(argument: _zdd_v1_GetRolloutRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_zdd_v1_Rollout__Output>): grpc.ClientUnaryCall;
@@ -86,6 +106,15 @@ export interface ControlClient extends grpc.Client {
   resumeRollout(argument: _zdd_v1_GetRolloutRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_zdd_v1_Rollout__Output>): grpc.ClientUnaryCall;
   resumeRollout(argument: _zdd_v1_GetRolloutRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_zdd_v1_Rollout__Output>): grpc.ClientUnaryCall;
   resumeRollout(argument: _zdd_v1_GetRolloutRequest, callback: grpc.requestCallback<_zdd_v1_Rollout__Output>): grpc.ClientUnaryCall;
+  
+  Rollback(argument: _zdd_v1_RollbackRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_zdd_v1_Rollout__Output>): grpc.ClientUnaryCall;
+  Rollback(argument: _zdd_v1_RollbackRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_zdd_v1_Rollout__Output>): grpc.ClientUnaryCall;
+  Rollback(argument: _zdd_v1_RollbackRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_zdd_v1_Rollout__Output>): grpc.ClientUnaryCall;
+  Rollback(argument: _zdd_v1_RollbackRequest, callback: grpc.requestCallback<_zdd_v1_Rollout__Output>): grpc.ClientUnaryCall;
+  rollback(argument: _zdd_v1_RollbackRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_zdd_v1_Rollout__Output>): grpc.ClientUnaryCall;
+  rollback(argument: _zdd_v1_RollbackRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_zdd_v1_Rollout__Output>): grpc.ClientUnaryCall;
+  rollback(argument: _zdd_v1_RollbackRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_zdd_v1_Rollout__Output>): grpc.ClientUnaryCall;
+  rollback(argument: _zdd_v1_RollbackRequest, callback: grpc.requestCallback<_zdd_v1_Rollout__Output>): grpc.ClientUnaryCall;
   
   StartRollout(argument: _zdd_v1_StartRolloutRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_zdd_v1_Rollout__Output>): grpc.ClientUnaryCall;
   StartRollout(argument: _zdd_v1_StartRolloutRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_zdd_v1_Rollout__Output>): grpc.ClientUnaryCall;
@@ -104,6 +133,8 @@ export interface ControlClient extends grpc.Client {
 }
 
 export interface ControlHandlers extends grpc.UntypedServiceImplementation {
+  AbortRollout: grpc.handleUnaryCall<_zdd_v1_AbortRolloutRequest__Output, _zdd_v1_Rollout>;
+  
   ApplyService: grpc.handleUnaryCall<_zdd_v1_ApplyServiceRequest__Output, _zdd_v1_ServiceInfo>;
   
   GetRollout: grpc.handleUnaryCall<_zdd_v1_GetRolloutRequest__Output, _zdd_v1_Rollout>;
@@ -118,7 +149,11 @@ export interface ControlHandlers extends grpc.UntypedServiceImplementation {
   
   Plan: grpc.handleUnaryCall<_zdd_v1_StartRolloutRequest__Output, _zdd_v1_PlanResponse>;
   
+  PromoteRollout: grpc.handleUnaryCall<_zdd_v1_GetRolloutRequest__Output, _zdd_v1_Rollout>;
+  
   ResumeRollout: grpc.handleUnaryCall<_zdd_v1_GetRolloutRequest__Output, _zdd_v1_Rollout>;
+  
+  Rollback: grpc.handleUnaryCall<_zdd_v1_RollbackRequest__Output, _zdd_v1_Rollout>;
   
   StartRollout: grpc.handleUnaryCall<_zdd_v1_StartRolloutRequest__Output, _zdd_v1_Rollout>;
   
@@ -127,6 +162,7 @@ export interface ControlHandlers extends grpc.UntypedServiceImplementation {
 }
 
 export interface ControlDefinition extends grpc.ServiceDefinition {
+  AbortRollout: MethodDefinition<_zdd_v1_AbortRolloutRequest, _zdd_v1_Rollout, _zdd_v1_AbortRolloutRequest__Output, _zdd_v1_Rollout__Output>
   ApplyService: MethodDefinition<_zdd_v1_ApplyServiceRequest, _zdd_v1_ServiceInfo, _zdd_v1_ApplyServiceRequest__Output, _zdd_v1_ServiceInfo__Output>
   GetRollout: MethodDefinition<_zdd_v1_GetRolloutRequest, _zdd_v1_Rollout, _zdd_v1_GetRolloutRequest__Output, _zdd_v1_Rollout__Output>
   GetService: MethodDefinition<_zdd_v1_GetServiceRequest, _zdd_v1_ServiceInfo, _zdd_v1_GetServiceRequest__Output, _zdd_v1_ServiceInfo__Output>
@@ -134,7 +170,9 @@ export interface ControlDefinition extends grpc.ServiceDefinition {
   ListRollouts: MethodDefinition<_zdd_v1_ListRolloutsRequest, _zdd_v1_ListRolloutsResponse, _zdd_v1_ListRolloutsRequest__Output, _zdd_v1_ListRolloutsResponse__Output>
   PauseRollout: MethodDefinition<_zdd_v1_GetRolloutRequest, _zdd_v1_Rollout, _zdd_v1_GetRolloutRequest__Output, _zdd_v1_Rollout__Output>
   Plan: MethodDefinition<_zdd_v1_StartRolloutRequest, _zdd_v1_PlanResponse, _zdd_v1_StartRolloutRequest__Output, _zdd_v1_PlanResponse__Output>
+  PromoteRollout: MethodDefinition<_zdd_v1_GetRolloutRequest, _zdd_v1_Rollout, _zdd_v1_GetRolloutRequest__Output, _zdd_v1_Rollout__Output>
   ResumeRollout: MethodDefinition<_zdd_v1_GetRolloutRequest, _zdd_v1_Rollout, _zdd_v1_GetRolloutRequest__Output, _zdd_v1_Rollout__Output>
+  Rollback: MethodDefinition<_zdd_v1_RollbackRequest, _zdd_v1_Rollout, _zdd_v1_RollbackRequest__Output, _zdd_v1_Rollout__Output>
   StartRollout: MethodDefinition<_zdd_v1_StartRolloutRequest, _zdd_v1_Rollout, _zdd_v1_StartRolloutRequest__Output, _zdd_v1_Rollout__Output>
   WatchRollout: MethodDefinition<_zdd_v1_GetRolloutRequest, _zdd_v1_Rollout, _zdd_v1_GetRolloutRequest__Output, _zdd_v1_Rollout__Output>
 }

@@ -22,6 +22,9 @@ export interface Rollout {
   'events'?: (_zdd_v1_Event)[];
   'resumed_at_ms'?: (number | string | Long)[];
   'pause_reason'?: (string);
+  'traffic_json'?: (string);
+  'analysis_json'?: (string);
+  'waiting'?: (string);
 }
 
 export interface Rollout__Output {
@@ -42,4 +45,7 @@ export interface Rollout__Output {
   'events': (_zdd_v1_Event__Output)[];
   'resumed_at_ms': (number)[];
   'pause_reason': (string);
+  'traffic_json': (string);
+  'analysis_json': (string);
+  'waiting': (string);
 }

@@ -1,5 +1,6 @@
 // Original file: proto/zdd/v1/control.proto
 
+import type { Long } from '@grpc/proto-loader';
 
 export interface StartRolloutRequest {
   'service'?: (string);
@@ -8,6 +9,13 @@ export interface StartRolloutRequest {
   'batch'?: (string);
   'pause_ms'?: (number);
   'failure_limit'?: (number);
+  'steps'?: (string);
+  'step_pause_ms'?: (number | string | Long);
+  'canary_hosts'?: (string);
+  'keep_old_ms'?: (number | string | Long);
+  'bake_ms'?: (number | string | Long);
+  'hosts'?: (string);
+  'analysis_json'?: (string);
 }
 
 export interface StartRolloutRequest__Output {
@@ -17,4 +25,11 @@ export interface StartRolloutRequest__Output {
   'batch': (string);
   'pause_ms': (number);
   'failure_limit': (number);
+  'steps': (string);
+  'step_pause_ms': (number);
+  'canary_hosts': (string);
+  'keep_old_ms': (number);
+  'bake_ms': (number);
+  'hosts': (string);
+  'analysis_json': (string);
 }

@@ -1,0 +1,12 @@
+// Original file: proto/zdd/v1/control.proto
+
+
+export interface AbortRolloutRequest {
+  'id'?: (string);
+  'reason'?: (string);
+}
+
+export interface AbortRolloutRequest__Output {
+  'id': (string);
+  'reason': (string);
+}
