@@ -7,7 +7,7 @@ import { resume } from './resume.js';
 
 const program = new Command('zdd-bench').argument('<scenario>', 'zero-downtime | resume');
 program
-  .addOption(new Option('--strategy <name>', 'rollout strategy').choices(['rolling']).default('rolling'))
+  .addOption(new Option('--strategy <name>', 'rollout strategy').choices(['rolling', 'blue-green', 'canary']).default('rolling'))
   .addOption(new Option('--edge-mode <mode>', 'run only this edge mode').choices(['dynamic', 'reload']))
   .option('--naive', 'run only the naive in-place stop/start')
   .option('--hosts <n>', 'app hosts (agents)', (v) => Number(v), 4)
@@ -31,11 +31,14 @@ async function main() {
   }
   if (scenario !== 'zero-downtime') throw new Error(`unknown scenario "${scenario}" (available: zero-downtime, resume)`);
   // With no mode named, all three run in one go, the headline (dynamic) last.
-  const modes: ('dynamic' | 'reload' | 'naive')[] = o.naive ? ['naive'] : o.edgeMode ? [o.edgeMode] : ['naive', 'reload', 'dynamic'];
+  // blue-green and canary run on zdd's edge only: a naive stop/start has no such strategy
+  const modes: ('dynamic' | 'reload' | 'naive')[] = o.naive ? ['naive'] : o.edgeMode ? [o.edgeMode] : o.strategy !== 'rolling' ? ['reload', 'dynamic'] : ['naive', 'reload', 'dynamic'];
+  if (o.naive && o.strategy !== 'rolling') throw new Error('--naive compares with rolling only');
   const results: ZeroDowntimeResult[] = [];
   for (const mode of modes) {
     const r = await zeroDowntime({
       mode,
+      strategy: o.strategy,
       hosts: o.hosts,
       rps: o.rps,
       connections: o.connections,

@@ -1,7 +1,11 @@
 // The zero-downtime benchmark: four app instances behind nginx with retries off, steady keep-alive
-// load (about a fifth POSTs with unique ids), a no-rollout baseline, then back-to-back rolling
-// rollouts until at least `minRequests` requests and `minRollouts` rollouts. Modes: zdd dynamic,
-// zdd reload, and a naive in-place stop/start for comparison.
+// load (about a fifth POSTs with unique ids, each request carrying one of 1,000 users' sticky
+// keys), a no-rollout baseline, then back-to-back rollouts until at least `minRequests` requests
+// and `minRollouts` rollouts. Modes: zdd dynamic, zdd reload, and a naive in-place stop/start for
+// comparison. Strategies: rolling; blue-green (a 1 s bake, a keep-old window; every third rollout
+// is rolled back inside the window and the time until the old colour answers every new request is
+// measured); canary (10, 50, 100 % with a 1 s analysed pause per step).
+import http from 'node:http';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -11,8 +15,11 @@ import { probe } from '../agent/health-check.js';
 import { Client } from '../cli/client.js';
 import { processStartTicks } from '../lib/proc.js';
 
+export type BenchStrategy = 'rolling' | 'blue-green' | 'canary';
+
 export interface ZeroDowntimeOptions {
   mode: 'dynamic' | 'reload' | 'naive';
+  strategy: BenchStrategy;
   hosts: number;
   rps: number;
   connections: number;
@@ -24,7 +31,7 @@ export interface ZeroDowntimeOptions {
 
 export interface ZeroDowntimeResult {
   scenario: 'zero-downtime';
-  strategy: 'rolling';
+  strategy: BenchStrategy;
   edge_mode: 'dynamic' | 'reload' | 'naive';
   rollouts: number;
   batches: number;
@@ -37,6 +44,10 @@ export interface ZeroDowntimeResult {
   rollout_ms: number;
   switch_ms_p50: number;
   overhead_ms_per_batch: number;
+  /** blue-green: rollbacks inside the keep-old window, and the slowest from command to the old colour answering every new request */
+  rollbacks?: number;
+  rollback_ms?: number;
+  rollback_ms_p50?: number;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -51,7 +62,10 @@ function p99(s: LoadStats) {
 /** What a rollout record says about its own timing. */
 function timing(r: any) {
   const res = (s: any) => (s.result_json ? JSON.parse(s.result_json) : {});
-  let inherent = 0;
+  // the apps' own time plus the waits the operator asked for (bake, analysed step pauses)
+  let inherent = r.steps
+    .filter((s: any) => ['analyze', 'window', 'pause'].includes(s.kind) && s.state === 'done')
+    .reduce((a: number, s: any) => a + (s.ended_at_ms - s.started_at_ms), 0);
   const switches: number[] = [];
   for (let b = 1; b <= r.batches; b++) {
     const steps = r.steps.filter((s: any) => s.batch === b);
@@ -91,6 +105,58 @@ async function naiveRollout(fleet: LocalFleet, version: string, started: number[
   }
 }
 
+/** The version that answers a fresh request through nginx. */
+function servedBy(port: number): Promise<string> {
+  return new Promise((resolve) => {
+    http
+      .get({ host: '127.0.0.1', port, path: '/', agent: false, timeout: 2000 }, (res) => {
+        res.resume();
+        res.on('end', () => resolve(String(res.headers['x-app-version'] ?? `HTTP ${res.statusCode}`)));
+      })
+      .on('error', (e) => resolve(e.message));
+  });
+}
+
+/** One rollout of the chosen strategy, to its end; a blue-green one may be rolled back in its window. */
+async function strategyRollout(client: Client, o: ZeroDowntimeOptions, fleet: LocalFleet, next: string, live: string, n: number, rollbackMs: number[]): Promise<any> {
+  const analysis = JSON.stringify({ minRequests: 50 });
+  const req =
+    o.strategy === 'canary'
+      ? { service: 'web', version: next, strategy: 'canary', steps: '10,50,100', step_pause_ms: 1000, canary_hosts: '1', analysis_json: analysis }
+      : o.strategy === 'blue-green'
+        ? { service: 'web', version: next, strategy: 'blue-green', bake_ms: 1000, keep_old_ms: 10 * 60_000, analysis_json: analysis }
+        : { service: 'web', version: next, strategy: 'rolling', batch: '1' };
+  const started = await client.call('StartRollout', req);
+  if (o.strategy !== 'blue-green') {
+    const rec = await client.watch(started.id, () => undefined);
+    if (rec.state !== 'succeeded') throw new Error(`rollout to ${next} ended ${rec.state}: ${rec.error}`);
+    return rec;
+  }
+  const inWindow = await client.watch(started.id, () => undefined, (r) => r.waiting === 'keep-old window');
+  if (inWindow.waiting !== 'keep-old window') throw new Error(`blue-green rollout to ${next} ended ${inWindow.state} before its window: ${inWindow.error}`);
+  if (n % 3 === 2) {
+    // rollback_ms: from the command to the old colour answering every new request
+    const began = performance.now();
+    await client.call('Rollback', { service: 'web' });
+    let ms = 0;
+    for (let confirmed = 0; confirmed < 20; ) {
+      const v = await servedBy(fleet.nginxPort);
+      if (v === live) {
+        if (!confirmed) ms = performance.now() - began;
+        confirmed++;
+      } else confirmed = 0;
+    }
+    rollbackMs.push(Math.round(ms));
+    const rec = await client.watch(started.id, () => undefined);
+    if (rec.state !== 'rolled_back') throw new Error(`rollback of ${started.id} ended ${rec.state}: ${rec.error}`);
+    return rec;
+  }
+  await client.call('PromoteRollout', { id: started.id });
+  const rec = await client.watch(started.id, () => undefined);
+  if (rec.state !== 'succeeded') throw new Error(`rollout to ${next} ended ${rec.state}: ${rec.error}`);
+  return rec;
+}
+
 export async function zeroDowntime(o: ZeroDowntimeOptions): Promise<ZeroDowntimeResult> {
   const fleet = await LocalFleet.start({ agents: o.hosts, edgeMode: o.mode === 'reload' ? 'reload' : 'dynamic', logLevel: 'warn' });
   const naivePids: number[] = [];
@@ -117,6 +183,7 @@ export async function zeroDowntime(o: ZeroDowntimeOptions): Promise<ZeroDowntime
     const timings: ReturnType<typeof timing>[] = [];
     let rollouts = 0;
     let live = 'v1';
+    const rollbackMs: number[] = [];
     while (rollouts < o.minRollouts || gen.stats.requests < o.minRequests) {
       await sleep(1000);
       const next = live === 'v1' ? 'v2' : 'v1';
@@ -127,21 +194,24 @@ export async function zeroDowntime(o: ZeroDowntimeOptions): Promise<ZeroDowntime
       } else {
         // The control API zddctl uses, called in-process: an operator's CLI runs elsewhere, and a
         // Node process spawned per rollout on these two cores would be the harness's cost, not zdd's.
-        const started = await client.call('StartRollout', { service: 'web', version: next, strategy: 'rolling', batch: '1' });
-        const rec = await client.watch(started.id, () => undefined);
-        if (rec.state !== 'succeeded') throw new Error(`rollout to ${next} failed: ${rec.error}`);
+        const rec = await strategyRollout(client, o, fleet, next, live, rollouts, rollbackMs);
+        if (rec.state === 'rolled_back') {
+          rollouts++;
+          o.log(`[${o.mode}/${o.strategy}] rollout ${rollouts} → ${next} rolled back in the window: old colour on every new request after ${rollbackMs.at(-1)}ms`);
+          continue;
+        }
         timings.push(timing(rec));
       }
       live = next;
       rollouts++;
-      o.log(`[${o.mode}] rollout ${rollouts} → ${next}: ${timings.at(-1)!.wall}ms; ${gen.stats.requests} requests, ${gen.stats.failed} failed so far`);
+      o.log(`[${o.mode}/${o.strategy}] rollout ${rollouts} → ${next}: ${timings.at(-1)!.wall}ms; ${gen.stats.requests} requests, ${gen.stats.failed} failed so far`);
     }
     await sleep(1000);
     const stats = await gen.stop();
     const switches = timings.flatMap((t) => t.switches);
     return {
       scenario: 'zero-downtime',
-      strategy: 'rolling',
+      strategy: o.strategy,
       edge_mode: o.mode,
       rollouts,
       batches: timings.reduce((a, t) => a + t.batches, 0),
@@ -154,6 +224,7 @@ export async function zeroDowntime(o: ZeroDowntimeOptions): Promise<ZeroDowntime
       rollout_ms: Math.round(mean(timings.map((t) => t.wall))),
       switch_ms_p50: median(switches),
       overhead_ms_per_batch: o.mode === 'naive' ? 0 : r1(mean(timings.map((t) => (t.wall - t.inherent) / t.batches))),
+      ...(o.strategy === 'blue-green' ? { rollbacks: rollbackMs.length, rollback_ms: Math.max(0, ...rollbackMs), rollback_ms_p50: median(rollbackMs) } : {}),
     };
   } finally {
     client.close();

@@ -1,8 +1,8 @@
 import test from 'ava';
-import { batchCount, nextTraffic, parseBatch, planRollout, splitBatches, type FleetHost, type PlanInput } from '../coordinator/planner.js';
+import { batchCount, nextTraffic, parseBatch, parseSteps, planRollbackSteps, planRollout, splitBatches, type FleetHost, type PlanInput } from '../coordinator/planner.js';
 import { validateSpec } from '../lib/spec.js';
 import { ZddError } from '../lib/errors.js';
-import type { TrafficDoc } from '../lib/traffic.js';
+import { applyOps, type TrafficDoc, type TrafficOp } from '../lib/traffic.js';
 
 const spec = validateSpec({
   name: 'web',
@@ -123,4 +123,120 @@ test('the next traffic document replaces only the moved hosts', (t) => {
   t.is(next.generation, 4);
   t.deepEqual(next.backends.map((b) => b.addr), ['a:1', 'b:2']);
   t.is(prev.backends[1].addr, 'b:1', 'the previous document is not modified');
+});
+
+const liveV1: TrafficDoc = {
+  service: 'web',
+  generation: 5,
+  backends: [1, 2, 3, 4].map((i) => ({ addr: `10.0.0.${i}:8001`, track: 'stable', weight: 1, agentId: `h${i}`, slot: 'a', version: 'v1' })),
+};
+
+test('blue-green: every host starts the new colour, preview first, one switch, then the old colour leaves', (t) => {
+  const plan = planRollout(input({ traffic: liveV1, liveVersion: 'v1' }, { strategy: 'blue-green', bakeMs: 2000, keepOldMs: 60_000 }));
+  const kinds = plan.steps.map((s) => s.kind);
+  t.deepEqual([...new Set(kinds)], ['configure_edge', 'start', 'traffic', 'analyze', 'window', 'drain', 'stop', 'finalize']);
+  t.is(kinds.filter((k) => k === 'start').length, 4);
+  // preview, switch, drop: three traffic changes, each one generation
+  t.deepEqual(plan.traffic.map((d) => [d.generation, d.primary ?? 'stable', d.preview ?? '-']), [
+    [6, 'stable', 'blue'],
+    [7, 'blue', '-'],
+    [8, 'blue', '-'],
+  ]);
+  t.deepEqual([...new Set(plan.traffic[0].backends.map((b) => `${b.track}:${b.version}`))].sort(), ['blue:v2', 'stable:v1']);
+  t.deepEqual(plan.traffic[2].backends.map((b) => `${b.track}:${b.version}`), ['blue:v2', 'blue:v2', 'blue:v2', 'blue:v2']);
+  // the bake and the window come after the switch, the drain after the window
+  const phaseOf = (k: string) => plan.steps.find((s) => s.kind === k)!.phase;
+  t.true(phaseOf('analyze') < phaseOf('window') && phaseOf('window') < phaseOf('drain'));
+  const phases = plan.steps.map((s) => s.phase);
+  t.deepEqual(phases, [...phases].sort((a, b) => a - b));
+});
+
+test('blue-green alternates colours, verifies when the spec asks, and may use a labelled host group', (t) => {
+  const blue: TrafficDoc = { ...liveV1, primary: 'blue', backends: liveV1.backends.map((b) => ({ ...b, track: 'blue' })) };
+  const s2 = validateSpec({ ...spec, verify: { checks: [{ path: '/ready' }] } });
+  const f = fleet(4).map((h) => (h.agentId === 'h3' || h.agentId === 'h4' ? { ...h, labels: { ...h.labels, pool: 'b' } } : h));
+  const plan = planRollout(input({ spec: s2, traffic: blue, liveVersion: 'v1', fleet: f }, { strategy: 'blue-green', hosts: { pool: 'b' } }));
+  t.is(plan.traffic[1].primary, 'green');
+  t.deepEqual(plan.steps.filter((s) => s.kind === 'start').map((s) => s.agentId), ['h3', 'h4']);
+  t.is(plan.steps.filter((s) => s.kind === 'verify').length, 1);
+  // all four old-colour hosts are drained and stopped, also those outside the group
+  t.is(plan.steps.filter((s) => s.kind === 'stop').length, 4);
+  t.is(code(() => planRollout(input({ traffic: blue, liveVersion: 'v1' }, { strategy: 'blue-green', hosts: { pool: 'x' } }))), 'NO_MATCHING_AGENTS');
+});
+
+test('canary: the share grows step by step with an analysis after each; at 100 every host runs the new version before the old track leaves', (t) => {
+  const plan = planRollout(input({ traffic: liveV1, liveVersion: 'v1' }, { strategy: 'canary', steps: [5, 25, 100], stepPauseMs: 1000, canaryHosts: { count: 1 } }));
+  t.deepEqual(plan.batches, [['h1'], ['h2', 'h3', 'h4']]);
+  t.deepEqual(plan.traffic.map((d) => d.split?.percent ?? null), [0, 5, 25, 100, null]);
+  const analyses = plan.steps.filter((s) => s.kind === 'analyze').map((s) => (s.args as { percent: number }).percent);
+  t.deepEqual(analyses, [5, 25, 100]);
+  const last = plan.traffic.at(-1)!;
+  t.deepEqual([...new Set(last.backends.map((b) => `${b.track}:${b.version}`))], ['stable:v2']);
+  t.is(last.backends.length, 4);
+  // the rest of the fleet starts before the 100% change, the old instances stop after it
+  const startRest = plan.steps.filter((s) => s.kind === 'start' && s.agentId !== 'h1').map((s) => s.phase);
+  const full = plan.steps.find((s) => s.kind === 'analyze' && (s.args as { percent: number }).percent === 100)!.phase;
+  t.true(startRest.every((p) => p < full));
+  t.true(plan.steps.filter((s) => s.kind === 'stop').every((s) => s.phase > full));
+  // manual: the canary first waits dark, at weight 0, for a promote
+  const manual = planRollout(input({ traffic: liveV1, liveVersion: 'v1' }, { strategy: 'canary', steps: [50, 100] }));
+  t.deepEqual(manual.steps.filter((s) => s.kind === 'analyze').map((s) => [(s.args as any).percent, (s.args as any).waitMs]), [
+    [0, -1],
+    [50, -1],
+    [100, -1],
+  ]);
+});
+
+test('canary bad input: steps that do not increase or leave 1..100, more canary hosts than the fleet, no live version', (t) => {
+  for (const bad of ['50,25', '0,50', '10,101', 'ten', '5,5,100']) t.is(code(() => parseSteps(bad)), 'INVALID_ARGUMENT', bad);
+  t.deepEqual(parseSteps('5,25,50'), [5, 25, 50, 100], 'the full share is the last step');
+  t.deepEqual(parseSteps('100'), [100]);
+  const c = (over: Partial<PlanInput['params']>, traffic: TrafficDoc | undefined = liveV1) => code(() => planRollout(input({ traffic, liveVersion: 'v1' }, { strategy: 'canary', ...over })));
+  t.is(c({ canaryHosts: { count: 5 } }), 'INVALID_ARGUMENT');
+  t.is(c({ canaryHosts: { count: 4 } }), 'no error');
+  t.is(c({ steps: [50, 20, 100] }), 'INVALID_ARGUMENT');
+  t.is(code(() => planRollout(input({}, { strategy: 'canary' }))), 'INVALID_ARGUMENT', 'a first release has nothing to compare a canary with');
+  // a canary still in the traffic blocks a new rollout until it is rolled back
+  t.is(c({}, { ...liveV1, split: { track: 'canary', percent: 10 } }), 'ROLLOUT_ACTIVE');
+});
+
+test('rollback: a warm old colour is one traffic switch; a canary leaves; swapped hosts are swapped back; strays are stopped', (t) => {
+  const base = { spec, edges: ['h0'], batch: { count: 1 }, strays: [], firstSeq: 1, firstPhase: 1, firstBatch: 1 };
+  // blue/green in its keep-old window: blue v2 live, stable v1 warm
+  const window: TrafficDoc = {
+    service: 'web',
+    generation: 7,
+    primary: 'blue',
+    backends: [
+      ...liveV1.backends,
+      ...[1, 2, 3, 4].map((i) => ({ addr: `10.0.0.${i}:8002`, track: 'blue', weight: 1, agentId: `h${i}`, slot: 'b', version: 'v2' })),
+    ],
+  };
+  let steps = planRollbackSteps({ ...base, traffic: window, target: 'v1' });
+  t.deepEqual(steps.map((s) => s.kind), ['traffic', 'drain', 'stop', 'stop', 'stop', 'stop', 'finalize']);
+  const doc = applyOps(window, 'web', (steps[0].args as { ops: TrafficOp[] }).ops, 8);
+  t.is(doc.primary, undefined, 'stable is the primary track again');
+  t.true(doc.backends.every((b) => b.version === 'v1'));
+  t.true(steps.filter((s) => s.kind === 'stop').every((s) => (s.args as { slot: string }).slot === 'b'));
+  // a canary beside the stable track
+  const canary: TrafficDoc = { ...liveV1, split: { track: 'canary', percent: 25 }, backends: [...liveV1.backends, { addr: '10.0.0.1:8002', track: 'canary', weight: 1, agentId: 'h1', slot: 'b', version: 'v2' }] };
+  steps = planRollbackSteps({ ...base, traffic: canary, target: 'v1', strays: [{ agentId: 'h2', slot: 'b' }] });
+  t.deepEqual(steps.map((s) => `${s.kind}:${s.agentId}`), ['traffic:h0', 'drain:h0', 'stop:h1', 'stop:h2', 'finalize:']);
+  t.is(applyOps(canary, 'web', (steps[0].args as { ops: TrafficOp[] }).ops, 6).split, undefined);
+  // a rolling rollout half-way: h1 and h2 on v2 in slot b
+  const half: TrafficDoc = {
+    ...liveV1,
+    backends: liveV1.backends.map((b) => (b.agentId === 'h1' || b.agentId === 'h2' ? { ...b, addr: b.addr.replace('8001', '8002'), slot: 'b', version: 'v2' } : b)),
+  };
+  steps = planRollbackSteps({ ...base, traffic: half, target: 'v1' });
+  t.deepEqual(steps.filter((s) => s.kind === 'start').map((s) => [s.agentId, (s.args as { slot: string; version: string }).slot, (s.args as { version: string }).version]), [
+    ['h1', 'a', 'v1'],
+    ['h2', 'a', 'v1'],
+  ]);
+  const swap = steps.find((s) => s.kind === 'traffic')!.args as { ops: TrafficOp[] };
+  t.deepEqual((swap.ops[0] as { moves: { backend: { addr: string } }[] }).moves.map((m) => m.backend.addr), ['10.0.0.1:8001']);
+  t.is(steps.at(-1)!.kind, 'finalize');
+  t.deepEqual(steps.at(-1)!.args, { version: 'v1' });
+  const phases = steps.map((s) => s.phase);
+  t.deepEqual(phases, [...phases].sort((a, b) => a - b));
 });

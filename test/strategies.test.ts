@@ -294,3 +294,53 @@ test('reload mode (plain nginx): blue-green through the preview listener, then a
   t.deepEqual(await versionsServed(fleet.nginxPort), new Set(['v2']));
   t.true(fleet.instances().every((i) => i.version === 'v2'));
 });
+
+test('crash safety: a coordinator killed while a canary waits resumes the same wait, and killed just as a failed analysis ends, still rolls the canary back', async (t) => {
+  const fleet = await fleetFor(t);
+  fleet.writeRelease('v1');
+  fleet.writeRelease('v2');
+  fleet.writeRelease('v3', { errorRate: 0.3 });
+  await deploy(t, fleet, 'v1');
+  const gen = load(fleet);
+  // 1. manual canary waiting for promote: SIGKILL, restart, still waiting at the same step
+  let r = await fleet.zddctl(['rollout', 'web', '--version', 'v2', '--strategy', 'canary', '--steps', '50,100', '--min-requests', '10']);
+  t.is(r.code, 0, r.stdout + r.stderr);
+  t.is((await fleet.zddctl(['promote', 'web-2'])).code, 0);
+  const before = await until('the 50% step', async () => {
+    const s = await status(fleet, 'web-2');
+    return s.waiting === 'promote' && /canary at 50%/.test(s.analysis_json) ? s : undefined;
+  });
+  const step = before.steps.find((s: any) => s.kind === 'analyze' && s.state === 'running');
+  await fleet.stopCoordinator('SIGKILL');
+  await fleet.startCoordinator();
+  const after = await rolloutWaiting(fleet, 'web-2', 'promote');
+  const again = after.steps.find((s: any) => s.kind === 'analyze' && s.state === 'running');
+  t.is(again.seq, step.seq, 'the same step waits');
+  t.is(JSON.stringify(JSON.parse(again.result_json).baseline), JSON.stringify(JSON.parse(step.result_json).baseline), 'with the journalled baseline');
+  t.is(JSON.parse(after.traffic_json).split.percent, 50);
+  // abort after the restart returns to v1
+  r = await fleet.zddctl(['abort', 'web-2']);
+  t.is(r.code, 0, r.stdout + r.stderr);
+  t.is((await status(fleet, 'web-2')).state, 'aborted');
+  // 2. a failing canary, the coordinator killed right after its analysis failed but before that was recorded
+  const plan = parseJson(await fleet.zddctl(['plan', 'web', '--version', 'v3', '--strategy', 'canary', '--steps', '50,100', '--step-pause', '30s', '--json']));
+  const analyze = plan.steps.find((s: any) => s.kind === 'analyze');
+  await fleet.stopCoordinator('SIGTERM');
+  await fleet.startCoordinator({ ZDD_CRASH_AT: `${analyze.seq}:after` });
+  await fleet.waitForAgents(3);
+  const exited = fleet.coordinatorExited();
+  r = await fleet.zddctl(['rollout', 'web', '--version', 'v3', '--strategy', 'canary', '--steps', '50,100', '--step-pause', '30s', '--min-requests', '30', '--max-error-rate', '5%', '--detach']);
+  t.is(r.code, 0, r.stderr);
+  await exited;
+  await fleet.startCoordinator();
+  const end = await until('web-3 to end', async () => {
+    const s = await status(fleet, 'web-3');
+    return s.state !== 'running' ? s : undefined;
+  }, 60_000);
+  const stats = await gen.stop();
+  t.is(end.state, 'rolled_back', end.error);
+  t.true(end.resumed_at_ms.length >= 1);
+  for (const k of Object.keys(stats.failures)) t.is(k, 'HTTP 500 from v3', JSON.stringify(stats.failures));
+  t.deepEqual(await versionsServed(fleet.nginxPort), new Set(['v1']));
+  t.true(fleet.instances().every((i) => i.version === 'v1'));
+});
