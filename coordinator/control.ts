@@ -193,6 +193,16 @@ export class Control {
       });
     }
     if (r.outcome || r.abortReason) throw new ZddError('INVALID_ARGUMENT', `rollout ${r.id} is already returning to ${r.fromVersion}`, { hint: `follow it with zddctl watch ${r.id}` });
+    if (r.strategy === 'rollback') {
+      throw new ZddError('INVALID_ARGUMENT', `rollout ${r.id} is itself a rollback to ${r.version}; turning it around would bring ${r.fromVersion} back`, {
+        hint: `let it finish (zddctl watch ${r.id}), or pause it (zddctl pause ${r.id})`,
+      });
+    }
+    if (!this.store.steps(r.id).some((s) => (s.state === 'pending' || s.state === 'running') && s.kind !== 'finalize')) {
+      throw new ZddError('INVALID_ARGUMENT', `rollout ${r.id} has already moved everything to ${r.version}; only recording it as live is left`, {
+        hint: `once it has ended, return with zddctl rollback ${r.service}`,
+      });
+    }
     if (!r.fromVersion) {
       throw new ZddError('NOTHING_TO_ROLL_BACK', `rollout ${r.id} is the first release of ${r.service}: there is no earlier version to return to`, {
         hint: `pause it (zddctl pause ${r.id}) or let it finish`,
@@ -216,7 +226,11 @@ export class Control {
     if (!svc) throw new ZddError('UNKNOWN_SERVICE', `no service named "${service}"`, { hint: 'list rollouts with zddctl history' });
     const active = this.store.activeRollout(service);
     if (active) return this.requestReturn(active, 'rolled_back', 'rolled back by the operator');
-    if (!svc.previousVersion) {
+    const traffic = this.store.traffic(service);
+    // traffic left with a canary or a second colour (a rollout that could not finish): back to the live version alone
+    const unclean = !!traffic && (!!traffic.split || !!traffic.preview || new Set(traffic.backends.map((b) => b.track)).size > 1);
+    const target = unclean ? svc.liveVersion : svc.previousVersion;
+    if (!target) {
       throw new ZddError('NOTHING_TO_ROLL_BACK', `${service} has no previous version to return to (live: ${svc.liveVersion || 'nothing'})`, {
         hint: 'a rollback needs a version that was live before this one',
       });
@@ -228,8 +242,8 @@ export class Control {
     if (!edges.length) throw new ZddError('NO_MATCHING_AGENTS', `no edge agent is connected to drive nginx for ${service}`, { hint: 'start one agent with --edge' });
     const steps = planRollbackSteps({
       spec,
-      traffic: this.store.traffic(service),
-      target: svc.previousVersion,
+      traffic,
+      target,
       edges,
       batch: { count: 1 },
       strays: [],
@@ -241,10 +255,10 @@ export class Control {
       {
         service,
         revision: svc.revision,
-        version: svc.previousVersion,
+        version: target,
         fromVersion: svc.liveVersion,
         strategy: 'rollback',
-        paramsJson: JSON.stringify({ version: svc.previousVersion, strategy: 'rollback', batch: { count: 1 }, pauseMs: 0, failureLimit: 0, edges, spec }),
+        paramsJson: JSON.stringify({ version: target, strategy: 'rollback', batch: { count: 1 }, pauseMs: 0, failureLimit: 0, edges, spec }),
       },
       steps,
     );

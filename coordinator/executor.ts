@@ -292,10 +292,17 @@ export class Executor {
 
   /** Failures recorded in the journal stop the rollout, before or after an interruption alike. */
   private async checkFailures(st: RunState, group: StepRow[], all: StepRow[]) {
+    // once a return began, it owns the rollout: earlier failures were handled by starting it
+    if (this.store.getRollout(st.rolloutId)!.outcome) {
+      const failedReturn = group.find((s) => s.kind === 'traffic' && s.state === 'failed' && (JSON.parse(s.argsJson) as { returning?: boolean }).returning);
+      if (failedReturn) throw new RolloutFailed(`the return to ${st.fromVersion} could not change traffic: ${failedReturn.error}`);
+      return;
+    }
     // a failed check recorded just before an interruption: its return begins now (idempotent)
     for (const s of group) {
-      if (this.store.getRollout(st.rolloutId)!.outcome) break;
+      if (this.store.getRollout(st.rolloutId)!.outcome) return;
       if (s.kind === 'verify' && s.state === 'failed') this.beginReturn(st, 'rolled_back', `verification against the preview listener failed: ${s.error}`);
+      if (s.kind === 'analyze' && s.state === 'failed') this.beginReturn(st, 'rolled_back', `analysis failed: ${s.error}`);
       if (s.kind === 'analyze' && s.state === 'done' && (JSON.parse(s.resultJson || '{}') as { ended?: string }).ended === 'failed') {
         const v = (JSON.parse(s.resultJson) as { verdict: Verdict }).verdict;
         this.beginReturn(st, 'rolled_back', `analysis failed: ${v.reasons.join('; ')}`);
@@ -319,6 +326,10 @@ export class Executor {
     if (failedTraffic) {
       const prev = JSON.parse(group[0].resultJson || '{}').prev as TrafficDoc | undefined;
       const reverted = await this.revertTraffic(st, group, prev);
+      if (reverted && prev && st.fromVersion && (prev.split || prev.preview || new Set(prev.backends.map((b) => b.track)).size > 1)) {
+        // back where it was, with a canary or a second colour still in traffic: return from there
+        if (this.beginReturn(st, 'rolled_back', `traffic change failed and was reverted: ${failedTraffic.error}`)) return;
+      }
       if (reverted) {
         await this.cleanup(st, all.filter((s) => s.kind === 'start' && s.batch === group[0].batch && st.started.has(s.agentId)), 'traffic did not move');
         throw new RolloutFailed(`traffic change failed; traffic left as it was: ${failedTraffic.error}`);
@@ -406,6 +417,13 @@ export class Executor {
           }
           prev = this.store.traffic(st.service);
           doc = applyOps(prev, st.service, ops, (prev?.generation ?? 0) + 1, exclude);
+          const empty = [doc.preview, doc.split?.track].filter((t): t is string => !!t && !doc.backends.some((b) => b.track === t && b.weight > 0));
+          if (empty.length) {
+            // every new instance of the track failed (within the failure limit): nothing to route to
+            for (const s of group) this.skip(st, s, `no healthy instance for track ${empty.join(', ')}`);
+            this.beginReturn(st, 'rolled_back', `no instance of ${st.version} became healthy for the ${empty.join(', ')} track`);
+            return;
+          }
           checkServable(doc);
         }
         if (!journalled) {
@@ -557,20 +575,51 @@ export class Executor {
     const a = JSON.parse(s.argsJson) as { mode: 'canary' | 'bake'; percent?: number; track: string; against: string; waitMs: number; thresholds: Thresholds; intervalMs: number };
     const label = a.mode === 'bake' ? `bake of ${a.track}` : `canary at ${a.percent}%`;
     const r = await this.step(st, s, async (id) => {
-      let baseline = (JSON.parse(s.resultJson || '{}') as { baseline?: Record<string, Counters> }).baseline;
-      if (!baseline) {
-        baseline = {};
-        for (const e of st.edges) {
-          baseline[e] = ((await this.agents.call(e, 'analyze', { service: st.service }, `${id}/base/${e}`, { timeoutMs: 10_000 })) as AnalyzeResult).counters;
+      // a read that fails is no data: wait and read again (an edge gone for good pauses the rollout)
+      const read = async (e: string, base: Counters | undefined, n: number): Promise<AnalyzeResult | undefined> => {
+        try {
+          return (await this.agents.call(e, 'analyze', { service: st.service, ...(base ? { baseline: base } : {}) }, `${id}/${base ? 'read' : 'base'}/${e}/${n}`, { timeoutMs: 10_000 })) as AnalyzeResult;
+        } catch (err) {
+          if (err instanceof ZddError && err.code === 'AGENT_UNAVAILABLE') throw err;
+          try {
+            this.setStep(st, s, { detail: `${label}: cannot read the counters of ${e} (${errorMessage(err)}); trying again` });
+          } catch {
+            /* not worth pausing for */
+          }
+          return undefined;
         }
-        this.setStep(st, s, { resultJson: JSON.stringify({ baseline }) });
+      };
+      let baseline = (JSON.parse(s.resultJson || '{}') as { baseline?: Record<string, Counters> }).baseline;
+      for (let n = 0; !baseline; n++) {
+        const b: Record<string, Counters> = {};
+        for (const e of st.edges) {
+          const r0 = await read(e, undefined, n);
+          if (!r0) break;
+          b[e] = r0.counters;
+        }
+        if (Object.keys(b).length === st.edges.length) {
+          baseline = b;
+          this.setStep(st, s, { resultJson: JSON.stringify({ baseline }) });
+        } else {
+          if (this.asked(st, s)) return { verdict: judge(figuresOf({}, a.track), undefined, a.thresholds), ended: 'promoted' };
+          await this.nap(st.rolloutId, a.intervalMs);
+        }
       }
       const before = Object.values(baseline).reduce<Counters>((acc, c) => addCounters(acc, c), {});
       for (let n = 0; ; n++) {
-        let window: Counters = {};
+        let window: Counters | undefined = {};
         for (const e of st.edges) {
-          const res = (await this.agents.call(e, 'analyze', { service: st.service, baseline: baseline[e] }, `${id}/read/${e}/${n}`, { timeoutMs: 10_000 })) as AnalyzeResult;
+          const res = await read(e, baseline[e], n);
+          if (!res) {
+            window = undefined;
+            break;
+          }
           window = addCounters(window, res.window);
+        }
+        if (!window) {
+          if (this.asked(st, s)) return { verdict: judge(figuresOf({}, a.track), undefined, a.thresholds), ended: 'promoted' };
+          await this.nap(st.rolloutId, a.intervalMs);
+          continue;
         }
         const canary = figuresOf(window, a.track);
         // a canary is compared with the stable track in the same window; a bake with the old
@@ -630,7 +679,8 @@ export class Executor {
       firstPhase: Math.max(0, ...all.map((x) => x.phase)) + 1,
       firstBatch: Math.max(0, ...all.map((x) => x.batch)) + 1,
     });
-    const rows = steps.map((x) => ({ ...x, argsJson: JSON.stringify(x.args), state: 'pending' as const, attempt: 0, detail: '', error: '', resultJson: '', startedMs: 0, endedMs: 0 }));
+    // a return's traffic steps are marked: their failure ends the rollout, the earlier ones' do not
+    const rows = steps.map((x) => ({ ...x, argsJson: JSON.stringify(x.kind === 'traffic' ? { ...x.args, returning: true } : x.args), state: 'pending' as const, attempt: 0, detail: '', error: '', resultJson: '', startedMs: 0, endedMs: 0 }));
     const appended = this.journal(() => this.store.appendRollback(st.rolloutId, outcome, reason, rows));
     if (appended) this.event(st.rolloutId, 'warn', `${outcome === 'aborted' ? 'aborting' : 'rolling back'}: ${reason}. Returning to ${st.fromVersion}.`, '', 'return');
     this.notify(st.rolloutId);
@@ -645,7 +695,8 @@ export class Executor {
    */
   private async revertTraffic(st: RunState, group: StepRow[], prev: TrafficDoc | undefined): Promise<boolean> {
     const cur = this.store.traffic(st.service)!;
-    const doc: TrafficDoc = { service: st.service, generation: cur.generation + 1, backends: prev?.backends ?? [] };
+    // the whole previous document (tracks, routes, split), as a newer generation
+    const doc: TrafficDoc = prev ? { ...prev, generation: cur.generation + 1 } : { service: st.service, generation: cur.generation + 1, backends: [] };
     this.journal(() => this.store.updateStep(st.rolloutId, group[0].seq, {}, doc));
     const results = await Promise.all(
       group.map((s) =>
@@ -661,12 +712,14 @@ export class Executor {
     return results.every(Boolean);
   }
 
-  /** Stops new instances that never received traffic. */
+  /** Stops new instances that take no traffic; never one that the journalled traffic lists. */
   private async cleanup(st: RunState, starts: StepRow[], why: string) {
     const spec = compileSpec(st.spec);
+    const routed = new Set((this.store.traffic(st.service)?.backends ?? []).map((b) => `${b.agentId}/${b.slot}`));
     await Promise.all(
       starts.map(async (s) => {
         const slot = st.started.get(s.agentId)!.slot;
+        if (routed.has(`${s.agentId}/${slot}`)) return;
         try {
           await this.agents.call(
             s.agentId,

@@ -197,7 +197,9 @@ export function planRollout(input: PlanInput): Plan {
     if (!h) throw new ZddError('NO_MATCHING_AGENTS', `edge agent "${e}" named in the spec is not connected as an edge`, { hint: 'check `zddctl agents`' });
   }
   if (traffic?.split || traffic?.preview) {
-    throw new ZddError('ROLLOUT_ACTIVE', `${spec.name} still has a canary or preview track in its traffic`, { hint: `zddctl rollback ${spec.name} returns it to one version` });
+    throw new ZddError('ROLLOUT_ACTIVE', `${spec.name} still has a canary or preview track in its traffic, left by a rollout that could not finish`, {
+      hint: `zddctl rollback ${spec.name} returns it to its live version (${input.liveVersion || 'none'}) alone`,
+    });
   }
   const primary = primaryTrack(traffic);
   const live = new Map<string, Backend>();
@@ -297,18 +299,27 @@ function planBlueGreen(input: PlanInput, hosts: HostPlan[], edges: string[], lis
       hint: 'check the labels with `zddctl agents`',
     });
   }
+  const old = (traffic?.backends ?? []).filter((b) => b.track === primary);
+  if (!old.length) {
+    throw new ZddError('INVALID_ARGUMENT', `${spec.name} has no live colour to switch from`, { hint: 'the first release of a service goes out with --strategy rolling' });
+  }
+  const verify = compiled.verify.checks.length > 0 || !!compiled.verify.argv;
+  if (verify && !compiled.nginx.preview) {
+    throw new ZddError('INVALID_SPEC', `${spec.name}'s spec asks for verification, which runs against the preview listener, but sets no nginx.preview`, {
+      hint: 'add nginx.preview (an address:port of its own) to the spec and apply it again',
+    });
+  }
   const docs: TrafficDoc[] = [];
   list.next();
   for (const h of group) list.add(1, 'start', h.agentId, { spec, version: params.version, slot: h.newSlot });
   // the new colour joins the traffic document, served only by the preview listener (and to clients that ask for it)
   trafficPhase(input, list, edges, 1, [{ op: 'add', backends: group.map((h) => backendOf(h, colour, params.version)) }, { op: 'route', preview: colour }], docs);
-  if (compiled.verify.checks.length || compiled.verify.argv) {
+  if (verify) {
     list.next();
     list.add(1, 'verify', edges[0], { service: spec.name, checks: compiled.verify.checks, argv: compiled.verify.argv, timeoutMs: compiled.verify.timeoutMs });
   }
   // the switch: one generation
   trafficPhase(input, list, edges, 1, [{ op: 'route', primary: colour, preview: null }], docs);
-  const old = (traffic?.backends ?? []).filter((b) => b.track === primary);
   if ((params.bakeMs ?? 0) > 0) {
     list.next();
     list.add(1, 'analyze', '', { mode: 'bake', track: colour, against: primary, waitMs: params.bakeMs, thresholds: thresholdsOf(input), intervalMs: compiled.analysis.intervalMs });

@@ -1,6 +1,7 @@
 // `npm run demo`: a coordinator, three agents (host-1 is the edge, with its own nginx) and the
-// sample app v1 on loopback; then a rolling rollout to v2 under steady keep-alive load (GETs and
-// POSTs), shown live by zddctl. Ends with "N requests, F failed"; exit code 0 only when F is 0.
+// sample app v1 on loopback; then, under steady keep-alive load (GETs and POSTs), a rolling rollout
+// to v2, a canary to v3, a blue/green to v4 and a rollback inside its keep-old window, shown live
+// by zddctl. Ends with "N requests, F failed"; exit code 0 only when F is 0.
 import { LocalFleet } from '../lib/local-fleet.js';
 import { LoadGen } from '../lib/loadgen.js';
 
@@ -21,8 +22,7 @@ async function main(): Promise<number> {
   process.on('SIGTERM', onSignal);
   process.on('SIGHUP', onSignal);
   try {
-    fleet.writeRelease('v1');
-    fleet.writeRelease('v2');
+    for (const v of ['v1', 'v2', 'v3', 'v4']) fleet.writeRelease(v);
     const zddctl = async (args: string[]) => {
       process.stdout.write(`$ zddctl ${args.join(' ')}\n`);
       const r = await fleet.zddctl(args, { inherit: true });
@@ -35,11 +35,20 @@ async function main(): Promise<number> {
     say('deploying v1');
     await zddctl(['rollout', 'web', '--version', 'v1', '--batch', '100%']);
     say('steady load: 32 keep-alive connections, ~600 requests/s, a fifth of them POSTs, no retries');
-    const load = new LoadGen({ host: '127.0.0.1', port: fleet.nginxPort, connections: 32, rps: 600, maxDurationMs: 120_000 }).start();
+    const load = new LoadGen({ host: '127.0.0.1', port: fleet.nginxPort, connections: 32, rps: 600, maxDurationMs: 300_000 }).start();
     await new Promise((r) => setTimeout(r, 2000));
     say('rolling out v2, one host at a time (a 1s pause between batches, so you can watch it)');
     await zddctl(['plan', 'web', '--version', 'v2']);
     await zddctl(['rollout', 'web', '--version', 'v2', '--pause', '1s']);
+    say('a canary of v3 on one host: 20%, 50%, then 100% of users, each step judged against v1\'s error rate and latency');
+    await zddctl(['rollout', 'web', '--version', 'v3', '--strategy', 'canary', '--steps', '20,50,100', '--step-pause', '2s', '--min-requests', '50']);
+    say('blue/green to v4: a new colour on every host, one switch, v3 kept warm for 5 minutes');
+    await zddctl(['rollout', 'web', '--version', 'v4', '--strategy', 'blue-green', '--bake', '2s', '--keep-old', '5m', '--min-requests', '50']);
+    await new Promise((r) => setTimeout(r, 2000));
+    say('rolling back inside the window: one traffic switch to the warm v3');
+    process.stdout.write('$ zddctl rollback web\n');
+    const rb = await fleet.zddctl(['rollback', 'web'], { inherit: true });
+    if (rb.code !== 0) throw new Error(`zddctl rollback failed (exit ${rb.code})`);
     await new Promise((r) => setTimeout(r, 2000));
     const stats = await load.stop();
     await zddctl(['history', 'web']);

@@ -275,3 +275,72 @@ test('a traffic change over two edges, resumed with one edge done, reverts both 
   t.deepEqual(reverts.map((c) => c.agentId).sort(), ['h0', 'h3'], 'both edges get the revert');
   t.deepEqual(reverts[0].args.backends, live.backends, 'back to what the change replaced, not to nothing');
 });
+
+/** A rollout of another strategy on top of a live v1 document. */
+function setupOn(t: import('ava').ExecutionContext, params: Record<string, unknown>) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'zdd-exec-'));
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const store = new SqliteStore(path.join(dir, 'db'));
+  t.teardown(() => store.close());
+  store.applyService('web', JSON.stringify(spec), 0);
+  const live = {
+    service: 'web',
+    generation: 1,
+    backends: [1, 2, 3].map((i) => ({ addr: `10.0.0.${i}:8001`, track: 'stable', weight: 1, agentId: `h${i}`, slot: 'a', version: 'v1' })),
+  };
+  const p = { version: 'v2', strategy: 'rolling', batch: { count: 1 }, pauseMs: 0, failureLimit: 0, ...params } as any;
+  const plan = planRollout({ spec, liveVersion: 'v1', fleet, traffic: live, params: p });
+  const row = store.createRollout(
+    { service: 'web', revision: 1, version: 'v2', fromVersion: 'v1', strategy: p.strategy, paramsJson: JSON.stringify({ ...p, edges: ['h0'], spec }), state: 'running', error: '', createdMs: 0, endedMs: 0, forcedKills: 0, failedHosts: 0 },
+    plan.steps.map((s) => ({ ...s, argsJson: JSON.stringify(s.args), state: 'pending' as const, attempt: 0, detail: '', error: '', resultJson: '', startedMs: 0, endedMs: 0 })),
+  );
+  store.updateStep(row.id, 1, {}, live);
+  return { store, id: row.id };
+}
+
+test('blue-green: a failed traffic change after the switch is reverted whole (the new colour stays primary, nothing routed is stopped), then the rollout returns to the old colour', async (t) => {
+  const { store, id } = setupOn(t, { strategy: 'blue-green' });
+  let n = 0;
+  const docs: any[] = [];
+  const agents = fakeAgents([], (doc) => {
+    docs.push(doc);
+    // preview, switch, then the drop of the old colour fails
+    if (++n === 3) throw new ZddError('NGINX_FAILED', 'nginx refused traffic generation 4');
+  });
+  await new Executor(store, agents, clock, silentLogger, () => undefined).run(id);
+  const r = store.getRollout(id)!;
+  t.is(r.state, 'rolled_back', r.error);
+  t.regex(r.error, /traffic change failed and was reverted/);
+  const revert = docs[3];
+  t.is(revert.primary, 'blue', 'the revert restores the whole previous document, its primary track included');
+  t.deepEqual({ ...revert, generation: 0 }, { ...docs[1], generation: 0 }, 'the document before the failed change, as a newer generation');
+  t.true(revert.generation > docs[2].generation);
+  const final = store.traffic('web')!;
+  t.is(final.primary, undefined);
+  t.true(final.backends.every((b) => b.version === 'v1' && b.track === 'stable'));
+  // the v2 instances were stopped only by the return, after traffic left them; no v1 instance was stopped
+  const stops = agents.calls.filter((c) => c.kind === 'stop_instance');
+  const v1 = new Set(['h1/a', 'h2/a', 'h3/a']);
+  t.is(stops.length, 4, 'the four v2 instances');
+  t.false(stops.some((c) => v1.has(`${c.agentId}/${c.args.slot}`)), JSON.stringify(stops.map((c) => [c.agentId, c.args.slot])));
+});
+
+test('canary: counters that cannot be read are no data (wait), never a pass', async (t) => {
+  const { store, id } = setupOn(t, { strategy: 'canary', steps: [50, 100], stepPauseMs: 0, canaryHosts: { count: 1 } });
+  let reads = 0;
+  const agents = fakeAgents([]);
+  const base = agents.call.bind(agents);
+  const errs = (n: number) => ({ requests: n, errors: n, buckets: [n, ...new Array(18).fill(0)] });
+  agents.call = async (agentId, kind, args: any, commandId, o) => {
+    if (kind !== 'analyze') return base(agentId, kind, args, commandId, o);
+    agents.calls.push({ agentId, kind, args, commandId });
+    if (++reads <= 6) throw new ZddError('NGINX_FAILED', "nginx's admin endpoint answered 500 for metrics");
+    const c = { canary: { '10.0.0.1:8002': errs(reads * 100) }, stable: { '10.0.0.1:8001': { requests: reads * 100, errors: 0, buckets: [reads * 100, ...new Array(18).fill(0)] } } };
+    return { counters: c, window: args.baseline ? { canary: { '10.0.0.1:8002': errs(500) }, stable: { '10.0.0.1:8001': { requests: 500, errors: 0, buckets: [500, ...new Array(18).fill(0)] } } } : c, figures: {} };
+  };
+  await new Executor(store, agents, clock, silentLogger, () => undefined).run(id);
+  const r = store.getRollout(id)!;
+  t.true(reads > 6, 'the step kept reading');
+  t.is(r.state, 'rolled_back', 'judged on data, and the data failed it');
+  t.regex(r.error, /canary at 50% failed analysis: error rate 100\.00%/);
+});

@@ -153,7 +153,7 @@ test('blue-green: every host starts the new colour, preview first, one switch, t
 
 test('blue-green alternates colours, verifies when the spec asks, and may use a labelled host group', (t) => {
   const blue: TrafficDoc = { ...liveV1, primary: 'blue', backends: liveV1.backends.map((b) => ({ ...b, track: 'blue' })) };
-  const s2 = validateSpec({ ...spec, verify: { checks: [{ path: '/ready' }] } });
+  const s2 = validateSpec({ ...spec, nginx: { listen: '127.0.0.1:8080', preview: '127.0.0.1:8081' }, verify: { checks: [{ path: '/ready' }] } });
   const f = fleet(4).map((h) => (h.agentId === 'h3' || h.agentId === 'h4' ? { ...h, labels: { ...h.labels, pool: 'b' } } : h));
   const plan = planRollout(input({ spec: s2, traffic: blue, liveVersion: 'v1', fleet: f }, { strategy: 'blue-green', hosts: { pool: 'b' } }));
   t.is(plan.traffic[1].primary, 'green');
@@ -162,6 +162,10 @@ test('blue-green alternates colours, verifies when the spec asks, and may use a 
   // all four old-colour hosts are drained and stopped, also those outside the group
   t.is(plan.steps.filter((s) => s.kind === 'stop').length, 4);
   t.is(code(() => planRollout(input({ traffic: blue, liveVersion: 'v1' }, { strategy: 'blue-green', hosts: { pool: 'x' } }))), 'NO_MATCHING_AGENTS');
+  // verification needs the preview listener; a first release has no colour to switch from
+  const noPreview = validateSpec({ ...spec, verify: { checks: [{ path: '/ready' }] } });
+  t.is(code(() => planRollout(input({ spec: noPreview, traffic: blue, liveVersion: 'v1' }, { strategy: 'blue-green' }))), 'INVALID_SPEC');
+  t.is(code(() => planRollout(input({}, { strategy: 'blue-green' }))), 'INVALID_ARGUMENT');
 });
 
 test('canary: the share grows step by step with an analysis after each; at 100 every host runs the new version before the old track leaves', (t) => {

@@ -54,3 +54,18 @@ test('the example spec in examples/ is valid', async (t) => {
   t.is(spec.name, 'web');
   t.deepEqual(spec.hosts.selector, { role: 'web' });
 });
+
+test('analysis and verification sections: documented defaults, bad values named, a preview port of its own', (t) => {
+  const c = compileSpec(validateSpec(minimal));
+  t.deepEqual(c.analysis, { maxErrorRate: 0.01, maxErrorRateDelta: 0.01, maxP95Ratio: 2, minRequests: 100, intervalMs: 1000 });
+  t.deepEqual(c.verify, { checks: [], timeoutMs: 30_000 });
+  t.is(c.nginx.preview, undefined);
+  const v = compileSpec(validateSpec({ ...minimal, nginx: { listen: '80', preview: 8081 }, verify: { checks: [{ path: '/ready' }], command: './smoke.sh' } }));
+  t.is(v.nginx.preview, '8081');
+  t.deepEqual(v.verify.checks, [{ path: '/ready', method: 'GET', expectStatus: 200 }]);
+  t.deepEqual(v.verify.argv, ['/bin/sh', '-c', './smoke.sh']);
+  t.regex(message({ ...minimal, nginx: { listen: '127.0.0.1:80', preview: '10.0.0.1:80' } }), /nginx\.preview: the preview listener needs a port of its own/);
+  t.regex(message({ ...minimal, analysis: { maxErrorRate: 5 } }), /analysis\.maxErrorRate/);
+  t.regex(message({ ...minimal, analysis: { minRequests: 0 } }), /analysis\.minRequests/);
+  t.regex(message({ ...minimal, verify: { checks: [{ path: 'ready' }] } }), /verify\.checks\.0\.path/);
+});

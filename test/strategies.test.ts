@@ -166,6 +166,51 @@ test('canary, timed: each step passes its analysis after its pause, and the roll
   t.is(s.events.filter((e: any) => /canary at \d+% passed/.test(e.message)).length, 2, 'both steps were judged');
   t.deepEqual(await versionsServed(fleet.nginxPort), new Set(['v2']));
   t.true(fleet.instances().every((i) => i.version === 'v2'));
+  // with no rollout active, rollback is a rollout of its own back to the previous version
+  const gen2 = load(fleet);
+  const rb = await fleet.zddctl(['rollback', 'web']);
+  const stats2 = await gen2.stop();
+  t.is(rb.code, 0, rb.stdout + rb.stderr);
+  t.is(stats2.failed, 0, JSON.stringify(stats2.failures));
+  const back = await status(fleet, 'web-3');
+  t.is(back.strategy, 'rollback');
+  t.is(back.state, 'succeeded');
+  t.is(back.version, 'v1');
+  t.deepEqual(await versionsServed(fleet.nginxPort), new Set(['v1']));
+  t.true(fleet.instances().every((i) => i.version === 'v1'));
+  t.is(fleet.instances().length, 3);
+});
+
+test('blue-green: a failing verification removes the new colour before any user sees it, and a colour that errors during its bake is switched back automatically', async (t) => {
+  const fleet = await fleetFor(t);
+  fleet.writeRelease('v1');
+  fleet.writeRelease('v2');
+  fleet.writeRelease('v3', { errorRate: 0.3 });
+  // the preview listener exists before the load starts: adding a listener is the one change that
+  // reloads nginx, and a reload under keep-alive load can reset a connection (see bench/RESULTS.md)
+  const listeners = { listen: `127.0.0.1:${fleet.nginxPort}`, retry: 'off', preview: `127.0.0.1:${fleet.previewPort}` };
+  const strict = fleet.spec({ nginx: listeners, verify: { checks: [{ path: '/healthz', bodyContains: 'nothing-like-this' }] } });
+  await deploy(t, fleet, 'v1', strict);
+  const gen = load(fleet);
+  let r = await fleet.zddctl(['rollout', 'web', '--version', 'v2', '--strategy', 'blue-green']);
+  t.is(r.code, 1);
+  let s = await status(fleet, 'web-2');
+  t.is(s.state, 'rolled_back');
+  t.regex(s.error, /verification against the preview listener failed: GET \/healthz on the preview listener answered without "nothing-like-this"/);
+  t.is(gen.stats.failed, 0, JSON.stringify(gen.stats.failures));
+  t.is(gen.stats.versions.v2 ?? 0, 0, 'no user saw v2');
+  t.true(fleet.instances().every((i) => i.version === 'v1'));
+  t.is((await fleet.apply(fleet.spec({ nginx: listeners }))).code, 0);
+  r = await fleet.zddctl(['rollout', 'web', '--version', 'v3', '--strategy', 'blue-green', '--bake', '30s', '--min-requests', '50', '--max-error-rate', '5%']);
+  const stats = await gen.stop();
+  t.is(r.code, 1);
+  s = await status(fleet, 'web-3');
+  t.is(s.state, 'rolled_back');
+  t.regex(s.error, /bake of blue failed analysis: error rate/);
+  for (const k of Object.keys(stats.failures)) t.is(k, 'HTTP 500 from v3', JSON.stringify(stats.failures));
+  t.deepEqual(await versionsServed(fleet.nginxPort), new Set(['v1']));
+  t.true(fleet.instances().every((i) => i.version === 'v1'));
+  t.is(fleet.instances().length, 3);
 });
 
 test('a canary that answers 500 to a fifth of its requests is rolled back automatically; the stable version serves throughout', async (t) => {

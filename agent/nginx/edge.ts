@@ -345,6 +345,8 @@ export class Edge {
         throw err;
       }
       writeFileAtomic(path.join(this.dir, 'services.json'), JSON.stringify(Object.fromEntries(this.services), null, 1));
+      // reload mode counts requests from the access log from now on
+      if (this.cfg.mode === 'reload') this.countAccessLog(spec.name);
       this.cfg.log.info({ service: spec.name, mode: this.cfg.mode }, 'service configured on nginx');
       return { mode: this.cfg.mode, changed: true, reloadMs: Date.now() - began };
     });
@@ -508,6 +510,9 @@ export class Edge {
       }
       const live = await this.liveGeneration(doc.service);
       if (live === doc.generation) return { mode: 'reload', generation: live, switchMs: 0, noop: true };
+      // the log so far belongs to the document being replaced
+      const counts = this.countAccessLog(doc.service);
+      const was = docOfUpstreamConf(fs.existsSync(this.upstreamFile(doc.service)) ? fs.readFileSync(this.upstreamFile(doc.service), 'utf8') : '');
       await this.changeFiles(new Map([[this.upstreamFile(doc.service), renderUpstreamConf(spec, doc)]]), async () => {
         const deadline = Date.now() + 10_000;
         while (Date.now() < deadline) {
@@ -516,6 +521,9 @@ export class Edge {
         }
         throw new ZddError('NGINX_FAILED', `nginx did not load traffic generation ${doc.generation}: ${this.errorLogTail()}`);
       });
+      // as in dynamic mode, a track and backend that join the traffic start counting from zero
+      const before = new Set((was?.backends ?? []).map((b) => `${b.track}|${b.addr}`));
+      for (const b of doc.backends) if (!before.has(`${b.track}|${b.addr}`)) delete counts[b.track]?.[b.addr];
       this.cfg.log.info({ service: doc.service, generation: doc.generation }, 'upstream reloaded');
       return { mode: 'reload', generation: doc.generation, switchMs: Date.now() - began, noop: false };
     });

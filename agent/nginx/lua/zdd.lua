@@ -105,7 +105,8 @@ local function pick_track(c)
   local split = c.split
   if split and split.pct > 0 and c.tracks[split.track] then
     if split.pct >= 100 then return split.track end
-    local key = ngx.var.cookie_zdd_key or ((ngx.var.remote_addr or "") .. "|" .. (ngx.var.http_user_agent or ""))
+    local key = ngx.var.cookie_zdd_key
+    if not key or key == "" then key = (ngx.var.remote_addr or "") .. "|" .. (ngx.var.http_user_agent or "") end
     if ngx.crc32_long(key) % 100 < split.pct then return split.track end
   end
   return c.primary
@@ -119,7 +120,9 @@ function M.balance(svc, retry)
     ngx.log(ngx.ERR, "zdd: no traffic document for service ", svc)
     return ngx.exit(502)
   end
-  local track = ctx.zdd_track or pick_track(c)
+  -- a retry keeps the request's track, unless a newer generation removed it meanwhile
+  local track = ctx.zdd_track
+  if not track or not c.tracks[track] then track = pick_track(c) end
   local t = c.tracks[track]
   if not t then
     ngx.log(ngx.ERR, "zdd: no backend for service ", svc, " track ", track)
@@ -168,8 +171,8 @@ function M.log(svc)
   if failed then dict:incr("err:" .. svc .. ":" .. peer, 1, 0) end
   local pair = svc .. "|" .. (ctx.zdd_track or "?") .. "|" .. peer
   local n = dict:incr("n:" .. pair, 1, 0)
-  if n == 1 then
-    -- first request of this track and backend: index it (an incr is atomic across workers)
+  -- first request of this track and backend: index it once (add succeeds in one worker only)
+  if n == 1 and dict:add("pidx:" .. pair, true) then
     local k = dict:incr("npairs:" .. svc, 1, 0)
     dict:set("pair:" .. svc .. ":" .. k, (ctx.zdd_track or "?") .. " " .. peer)
   end
@@ -224,6 +227,19 @@ function M.admin()
       local live = dict:get("gen:" .. svc) or 0
       if doc.gen < live then return reply(409, "stale generation " .. doc.gen .. "; live is " .. live) end
       if doc.gen == live then return reply(200, doc.gen .. " noop") end
+      -- a track and backend that join the traffic start counting from zero: a colour or a canary
+      -- that reuses a slot's address never inherits an earlier version's record
+      local before = {}
+      local old = parse(dict:get("doc:" .. svc))
+      for _, b in ipairs(old and old.backends or {}) do before[b.track .. "|" .. b.addr] = true end
+      for _, b in ipairs(doc.backends) do
+        if not before[b.track .. "|" .. b.addr] then
+          local pair = svc .. "|" .. b.track .. "|" .. b.addr
+          dict:delete("n:" .. pair)
+          dict:delete("e:" .. pair)
+          for i = 1, NBUCKETS do dict:delete("h:" .. pair .. "|" .. i) end
+        end
+      end
       store(svc, text, doc)
       return reply(200, tostring(doc.gen))
     end
