@@ -46,9 +46,12 @@ const canMount = process.getuid?.() === 0 && spawnSync('mount', ['--version']).s
       return x.state === 'paused' ? x : undefined;
     });
     t.regex(s.pause_reason, /the journal cannot be written: database or disk is full/);
-    t.deepEqual(await versionsServed(fleet.nginxPort), new Set(['v1']), 'traffic did not move');
+    // SQLite may still fit a write or two into its WAL after the disk is full, so the pause can come
+    // a step later; what must hold is that the edge never runs traffic the journal does not record
+    const journalled = JSON.parse(s.traffic_json);
     const edgeGen = Number(await (await fetch(`http://${fleet.adminAddr}/zdd/traffic/web`)).text());
-    t.is(edgeGen, 1, 'the edge is still on the generation of the first deploy');
+    t.is(edgeGen, journalled.generation, 'the edge runs exactly the journalled generation');
+    t.deepEqual(await versionsServed(fleet.nginxPort), new Set(journalled.backends.map((b: any) => b.version)), 'and serves exactly its versions');
     let r = await fleet.zddctl(['resume', 'web-2']);
     t.is(r.code, 1);
     t.regex(r.stderr, /the journal still cannot be written/);
