@@ -85,16 +85,19 @@ async function follow(c: Client, id: string, asJson: boolean, untilHandBack = fa
   return final;
 }
 
-/** After a rollout was started or resumed: return at once with --detach, else follow it to its end. */
-async function followUnlessDetached(c: Client, r: Rollout__Output, o: { detach?: boolean; json?: boolean }, verb: string) {
+/**
+ * After a rollout was started, resumed or turned back: return at once with --detach, else follow
+ * it to its end (or until it waits for the operator). Exit 1 unless it ends as `expect`.
+ */
+async function followUnlessDetached(c: Client, r: Rollout__Output, o: { detach?: boolean; json?: boolean }, verb: string, expect = 'succeeded') {
   if (o.detach) {
     if (o.json) json(r);
     else print(`rollout ${r.id} ${verb}: zddctl watch ${r.id}`);
     return;
   }
   if (!o.json) print(`rollout ${r.id} ${verb}`);
-  const final = await follow(c, r.id, !!o.json, true);
-  if (final.state !== 'succeeded' && !handsBack(final)) process.exitCode = 1;
+  const final = await follow(c, r.id, !!o.json, expect === 'succeeded');
+  if (final.state !== expect && !(expect === 'succeeded' && handsBack(final))) process.exitCode = 1;
 }
 
 program
@@ -278,14 +281,7 @@ program
   .action(async (id: string, o) => {
     const c = client();
     const r = await c.call('AbortRollout', { id, reason: o.reason ?? '' });
-    if (o.detach) {
-      if (o.json) json(r);
-      else print(`rollout ${r.id} aborting: zddctl watch ${r.id}`);
-      return;
-    }
-    if (!o.json) print(`rollout ${r.id} aborting: returning to ${r.from_version}`);
-    const final = await follow(c, r.id, !!o.json);
-    if (final.state !== 'aborted') process.exitCode = 1;
+    await followUnlessDetached(c, r, o, `aborting: returning to ${r.from_version}`, 'aborted');
   });
 
 program
@@ -297,15 +293,8 @@ program
   .action(async (service: string, o) => {
     const c = client();
     const r = await c.call('Rollback', { service });
-    if (r.strategy === 'rollback') return followUnlessDetached(c, r, o, 'started');
-    if (o.detach) {
-      if (o.json) json(r);
-      else print(`rollout ${r.id} rolling back: zddctl watch ${r.id}`);
-      return;
-    }
-    if (!o.json) print(`rollout ${r.id} rolling back to ${r.from_version}`);
-    const final = await follow(c, r.id, !!o.json);
-    if (final.state !== 'rolled_back') process.exitCode = 1;
+    if (r.strategy === 'rollback') await followUnlessDetached(c, r, o, `started: back to ${r.version}`);
+    else await followUnlessDetached(c, r, o, `rolling back to ${r.from_version}`, 'rolled_back');
   });
 
 program
