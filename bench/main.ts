@@ -10,6 +10,7 @@ program
   .addOption(new Option('--strategy <name>', 'rollout strategy').choices(['rolling', 'blue-green', 'canary']).default('rolling'))
   .addOption(new Option('--edge-mode <mode>', 'run only this edge mode').choices(['dynamic', 'reload']))
   .option('--naive', 'run only the naive in-place stop/start')
+  .option('--batch <n|p%>', 'blue-green and canary: new instances started at once (default all)')
   .option('--hosts <n>', 'app hosts (agents)', (v) => Number(v), 4)
   .option('--rps <n>', 'target requests per second', (v) => Number(v), 800)
   .option('--connections <n>', 'keep-alive client connections', (v) => Number(v), 32)
@@ -39,6 +40,7 @@ async function main() {
     const r = await zeroDowntime({
       mode,
       strategy: o.strategy,
+      batch: o.batch,
       hosts: o.hosts,
       rps: o.rps,
       connections: o.connections,

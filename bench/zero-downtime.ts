@@ -20,6 +20,8 @@ export type BenchStrategy = 'rolling' | 'blue-green' | 'canary';
 export interface ZeroDowntimeOptions {
   mode: 'dynamic' | 'reload' | 'naive';
   strategy: BenchStrategy;
+  /** blue-green and canary: new instances started at once (default all) */
+  batch?: string;
   hosts: number;
   rps: number;
   connections: number;
@@ -32,6 +34,7 @@ export interface ZeroDowntimeOptions {
 export interface ZeroDowntimeResult {
   scenario: 'zero-downtime';
   strategy: BenchStrategy;
+  batch?: string;
   edge_mode: 'dynamic' | 'reload' | 'naive';
   rollouts: number;
   batches: number;
@@ -67,10 +70,11 @@ function timing(r: any) {
     .filter((s: any) => ['analyze', 'window', 'pause'].includes(s.kind) && s.state === 'done')
     .reduce((a: number, s: any) => a + (s.ended_at_ms - s.started_at_ms), 0);
   const switches: number[] = [];
-  for (let b = 1; b <= r.batches; b++) {
-    const steps = r.steps.filter((s: any) => s.batch === b);
+  // per phase (steps of a phase run together): the apps' own time, start to healthy, the wait for
+  // in-flight requests, the graceful exit
+  for (const phase of new Set<number>(r.steps.map((s: any) => s.phase))) {
+    const steps = r.steps.filter((s: any) => s.phase === phase);
     const max = (kind: string, f: (x: any) => number) => Math.max(0, ...steps.filter((s: any) => s.kind === kind).map((s: any) => f(res(s)) || 0));
-    // the apps' own time: start to healthy, the wait for in-flight requests, the graceful exit
     inherent += max('start', (x) => x.healthyAfterMs) + max('drain', (x) => x.waitedMs) + max('stop', (x) => x.stoppedAfterMs);
     for (const s of steps.filter((s: any) => s.kind === 'traffic' && s.state === 'done')) switches.push(s.ended_at_ms - s.started_at_ms);
   }
@@ -122,9 +126,9 @@ async function strategyRollout(client: Client, o: ZeroDowntimeOptions, fleet: Lo
   const analysis = JSON.stringify({ minRequests: 50 });
   const req =
     o.strategy === 'canary'
-      ? { service: 'web', version: next, strategy: 'canary', steps: '10,50,100', step_pause_ms: 1000, canary_hosts: '1', analysis_json: analysis }
+      ? { service: 'web', version: next, strategy: 'canary', steps: '10,50,100', step_pause_ms: 1000, canary_hosts: '1', analysis_json: analysis, batch: o.batch ?? '' }
       : o.strategy === 'blue-green'
-        ? { service: 'web', version: next, strategy: 'blue-green', bake_ms: 1000, keep_old_ms: 10 * 60_000, analysis_json: analysis }
+        ? { service: 'web', version: next, strategy: 'blue-green', bake_ms: 1000, keep_old_ms: 10 * 60_000, analysis_json: analysis, batch: o.batch ?? '' }
         : { service: 'web', version: next, strategy: 'rolling', batch: '1' };
   const started = await client.call('StartRollout', req);
   if (o.strategy !== 'blue-green') {
@@ -212,6 +216,7 @@ export async function zeroDowntime(o: ZeroDowntimeOptions): Promise<ZeroDowntime
     return {
       scenario: 'zero-downtime',
       strategy: o.strategy,
+      ...(o.batch && o.strategy !== 'rolling' ? { batch: o.batch } : {}),
       edge_mode: o.mode,
       rollouts,
       batches: timings.reduce((a, t) => a + t.batches, 0),

@@ -4,11 +4,12 @@ import fs from 'node:fs';
 import { Command, InvalidArgumentError } from 'commander';
 import logUpdate from 'log-update';
 import { ZddError, errorMessage } from '../lib/errors.js';
-import { parseDuration } from '../lib/duration.js';
+import { formatMs, parseDuration } from '../lib/duration.js';
 import { parseSpecText } from '../lib/spec.js';
 import type { Rollout__Output } from '../proto/gen/zdd/v1/Rollout.js';
 import { Client } from './client.js';
 import { agentsTable, eventLine, historyTable, rolloutView } from './render.js';
+import { versionShares } from '../lib/traffic.js';
 
 const program = new Command('zddctl')
   .description('zdd: zero-downtime rollouts across your hosts')
@@ -142,7 +143,7 @@ function rolloutRequest(service: string, o: any) {
     service,
     version: o.version,
     strategy: o.strategy,
-    batch: o.batch,
+    batch: o.batch ?? '',
     pause_ms: o.pause ?? 0,
     failure_limit: o.failureLimit ?? 0,
     steps: o.steps ?? '',
@@ -175,7 +176,7 @@ const withRolloutOptions = (cmd: Command) =>
   cmd
     .requiredOption('--version <version>', 'version to roll out')
     .option('--strategy <name>', 'rolling, blue-green or canary', 'rolling')
-    .option('--batch <n|p%>', 'hosts per batch, as a count or a percentage', '1')
+    .option('--batch <n|p%>', 'hosts per batch, as a count or a percentage (rolling: default 1; blue-green and canary: how many new instances start at once, default all)')
     .option('--pause <duration>', 'pause between batches', durationArg)
     .option('--failure-limit <n>', 'hosts that may fail before the rollout fails', countArg, 0)
     .option('--steps <list>', 'canary: weight steps in percent, e.g. 5,25,50,100')
@@ -205,7 +206,24 @@ withRolloutOptions(program.command('plan').argument('<service>').description('sh
       json(plan);
       return;
     }
-    print(`plan: ${plan.service} ${plan.fromVersion || '(nothing)'} → ${plan.version}, ${plan.batches.length} batch(es), edges: ${plan.edges.join(', ')}`);
+    print(`plan: ${plan.service} ${plan.fromVersion || '(nothing)'} → ${plan.version} [${plan.strategy}], ${plan.batches.length} batch(es), edges: ${plan.edges.join(', ')}`);
+    if (plan.strategy !== 'rolling') {
+      // blue-green and canary: the steps in order, and what each traffic change routes where
+      let t = 0;
+      for (const st of plan.steps as { kind: string; agentId: string; args: any; phase: number }[]) {
+        if (st.kind === 'traffic') {
+          if (st.agentId !== plan.edges[0]) continue;
+          const d = plan.traffic[t++];
+          const shares = versionShares(d).map((x) => `${x.version} ${Math.round(x.percent)}%`).join(', ');
+          print(`  traffic  generation ${d.generation}: live → ${d.primary ?? 'stable'}${d.preview ? `, preview → ${d.preview}` : ''}${d.split ? `, ${d.split.percent}% of clients → ${d.split.track}` : ''} (${shares})`);
+        } else if (st.kind === 'start') print(`  start    ${plan.version} on ${st.agentId} in slot ${st.args.slot}`);
+        else if (st.kind === 'analyze') print(`  analyze  ${st.args.mode === 'bake' ? 'bake' : `canary at ${st.args.percent}%`}: ${st.args.waitMs < 0 ? 'until zddctl promote' : `at least ${formatMs(st.args.waitMs)}`}, then until judged`);
+        else if (st.kind === 'window') print(`  window   keep ${plan.fromVersion} warm for ${formatMs(st.args.ms)} (zddctl rollback switches back)`);
+        else if (st.kind === 'stop') print(`  stop     slot ${st.args.slot} on ${st.agentId}`);
+        else if (st.kind !== 'configure_edge' && st.agentId === (st.kind === 'drain' ? plan.edges[0] : st.agentId)) print(`  ${st.kind.padEnd(8)} ${st.kind === 'drain' ? st.args.hosts.map((h: any) => h.addr).join(' ') : ''}`.trimEnd());
+      }
+      return;
+    }
     plan.batches.forEach((b: string[], i: number) => {
       print(`  batch ${i + 1}: ${b.join(', ')}`);
       for (const id of b) {

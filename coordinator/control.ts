@@ -118,7 +118,8 @@ export class Control {
     const params: RolloutParams = {
       version: req.version,
       strategy,
-      batch: parseBatch(req.batch),
+      // rolling moves one host at a time unless told; blue-green and canary start their new instances all at once
+      batch: req.batch ? parseBatch(req.batch) : strategy === 'rolling' ? { count: 1 } : { percent: 100 },
       pauseMs: req.pause_ms,
       failureLimit: req.failure_limit,
       ...(strategy === 'canary'

@@ -310,8 +310,11 @@ function planBlueGreen(input: PlanInput, hosts: HostPlan[], edges: string[], lis
     });
   }
   const docs: TrafficDoc[] = [];
-  list.next();
-  for (const h of group) list.add(1, 'start', h.agentId, { spec, version: params.version, slot: h.newSlot });
+  // the new colour starts in groups of --batch hosts (all at once by default)
+  for (const part of splitBatches(group, params.batch)) {
+    list.next();
+    for (const h of part) list.add(1, 'start', h.agentId, { spec, version: params.version, slot: h.newSlot });
+  }
   // the new colour joins the traffic document, served only by the preview listener (and to clients that ask for it)
   trafficPhase(input, list, edges, 1, [{ op: 'add', backends: group.map((h) => backendOf(h, colour, params.version)) }, { op: 'route', preview: colour }], docs);
   if (verify) {
@@ -371,8 +374,10 @@ function planCanary(input: PlanInput, hosts: HostPlan[], edges: string[], list: 
     const step = i + 1;
     if (p === 100 && rest.length) {
       // full weight: the new version on every host first, so the canary hosts do not carry it all
-      list.next();
-      for (const h of rest) list.add(step, 'start', h.agentId, { spec, version: params.version, slot: h.newSlot });
+      for (const part of splitBatches(rest, params.batch)) {
+        list.next();
+        for (const h of part) list.add(step, 'start', h.agentId, { spec, version: params.version, slot: h.newSlot });
+      }
       trafficPhase(input, list, edges, step, [{ op: 'add', backends: rest.map((h) => backendOf(h, CANARY_TRACK, params.version)) }, { op: 'route', split: { track: CANARY_TRACK, percent: 100 } }], docs);
     } else {
       trafficPhase(input, list, edges, step, [{ op: 'route', split: { track: CANARY_TRACK, percent: p } }], docs);

@@ -268,6 +268,11 @@ test('bad input: canary steps, canary size, promote, abort, rollback and preview
   t.regex(r.stderr, /no previous version to return to/);
   await deploy(t, fleet, 'v1');
   const trafficBefore = JSON.stringify(JSON.parse((await status(fleet, 'web-1')).traffic_json));
+  // a dry run shows each traffic change and changes nothing
+  const plan = await fleet.zddctl(['plan', 'web', '--version', 'v2', '--strategy', 'canary', '--steps', '10,50']);
+  t.is(plan.code, 0, plan.stderr);
+  t.regex(plan.stdout, /generation 3: live → stable, 10% of clients → canary \(v1 90%, v2 10%\)/);
+  t.regex(plan.stdout, /analyze {2}canary at 50%: until zddctl promote/);
   const cases: [string[], RegExp][] = [
     [['--strategy', 'canary', '--steps', '50,25,100'], /canary steps must increase/],
     [['--strategy', 'canary', '--steps', '0,50'], /not a whole percentage from 1 to 100/],
