@@ -230,7 +230,9 @@ export class Control {
     const traffic = this.store.traffic(service);
     // traffic left with a canary or a second colour (a rollout that could not finish): back to the live version alone
     const unclean = !!traffic && (!!traffic.split || !!traffic.preview || new Set(traffic.backends.map((b) => b.track)).size > 1);
-    const target = unclean ? svc.liveVersion : svc.previousVersion;
+    // with no live version on record (a first release that did not finish), the primary track's own version
+    const primaryVersions = new Set((traffic?.backends ?? []).filter((b) => b.track === (traffic?.primary ?? 'stable')).map((b) => b.version ?? ''));
+    const target = unclean ? svc.liveVersion || (primaryVersions.size === 1 ? [...primaryVersions][0] : '') : svc.previousVersion;
     if (!target) {
       throw new ZddError('NOTHING_TO_ROLL_BACK', `${service} has no previous version to return to (live: ${svc.liveVersion || 'nothing'})`, {
         hint: 'a rollback needs a version that was live before this one',

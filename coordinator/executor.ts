@@ -295,7 +295,17 @@ export class Executor {
     // once a return began, it owns the rollout: earlier failures were handled by starting it
     if (this.store.getRollout(st.rolloutId)!.outcome) {
       const failedReturn = group.find((s) => s.kind === 'traffic' && s.state === 'failed' && (JSON.parse(s.argsJson) as { returning?: boolean }).returning);
-      if (failedReturn) throw new RolloutFailed(`the return to ${st.fromVersion} could not change traffic: ${failedReturn.error}`);
+      if (failedReturn && !(JSON.parse(failedReturn.resultJson || '{}') as { reapplied?: number }).reapplied) {
+        // the journal already holds the return's document: push it again, as a newer generation,
+        // until every edge runs it; until then the rollout pauses (resume tries again)
+        const gen = await this.reapplyTraffic(st, group);
+        if (gen === undefined) {
+          throw new PauseRollout(
+            `the return to ${st.fromVersion} could not move traffic on every edge (${failedReturn.error}); it is tried again when you resume: zddctl resume ${st.rolloutId}`,
+          );
+        }
+        this.setStep(st, failedReturn, { resultJson: JSON.stringify({ reapplied: gen }), detail: `applied again as generation ${gen}` });
+      }
       return;
     }
     // a failed check recorded just before an interruption: its return begins now (idempotent)
@@ -420,7 +430,7 @@ export class Executor {
           const empty = [doc.preview, doc.split?.track].filter((t): t is string => !!t && !doc.backends.some((b) => b.track === t && b.weight > 0));
           if (empty.length) {
             // every new instance of the track failed (within the failure limit): nothing to route to
-            for (const s of group) this.skip(st, s, `no healthy instance for track ${empty.join(', ')}`);
+            // the return skips this phase's steps in the same transaction that appends it
             this.beginReturn(st, 'rolled_back', `no instance of ${st.version} became healthy for the ${empty.join(', ')} track`);
             return;
           }
@@ -641,7 +651,11 @@ export class Executor {
         await this.nap(st.rolloutId, a.intervalMs);
       }
     });
-    if (!r.ok) return;
+    if (!r.ok) {
+      // no verdict is no pass
+      this.beginReturn(st, 'rolled_back', `${label} could not be judged: ${errorMessage(r.error)}`);
+      return;
+    }
     const { verdict, ended } = r.value as { verdict: Verdict; ended: string };
     if (ended === 'failed') {
       this.event(st.rolloutId, 'error', `${label} failed: ${verdict.reasons.join('; ')} (${a.track}: ${describeFigures(verdict.canary)})`, '', 'analysis');
@@ -667,7 +681,12 @@ export class Executor {
     const all = this.store.steps(st.rolloutId);
     const doc = this.store.traffic(st.service);
     const inDoc = new Set((doc?.backends ?? []).map((b) => `${b.agentId}/${b.slot}`));
-    const strays = [...st.started].filter(([agentId, x]) => !inDoc.has(`${agentId}/${x.slot}`)).map(([agentId, x]) => ({ agentId, slot: x.slot }));
+    // instances started in this rollout that take no traffic, including starts still under way
+    // (re-sent after an interruption): they finish before the return's steps run
+    const strays = [
+      ...[...st.started].map(([agentId, x]) => ({ agentId, slot: x.slot })),
+      ...all.filter((x) => x.kind === 'start' && x.state === 'running').map((x) => ({ agentId: x.agentId, slot: (JSON.parse(x.argsJson) as { slot: Slot }).slot })),
+    ].filter((x, i, arr) => !inDoc.has(`${x.agentId}/${x.slot}`) && arr.findIndex((y) => y.agentId === x.agentId && y.slot === x.slot) === i);
     const steps = planRollbackSteps({
       spec: st.spec,
       traffic: doc,
@@ -700,7 +719,8 @@ export class Executor {
     this.journal(() => this.store.updateStep(st.rolloutId, group[0].seq, {}, doc));
     const results = await Promise.all(
       group.map((s) =>
-        this.agents.call(s.agentId, 'apply_traffic', doc, `${this.commandId(st, s)}/revert`, { timeoutMs: 30_000 }).then(
+        // the generation is in the id: a revert sent again after an interruption is a new command
+        this.agents.call(s.agentId, 'apply_traffic', doc, `${this.commandId(st, s)}/revert/${doc.generation}`, { timeoutMs: 30_000 }).then(
           () => true,
           (err) => {
             this.event(st.rolloutId, 'error', `could not revert traffic: ${errorMessage(err)}`, s.agentId);
@@ -710,6 +730,25 @@ export class Executor {
       ),
     );
     return results.every(Boolean);
+  }
+
+  /** Pushes the journalled document again, as a newer generation, to every edge of the phase. Returns the generation when all confirmed. */
+  private async reapplyTraffic(st: RunState, group: StepRow[]): Promise<number | undefined> {
+    const cur = this.store.traffic(st.service)!;
+    const doc: TrafficDoc = { ...cur, generation: cur.generation + 1 };
+    this.journal(() => this.store.updateStep(st.rolloutId, group[0].seq, {}, doc));
+    const results = await Promise.all(
+      group.map((s) =>
+        this.agents.call(s.agentId, 'apply_traffic', doc, `${this.commandId(st, s)}/again/${doc.generation}`, { timeoutMs: 30_000 }).then(
+          () => true,
+          (err) => {
+            this.event(st.rolloutId, 'error', `could not apply the return's traffic: ${errorMessage(err)}`, s.agentId);
+            return false;
+          },
+        ),
+      ),
+    );
+    return results.every(Boolean) ? doc.generation : undefined;
   }
 
   /** Stops new instances that take no traffic; never one that the journalled traffic lists. */

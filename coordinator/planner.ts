@@ -196,6 +196,11 @@ export function planRollout(input: PlanInput): Plan {
     const h = connected.find((x) => x.agentId === e && x.edge);
     if (!h) throw new ZddError('NO_MATCHING_AGENTS', `edge agent "${e}" named in the spec is not connected as an edge`, { hint: 'check `zddctl agents`' });
   }
+  if (params.strategy !== 'rolling' && !input.liveVersion) {
+    throw new ZddError('INVALID_ARGUMENT', `${spec.name} has no live version yet: a ${params.strategy} rollout needs one to return to`, {
+      hint: 'the first release of a service goes out with --strategy rolling',
+    });
+  }
   if (traffic?.split || traffic?.preview) {
     throw new ZddError('ROLLOUT_ACTIVE', `${spec.name} still has a canary or preview track in its traffic, left by a rollout that could not finish`, {
       hint: `zddctl rollback ${spec.name} returns it to its live version (${input.liveVersion || 'none'}) alone`,

@@ -258,7 +258,7 @@ test('a traffic change over two edges, resumed with one edge done, reverts both 
   const agents = fakeAgents([], () => undefined);
   const real = agents.call.bind(agents);
   agents.call = async (agentId, kind, args: any, commandId, opts) => {
-    if (kind === 'apply_traffic' && agentId === 'h3' && !commandId.endsWith('/revert')) {
+    if (kind === 'apply_traffic' && agentId === 'h3' && !commandId.includes('/revert/')) {
       agents.calls.push({ agentId, kind, args, commandId });
       if (phase === 'first run') throw new ZddError('AGENT_UNAVAILABLE', 'agent h3 disconnected during apply_traffic');
       throw new ZddError('NGINX_FAILED', 'nginx refused traffic generation 6: admin endpoint timed out');
@@ -271,7 +271,7 @@ test('a traffic change over two edges, resumed with one edge done, reverts both 
   store.updateRollout(id, { state: 'running' });
   await new Executor(store, agents, clock, silentLogger, () => undefined).run(id);
   t.is(store.getRollout(id)!.state, 'failed');
-  const reverts = agents.calls.filter((c) => c.commandId.endsWith('/revert'));
+  const reverts = agents.calls.filter((c) => c.commandId.includes('/revert/'));
   t.deepEqual(reverts.map((c) => c.agentId).sort(), ['h0', 'h3'], 'both edges get the revert');
   t.deepEqual(reverts[0].args.backends, live.backends, 'back to what the change replaced, not to nothing');
 });
@@ -343,4 +343,38 @@ test('canary: counters that cannot be read are no data (wait), never a pass', as
   t.true(reads > 6, 'the step kept reading');
   t.is(r.state, 'rolled_back', 'judged on data, and the data failed it');
   t.regex(r.error, /canary at 50% failed analysis: error rate 100\.00%/);
+});
+
+test('a return whose traffic change an edge refuses pauses (never ends with the edge out of step); resume pushes the same document again and finishes the return', async (t) => {
+  const { store, id } = setupOn(t, { strategy: 'canary', steps: [50, 100], stepPauseMs: 0, canaryHosts: { count: 1 } });
+  const agents = fakeAgents([]);
+  const base = agents.call.bind(agents);
+  let refuse = 2;
+  const bad = { requests: 500, errors: 500, buckets: [500, ...new Array(18).fill(0)] };
+  agents.call = async (agentId, kind, args: any, commandId, o) => {
+    if (kind === 'analyze') {
+      const c = { canary: { '10.0.0.1:8002': bad } };
+      return { counters: c, window: c, figures: {} };
+    }
+    // the return's document (no split) is refused twice: at first, and at the immediate retry
+    if (kind === 'apply_traffic' && !args.split && args.backends.every((b: any) => b.track === 'stable') && refuse > 0) {
+      agents.calls.push({ agentId, kind, args, commandId });
+      refuse--;
+      throw new ZddError('NGINX_FAILED', 'nginx refused traffic generation');
+    }
+    return base(agentId, kind, args, commandId, o);
+  };
+  const ex = new Executor(store, agents, clock, silentLogger, () => undefined);
+  await ex.run(id);
+  let r = store.getRollout(id)!;
+  t.is(r.state, 'paused', r.error);
+  t.regex(r.pauseReason, /could not move traffic on every edge.*tried again when you resume/);
+  t.false(agents.calls.some((c) => c.kind === 'stop_instance'), 'nothing is stopped while the edge may still route to it');
+  store.updateRollout(id, { state: 'running', pauseReason: '' });
+  await ex.run(id);
+  r = store.getRollout(id)!;
+  t.is(r.state, 'rolled_back', r.error);
+  const last = agents.calls.filter((c) => c.kind === 'apply_traffic').at(-1)!;
+  t.is(last.args.generation, store.traffic('web')!.generation, 'the edge runs the journalled generation');
+  t.true(agents.calls.some((c) => c.kind === 'stop_instance' && c.agentId === 'h0' && c.args.slot === 'a'), 'the canary instance is stopped after traffic left it');
 });
