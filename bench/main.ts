@@ -26,7 +26,7 @@ async function main() {
   const log = (s: string) => process.stderr.write(`${s}\n`);
   log(`machine: ${os.cpus().length} x ${os.cpus()[0]?.model ?? 'cpu'}, ${(os.totalmem() / 1024 ** 3).toFixed(0)} GiB, ${os.type()} ${os.release()}, node ${process.version}`);
   if (scenario === 'resume') {
-    const r = await resume({ rps: Math.min(o.rps, 400), connections: 16, randomKills: o.randomKills, log });
+    const r = await resume({ strategy: o.strategy, rps: Math.min(o.rps, 400), connections: 16, randomKills: o.randomKills, log });
     process.stdout.write(JSON.stringify(r) + '\n');
     return;
   }

@@ -1,12 +1,13 @@
-// The resume benchmark: a rolling rollout under steady load with the coordinator SIGKILLed at
-// every step boundary (before and after each step's side effect) and at random instants,
-// restarted each time. Counts completed rollouts, failed requests, hosts swapped twice, and the
+// The resume benchmark: rollouts (rolling, blue-green or canary) under steady load with the
+// coordinator SIGKILLed at every step boundary (before and after each step's side effect) and at
+// random instants, restarted each time. Counts completed rollouts, failed requests, hosts swapped twice, and the
 // time from the restarted coordinator's start to the next step's side effect.
 import { LocalFleet } from '../lib/local-fleet.js';
 import { LoadGen } from '../lib/loadgen.js';
 import { Client } from '../cli/client.js';
 
 export interface ResumeOptions {
+  strategy: 'rolling' | 'blue-green' | 'canary';
   rps: number;
   connections: number;
   randomKills: number;
@@ -15,6 +16,7 @@ export interface ResumeOptions {
 
 export interface ResumeResult {
   scenario: 'resume';
+  strategy: string;
   kill_points: number;
   completed: number;
   requests: number;
@@ -35,11 +37,21 @@ export async function resume(o: ResumeOptions): Promise<ResumeResult> {
     fleet.writeRelease('v2');
     await fleet.apply(fleet.spec({ health: { path: '/healthz', interval: '25ms', timeout: '1s', healthyThreshold: 2, deadline: '20s' } }));
     if ((await fleet.zddctl(['rollout', 'web', '--version', 'v1', '--batch', '100%'])).code !== 0) throw new Error('initial deploy failed');
-    const plan = JSON.parse((await client.call('Plan', { service: 'web', version: 'v2', strategy: 'rolling', batch: '1' })).plan_json);
+    // timed waits only (a 500 ms bake, 300 ms canary steps): every rollout ends without an operator
+    const analysis = JSON.stringify({ minRequests: 20 });
+    const request = (version: string) =>
+      o.strategy === 'blue-green'
+        ? { service: 'web', version, strategy: 'blue-green', bake_ms: 500, analysis_json: analysis }
+        : o.strategy === 'canary'
+          ? { service: 'web', version, strategy: 'canary', steps: '50,100', step_pause_ms: 300, canary_hosts: '1', analysis_json: analysis }
+          : { service: 'web', version, strategy: 'rolling', batch: '1' };
+    const plan = JSON.parse((await client.call('Plan', request('v2'))).plan_json);
     const kills: ({ seq: number; when: 'before' | 'after' } | { delayMs: number })[] = [];
     for (const s of plan.steps as { seq: number }[]) kills.push({ seq: s.seq, when: 'before' }, { seq: s.seq, when: 'after' });
-    // a rolling rollout of three hosts here takes about 600 ms: random instants fall inside it
-    for (let i = 0; i < o.randomKills; i++) kills.push({ delayMs: 30 + Math.floor(Math.random() * 500) });
+    // random instants fall inside a rollout: rolling takes about 600 ms here, blue-green about
+    // 1.5 s, canary about 2.5 s
+    const span = o.strategy === 'rolling' ? 500 : o.strategy === 'blue-green' ? 1500 : 2500;
+    for (let i = 0; i < o.randomKills; i++) kills.push({ delayMs: 30 + Math.floor(Math.random() * span) });
 
     const gen = new LoadGen({ host: '127.0.0.1', port: fleet.nginxPort, connections: o.connections, rps: o.rps, maxDurationMs: 30 * 60_000 }).start();
     const resumeMs: number[] = [];
@@ -55,7 +67,7 @@ export async function resume(o: ResumeOptions): Promise<ResumeResult> {
       await fleet.waitForAgents(3);
       client = new Client(fleet.coordinatorAddr);
       const exited = fleet.coordinatorExited(60_000);
-      const started = await client.call('StartRollout', { service: 'web', version, strategy: 'rolling', batch: '1' }).catch(() => undefined);
+      const started = await client.call('StartRollout', request(version)).catch(() => undefined);
       if ('delayMs' in k) {
         await sleep(k.delayMs);
         await fleet.stopCoordinator('SIGKILL');
@@ -72,12 +84,13 @@ export async function resume(o: ResumeOptions): Promise<ResumeResult> {
       const m = final.events.map((e) => /^resumed: first side effect (\d+)ms after the coordinator started$/.exec(e.message)).find(Boolean);
       if (m) resumeMs.push(Number(m[1]));
       const where = 'seq' in k ? `${k.when} step ${k.seq}` : `at ${k.delayMs}ms`;
-      o.log(`[resume] killed ${where}: ${final.state}, swaps ${swaps.join('/')}, resume ${m ? m[1] + 'ms' : 'n/a'}; ${gen.stats.requests} requests, ${gen.stats.failed} failed so far`);
+      o.log(`[resume/${o.strategy}] killed ${where}: ${final.state}, swaps ${swaps.join('/')}, resume ${m ? m[1] + 'ms' : 'n/a'}; ${gen.stats.requests} requests, ${gen.stats.failed} failed so far`);
     }
     const stats = await gen.stop();
     const sorted = [...resumeMs].sort((a, b) => a - b);
     return {
       scenario: 'resume',
+      strategy: o.strategy,
       kill_points: kills.length,
       completed,
       requests: stats.requests,
