@@ -501,7 +501,7 @@ export class Executor {
       case 'pause': {
         const s = group[0];
         const { ms } = JSON.parse(s.argsJson) as { ms: number };
-        await this.step(st, s, async () => ({ ended: await this.waitFor(st, s, ms, 'pause between batches') }));
+        await this.step(st, s, async () => ({ ended: await this.waitFor(st, s, ms) }));
         return;
       }
       case 'finalize': {
@@ -529,7 +529,7 @@ export class Executor {
         const s = group[0];
         const { ms } = JSON.parse(s.argsJson) as { ms: number };
         await this.step(st, s, async () => {
-          const ended = await this.waitFor(st, s, ms, 'keep-old window');
+          const ended = await this.waitFor(st, s, ms);
           if (ended === 'promoted') this.event(st.rolloutId, 'info', 'keep-old window ended by the operator');
           return { ended };
         });
@@ -566,12 +566,11 @@ export class Executor {
   }
 
   /** Waits ms from the step's start (ms < 0: until promoted), ending early on a promote. */
-  private async waitFor(st: RunState, s: StepRow, ms: number, what: string): Promise<'elapsed' | 'promoted'> {
+  private async waitFor(st: RunState, s: StepRow, ms: number): Promise<'elapsed' | 'promoted'> {
     for (;;) {
       if (this.asked(st, s)) return 'promoted';
       const left = ms < 0 ? 1000 : s.startedMs + ms - this.clock.now();
       if (left <= 0) return 'elapsed';
-      this.log.debug?.({ rolloutId: st.rolloutId, what, left }, 'waiting');
       await this.nap(st.rolloutId, Math.min(left, 1000));
     }
   }
@@ -707,48 +706,41 @@ export class Executor {
   }
 
   /**
-   * Puts the previous backends back, as a newer generation, on every edge of the change: an edge
-   * whose call failed may still have applied it (a lost result), and a generation makes the
-   * repeat harmless. The journal records the reverted document whatever happens. Returns true
-   * when every edge confirmed the revert.
+   * Puts the previous document back (tracks, routes, split), as a newer generation, on every edge
+   * of the change: an edge whose call failed may still have applied it (a lost result), and a
+   * generation makes the repeat harmless. Returns true when every edge confirmed the revert.
    */
   private async revertTraffic(st: RunState, group: StepRow[], prev: TrafficDoc | undefined): Promise<boolean> {
-    const cur = this.store.traffic(st.service)!;
-    // the whole previous document (tracks, routes, split), as a newer generation
-    const doc: TrafficDoc = prev ? { ...prev, generation: cur.generation + 1 } : { service: st.service, generation: cur.generation + 1, backends: [] };
-    this.journal(() => this.store.updateStep(st.rolloutId, group[0].seq, {}, doc));
-    const results = await Promise.all(
-      group.map((s) =>
-        // the generation is in the id: a revert sent again after an interruption is a new command
-        this.agents.call(s.agentId, 'apply_traffic', doc, `${this.commandId(st, s)}/revert/${doc.generation}`, { timeoutMs: 30_000 }).then(
-          () => true,
-          (err) => {
-            this.event(st.rolloutId, 'error', `could not revert traffic: ${errorMessage(err)}`, s.agentId);
-            return false;
-          },
-        ),
-      ),
-    );
-    return results.every(Boolean);
+    const gen = this.store.traffic(st.service)!.generation + 1;
+    const doc: TrafficDoc = prev ? { ...prev, generation: gen } : { service: st.service, generation: gen, backends: [] };
+    return this.pushToEdges(st, group, doc, 'revert', 'could not revert traffic');
   }
 
   /** Pushes the journalled document again, as a newer generation, to every edge of the phase. Returns the generation when all confirmed. */
   private async reapplyTraffic(st: RunState, group: StepRow[]): Promise<number | undefined> {
     const cur = this.store.traffic(st.service)!;
     const doc: TrafficDoc = { ...cur, generation: cur.generation + 1 };
+    return (await this.pushToEdges(st, group, doc, 'again', "could not apply the return's traffic")) ? doc.generation : undefined;
+  }
+
+  /**
+   * Journals a document, then sends it to every edge of the phase. The generation is part of the
+   * command id: a push sent again after an interruption is a new command, not a replayed answer.
+   */
+  private async pushToEdges(st: RunState, group: StepRow[], doc: TrafficDoc, what: string, failure: string): Promise<boolean> {
     this.journal(() => this.store.updateStep(st.rolloutId, group[0].seq, {}, doc));
     const results = await Promise.all(
       group.map((s) =>
-        this.agents.call(s.agentId, 'apply_traffic', doc, `${this.commandId(st, s)}/again/${doc.generation}`, { timeoutMs: 30_000 }).then(
+        this.agents.call(s.agentId, 'apply_traffic', doc, `${this.commandId(st, s)}/${what}/${doc.generation}`, { timeoutMs: 30_000 }).then(
           () => true,
           (err) => {
-            this.event(st.rolloutId, 'error', `could not apply the return's traffic: ${errorMessage(err)}`, s.agentId);
+            this.event(st.rolloutId, 'error', `${failure}: ${errorMessage(err)}`, s.agentId);
             return false;
           },
         ),
       ),
     );
-    return results.every(Boolean) ? doc.generation : undefined;
+    return results.every(Boolean);
   }
 
   /** Stops new instances that take no traffic; never one that the journalled traffic lists. */
