@@ -174,14 +174,16 @@ export class Control {
   private promote(id: string): RolloutRow {
     const r = this.find(id);
     const w = this.store.steps(r.id).find((s) => s.state === 'running' && (s.kind === 'analyze' || s.kind === 'window' || s.kind === 'pause'));
-    if (r.state !== 'running' || !w) {
+    if ((r.state !== 'running' && r.state !== 'paused') || !w || this.pausedInMemory.has(r.id)) {
       throw new ZddError('NOT_WAITING', `rollout ${r.id} is ${r.state} and not waiting at a step that can be promoted`, {
         hint: 'promote applies to a canary step, a bake, a keep-old window or a pause; see zddctl status',
       });
     }
-    this.store.updateRollout(r.id, { promoteSeq: w.seq });
+    // a rollout paused in a wait (too little traffic to judge) goes on from there
+    this.store.updateRollout(r.id, { promoteSeq: w.seq, ...(r.state === 'paused' ? { state: 'running' as const, pauseReason: '' } : {}) });
     this.store.addEvent({ rolloutId: r.id, atMs: Date.now(), level: 'info', agentId: '', message: `promoted by the operator at step ${w.seq} (${w.kind})`, kind: 'promoted' });
     this.executor.wake(r.id);
+    this.launch(r.id);
     this.changes.emit('change', r.id);
     return this.store.getRollout(r.id)!;
   }

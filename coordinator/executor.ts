@@ -10,6 +10,7 @@
 import type { Logger } from '../lib/log.js';
 import { ZddError, errorMessage } from '../lib/errors.js';
 import { compileSpec, type ServiceSpec } from '../lib/spec.js';
+import { formatMs } from '../lib/duration.js';
 import type { StartInstanceResult, StopInstanceResult, ApplyTrafficResult, AwaitIdleResult, ConfigureEdgeResult, Slot } from '../lib/commands.js';
 import type { AnalyzeResult, VerifyResult } from '../lib/commands.js';
 import { applyOps, checkServable, primaryTrack, versionShares, type Move, type TrafficDoc, type TrafficOp } from '../lib/traffic.js';
@@ -270,6 +271,7 @@ export class Executor {
     try {
       value = await fn(this.commandId(st, s));
     } catch (error) {
+      if (error instanceof PauseRollout) throw error; // the step stays running, to go on at resume
       if (error instanceof ReturnRequested) {
         this.setStep(st, s, { state: 'done', endedMs: this.clock.now(), detail: `ended early: ${error.message}` });
         throw error;
@@ -581,7 +583,7 @@ export class Executor {
    * window. Fail → the return to the old version begins; too little traffic → wait, not pass.
    */
   private async analyze(st: RunState, s: StepRow): Promise<void> {
-    const a = JSON.parse(s.argsJson) as { mode: 'canary' | 'bake'; percent?: number; track: string; against: string; waitMs: number; thresholds: Thresholds; intervalMs: number };
+    const a = JSON.parse(s.argsJson) as { mode: 'canary' | 'bake'; percent?: number; track: string; against: string; waitMs: number; thresholds: Thresholds; intervalMs: number; maxWaitMs?: number };
     const label = a.mode === 'bake' ? `bake of ${a.track}` : `canary at ${a.percent}%`;
     const r = await this.step(st, s, async (id) => {
       // a read that fails is no data: wait and read again (an edge gone for good pauses the rollout)
@@ -647,6 +649,13 @@ export class Executor {
         if (verdict.status === 'fail') return { verdict, ended: 'failed' };
         if (this.asked(st, s)) return { verdict, ended: 'promoted' };
         if (a.waitMs >= 0 && elapsed >= a.waitMs && verdict.status === 'pass') return { verdict, ended: 'passed' };
+        // still too little to judge long after its pause: the operator decides (the wait restarts at each resume)
+        const since = Math.max(s.startedMs, ...this.store.resumedAt(st.rolloutId));
+        if (a.waitMs >= 0 && a.maxWaitMs !== undefined && verdict.status === 'wait' && this.clock.now() - since >= a.waitMs + a.maxWaitMs) {
+          throw new PauseRollout(
+            `${label}: still too little traffic to judge after ${formatMs(this.clock.now() - since)} (${verdict.reasons[0]}); zddctl promote ${st.rolloutId} goes on without a verdict, zddctl abort ${st.rolloutId} returns, zddctl resume ${st.rolloutId} waits again`,
+          );
+        }
         await this.nap(st.rolloutId, a.intervalMs);
       }
     });

@@ -330,7 +330,7 @@ function planBlueGreen(input: PlanInput, hosts: HostPlan[], edges: string[], lis
   trafficPhase(input, list, edges, 1, [{ op: 'route', primary: colour, preview: null }], docs);
   if ((params.bakeMs ?? 0) > 0) {
     list.next();
-    list.add(1, 'analyze', '', { mode: 'bake', track: colour, against: primary, waitMs: params.bakeMs, thresholds: thresholdsOf(input), intervalMs: compiled.analysis.intervalMs });
+    list.add(1, 'analyze', '', { mode: 'bake', track: colour, against: primary, waitMs: params.bakeMs, thresholds: thresholdsOf(input), intervalMs: compiled.analysis.intervalMs, maxWaitMs: compiled.analysis.maxWaitMs });
   }
   if ((params.keepOldMs ?? 0) > 0 && old.length) {
     list.next();
@@ -373,7 +373,7 @@ function planCanary(input: PlanInput, hosts: HostPlan[], edges: string[], list: 
   if (params.stepPauseMs === undefined) {
     // manual: the canary waits dark first, reachable by the header or cookie, until promoted
     list.next();
-    list.add(1, 'analyze', '', { mode: 'canary', percent: 0, track: CANARY_TRACK, against: primary, waitMs: -1, thresholds, intervalMs: compiled.analysis.intervalMs });
+    list.add(1, 'analyze', '', { mode: 'canary', percent: 0, track: CANARY_TRACK, against: primary, waitMs: -1, thresholds, intervalMs: compiled.analysis.intervalMs, maxWaitMs: compiled.analysis.maxWaitMs });
   }
   steps.forEach((p, i) => {
     const step = i + 1;
@@ -395,7 +395,7 @@ function planCanary(input: PlanInput, hosts: HostPlan[], edges: string[], list: 
       against: primary,
       waitMs: params.stepPauseMs ?? -1,
       thresholds,
-      intervalMs: compiled.analysis.intervalMs,
+      intervalMs: compiled.analysis.intervalMs, maxWaitMs: compiled.analysis.maxWaitMs,
     });
   });
   // promotion: the canary track becomes the live one, the old instances leave

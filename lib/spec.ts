@@ -77,6 +77,8 @@ export const ServiceSpecSchema = z
         maxP95Ratio: z.number().min(1).max(1000).default(2),
         minRequests: z.number().int().min(1).max(10_000_000).default(100),
         interval: duration.default('1s'),
+        /** a timed step or bake still without enough requests this long after its pause pauses the rollout */
+        maxWait: duration.default('30m'),
       })
       .strict()
       .prefault({}),
@@ -134,7 +136,7 @@ export interface CompiledSpec {
     readonly directives: readonly string[];
     readonly preview?: string;
   };
-  readonly analysis: Thresholds & { readonly intervalMs: number };
+  readonly analysis: Thresholds & { readonly intervalMs: number; readonly maxWaitMs: number };
   readonly verify: {
     readonly checks: readonly { path: string; method: 'GET' | 'HEAD' | 'POST'; expectStatus: number; bodyContains?: string }[];
     readonly argv?: readonly string[];
@@ -206,6 +208,7 @@ export function compileSpec(spec: ServiceSpec): CompiledSpec {
       maxP95Ratio: spec.analysis.maxP95Ratio,
       minRequests: spec.analysis.minRequests,
       intervalMs: ms(spec.analysis.interval),
+      maxWaitMs: ms(spec.analysis.maxWait),
     }),
     verify: Object.freeze({
       checks: Object.freeze(spec.verify.checks.map((c) => Object.freeze({ ...c }))),

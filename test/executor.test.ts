@@ -13,6 +13,7 @@ import { ZddError } from '../lib/errors.js';
 import { silentLogger } from '../lib/log.js';
 
 const spec = validateSpec({ name: 'web', command: 'x', ports: { a: 8001, b: 8002 }, nginx: { listen: '8080' } });
+const baseSpec = spec;
 const fleet: FleetHost[] = [0, 1, 2, 3].map((i) => ({
   agentId: `h${i}`,
   labels: {},
@@ -277,7 +278,7 @@ test('a traffic change over two edges, resumed with one edge done, reverts both 
 });
 
 /** A rollout of another strategy on top of a live v1 document. */
-function setupOn(t: import('ava').ExecutionContext, params: Record<string, unknown>) {
+function setupOn(t: import('ava').ExecutionContext, params: Record<string, unknown>, spec = baseSpec) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'zdd-exec-'));
   t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
   const store = new SqliteStore(path.join(dir, 'db'));
@@ -377,4 +378,30 @@ test('a return whose traffic change an edge refuses pauses (never ends with the 
   const last = agents.calls.filter((c) => c.kind === 'apply_traffic').at(-1)!;
   t.is(last.args.generation, store.traffic('web')!.generation, 'the edge runs the journalled generation');
   t.true(agents.calls.some((c) => c.kind === 'stop_instance' && c.agentId === 'h0' && c.args.slot === 'a'), 'the canary instance is stopped after traffic left it');
+});
+
+test('a timed canary step still without enough traffic long after its pause pauses the rollout; promote goes on without a verdict', async (t) => {
+  const slow = validateSpec({ ...baseSpec, analysis: { minRequests: 1000, interval: '20ms', maxWait: '200ms' } });
+  const { store, id } = setupOn(t, { strategy: 'canary', steps: [50, 100], stepPauseMs: 0, canaryHosts: { count: 1 } }, slow);
+  const agents = fakeAgents([]);
+  const base = agents.call.bind(agents);
+  const few = { requests: 3, errors: 0, buckets: [3, ...new Array(18).fill(0)] };
+  agents.call = async (agentId, kind, args: any, commandId, o) => {
+    if (kind !== 'analyze') return base(agentId, kind, args, commandId, o);
+    const c = { canary: { '10.0.0.1:8002': few }, stable: { '10.0.0.1:8001': few } };
+    return { counters: c, window: c, figures: {} };
+  };
+  const ex = new Executor(store, agents, { now: () => Date.now(), sleep: (ms) => new Promise((r) => setTimeout(r, ms)) }, silentLogger, () => undefined);
+  await ex.run(id);
+  const r = store.getRollout(id)!;
+  t.is(r.state, 'paused');
+  t.regex(r.pauseReason, /canary at 50%: still too little traffic to judge after .*3 of 1000 requests needed/);
+  const waiting = store.steps(id).find((s) => s.kind === 'analyze' && s.state === 'running');
+  t.truthy(waiting, 'the step stays open, to go on at resume');
+  // what zddctl promote does to a paused wait
+  store.updateRollout(id, { promoteSeq: waiting!.seq, state: 'running', pauseReason: '' });
+  await ex.run(id);
+  const after = store.getRollout(id)!;
+  t.is(after.state, 'paused', 'the 100% step waits (and pauses) in its turn');
+  t.true(store.steps(id).find((s) => s.seq === waiting!.seq)!.state === 'done');
 });

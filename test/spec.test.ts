@@ -57,7 +57,7 @@ test('the example spec in examples/ is valid', async (t) => {
 
 test('analysis and verification sections: documented defaults, bad values named, a preview port of its own', (t) => {
   const c = compileSpec(validateSpec(minimal));
-  t.deepEqual(c.analysis, { maxErrorRate: 0.01, maxErrorRateDelta: 0.01, maxP95Ratio: 2, minRequests: 100, intervalMs: 1000 });
+  t.deepEqual(c.analysis, { maxErrorRate: 0.01, maxErrorRateDelta: 0.01, maxP95Ratio: 2, minRequests: 100, intervalMs: 1000, maxWaitMs: 1_800_000 });
   t.deepEqual(c.verify, { checks: [], timeoutMs: 30_000 });
   t.is(c.nginx.preview, undefined);
   const v = compileSpec(validateSpec({ ...minimal, nginx: { listen: '80', preview: 8081 }, verify: { checks: [{ path: '/ready' }], command: './smoke.sh' } }));
