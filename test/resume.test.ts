@@ -211,9 +211,10 @@ test('a coordinator stopped gracefully (SIGTERM) mid-rollout resumes it by itsel
   const fleet = await fleetFor(t);
   fleet.writeRelease('v1');
   fleet.writeRelease('v2');
-  await deploy(t, fleet, 'v1', fleet.spec({ health: { path: '/healthz', interval: '100ms', timeout: '1s', healthyThreshold: 2, minHealthy: '1500ms', deadline: '20s' } }));
+  // a slow health gate keeps a start under way long enough to be seen, even on a busy machine
+  await deploy(t, fleet, 'v1', fleet.spec({ health: { path: '/healthz', interval: '100ms', timeout: '1s', healthyThreshold: 2, minHealthy: '4s', deadline: '20s' } }));
   t.is((await fleet.zddctl(['rollout', 'web', '--version', 'v2', '--detach'])).code, 0);
-  await until('batch 1 to be starting', async () => (await status(fleet, 'web-2')).steps.some((s: any) => s.kind === 'start' && s.state === 'running'));
+  await until('a batch to be starting', async () => (await status(fleet, 'web-2')).steps.some((s: any) => s.kind === 'start' && s.state === 'running'), 30_000);
   await fleet.stopCoordinator('SIGTERM');
   await fleet.startCoordinator();
   const s = await settled(fleet, 'web-2');
