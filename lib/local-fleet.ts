@@ -29,14 +29,33 @@ export interface CliResult {
   stderr: string;
 }
 
-/** A run of `n` consecutive free ports. */
-async function freeBlock(n: number): Promise<number> {
-  for (let attempt = 0; attempt < 50; attempt++) {
+const CLAIMS = path.join(os.tmpdir(), 'zdd-port-claims');
+const BLOCK = 100;
+
+/**
+ * A block of `n` consecutive free ports (n ≤ 100), claimed for this fleet. Fleets started at the
+ * same time (tests run side by side, in one process or several) check ports before any of them is
+ * bound, so the check alone cannot keep two fleets apart: each 100-port block is also claimed by
+ * creating a file exclusively, and a claim whose process is gone is taken over.
+ */
+async function claimBlock(n: number): Promise<{ base: number; file: string }> {
+  fs.mkdirSync(CLAIMS, { recursive: true });
+  for (let attempt = 0; attempt < 200; attempt++) {
     // below the kernel's ephemeral range (32768+), so client sockets and port-0 listeners never land here
-    const base = 12_000 + Math.floor(Math.random() * 18_000);
+    const base = 12_000 + BLOCK * Math.floor(Math.random() * ((30_000 - 12_000) / BLOCK));
+    const file = path.join(CLAIMS, String(base));
+    try {
+      fs.writeFileSync(file, String(process.pid), { flag: 'wx' });
+    } catch {
+      const owner = Number(fs.readFileSync(file, 'utf8').trim() || 0);
+      if (owner && processStartTicks(owner) !== undefined) continue;
+      fs.rmSync(file, { force: true }); // left by a process that is gone
+      continue;
+    }
     let ok = true;
     for (let p = base; p < base + n && ok; p++) ok = await portFree(p);
-    if (ok) return base;
+    if (ok) return { base, file };
+    fs.rmSync(file, { force: true });
   }
   throw new Error('no block of free ports found');
 }
@@ -60,6 +79,8 @@ export class LocalFleet {
   appPortBase = 0;
   /** free for a spec's preview listener */
   previewPort = 0;
+  /** the file that claims this fleet's port block, removed when it stops */
+  private portClaim = '';
   private readonly procs = new Map<string, ChildProcess>();
   private dbFile: string;
 
@@ -76,7 +97,9 @@ export class LocalFleet {
     try {
       // Every listening port from one block below the ephemeral range: a port-0 probe there could
       // be taken by a client socket (a load generator opens thousands) before nginx binds it.
-      const base = await freeBlock(2 * o.agents + 4);
+      const claim = await claimBlock(2 * o.agents + 4);
+      f.portClaim = claim.file;
+      const base = claim.base;
       f.coordinatorAddr = `127.0.0.1:${base}`;
       f.nginxPort = base + 1;
       f.adminAddr = `127.0.0.1:${base + 2}`;
@@ -318,6 +341,8 @@ export class LocalFleet {
     for (const inst of this.instances()) if (processStartTicks(inst.pid) === inst.startTicks) killGroup(inst.pid);
     const nginx = this.nginxPid();
     if (nginx) killGroup(nginx);
+    // nothing of this fleet listens any more: its port block is free for the next one
+    if (this.portClaim) fs.rmSync(this.portClaim, { force: true });
   }
 
   /** Stops agents (which stop their nginx), the coordinator and every app instance, then removes the directory. */
