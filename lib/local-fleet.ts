@@ -69,6 +69,15 @@ process.on('exit', () => {
     if (!f.o.keepDir) fs.rmSync(f.dir, { recursive: true, force: true });
   }
 });
+// A process stopped by a signal runs no 'exit' handler: unless the program handles the signal
+// itself (the demo does), the fleets it started are killed before it goes.
+for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
+  const onSignal = () => {
+    if (process.listenerCount(sig) > 1) return;
+    process.exit(128 + (sig === 'SIGHUP' ? 1 : sig === 'SIGINT' ? 2 : 15));
+  };
+  process.on(sig, onSignal);
+}
 
 export class LocalFleet {
   readonly dir: string;
