@@ -5,7 +5,7 @@
 import test, { type ExecutionContext } from 'ava';
 import Database from 'better-sqlite3';
 import type { LocalFleet } from '../lib/local-fleet.js';
-import { deploy, fleetFor, load, parseJson, sleep, status, until, versionsServed } from './support/fleet.js';
+import { deploy, fleetFor, load, parseJson, settled, sleep, status, until, versionsServed } from './support/fleet.js';
 
 interface Point {
   seq: number;
@@ -21,15 +21,6 @@ async function planPoints(fleet: LocalFleet, version: string): Promise<Point[]> 
     { seq: s.seq, when: 'before' as const, kind: s.kind },
     { seq: s.seq, when: 'after' as const, kind: s.kind },
   ]);
-}
-
-async function settled(fleet: LocalFleet, id: string) {
-  return until(`rollout ${id} to end`, async () => {
-    const r = await fleet.zddctl(['status', id, '--json']);
-    if (r.code !== 0) return undefined;
-    const s = parseJson(r);
-    return s.state === 'running' ? undefined : s;
-  }, 60_000);
 }
 
 const starts = (fleet: LocalFleet) => [1, 2, 3].map((i) => fleet.executed(i, 'start_instance'));

@@ -4,7 +4,7 @@ import test from 'ava';
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
-import { deploy, fleetFor, load, parseJson, status, until, versionsServed } from './support/fleet.js';
+import { deploy, fleetFor, load, parseJson, settled, status, until, versionsServed } from './support/fleet.js';
 import type { LocalFleet } from '../lib/local-fleet.js';
 
 /** GET / with headers; the version that answered. */
@@ -139,10 +139,7 @@ test('canary, manual: dark at weight 0 but reachable by header and cookie, stick
   t.deepEqual(await versionsWith(port, { 'X-Zdd-Track': 'stable' }), ['v1'], 'the stable track is still reachable by header at 100');
   const done = await fleet.zddctl(['promote', 'web-2']);
   t.is(done.code, 0);
-  const final = await until('the canary to finish', async () => {
-    const s = await status(fleet, 'web-2');
-    return s.state !== 'running' ? s : undefined;
-  }, 30_000);
+  const final = await settled(fleet, 'web-2', 30_000);
   const stats = await gen.stop();
   t.is(final.state, 'succeeded', final.error);
   t.is(stats.failed, 0, JSON.stringify(stats.failures));
@@ -332,10 +329,7 @@ test('reload mode (plain nginx): blue-green through the preview listener, then a
   t.deepEqual(await versionsWith(fleet.nginxPort, { 'X-Zdd-Track': 'canary' }, 20), ['v3'], 'the header reaches the canary at weight 0');
   t.deepEqual(await versionsWith(fleet.nginxPort, { Cookie: 'zdd_key=someone' }), ['v2']);
   t.is((await fleet.zddctl(['promote', 'web-3'])).code, 0);
-  const end = await until('the canary to be rolled back', async () => {
-    const s = await status(fleet, 'web-3');
-    return s.state !== 'running' ? s : undefined;
-  }, 30_000);
+  const end = await settled(fleet, 'web-3', 30_000);
   const stats = await gen.stop();
   t.is(end.state, 'rolled_back', end.error);
   t.regex(end.error, /canary at 50% failed analysis: error rate/);
@@ -383,10 +377,7 @@ test('crash safety: a coordinator killed while a canary waits resumes the same w
   t.is(r.code, 0, r.stderr);
   await exited;
   await fleet.startCoordinator();
-  const end = await until('web-3 to end', async () => {
-    const s = await status(fleet, 'web-3');
-    return s.state !== 'running' ? s : undefined;
-  }, 60_000);
+  const end = await settled(fleet, 'web-3', 60_000);
   const stats = await gen.stop();
   t.is(end.state, 'rolled_back', end.error);
   t.true(end.resumed_at_ms.length >= 1);

@@ -84,6 +84,16 @@ export async function until<T>(what: string, fn: () => Promise<T | undefined> | 
   }
 }
 
+/** Waits until a rollout is no longer running (the coordinator may be restarting meanwhile). */
+export async function settled(fleet: LocalFleet, id: string, timeoutMs = 60_000): Promise<any> {
+  return until(`rollout ${id} to end`, async () => {
+    const r = await fleet.zddctl(['status', id, '--json']);
+    if (r.code !== 0) return undefined;
+    const s = parseJson(r);
+    return s.state === 'running' ? undefined : s;
+  }, timeoutMs);
+}
+
 /** A process is running unless it is gone or a zombie (an orphan's init may reap it late). */
 export const running = (pid: number): boolean => processStartTicks(pid) !== undefined;
 
