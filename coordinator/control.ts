@@ -15,6 +15,7 @@ import type { AgentHub } from './agent-hub.js';
 import type { Executor } from './executor.js';
 import { parseBatch, parseSelector, parseSteps, planRollbackSteps, planRollout, type Plan, type PlannedStep, type RolloutParams, type Strategy } from './planner.js';
 import { compileSpec } from '../lib/spec.js';
+import { isMixed } from '../lib/traffic.js';
 
 /** states in which no executor runs: a watch ends there */
 const AT_REST = new Set(['succeeded', 'failed', 'paused', 'rolled_back', 'aborted']);
@@ -231,7 +232,7 @@ export class Control {
     if (active) return this.requestReturn(active, 'rolled_back', 'rolled back by the operator');
     const traffic = this.store.traffic(service);
     // traffic left with a canary or a second colour (a rollout that could not finish): back to the live version alone
-    const unclean = !!traffic && (!!traffic.split || !!traffic.preview || new Set(traffic.backends.map((b) => b.track)).size > 1);
+    const unclean = isMixed(traffic);
     // with no live version on record (a first release that did not finish), the primary track's own version
     const primaryVersions = new Set((traffic?.backends ?? []).filter((b) => b.track === (traffic?.primary ?? 'stable')).map((b) => b.version ?? ''));
     const target = unclean ? svc.liveVersion || (primaryVersions.size === 1 ? [...primaryVersions][0] : '') : svc.previousVersion;

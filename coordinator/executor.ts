@@ -13,7 +13,7 @@ import { compileSpec, type ServiceSpec } from '../lib/spec.js';
 import { formatMs } from '../lib/duration.js';
 import type { StartInstanceResult, StopInstanceResult, ApplyTrafficResult, AwaitIdleResult, ConfigureEdgeResult, Slot } from '../lib/commands.js';
 import type { AnalyzeResult, VerifyResult } from '../lib/commands.js';
-import { applyOps, checkServable, primaryTrack, versionShares, type Move, type TrafficDoc, type TrafficOp } from '../lib/traffic.js';
+import { applyOps, checkServable, isMixed, primaryTrack, versionShares, type Move, type TrafficDoc, type TrafficOp } from '../lib/traffic.js';
 import { addCounters, describeFigures, figuresOf, judge, type Counters, type Thresholds, type Verdict } from '../lib/analysis.js';
 import type { Store, StepRow, StepState, EventRow, RollbackOutcome } from './store.js';
 import type { AgentPort } from './agent-hub.js';
@@ -325,7 +325,7 @@ export class Executor {
       const failures = all.filter((s) => s.kind === 'start' && s.state === 'failed').map((s) => `${s.agentId}: ${s.error}`);
       const message = `batch ${batch} failed (${st.failed.size} failed host(s), limit ${st.failureLimit}): ${failures.join('; ')}`;
       const doc = this.store.traffic(st.service);
-      if (doc && (doc.split || doc.preview || new Set(doc.backends.map((b) => b.track)).size > 1)) {
+      if (isMixed(doc)) {
         // a canary or a new colour already takes traffic: return to the old version rather than stop half-way
         if (this.store.getRollout(st.rolloutId)!.outcome || this.beginReturn(st, 'rolled_back', message)) return;
       }
@@ -338,7 +338,7 @@ export class Executor {
     if (failedTraffic) {
       const prev = JSON.parse(group[0].resultJson || '{}').prev as TrafficDoc | undefined;
       const reverted = await this.revertTraffic(st, group, prev);
-      if (reverted && prev && st.fromVersion && (prev.split || prev.preview || new Set(prev.backends.map((b) => b.track)).size > 1)) {
+      if (reverted && st.fromVersion && isMixed(prev)) {
         // back where it was, with a canary or a second colour still in traffic: return from there
         if (this.beginReturn(st, 'rolled_back', `traffic change failed and was reverted: ${failedTraffic.error}`)) return;
       }

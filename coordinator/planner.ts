@@ -274,23 +274,24 @@ function thresholdsOf(input: PlanInput): Thresholds {
 }
 
 /** The old instances of the live track: drained and stopped once nothing routes to them. */
-function retireOld(input: PlanInput, list: StepList, edges: string[], batch: number, old: Backend[]) {
-  const compiled = compileSpec(input.spec);
+function retireOld(spec: ServiceSpec, list: StepList, edges: string[], batch: number, old: Backend[]) {
+  const compiled = compileSpec(spec);
   const withHost = old.filter((b) => b.agentId && (b.slot === 'a' || b.slot === 'b'));
   if (!withHost.length) return;
   list.next();
-  for (const e of edges) list.add(batch, 'drain', e, { service: input.spec.name, hosts: withHost.map((b) => ({ agentId: b.agentId, addr: b.addr })), timeoutMs: compiled.stop.drainTimeoutMs });
+  for (const e of edges) list.add(batch, 'drain', e, { service: spec.name, hosts: withHost.map((b) => ({ agentId: b.agentId, addr: b.addr })), timeoutMs: compiled.stop.drainTimeoutMs });
   list.next();
   for (const b of withHost) {
-    list.add(batch, 'stop', b.agentId!, { service: input.spec.name, slot: b.slot, signal: compiled.stop.signal, drainTimeoutMs: compiled.stop.drainTimeoutMs });
+    list.add(batch, 'stop', b.agentId!, { service: spec.name, slot: b.slot, signal: compiled.stop.signal, drainTimeoutMs: compiled.stop.drainTimeoutMs });
   }
 }
 
-function trafficPhase(input: PlanInput, list: StepList, edges: string[], batch: number, ops: TrafficOp[], docs: TrafficDoc[]) {
+/** A traffic change on every edge; `docs` collects the documents it will produce, for `zddctl plan`. */
+function trafficPhase(spec: ServiceSpec, before: TrafficDoc | undefined, list: StepList, edges: string[], batch: number, ops: TrafficOp[], docs: TrafficDoc[]) {
   list.next();
-  for (const e of edges) list.add(batch, 'traffic', e, { service: input.spec.name, ops });
-  const prev = docs[docs.length - 1] ?? input.traffic;
-  docs.push(applyOps(prev, input.spec.name, ops, (prev?.generation ?? 0) + 1));
+  for (const e of edges) list.add(batch, 'traffic', e, { service: spec.name, ops });
+  const prev = docs[docs.length - 1] ?? before;
+  docs.push(applyOps(prev, spec.name, ops, (prev?.generation ?? 0) + 1));
 }
 
 function planBlueGreen(input: PlanInput, hosts: HostPlan[], edges: string[], list: StepList): Built {
@@ -321,13 +322,13 @@ function planBlueGreen(input: PlanInput, hosts: HostPlan[], edges: string[], lis
     for (const h of part) list.add(1, 'start', h.agentId, { spec, version: params.version, slot: h.newSlot });
   }
   // the new colour joins the traffic document, served only by the preview listener (and to clients that ask for it)
-  trafficPhase(input, list, edges, 1, [{ op: 'add', backends: group.map((h) => backendOf(h, colour, params.version)) }, { op: 'route', preview: colour }], docs);
+  trafficPhase(input.spec, input.traffic, list, edges, 1, [{ op: 'add', backends: group.map((h) => backendOf(h, colour, params.version)) }, { op: 'route', preview: colour }], docs);
   if (verify) {
     list.next();
     list.add(1, 'verify', edges[0], { service: spec.name, checks: compiled.verify.checks, argv: compiled.verify.argv, timeoutMs: compiled.verify.timeoutMs });
   }
   // the switch: one generation
-  trafficPhase(input, list, edges, 1, [{ op: 'route', primary: colour, preview: null }], docs);
+  trafficPhase(input.spec, input.traffic, list, edges, 1, [{ op: 'route', primary: colour, preview: null }], docs);
   if ((params.bakeMs ?? 0) > 0) {
     list.next();
     list.add(1, 'analyze', '', { mode: 'bake', track: colour, against: primary, waitMs: params.bakeMs, thresholds: thresholdsOf(input), intervalMs: compiled.analysis.intervalMs, maxWaitMs: compiled.analysis.maxWaitMs });
@@ -336,8 +337,8 @@ function planBlueGreen(input: PlanInput, hosts: HostPlan[], edges: string[], lis
     list.next();
     list.add(1, 'window', '', { ms: params.keepOldMs, track: primary });
   }
-  if (old.length) trafficPhase(input, list, edges, 1, [{ op: 'drop', track: primary }], docs);
-  retireOld(input, list, edges, 1, old);
+  if (old.length) trafficPhase(input.spec, input.traffic, list, edges, 1, [{ op: 'drop', track: primary }], docs);
+  retireOld(input.spec, list, edges, 1, old);
   list.next();
   list.add(1, 'finalize', '', {});
   return { batches: [group.map((h) => h.agentId)], steps: list.steps, traffic: docs };
@@ -369,7 +370,7 @@ function planCanary(input: PlanInput, hosts: HostPlan[], edges: string[], list: 
   list.next();
   for (const h of canaries) list.add(1, 'start', h.agentId, { spec, version: params.version, slot: h.newSlot });
   // weight 0: the canary is reachable only by the header or cookie that forces its track
-  trafficPhase(input, list, edges, 1, [{ op: 'add', backends: canaries.map((h) => backendOf(h, CANARY_TRACK, params.version)) }, { op: 'route', split: { track: CANARY_TRACK, percent: 0 } }], docs);
+  trafficPhase(input.spec, input.traffic, list, edges, 1, [{ op: 'add', backends: canaries.map((h) => backendOf(h, CANARY_TRACK, params.version)) }, { op: 'route', split: { track: CANARY_TRACK, percent: 0 } }], docs);
   if (params.stepPauseMs === undefined) {
     // manual: the canary waits dark first, reachable by the header or cookie, until promoted
     list.next();
@@ -383,9 +384,9 @@ function planCanary(input: PlanInput, hosts: HostPlan[], edges: string[], list: 
         list.next();
         for (const h of part) list.add(step, 'start', h.agentId, { spec, version: params.version, slot: h.newSlot });
       }
-      trafficPhase(input, list, edges, step, [{ op: 'add', backends: rest.map((h) => backendOf(h, CANARY_TRACK, params.version)) }, { op: 'route', split: { track: CANARY_TRACK, percent: 100 } }], docs);
+      trafficPhase(input.spec, input.traffic, list, edges, step, [{ op: 'add', backends: rest.map((h) => backendOf(h, CANARY_TRACK, params.version)) }, { op: 'route', split: { track: CANARY_TRACK, percent: 100 } }], docs);
     } else {
-      trafficPhase(input, list, edges, step, [{ op: 'route', split: { track: CANARY_TRACK, percent: p } }], docs);
+      trafficPhase(input.spec, input.traffic, list, edges, step, [{ op: 'route', split: { track: CANARY_TRACK, percent: p } }], docs);
     }
     list.next();
     list.add(step, 'analyze', '', {
@@ -400,8 +401,8 @@ function planCanary(input: PlanInput, hosts: HostPlan[], edges: string[], list: 
   });
   // promotion: the canary track becomes the live one, the old instances leave
   const last = steps.length;
-  trafficPhase(input, list, edges, last, [{ op: 'drop', track: primary }, { op: 'retrack', from: CANARY_TRACK, to: primary }, { op: 'route', split: null }], docs);
-  retireOld(input, list, edges, last, old);
+  trafficPhase(input.spec, input.traffic, list, edges, last, [{ op: 'drop', track: primary }, { op: 'retrack', from: CANARY_TRACK, to: primary }, { op: 'route', split: null }], docs);
+  retireOld(input.spec, list, edges, last, old);
   list.next();
   list.add(last, 'finalize', '', {});
   return { batches: [canaries.map((h) => h.agentId), rest.map((h) => h.agentId)].filter((b) => b.length), steps: list.steps, traffic: docs };
@@ -442,12 +443,12 @@ export function planRollbackSteps(input: RollbackInput): PlannedStep[] {
   const ops: TrafficOp[] = [{ op: 'route', primary: keep, preview: null, split: null }, ...tracks.filter((t) => t !== keep).map((t) => ({ op: 'drop' as const, track: t }))];
   const docs: TrafficDoc[] = [];
   if (keep !== primary || dropped.length || traffic?.split || traffic?.preview) {
-    trafficPhase({ spec, traffic } as PlanInput, list, input.edges, batchNo, ops, docs);
+    trafficPhase(spec, traffic, list, input.edges, batchNo, ops, docs);
   }
   // stop what leaves the traffic, and instances that never entered it; never an instance still kept
   const keptSlots = new Set(kept.map((b) => `${b.agentId}/${b.slot}`));
   const leaving = dropped.filter((b) => !keptSlots.has(`${b.agentId}/${b.slot}`));
-  retireOld({ spec } as PlanInput, list, input.edges, batchNo, leaving);
+  retireOld(spec, list, input.edges, batchNo, leaving);
   const stopped = new Set(leaving.map((b) => `${b.agentId}/${b.slot}`));
   const strays = input.strays.filter((x) => !keptSlots.has(`${x.agentId}/${x.slot}`) && !stopped.has(`${x.agentId}/${x.slot}`));
   if (strays.length) {

@@ -116,6 +116,11 @@ export function applyOps(prev: TrafficDoc | undefined, service: string, ops: rea
   return doc;
 }
 
+/** True when a document routes beyond one track: a canary split, a preview, or a second colour. */
+export function isMixed(doc: TrafficDoc | undefined): boolean {
+  return !!doc && (!!doc.split || !!doc.preview || new Set(doc.backends.map((b) => b.track)).size > 1);
+}
+
 /** Refuses a document that would leave the live listener with nothing to serve. */
 export function checkServable(doc: TrafficDoc): void {
   const primary = primaryTrack(doc);
