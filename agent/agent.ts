@@ -15,6 +15,10 @@ import { Supervisor } from './supervisor.js';
 import { CommandLog, type RecordedResult } from './command-log.js';
 import { hostFacts } from './facts.js';
 import type { Edge } from './nginx/edge.js';
+import { Releases } from './releases.js';
+import { runBounded, commandEnv } from './run.js';
+import type { HookResult } from '../lib/commands.js';
+import fs from 'node:fs';
 
 export const AGENT_VERSION = '0.1.0';
 
@@ -25,6 +29,8 @@ export interface AgentConfig {
   labels: Record<string, string>;
   advertise: string;
   portOffset: number;
+  /** where staged releases live: RELEASES/SERVICE/VERSION */
+  releasesDir: string;
   log: Logger;
 }
 
@@ -37,6 +43,7 @@ const READ_ONLY = new Set(['inspect', 'analyze']);
 
 export class Agent {
   readonly supervisor: Supervisor;
+  readonly releases: Releases;
   private readonly commands: CommandLog;
   private readonly running = new Map<string, Promise<RecordedResult>>();
   private stream: Stream | undefined;
@@ -45,7 +52,10 @@ export class Agent {
   private stopped = false;
 
   constructor(private readonly cfg: AgentConfig, private readonly edge?: Edge) {
-    this.supervisor = new Supervisor({ stateDir: cfg.stateDir, portOffset: cfg.portOffset, probeHost: cfg.advertise, log: cfg.log });
+    this.releases = new Releases(cfg.releasesDir, cfg.log.child({ part: 'releases' }), (service) =>
+      this.supervisor.instances().filter((r) => r.service === service).map((r) => r.version),
+    );
+    this.supervisor = new Supervisor({ stateDir: cfg.stateDir, portOffset: cfg.portOffset, probeHost: cfg.advertise, log: cfg.log, releases: this.releases });
     this.commands = new CommandLog(cfg.stateDir);
   }
 
@@ -183,7 +193,9 @@ export class Agent {
       return { kind, ok: true, errorCode: '', errorMessage: '', resultJson: JSON.stringify(result ?? {}), at };
     } catch (err) {
       log.warn({ err: errorMessage(err) }, 'command failed');
-      return { kind, ok: false, errorCode: errorCode(err), errorMessage: errorMessage(err), resultJson: '', at };
+      // the hint travels in the message: results carry no separate field for it
+      const hint = err instanceof ZddError && err.hint ? ` (${err.hint})` : '';
+      return { kind, ok: false, errorCode: errorCode(err), errorMessage: errorMessage(err) + hint, resultJson: '', at };
     }
   }
 
@@ -208,9 +220,30 @@ export class Agent {
         return this.requireEdge().analyze(a.service, a.baseline);
       case 'verify':
         return this.requireEdge().verify(a.service, a);
+      case 'stage_release':
+        return this.releases.stage(a, progress);
+      case 'run_hook':
+        return this.runHook(a);
       case 'inspect':
         return { instances: this.instances(), liveGenerations: this.edge ? await this.edgeGenerations() : {} };
     }
+  }
+
+  /** A lifecycle hook, in the version's release directory (or the spec's workdir, or the state directory). */
+  private async runHook(a: { service: string; hook: string; version: string; argv: string[]; timeoutMs: number; workdir?: string; env: Record<string, string> }): Promise<HookResult> {
+    let cwd = this.cfg.stateDir;
+    try {
+      const dir = this.supervisor.workdir({ name: a.service, workdir: a.workdir }, a.version);
+      if (fs.existsSync(dir)) cwd = dir;
+    } catch {
+      /* the release is not staged (yet): the hook runs in the state directory */
+    }
+    const release: Record<string, string> = this.releases.has(a.service, a.version) ? { ZDD_RELEASE_DIR: this.releases.dir(a.service, a.version) } : {};
+    const r = await runBounded(a.argv, { cwd, env: commandEnv({ ...a.env, ...release, ZDD_SERVICE: a.service, ZDD_VERSION: a.version, ZDD_HOOK: a.hook, ZDD_AGENT_ID: this.cfg.id }), timeoutMs: a.timeoutMs });
+    if (!r.ok) {
+      throw new ZddError('HOOK_FAILED', `hook ${a.hook} (${a.argv.join(' ')}) failed on ${this.cfg.id}: ${r.why}${r.output ? `; output: ${r.output.slice(-600)}` : ''}`);
+    }
+    return { ms: r.ms, output: r.output };
   }
 
   private async edgeGenerations(): Promise<Record<string, number>> {

@@ -33,6 +33,7 @@ const program = new Command('zdd-agent')
   .option('--id <id>', 'agent id, unique in the fleet', os.hostname())
   .option('--state-dir <dir>', 'where the agent keeps its state, logs and nginx files', '/var/lib/zdd-agent')
   .option('--labels <k=v,...>', 'labels that service specs select hosts by', parseLabels, {})
+  .option('--releases-dir <dir>', 'where staged releases live (default: STATE_DIR/releases)')
   .option('--advertise <addr>', 'address at which nginx reaches the apps on this host', '127.0.0.1')
   .option('--port-offset <n>', "added to every port of a spec (several agents on one machine)", parseIntArg, 0)
   .option('--edge', 'also drive nginx on this host', false)
@@ -82,6 +83,7 @@ async function main() {
       labels: o.labels,
       advertise: o.advertise,
       portOffset: o.portOffset,
+      releasesDir: path.resolve(o.releasesDir ?? path.join(stateDir, 'releases')),
       log,
     }),
     edge,

@@ -48,6 +48,8 @@ export interface SupervisorConfig {
   /** address the apps are probed at (the agent's advertise host) */
   probeHost: string;
   log: Logger;
+  /** staged releases: an instance of a service that has them runs in its version's release directory */
+  releases?: { dir(service: string, version: string): string; has(service: string, version: string): boolean; stagesService(service: string): boolean };
 }
 
 
@@ -168,7 +170,7 @@ export class Supervisor {
         hint: 'stop whatever listens there, or give the service other ports in its spec',
       });
     }
-    const cwd = spec.workdir ? expandTemplate(spec.workdir, { version, service: spec.name }) : process.cwd();
+    const cwd = this.workdir(spec, version);
     if (!fs.existsSync(cwd)) {
       throw new ZddError('START_FAILED', `working directory ${cwd} for ${spec.name} ${version} does not exist`, {
         hint: 'stage the release on the host first, or fix "workdir" in the spec',
@@ -184,6 +186,7 @@ export class Supervisor {
       ZDD_SERVICE: spec.name,
       ZDD_VERSION: version,
       ZDD_SLOT: slot,
+      ...(this.cfg.releases?.has(spec.name, version) ? { ZDD_RELEASE_DIR: this.cfg.releases.dir(spec.name, version) } : {}),
     };
     const child = spawn(spec.argv[0], spec.argv.slice(1), { cwd, env, detached: true, stdio: ['ignore', fd, fd] });
     fs.closeSync(fd);
@@ -227,6 +230,24 @@ export class Supervisor {
     this.cfg.log.info({ service: spec.name, slot, version, pid: child.pid, port }, 'instance started');
     progress(`started ${version} in slot ${slot} (pid ${child.pid}, port ${port})`);
     return this.gate(spec, live, progress);
+  }
+
+  /**
+   * Where an instance (or a hook) of a version runs: the spec's workdir ({release} is the staged
+   * release), else the staged release of that version, else the agent's own directory. A service
+   * that has staged releases on this host but not this version is an error, not a silent fallback.
+   */
+  workdir(spec: Pick<CompiledSpec, 'name' | 'workdir'>, version: string): string {
+    const r = this.cfg.releases;
+    const staged = r?.has(spec.name, version) ? r.dir(spec.name, version) : undefined;
+    if (spec.workdir) return expandTemplate(spec.workdir, { version, service: spec.name, release: staged });
+    if (staged) return staged;
+    if (r?.stagesService(spec.name)) {
+      throw new ZddError('START_FAILED', `release ${version} of ${spec.name} is not staged on this host (older releases beyond release.keep are removed)`, {
+        hint: `roll out ${version} again with --artifact and --sha256`,
+      });
+    }
+    return process.cwd();
   }
 
   /** Health-gates an instance; on failure stops it and reports the last answer and the app's output. */

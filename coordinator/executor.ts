@@ -12,7 +12,7 @@ import { ZddError, errorMessage } from '../lib/errors.js';
 import { compileSpec, type ServiceSpec } from '../lib/spec.js';
 import { formatMs } from '../lib/duration.js';
 import type { StartInstanceResult, StopInstanceResult, ApplyTrafficResult, AwaitIdleResult, ConfigureEdgeResult, Slot } from '../lib/commands.js';
-import type { AnalyzeResult, VerifyResult } from '../lib/commands.js';
+import type { AnalyzeResult, VerifyResult, StageResult, HookResult } from '../lib/commands.js';
 import { applyOps, checkServable, isMixed, primaryTrack, versionShares, type Move, type TrafficDoc, type TrafficOp } from '../lib/traffic.js';
 import { addCounters, describeFigures, figuresOf, judge, type Counters, type Thresholds, type Verdict } from '../lib/analysis.js';
 import type { Store, StepRow, StepState, EventRow, RollbackOutcome } from './store.js';
@@ -37,6 +37,10 @@ export interface ExecutorOptions {
 
 interface RunState {
   rolloutId: string;
+  /** hosts that stage a release at the same time */
+  stageConcurrency: number;
+  /** in-place: a batch's old instances stop before its new ones start */
+  inPlace: boolean;
   service: string;
   version: string;
   spec: ServiceSpec;
@@ -54,6 +58,26 @@ interface RunState {
   /** set when this run resumes an interrupted rollout: the first side effect reports its delay */
   resumeBegan?: number;
 }
+
+/** hosts that fetch and unpack a release at the same time, unless the rollout says otherwise */
+export const DEFAULT_STAGE_CONCURRENCY = 4;
+
+/** Runs fn over items, at most `limit` at a time, in order of start. */
+async function pooled<T, R>(items: T[], limit: number, fn: (x: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i]);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
+}
+
+/** The last lines of a command's output, for an event line. */
+const tail = (output: string) => (output ? `: ${output.trim().split('\n').slice(-5).join(' | ').slice(-400)}` : '');
 
 class RolloutFailed extends Error {}
 /** An operator asked, during a wait, to return to the old version. */
@@ -129,10 +153,12 @@ export class Executor {
   /** The run's state, rebuilt from the journal: the same whether the run is fresh or resumed. */
   private rebuild(rolloutId: string, steps: StepRow[]): RunState {
     const r = this.store.getRollout(rolloutId)!;
-    const params = JSON.parse(r.paramsJson) as { failureLimit: number; batch?: BatchSize; edges?: string[]; spec?: ServiceSpec };
+    const params = JSON.parse(r.paramsJson) as { failureLimit: number; batch?: BatchSize; edges?: string[]; spec?: ServiceSpec; stageConcurrency?: number; inPlace?: boolean };
     const spec = (params.spec ?? JSON.parse(steps.find((s) => s.kind === 'start' || s.kind === 'configure_edge')?.argsJson ?? '{}').spec) as ServiceSpec;
     const st: RunState = {
       rolloutId,
+      stageConcurrency: params.stageConcurrency ?? DEFAULT_STAGE_CONCURRENCY,
+      inPlace: !!params.inPlace,
       service: r.service,
       version: r.version,
       spec,
@@ -331,7 +357,29 @@ export class Executor {
       }
       await this.cleanup(st, all.filter((s) => s.kind === 'start' && s.batch === batch && st.started.has(s.agentId)), 'the rollout failed before traffic moved');
       throw new RolloutFailed(
-        `batch ${batch} failed (${st.failed.size} failed host(s), limit ${st.failureLimit}): ${failures.join('; ')}. The old version keeps serving on these hosts.`,
+        `batch ${batch} failed (${st.failed.size} failed host(s), limit ${st.failureLimit}): ${failures.join('; ')}. ${
+          st.inPlace ? 'In place, their old instances had stopped first: these hosts are out of the pool until a rollout or rollback starts them again.' : 'The old version keeps serving on these hosts.'
+        }`,
+      );
+    }
+    const failedHook = group.find((s) => s.kind === 'hook' && s.state === 'failed');
+    if (failedHook) {
+      const { hook } = JSON.parse(failedHook.argsJson) as { hook: string };
+      const message = `hook ${hook} failed on ${failedHook.agentId || 'a host'}: ${failedHook.error}`;
+      if (isMixed(this.store.traffic(st.service)) && st.fromVersion) {
+        if (this.store.getRollout(st.rolloutId)!.outcome || this.beginReturn(st, 'rolled_back', message)) return;
+      }
+      const batch = failedHook.batch;
+      await this.cleanup(st, all.filter((s) => s.kind === 'start' && s.batch === batch && st.started.has(s.agentId)), `hook ${hook} failed`);
+      const moved = hook === 'afterStop' || hook === 'post';
+      throw new RolloutFailed(
+        `${message}. ${moved ? `Batch ${batch} had already moved; the rollout stops here` : hook === 'pre' ? 'Nothing was started and traffic is unchanged' : `Traffic did not move for batch ${batch}; the rollout stops here`}.`,
+      );
+    }
+    const failedStage = group.filter((s) => s.kind === 'stage' && s.state === 'failed');
+    if (failedStage.length) {
+      throw new RolloutFailed(
+        `staging the release failed on ${failedStage.length} host(s): ${failedStage.map((s) => `${s.agentId}: ${s.error}`).join('; ')}. Nothing was started and traffic is unchanged.`,
       );
     }
     const failedTraffic = group.find((s) => s.kind === 'traffic' && s.state === 'failed');
@@ -375,6 +423,46 @@ export class Executor {
         const bad = rs.find((r) => !r.ok);
         if (bad && !bad.ok) throw new RolloutFailed(`edge configuration failed: ${errorMessage(bad.error)}`);
         return;
+      }
+      case 'stage': {
+        const { url } = JSON.parse(group[0].argsJson) as { url: string };
+        this.event(st.rolloutId, 'info', `staging ${st.version} from ${url} on ${group.length} host(s), ${Math.min(st.stageConcurrency, group.length)} at a time`);
+        const rs = await pooled(group, st.stageConcurrency, (s) =>
+          this.step(st, s, (id) => this.agents.call(s.agentId, 'stage_release', JSON.parse(s.argsJson), id, { timeoutMs: 30 * 60_000, onProgress: progress(s) }) as Promise<StageResult>),
+        );
+        rs.forEach((r, i) => {
+          const s = group[i];
+          if (r.ok) {
+            const v = r.value;
+            this.event(
+              st.rolloutId,
+              'info',
+              `${v.reused ? `${st.version} already staged` : `staged ${st.version} (${(v.bytes / 1e6).toFixed(1)} MB) in ${v.ms}ms`} at ${v.dir}${v.pruned.length ? `; removed old releases ${v.pruned.join(', ')}` : ''}${tail(v.output)}`,
+              s.agentId,
+              'stage',
+            );
+          } else this.event(st.rolloutId, 'error', `staging failed: ${errorMessage(r.error)}`, s.agentId, 'stage');
+        });
+        return this.checkFailures(st, group, all);
+      }
+      case 'hook': {
+        const { hook } = JSON.parse(group[0].argsJson) as { hook: string };
+        await settleAll(
+          group.map(async (s) => {
+            // a host whose new instance failed (within the failure limit) keeps its old version: no hook runs there
+            if (st.failed.has(s.agentId) && hook !== 'pre' && hook !== 'post') return this.skip(st, s, 'new instance did not start');
+            if (hook === 'afterStop' && st.undrained.has(s.agentId)) return this.skip(st, s, 'old instance left running');
+            const r = await this.step(st, s, (id) => this.agents.call(s.agentId, 'run_hook', JSON.parse(s.argsJson), id, { timeoutMs: JSON.parse(s.argsJson).timeoutMs + 15_000 }) as Promise<HookResult>);
+            if (r.ok) {
+              this.setStep(st, s, { detail: `${hook} passed in ${r.value.ms}ms` });
+              this.event(st.rolloutId, 'info', `hook ${hook} passed in ${r.value.ms}ms${tail(r.value.output)}`, s.agentId, 'hook');
+            } else {
+              this.setStep(st, s, { detail: `${hook} failed` });
+              this.event(st.rolloutId, 'error', errorMessage(r.error), s.agentId, 'hook');
+            }
+          }),
+        );
+        return this.checkFailures(st, group, all);
       }
       case 'start': {
         const batch = group[0].batch;

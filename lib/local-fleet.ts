@@ -21,6 +21,8 @@ export interface FleetOptions {
   dbDir?: string;
   /** extra coordinator flags */
   coordinatorArgs?: string[];
+  /** extra flags of agent i (1-based) */
+  agentArgs?: (i: number) => string[];
 }
 
 export interface CliResult {
@@ -207,6 +209,7 @@ export class LocalFleet {
       args.push('--edge', '--nginx-admin', this.adminAddr, '--nginx-workers', '2');
       if (this.o.edgeMode) args.push('--edge-mode', this.o.edgeMode);
     }
+    args.push(...(this.o.agentArgs?.(i) ?? []));
     return this.spawnLogged(this.agentId(i), args);
   }
 
