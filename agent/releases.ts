@@ -13,7 +13,6 @@ import crypto from 'node:crypto';
 import { execFile } from 'node:child_process';
 import { pipeline } from 'node:stream/promises';
 import { Transform } from 'node:stream';
-import si from 'systeminformation';
 import { ZddError } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
 import type { StageResult } from '../lib/commands.js';
@@ -37,16 +36,14 @@ export const releaseDir = (root: string, service: string, version: string) => pa
 
 const mb = (n: number) => `${(n / 1e6).toFixed(1)} MB`;
 
-/** Free bytes where `dir` lives, and the mount point, from systeminformation (statfs when no mount matches). */
+/**
+ * Free bytes (for an unprivileged writer) on the file system that holds `dir`, and the directory
+ * for messages. statfs on the directory itself, not systeminformation's fsSize: that lists only
+ * some file-system types (no tmpfs), so it can report another file system's space.
+ */
 export async function freeSpace(dir: string): Promise<{ free: number; mount: string }> {
-  const real = fs.realpathSync(dir);
-  const mounts = await si.fsSize().catch(() => []);
-  const m = mounts
-    .filter((x) => x.mount && (real === x.mount || real.startsWith(x.mount.endsWith('/') ? x.mount : `${x.mount}/`)))
-    .sort((a, b) => b.mount.length - a.mount.length)[0];
-  if (m && Number.isFinite(m.available)) return { free: m.available, mount: m.mount };
-  const s = await fs.promises.statfs(real);
-  return { free: s.bavail * s.bsize, mount: real };
+  const s = await fs.promises.statfs(dir);
+  return { free: s.bavail * s.bsize, mount: dir };
 }
 
 interface Member {
@@ -336,7 +333,7 @@ export class Releases {
         await new Promise<void>((resolve, reject) =>
           execFile('tar', ['-xzf', download, '-C', staging, '--no-same-owner'], { maxBuffer: 1 << 20 }, (err, _o, stderr) => {
             if (!err) return resolve();
-            if (/No space left/i.test(stderr)) reject(Object.assign(new Error(stderr.trim()), { code: 'ENOSPC' }));
+            if (/No space left|Wrote only/i.test(stderr)) reject(Object.assign(new Error(stderr.trim()), { code: 'ENOSPC' }));
             else reject(new ZddError('INVALID_ARGUMENT', `unpacking the artifact failed: ${stderr.trim().slice(-300)}; nothing was staged`));
           }),
         );
