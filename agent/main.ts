@@ -4,9 +4,10 @@ import os from 'node:os';
 import path from 'node:path';
 import fs from 'node:fs';
 import net from 'node:net';
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { InvalidArgumentError, Option } from 'commander';
 import { createLogger } from '../lib/log.js';
 import { errorMessage } from '../lib/errors.js';
+import { EnvCommand } from '../lib/env-options.js';
 import { Agent, AGENT_VERSION } from './agent.js';
 import { Edge, luaModuleInstalled } from './nginx/edge.js';
 
@@ -26,7 +27,8 @@ function parseIntArg(v: string): number {
   return n;
 }
 
-const program = new Command('zdd-agent')
+// Each flag also from ZDD_<FLAG> (ZDD_AGENT_ID for --id): the systemd unit's EnvironmentFile.
+const program = new EnvCommand('zdd-agent', process.env, { id: 'ZDD_AGENT_ID' })
   .description('zdd host agent: supervises app instances and, with --edge, drives nginx')
   .version(AGENT_VERSION)
   .requiredOption('--coordinator <addr>', 'coordinator address (host:port)')

@@ -11,6 +11,8 @@ import type { Rollout__Output } from '../proto/gen/zdd/v1/Rollout.js';
 import { Client } from './client.js';
 import { agentsTable, eventLine, historyTable, rolloutView } from './render.js';
 import { versionShares } from '../lib/traffic.js';
+import { ROOT } from '../lib/paths.js';
+import { addInstallCommands } from './install.js';
 
 const program = new Command('zddctl')
   .description('zdd: zero-downtime rollouts across your hosts')
@@ -345,6 +347,8 @@ program
     if (o.json) json(r.rollouts.map((x: Rollout__Output) => ({ ...x, steps: undefined, events: undefined })));
     else print(r.rollouts.length ? historyTable(r.rollouts) : `no rollouts of ${service} yet`);
   });
+
+addInstallCommands(program, ROOT, print);
 
 program.parseAsync().then(
   () => process.exit(process.exitCode ?? 0),
