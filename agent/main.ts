@@ -45,6 +45,7 @@ const program = new EnvCommand('zdd-agent', process.env, { id: 'ZDD_AGENT_ID' })
   .option('--nginx-bin <path>', 'nginx binary', 'nginx')
   .option('--nginx-modules <dir>', 'directory of nginx dynamic modules', '/usr/lib/nginx/modules')
   .option('--nginx-workers <n>', 'worker processes of a private nginx', parseIntArg, 2)
+  .option('--stop-nginx', 'stop the private nginx when the agent stops (by default it keeps serving and the next agent adopts it)', false)
   .option('--log-level <level>', 'pino log level', 'info');
 
 async function main() {
@@ -94,9 +95,11 @@ async function main() {
   const shutdown = async (sig: string) => {
     if (stopping) return;
     stopping = true;
-    log.info({ sig }, 'agent stopping; app instances keep running');
+    // Apps and nginx keep serving: a restart or an upgrade of the agent (systemd: KillMode=process)
+    // must not cost a request, and the next agent adopts both. --stop-nginx stops a private nginx.
+    log.info({ sig, nginx: edge && !o.stopNginx ? 'keeps running' : undefined }, 'agent stopping; app instances keep running');
     await agent.stop();
-    await edge?.stop();
+    if (o.stopNginx) await edge?.stop();
     process.exit(0);
   };
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
