@@ -44,7 +44,7 @@ export interface RunResult {
   stderr: string;
 }
 
-export type NetnsErrorCode = 'NOT_ROOT' | 'IP_FAILED' | 'NO_SUBNET' | 'UNKNOWN_HOST' | 'LEFT_BEHIND';
+export type NetnsErrorCode = 'NOT_ROOT' | 'INVALID_ARGUMENT' | 'IP_FAILED' | 'NO_SUBNET' | 'UNKNOWN_HOST';
 
 export class NetnsError extends Error {
   constructor(readonly code: NetnsErrorCode, message: string, opts: { cause?: unknown } = {}) {
@@ -56,7 +56,7 @@ export class NetnsError extends Error {
 /** Where each live run records what it created, for the sweep of runs whose process died. */
 const STATE_DIR = path.join(os.tmpdir(), 'zdd-netns');
 
-interface Record_ {
+interface RunRecord {
   id: string;
   owner: number;
   ownerTicks: number | undefined;
@@ -99,7 +99,7 @@ function signalAll(pids: number[], sig: NodeJS.Signals): void {
 }
 
 /** Synchronous teardown from a record: SIGKILL, wait for the namespaces to empty, delete. */
-function teardownSync(rec: Record_): void {
+function teardownSync(rec: RunRecord): void {
   const deadline = Date.now() + 5000;
   for (;;) {
     const pids = rec.namespaces.flatMap(nsPids);
@@ -110,7 +110,7 @@ function teardownSync(rec: Record_): void {
   removeLinks(rec);
 }
 
-function removeLinks(rec: Record_): void {
+function removeLinks(rec: RunRecord): void {
   for (const ns of rec.namespaces) ipQuiet(['netns', 'delete', ns]);
   // deleting a namespace destroys its veth end, and the kernel then removes the peer, but not
   // always before we look: delete the peers too, and the bridge last
@@ -128,7 +128,7 @@ function sweepDeadRuns(): void {
     return;
   }
   for (const f of files) {
-    let rec: Record_;
+    let rec: RunRecord;
     try {
       rec = JSON.parse(fs.readFileSync(path.join(STATE_DIR, f), 'utf8'));
     } catch {
@@ -188,7 +188,7 @@ export class Topology {
   private destroying: Promise<void> | undefined;
 
   private constructor(
-    private readonly rec: Record_,
+    private readonly rec: RunRecord,
     private readonly graceMs: number,
   ) {}
 
@@ -211,11 +211,11 @@ export class Topology {
   /** Creates the bridge, the namespaces and their links; on any failure removes what it made. */
   static create(o: TopologyOptions): Topology {
     if (process.getuid?.() !== 0) throw new NetnsError('NOT_ROOT', 'network namespaces need root');
-    if (!/^[a-z][a-z0-9-]{0,30}$/.test(o.prefix)) throw new NetnsError('IP_FAILED', `prefix "${o.prefix}": expected lower-case letters, digits, dashes`);
+    if (!/^[a-z][a-z0-9-]{0,30}$/.test(o.prefix)) throw new NetnsError('INVALID_ARGUMENT', `prefix "${o.prefix}": expected lower-case letters, digits, dashes`);
     if (o.hosts.length < 1 || o.hosts.length > 200 || new Set(o.hosts).size !== o.hosts.length) {
-      throw new NetnsError('IP_FAILED', 'expected 1 to 200 distinct host names');
+      throw new NetnsError('INVALID_ARGUMENT', 'expected 1 to 200 distinct host names');
     }
-    for (const h of o.hosts) if (!/^[a-z][a-z0-9-]{0,30}$/.test(h)) throw new NetnsError('IP_FAILED', `host name "${h}": expected lower-case letters, digits, dashes`);
+    for (const h of o.hosts) if (!/^[a-z][a-z0-9-]{0,30}$/.test(h)) throw new NetnsError('INVALID_ARGUMENT', `host name "${h}": expected lower-case letters, digits, dashes`);
     fs.mkdirSync(STATE_DIR, { recursive: true });
     sweepDeadRuns();
 
@@ -235,7 +235,7 @@ export class Topology {
     }
     const x = free[crypto.randomInt(free.length)];
 
-    const rec: Record_ = {
+    const rec: RunRecord = {
       id,
       owner: process.pid,
       ownerTicks: processStartTicks(process.pid),
@@ -383,7 +383,7 @@ export class Topology {
 
 /** Claims a run id by creating its record exclusively (nothing of the run exists yet). */
 function claim(id: string): boolean {
-  const rec: Record_ = { id, owner: process.pid, ownerTicks: processStartTicks(process.pid), subnet: '', bridge: `zdd${id}`, namespaces: [], veths: [] };
+  const rec: RunRecord = { id, owner: process.pid, ownerTicks: processStartTicks(process.pid), subnet: '', bridge: `zdd${id}`, namespaces: [], veths: [] };
   try {
     fs.writeFileSync(path.join(STATE_DIR, `${id}.json`), JSON.stringify(rec), { flag: 'wx' });
     return true;
@@ -392,7 +392,7 @@ function claim(id: string): boolean {
   }
 }
 
-function writeRecord(rec: Record_): void {
+function writeRecord(rec: RunRecord): void {
   const file = path.join(STATE_DIR, `${rec.id}.json`);
   fs.writeFileSync(`${file}.tmp`, JSON.stringify(rec));
   fs.renameSync(`${file}.tmp`, file);
