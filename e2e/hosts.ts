@@ -83,12 +83,6 @@ interface Answer {
   pid: number;
 }
 
-/** Does this zdd stage release artifacts yet? (zddctl rollout --artifact) */
-function artifactsSupported(): boolean {
-  const r = spawnSync(node, [bin('zddctl.js'), 'rollout', '--help'], { encoding: 'utf8' });
-  return /--artifact\b/.test(r.stdout);
-}
-
 class Scenario {
   readonly timings: { step: string; ms: number }[] = [];
   load: LoadSummary | undefined;
@@ -224,7 +218,7 @@ class Scenario {
       afterStop: 'after-stop',
       post: 'contract',
     };
-    const hooks = Object.fromEntries(HOOKS.map((h) => [h, { command: `echo ${names[h]} >> $HOOK_LOG`, timeout: '10s' }]));
+    const hooks = Object.fromEntries(HOOKS.map((h) => [h, { command: `echo "${names[h]} $ZDD_VERSION $ZDD_AGENT_ID" >> $HOOK_LOG`, timeout: '10s' }]));
     return { ...base, hooks };
   }
 
@@ -334,12 +328,20 @@ class Scenario {
     if (rolloutError) throw rolloutError;
     await this.step('checking that every host serves v2 through nginx', () => this.checkServing('v2'));
     if (this.cfg.artifacts) {
-      // TODO(artifacts): tighten once hooks land: which hooks run once per rollout, which once per host
       const counts = this.hookCounts();
       process.stdout.write(`  hooks run: ${JSON.stringify(counts)}\n`);
-      const names = ['expand', 'before-start', 'after-healthy', 'before-drain', 'after-stop', 'contract'];
-      const missing = names.filter((n) => !counts[n]);
-      if (missing.length) throw new StepFailed('hooks', `never ran: ${missing.join(', ')}`);
+      // pre (expand) and post (contract) once per rollout, on one host; the others once per host
+      const want: Record<string, number> = { 'expand v2 app1': 1, 'contract v2 app1': 1 };
+      for (const h of APP_HOSTS) for (const n of ['before-start', 'after-healthy', 'before-drain', 'after-stop']) want[`${n} v2 ${h}`] = 1;
+      const v2 = Object.fromEntries(Object.entries(counts).filter(([k]) => / v2 /.test(k)));
+      if (JSON.stringify(Object.entries(v2).sort()) !== JSON.stringify(Object.entries(want).sort())) {
+        throw new StepFailed('hooks', `expected ${JSON.stringify(want)}, ran ${JSON.stringify(v2)}`);
+      }
+      // every app host staged both releases from the edge's artifact server
+      for (const h of APP_HOSTS) {
+        const staged = fs.readdirSync(path.join(this.hostDir(h), 'state', 'releases', 'web')).filter((f) => !f.startsWith('.')).sort();
+        if (staged.join(',') !== 'v1,v2') throw new StepFailed('releases', `${h} has staged ${staged.join(', ') || 'nothing'}, not v1 and v2`);
+      }
     }
   }
 
@@ -377,11 +379,6 @@ function processesOf(dir: string): number[] {
 async function main(): Promise<number> {
   const cfg = parseConfig();
   const began = Date.now();
-  if (cfg.artifacts && !artifactsSupported()) {
-    process.stderr.write('e2e:hosts: this zdd cannot stage release artifacts yet (zddctl rollout has no --artifact); run with --no-artifacts\n');
-    process.stdout.write('0 requests, 0 failed\n');
-    return 1;
-  }
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'zdd-e2e-hosts-'));
   fs.mkdirSync(path.join(dir, 'logs'));
   const topo = Topology.create({ prefix: cfg.prefix, hosts: ['edge', ...APP_HOSTS, 'client'] });

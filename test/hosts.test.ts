@@ -8,17 +8,12 @@ import { ROOT } from '../lib/paths.js';
 
 const canCreateNamespaces = process.getuid?.() === 0 && spawnSync('ip', ['netns', 'list']).status === 0;
 
-/** Does this zdd stage release artifacts yet? Until then the run uses its --no-artifacts fallback. */
-const artifacts = /--artifact\b/.test(
-  spawnSync(process.execPath, [path.join(ROOT, 'bin/zddctl.js'), 'rollout', '--help'], { encoding: 'utf8' }).stdout ?? '',
-);
-
 if (canCreateNamespaces) {
-  test(`a rolling rollout across four hosts with real addresses fails no request and leaves nothing behind (${artifacts ? 'release artifacts' : 'releases in place'})`, async (t) => {
+  test('a rolling rollout across four hosts with real addresses, artifacts staged over HTTP from the edge and hooks, fails no request and leaves nothing behind', async (t) => {
     t.timeout(240_000);
     // a prefix of this test's own, so that what is left behind can be told from other runs'
     const prefix = `zdd-test-${process.pid}`;
-    const args = [path.join(ROOT, 'dist/e2e/hosts.js'), '--prefix', prefix, ...(artifacts ? [] : ['--no-artifacts'])];
+    const args = [path.join(ROOT, 'dist/e2e/hosts.js'), '--prefix', prefix];
     const r = await new Promise<{ code: number; out: string }>((resolve) => {
       const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
       let out = '';
