@@ -17,6 +17,7 @@ program
   .option('--min-requests <n>', 'requests during rollouts, at least', (v) => Number(v), 100_000)
   .option('--min-rollouts <n>', 'rollouts, at least', (v) => Number(v), 5)
   .option('--baseline <seconds>', 'no-rollout baseline', (v) => Number(v), 20)
+  .option('--artifacts', 'resume, rolling: every rollout stages a release artifact and runs all six hooks')
   .option('--random-kills <n>', 'resume: kills at random instants, besides every step boundary', (v) => Number(v), 10);
 
 async function main() {
@@ -26,7 +27,8 @@ async function main() {
   const log = (s: string) => process.stderr.write(`${s}\n`);
   log(`machine: ${os.cpus().length} x ${os.cpus()[0]?.model ?? 'cpu'}, ${(os.totalmem() / 1024 ** 3).toFixed(0)} GiB, ${os.type()} ${os.release()}, node ${process.version}`);
   if (scenario === 'resume') {
-    const r = await resume({ strategy: o.strategy, rps: Math.min(o.rps, 400), connections: 16, randomKills: o.randomKills, log });
+    if (o.artifacts && o.strategy !== 'rolling') throw new Error('--artifacts runs with --strategy rolling');
+    const r = await resume({ strategy: o.strategy, rps: Math.min(o.rps, 400), connections: 16, randomKills: o.randomKills, artifacts: !!o.artifacts, log });
     process.stdout.write(JSON.stringify(r) + '\n');
     return;
   }
