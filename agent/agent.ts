@@ -19,6 +19,10 @@ import { Releases } from './releases.js';
 import { runBounded, commandEnv } from './run.js';
 import type { HookResult } from '../lib/commands.js';
 import fs from 'node:fs';
+import path from 'node:path';
+import crypto from 'node:crypto';
+import { processStartTicks } from '../lib/proc.js';
+import { writeFileAtomic } from './fs-atomic.js';
 
 export const AGENT_VERSION = '0.1.0';
 
@@ -163,6 +167,7 @@ export class Agent {
       // reads change nothing and repeat every second during an analysis: recording them would push
       // the records of real work out of the log
       if (!READ_ONLY.has(c.kind)) this.commands.record(id, r);
+      if (c.kind === 'run_hook') fs.rmSync(this.hookMarker(id), { force: true });
       this.running.delete(id);
       return r;
     });
@@ -188,7 +193,7 @@ export class Agent {
         throw new ZddError('INVALID_ARGUMENT', `command ${id} (${kind}): ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
       }
       const progress = (message: string) => this.send({ progress: { command_id: id, message } });
-      const result = await this.dispatch(kind as CommandKind, parsed.data, progress);
+      const result = await this.dispatch(kind as CommandKind, parsed.data, progress, id);
       log.info('command succeeded');
       return { kind, ok: true, errorCode: '', errorMessage: '', resultJson: JSON.stringify(result ?? {}), at };
     } catch (err) {
@@ -204,7 +209,7 @@ export class Agent {
     return this.edge;
   }
 
-  private async dispatch(kind: CommandKind, a: any, progress: (m: string) => void): Promise<unknown> {
+  private async dispatch(kind: CommandKind, a: any, progress: (m: string) => void, id: string): Promise<unknown> {
     switch (kind) {
       case 'start_instance':
         return this.supervisor.start(a.spec, a.version, a.slot, progress);
@@ -223,14 +228,39 @@ export class Agent {
       case 'stage_release':
         return this.releases.stage(a, progress);
       case 'run_hook':
-        return this.runHook(a);
+        return this.runHook(id, a);
       case 'inspect':
         return { instances: this.instances(), liveGenerations: this.edge ? await this.edgeGenerations() : {} };
     }
   }
 
   /** A lifecycle hook, in the version's release directory (or the spec's workdir, or the state directory). */
-  private async runHook(a: { service: string; hook: string; version: string; argv: string[]; timeoutMs: number; workdir?: string; env: Record<string, string> }): Promise<HookResult> {
+  private async runHook(id: string, a: { service: string; hook: string; version: string; argv: string[]; timeoutMs: number; workdir?: string; env: Record<string, string> }): Promise<HookResult> {
+    // A hook under way when an earlier agent process went away has no recorded result: it may
+    // have done its work (a migration) or not. It is never run a second time on a guess.
+    const marker = this.hookMarker(id);
+    if (fs.existsSync(marker)) {
+      const was = JSON.parse(fs.readFileSync(marker, 'utf8')) as { pid: number; startTicks: number };
+      const alive = was.pid && processStartTicks(was.pid) === was.startTicks;
+      throw new ZddError(
+        'HOOK_FAILED',
+        `hook ${a.hook} was running when the agent on ${this.cfg.id} restarted (${alive ? `it still runs as pid ${was.pid}` : 'it has ended since'}); its outcome is unknown, so it is not run again`,
+        { hint: 'check what the hook did, then roll out again' },
+      );
+    }
+    fs.mkdirSync(path.dirname(marker), { recursive: true });
+    // removed once the result is recorded (onCommand): from then on a repeat is answered from the record
+    return this.runHookNow(a, (pid) => writeFileAtomic(marker, JSON.stringify({ id, pid, startTicks: processStartTicks(pid) ?? 0 })));
+  }
+
+  private hookMarker(id: string) {
+    return path.join(this.cfg.stateDir, 'hooks-running', `${crypto.createHash('sha1').update(id).digest('hex')}.json`);
+  }
+
+  private async runHookNow(
+    a: { service: string; hook: string; version: string; argv: string[]; timeoutMs: number; workdir?: string; env: Record<string, string> },
+    onSpawn: (pid: number) => void,
+  ): Promise<HookResult> {
     let cwd = this.cfg.stateDir;
     try {
       const dir = this.supervisor.workdir({ name: a.service, workdir: a.workdir }, a.version);
@@ -239,7 +269,7 @@ export class Agent {
       /* the release is not staged (yet): the hook runs in the state directory */
     }
     const release: Record<string, string> = this.releases.has(a.service, a.version) ? { ZDD_RELEASE_DIR: this.releases.dir(a.service, a.version) } : {};
-    const r = await runBounded(a.argv, { cwd, env: commandEnv({ ...a.env, ...release, ZDD_SERVICE: a.service, ZDD_VERSION: a.version, ZDD_HOOK: a.hook, ZDD_AGENT_ID: this.cfg.id }), timeoutMs: a.timeoutMs });
+    const r = await runBounded(a.argv, { cwd, env: commandEnv({ ...a.env, ...release, ZDD_SERVICE: a.service, ZDD_VERSION: a.version, ZDD_HOOK: a.hook, ZDD_AGENT_ID: this.cfg.id }), timeoutMs: a.timeoutMs, onSpawn });
     if (!r.ok) {
       throw new ZddError('HOOK_FAILED', `hook ${a.hook} (${a.argv.join(' ')}) failed on ${this.cfg.id}: ${r.why}${r.output ? `; output: ${r.output.slice(-600)}` : ''}`);
     }

@@ -17,6 +17,7 @@ import { ZddError } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
 import type { StageResult } from '../lib/commands.js';
 import { runBounded, commandEnv } from './run.js';
+import { writeFileAtomic } from './fs-atomic.js';
 
 const MARKER = '.zdd-release.json';
 const FETCH_TIMEOUT_MS = 10 * 60_000;
@@ -85,14 +86,21 @@ export async function tarMembers(file: string): Promise<Member[]> {
     if (sum !== calc) throw new ZddError('INVALID_ARGUMENT', 'the artifact is not a valid tar archive (bad header checksum)');
     const type = String.fromCharCode(h[156] || 48);
     const size = octal(h.subarray(124, 136));
-    if (type === 'x' || type === 'g' || type === 'L' || type === 'K') {
+    if (type === 'g') {
+      // GNU tar applies a global header's path, linkpath or size to every later member: refused
+      throw new ZddError('INVALID_ARGUMENT', 'the artifact has a global pax header, which zdd does not accept; nothing was staged', {
+        hint: 'build the tarball with GNU tar or npm pack defaults (tar -czf app.tgz -C build .)',
+      });
+    }
+    if (type === 'x' || type === 'L' || type === 'K') {
       meta = [];
       metaLeft = size;
       metaType = type;
       skip = Math.ceil(size / 512) * 512 - size;
       return;
     }
-    const prefix = h.subarray(257, 262).toString('latin1') === 'ustar' ? str(h.subarray(345, 500)) : '';
+    // only POSIX ustar ("ustar\0") has a name prefix; old GNU ("ustar  ") keeps other fields there
+    const prefix = h.subarray(257, 263).toString('latin1') === 'ustar\0' ? str(h.subarray(345, 500)) : '';
     const name = pending.name ?? (prefix ? `${prefix}/${str(h.subarray(0, 100))}` : str(h.subarray(0, 100)));
     const m: Member = { name, type, linkname: pending.linkname ?? str(h.subarray(157, 257)), size: pending.size ?? size };
     pending = {};
@@ -174,12 +182,16 @@ export function checkMembers(members: Member[]): number {
     const n = path.posix.normalize(p);
     return !path.posix.isAbsolute(p) && n !== '..' && !n.startsWith('../') && !p.includes('\0');
   };
+  // a member below another member that is a link could be written through that link
+  const links = members.filter((m) => m.type === '2' || m.type === '1').map((m) => path.posix.normalize(m.name).replace(/\/$/, ''));
   for (const m of members) {
     const escape = (why: string) =>
       new ZddError('INVALID_ARGUMENT', `artifact member "${m.name}" ${why}; nothing was staged`, {
         hint: 'build the tarball with paths relative to the release directory (tar -czf app.tgz -C build .)',
       });
     if (!inside(m.name) || m.name.split('/').includes('..')) throw escape('would land outside the release directory');
+    const norm = path.posix.normalize(m.name);
+    if (links.some((l) => norm.startsWith(`${l}/`))) throw escape('lies below a link in the same artifact, so it could be written through that link');
     if (m.type === '2') {
       const target = path.posix.isAbsolute(m.linkname) ? m.linkname : path.posix.join(path.posix.dirname(m.name), m.linkname);
       if (!inside(target) || path.posix.isAbsolute(m.linkname)) throw escape(`is a symbolic link to ${m.linkname}, outside the release directory`);
@@ -221,7 +233,8 @@ async function fetchArtifact(url: string, dest: string, sizeKnown: (bytes: numbe
             r.resume();
             return reject(unreachable(`HTTP ${r.statusCode}`));
           }
-          req.setTimeout(FETCH_TIMEOUT_MS);
+          // a server that stops sending for a minute is given up on
+          req.setTimeout(60_000);
           resolve(r);
         });
         req.on('timeout', () => req.destroy(new Error(`no answer within ${CONNECT_TIMEOUT_MS / 1000}s`)));
@@ -231,9 +244,13 @@ async function fetchArtifact(url: string, dest: string, sizeKnown: (bytes: numbe
     });
     const len = Number(res.headers['content-length']);
     if (len > 0) await sizeKnown(len).catch((e) => (res.destroy(), Promise.reject(e)));
-    await pipeline(res, hashing, fs.createWriteStream(dest)).catch((e) => {
-      throw (e as NodeJS.ErrnoException).code === 'ENOSPC' ? e : unreachable((e as Error).message);
-    });
+    // and a download that takes longer than FETCH_TIMEOUT_MS in all
+    const deadline = setTimeout(() => res.destroy(new Error(`not complete after ${FETCH_TIMEOUT_MS / 60_000} minutes`)), FETCH_TIMEOUT_MS);
+    await pipeline(res, hashing, fs.createWriteStream(dest))
+      .catch((e) => {
+        throw (e as NodeJS.ErrnoException).code === 'ENOSPC' ? e : unreachable((e as Error).message);
+      })
+      .finally(() => clearTimeout(deadline));
   } else {
     const file = url.startsWith('file://') ? new URL(url).pathname : url;
     if (!path.isAbsolute(file)) throw unreachable('a file artifact needs an absolute path (or a file:// or http(s):// URL)');
@@ -249,9 +266,39 @@ async function fetchArtifact(url: string, dest: string, sizeKnown: (bytes: numbe
   return { sha256: hash.digest('hex'), bytes };
 }
 
+/**
+ * After unpacking: every symbolic link in the tree must resolve inside it (chains of links
+ * included). realpath.native: the kernel's resolution; Node's own realpath gets "a/.." wrong when
+ * "a" is a link.
+ */
+function checkLinksInside(root: string): void {
+  const real = fs.realpathSync.native(root);
+  const walk = (dir: string) => {
+    for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+      const p = path.join(dir, e.name);
+      if (e.isSymbolicLink()) {
+        let target: string;
+        try {
+          target = fs.realpathSync.native(p);
+        } catch {
+          // dangling: judged by where it points from the link's real directory
+          target = path.resolve(fs.realpathSync.native(dir), fs.readlinkSync(p));
+        }
+        if (target !== real && !target.startsWith(`${real}/`)) {
+          throw new ZddError('INVALID_ARGUMENT', `artifact member "${path.relative(root, p)}" is a link that resolves to ${target}, outside the release directory; nothing was staged`);
+        }
+      } else if (e.isDirectory()) walk(p);
+      else if (!e.isFile()) throw new ZddError('INVALID_ARGUMENT', `artifact member "${path.relative(root, p)}" is a special file; nothing was staged`);
+    }
+  };
+  walk(root);
+}
+
 export class Releases {
-  /** stagings under way, by service/version: a repeated command attaches to the same work */
+  /** stagings under way, by service/version/sha256: a repeated command attaches to the same work */
   private readonly busy = new Map<string, Promise<StageResult>>();
+  /** tags of the .staging-/.download- files of stagings under way in this process */
+  private readonly active = new Set<string>();
 
   constructor(
     readonly root: string,
@@ -271,17 +318,26 @@ export class Releases {
     return fs.existsSync(path.join(this.dir(service, version), MARKER));
   }
 
-  /** Whether this service has ever been staged on this host (then its instances run from releases). */
-  stagesService(service: string): boolean {
+  private prunedFile(service: string) {
+    return path.join(this.root, service, '.pruned.json');
+  }
+
+  /** Versions of a service whose release was staged here and later removed (release.keep). */
+  pruned(service: string): string[] {
     try {
-      return fs.readdirSync(path.join(this.root, service)).some((v) => !v.startsWith('.'));
+      return JSON.parse(fs.readFileSync(this.prunedFile(service), 'utf8')) as string[];
     } catch {
-      return false;
+      return [];
     }
   }
 
+  private recordPruned(service: string, version: string) {
+    const list = [...this.pruned(service).filter((v) => v !== version), version].slice(-1000);
+    writeFileAtomic(this.prunedFile(service), JSON.stringify(list));
+  }
+
   stage(a: StageArgs, progress: (m: string) => void): Promise<StageResult> {
-    const key = `${a.service}/${a.version}`;
+    const key = `${a.service}/${a.version}/${a.sha256}`;
     const cur = this.busy.get(key);
     if (cur) return cur;
     const work = this.doStage(a, progress).finally(() => this.busy.delete(key));
@@ -304,7 +360,9 @@ export class Releases {
       fs.utimesSync(path.join(final, MARKER), new Date(), new Date());
       return { dir: final, bytes: 0, reused: true, ms: Date.now() - began, pruned: this.prune(a.service, a.keep, a.version), output: '' };
     }
-    const tag = `${a.version}-${process.pid}-${crypto.randomBytes(3).toString('hex')}`;
+    this.removeLeftovers(base);
+    const tag = `${a.version}-${crypto.randomBytes(4).toString('hex')}`;
+    this.active.add(tag);
     const download = path.join(base, `.download-${tag}`);
     const staging = path.join(base, `.staging-${tag}`);
     try {
@@ -337,6 +395,7 @@ export class Releases {
             else reject(new ZddError('INVALID_ARGUMENT', `unpacking the artifact failed: ${stderr.trim().slice(-300)}; nothing was staged`));
           }),
         );
+        checkLinksInside(staging);
       } else {
         fs.copyFileSync(download, path.join(staging, path.basename(new URL(a.url, 'file:///').pathname)));
       }
@@ -356,9 +415,12 @@ export class Releases {
           });
         }
       }
-      fs.writeFileSync(path.join(staging, MARKER), JSON.stringify({ url: a.url, sha256: a.sha256, stagedAt: new Date().toISOString() }));
+      // the marker's name may be a member of the artifact (a link, even): replaced, never followed
+      fs.rmSync(path.join(staging, MARKER), { recursive: true, force: true });
+      fs.writeFileSync(path.join(staging, MARKER), JSON.stringify({ url: a.url, sha256: a.sha256, stagedAt: new Date().toISOString() }), { flag: 'wx' });
       fs.rmSync(final, { recursive: true, force: true }); // an incomplete leftover, without its marker
       fs.renameSync(staging, final);
+      if (this.pruned(a.service).includes(a.version)) writeFileAtomic(this.prunedFile(a.service), JSON.stringify(this.pruned(a.service).filter((v) => v !== a.version)));
       this.log.info({ service: a.service, version: a.version, bytes: got.bytes }, 'release staged');
       return { dir: final, bytes: got.bytes, reused: false, ms: Date.now() - began, pruned: this.prune(a.service, a.keep, a.version), output };
     } catch (err) {
@@ -371,11 +433,31 @@ export class Releases {
         });
       }
       throw err;
+    } finally {
+      this.active.delete(tag);
+    }
+  }
+
+  /** Downloads and unpackings left by stagings that are not under way (an agent restarted in the middle): their space comes back. */
+  private removeLeftovers(base: string) {
+    for (const f of fs.readdirSync(base)) {
+      const m = /^\.(staging|download)-(.+)$/.exec(f);
+      if (m && !this.active.has(m[2])) fs.rmSync(path.join(base, f), { recursive: true, force: true });
     }
   }
 
   /** Removes all but the newest `keep` releases of a service, never one in use or the one just staged. */
   prune(service: string, keep: number, current: string): string[] {
+    try {
+      return this.pruneOrThrow(service, keep, current);
+    } catch (err) {
+      // the release is staged: a directory that cannot be removed is logged, not a failure
+      this.log.warn({ service, err: (err as Error).message }, 'old releases could not all be removed');
+      return [];
+    }
+  }
+
+  private pruneOrThrow(service: string, keep: number, current: string): string[] {
     const base = path.join(this.root, service);
     const used = new Set([...this.inUse(service), current]);
     const staged = fs
@@ -386,12 +468,10 @@ export class Releases {
     const removed: string[] = [];
     for (const { v } of staged.slice(keep)) {
       if (used.has(v)) continue;
+      // recorded first: a start of this version later says it was removed, rather than run elsewhere
+      this.recordPruned(service, v);
       fs.rmSync(path.join(base, v), { recursive: true, force: true });
       removed.push(v);
-    }
-    // leftovers of stagings interrupted by an agent restart
-    for (const f of fs.readdirSync(base)) {
-      if ((f.startsWith('.staging-') || f.startsWith('.download-')) && !f.includes(`-${process.pid}-`)) fs.rmSync(path.join(base, f), { recursive: true, force: true });
     }
     if (removed.length) this.log.info({ service, removed }, 'old releases removed');
     return removed;

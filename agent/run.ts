@@ -13,7 +13,10 @@ export interface RunResult {
 
 const KEEP = 4096;
 
-export function runBounded(argv: readonly string[], o: { cwd: string; env: Record<string, string>; timeoutMs: number }): Promise<RunResult> {
+export function runBounded(
+  argv: readonly string[],
+  o: { cwd: string; env: Record<string, string>; timeoutMs: number; onSpawn?: (pid: number) => void },
+): Promise<RunResult> {
   const began = Date.now();
   return new Promise((resolve) => {
     let output = '';
@@ -21,6 +24,7 @@ export function runBounded(argv: readonly string[], o: { cwd: string; env: Recor
       output = (output + chunk.toString('utf8')).slice(-KEEP);
     };
     const child = spawn(argv[0], argv.slice(1), { cwd: o.cwd, env: o.env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    if (child.pid !== undefined) o.onSpawn?.(child.pid);
     child.stdout.on('data', keep);
     child.stderr.on('data', keep);
     let timedOut = false;
@@ -39,13 +43,21 @@ export function runBounded(argv: readonly string[], o: { cwd: string; env: Recor
       clearTimeout(timer);
       resolve({ ok: false, why: `cannot start ${argv[0]}: ${err.message}`, output, ms: Date.now() - began });
     });
-    child.once('close', (code, signal) => {
+    let done = false;
+    const finish = (code: number | null, signal: NodeJS.Signals | null) => {
+      if (done) return;
+      done = true;
       clearTimeout(timer);
-      // whatever the command left running in its group goes with it
+      // whatever the command left running in its group goes with it, and so do the pipes it held
       killGroup();
+      child.stdout.destroy();
+      child.stderr.destroy();
       const why = timedOut ? `killed after ${o.timeoutMs}ms` : signal ? `killed by ${signal}` : code ? `exit status ${code}` : '';
       resolve({ ok: !why, why, output: output.trim(), ms: Date.now() - began });
-    });
+    };
+    // on exit, not on close: a background child that keeps the output open must not hold the result
+    child.once('exit', (code, signal) => setTimeout(() => finish(code, signal), 100));
+    child.once('close', (code, signal) => finish(code, signal));
   });
 }
 

@@ -49,7 +49,7 @@ export interface SupervisorConfig {
   probeHost: string;
   log: Logger;
   /** staged releases: an instance of a service that has them runs in its version's release directory */
-  releases?: { dir(service: string, version: string): string; has(service: string, version: string): boolean; stagesService(service: string): boolean };
+  releases?: { dir(service: string, version: string): string; has(service: string, version: string): boolean; pruned(service: string): string[] };
 }
 
 
@@ -234,17 +234,17 @@ export class Supervisor {
 
   /**
    * Where an instance (or a hook) of a version runs: the spec's workdir ({release} is the staged
-   * release), else the staged release of that version, else the agent's own directory. A service
-   * that has staged releases on this host but not this version is an error, not a silent fallback.
+   * release), else the staged release of that version, else the agent's own directory. A version
+   * whose release was staged here and removed since is an error, not a silent fallback.
    */
   workdir(spec: Pick<CompiledSpec, 'name' | 'workdir'>, version: string): string {
     const r = this.cfg.releases;
     const staged = r?.has(spec.name, version) ? r.dir(spec.name, version) : undefined;
     if (spec.workdir) return expandTemplate(spec.workdir, { version, service: spec.name, release: staged });
     if (staged) return staged;
-    if (r?.stagesService(spec.name)) {
-      throw new ZddError('START_FAILED', `release ${version} of ${spec.name} is not staged on this host (older releases beyond release.keep are removed)`, {
-        hint: `roll out ${version} again with --artifact and --sha256`,
+    if (r?.pruned(spec.name).includes(version)) {
+      throw new ZddError('START_FAILED', `the release of ${spec.name} ${version} was removed from this host (only the newest release.keep releases stay)`, {
+        hint: `roll out ${version} again with --artifact and --sha256, or raise release.keep`,
       });
     }
     return process.cwd();

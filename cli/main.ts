@@ -225,8 +225,8 @@ withRolloutOptions(program.command('plan').argument('<service>').description('sh
     if (stages.length) print(`  first: stage ${stages[0].args.url} on ${stages.map((x: { agentId: string }) => x.agentId).join(', ')}`);
     const hooks = [...new Set(plan.steps.filter((x: { kind: string }) => x.kind === 'hook').map((x: { args: { hook: string } }) => x.args.hook))];
     if (hooks.length) print(`  hooks: ${hooks.join(', ')}`);
-    if (plan.strategy !== 'rolling') {
-      // blue-green and canary: the steps in order, and what each traffic change routes where
+    if (plan.strategy !== 'rolling' || plan.inPlace) {
+      // blue-green, canary and in-place: the steps in order, and what each traffic change routes where
       let t = 0;
       for (const st of plan.steps as { kind: string; agentId: string; args: any; phase: number }[]) {
         if (st.kind === 'traffic') {

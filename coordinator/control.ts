@@ -140,6 +140,9 @@ export class Control {
         hint: 'without --in-place every host keeps serving while it swaps, so no host leaves the pool',
       });
     }
+    if (req.in_place && req.failure_limit) {
+      throw new ZddError('INVALID_ARGUMENT', '--failure-limit does not apply to --in-place: a host that fails in place has no old instance left, so any failure returns the batch to the old version');
+    }
     if (req.max_load > 100) throw new ZddError('INVALID_ARGUMENT', `--max-load ${req.max_load} is a CPU percentage: 1 to 100`);
     const params: RolloutParams = {
       version: req.version,

@@ -13,7 +13,7 @@ import { compileSpec, type ServiceSpec } from '../lib/spec.js';
 import { formatMs } from '../lib/duration.js';
 import type { StartInstanceResult, StopInstanceResult, ApplyTrafficResult, AwaitIdleResult, ConfigureEdgeResult, Slot } from '../lib/commands.js';
 import type { AnalyzeResult, VerifyResult, StageResult, HookResult } from '../lib/commands.js';
-import { applyOps, checkServable, isMixed, primaryTrack, versionShares, type Move, type TrafficDoc, type TrafficOp } from '../lib/traffic.js';
+import { applyOps, checkServable, isMixed, primaryTrack, versionShares, type Backend, type Move, type TrafficDoc, type TrafficOp } from '../lib/traffic.js';
 import { addCounters, describeFigures, figuresOf, judge, type Counters, type Thresholds, type Verdict } from '../lib/analysis.js';
 import type { Store, StepRow, StepState, EventRow, RollbackOutcome } from './store.js';
 import type { AgentPort } from './agent-hub.js';
@@ -66,13 +66,20 @@ export const DEFAULT_STAGE_CONCURRENCY = 4;
 async function pooled<T, R>(items: T[], limit: number, fn: (x: T) => Promise<R>): Promise<R[]> {
   const out: R[] = new Array(items.length);
   let next = 0;
+  let failed = false;
+  // after a failure (a pause) no new item starts; those under way finish before it is rethrown
   const worker = async () => {
-    while (next < items.length) {
+    while (next < items.length && !failed) {
       const i = next++;
-      out[i] = await fn(items[i]);
+      try {
+        out[i] = await fn(items[i]);
+      } catch (err) {
+        failed = true;
+        throw err;
+      }
     }
   };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  await settleAll(Array.from({ length: Math.min(limit, items.length) }, worker));
   return out;
 }
 
@@ -175,6 +182,8 @@ export class Executor {
       if (s.kind === 'start' && s.state === 'done') {
         const res = JSON.parse(s.resultJson) as StartInstanceResult;
         st.started.set(s.agentId, { slot: res.slot, port: res.port });
+        // a host restored by a return (in place) started again after its failure
+        st.failed.delete(s.agentId);
       }
       if (s.kind === 'start' && s.state === 'failed') st.failed.add(s.agentId);
       if (s.kind === 'drain' && s.state === 'failed') {
@@ -351,8 +360,9 @@ export class Executor {
       const failures = all.filter((s) => s.kind === 'start' && s.state === 'failed').map((s) => `${s.agentId}: ${s.error}`);
       const message = `batch ${batch} failed (${st.failed.size} failed host(s), limit ${st.failureLimit}): ${failures.join('; ')}`;
       const doc = this.store.traffic(st.service);
-      if (isMixed(doc)) {
-        // a canary or a new colour already takes traffic: return to the old version rather than stop half-way
+      if (isMixed(doc) || (st.inPlace && st.fromVersion)) {
+        // a canary or a new colour already takes traffic, or (in place) hosts are out of the pool
+        // with their old instance stopped: return to the old version rather than stop half-way
         if (this.store.getRollout(st.rolloutId)!.outcome || this.beginReturn(st, 'rolled_back', message)) return;
       }
       await this.cleanup(st, all.filter((s) => s.kind === 'start' && s.batch === batch && st.started.has(s.agentId)), 'the rollout failed before traffic moved');
@@ -366,10 +376,15 @@ export class Executor {
     if (failedHook) {
       const { hook } = JSON.parse(failedHook.argsJson) as { hook: string };
       const message = `hook ${hook} failed on ${failedHook.agentId || 'a host'}: ${failedHook.error}`;
-      if (isMixed(this.store.traffic(st.service)) && st.fromVersion) {
+      if ((isMixed(this.store.traffic(st.service)) || st.inPlace) && st.fromVersion) {
         if (this.store.getRollout(st.rolloutId)!.outcome || this.beginReturn(st, 'rolled_back', message)) return;
       }
       const batch = failedHook.batch;
+      const doc = this.store.traffic(st.service);
+      if (doc && doc.backends.every((b) => b.version === st.version)) {
+        // every host already serves the new version (a post or last afterStop hook failed): it is the live one
+        this.journal(() => this.store.setLiveVersion(st.service, st.version));
+      }
       await this.cleanup(st, all.filter((s) => s.kind === 'start' && s.batch === batch && st.started.has(s.agentId)), `hook ${hook} failed`);
       const moved = hook === 'afterStop' || hook === 'post';
       throw new RolloutFailed(
@@ -481,6 +496,7 @@ export class Executor {
           const s = group[i];
           if (r.ok) {
             st.started.set(s.agentId, { slot: r.value.slot, port: r.value.port });
+            st.failed.delete(s.agentId);
             this.event(st.rolloutId, 'info', `${st.version} healthy in slot ${r.value.slot} after ${r.value.healthyAfterMs}ms`, s.agentId);
           } else {
             st.failed.add(s.agentId);
@@ -783,6 +799,19 @@ export class Executor {
       ...[...st.started].map(([agentId, x]) => ({ agentId, slot: x.slot })),
       ...all.filter((x) => x.kind === 'start' && x.state === 'running').map((x) => ({ agentId: x.agentId, slot: (JSON.parse(x.argsJson) as { slot: Slot }).slot })),
     ].filter((x, i, arr) => !inDoc.has(`${x.agentId}/${x.slot}`) && arr.findIndex((y) => y.agentId === x.agentId && y.slot === x.slot) === i);
+    // in place: hosts this rollout took out of the pool (their backends before the removal), still out
+    const restore: Backend[] = [];
+    for (const s of all) {
+      if (s.kind !== 'traffic' || s.state === 'pending' || s.agentId !== st.edges[0]) continue;
+      const ops = (JSON.parse(s.argsJson) as { ops?: TrafficOp[] }).ops ?? [];
+      const removed = ops.flatMap((o) => (o.op === 'remove' ? o.agentIds : []));
+      if (!removed.length) continue;
+      const first = all.find((x) => x.phase === s.phase)!;
+      const prev = (JSON.parse(first.resultJson || '{}') as { prev?: TrafficDoc }).prev;
+      for (const b of prev?.backends ?? []) {
+        if (b.agentId && removed.includes(b.agentId) && b.track === primaryTrack(prev) && !doc?.backends.some((x) => x.agentId === b.agentId)) restore.push(b);
+      }
+    }
     const steps = planRollbackSteps({
       spec: st.spec,
       traffic: doc,
@@ -790,6 +819,7 @@ export class Executor {
       edges: st.edges,
       batch: st.batch,
       strays,
+      restore,
       firstSeq: Math.max(0, ...all.map((x) => x.seq)) + 1,
       firstPhase: Math.max(0, ...all.map((x) => x.phase)) + 1,
       firstBatch: Math.max(0, ...all.map((x) => x.batch)) + 1,

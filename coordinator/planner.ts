@@ -88,6 +88,7 @@ export interface Plan {
   traffic: TrafficDoc[];
   /** what the planner decided that the operator should know (a batch shrunk for load) */
   notes: string[];
+  inPlace?: boolean;
 }
 
 /** "3" → 3 hosts a batch, "25%" → a quarter of the hosts (at least one). */
@@ -238,7 +239,7 @@ export function planRollout(input: PlanInput): Plan {
       hint: 'roll out a different version',
     });
   }
-  const base = { service: spec.name, version: params.version, fromVersion: input.liveVersion, strategy: params.strategy, edges, hosts, notes: [] as string[] };
+  const base = { service: spec.name, version: params.version, fromVersion: input.liveVersion, strategy: params.strategy, edges, hosts, notes: [] as string[], ...(params.inPlace ? { inPlace: true } : {}) };
   const list = new StepList();
   for (const e of edges) list.add(0, 'configure_edge', e, { spec });
   const stagers = params.strategy === 'blue-green' && params.hosts ? hosts.filter((h) => matchesSelector(input.fleet.find((f) => f.agentId === h.agentId)!.labels, params.hosts!)) : hosts;
@@ -356,9 +357,11 @@ export function loadAwareBatches(input: PlanInput, hosts: HostPlan[], notes: str
       hint: 'roll it out without --in-place (the new instance starts beside the old one)',
     });
   }
+  // a first release takes nothing out of the pool
+  if (!hosts.some((h) => h.oldAddr)) return splitBatches(hosts, params.batch);
   const out: HostPlan[][] = [];
   for (let i = 0; i < hosts.length; ) {
-    let n = Math.min(want, hosts.length - i, hosts.length - 1);
+    let n = Math.max(1, Math.min(want, hosts.length - i, hosts.length - 1));
     const projected = (k: number) => {
       const left = hosts.filter((_, j) => j < i || j >= i + k);
       const cores = left.reduce((c, h) => c + facts.get(h.agentId)!.cores, 0);
@@ -541,6 +544,8 @@ export interface RollbackInput {
   batch: BatchSize;
   /** instances started by an interrupted rollout that take no traffic: stopped */
   strays: { agentId: string; slot: Slot }[];
+  /** in-place: hosts the rollout took out of the pool, as they were: started again with the target and put back */
+  restore?: Backend[];
   firstSeq: number;
   firstPhase: number;
   firstBatch: number;
@@ -578,6 +583,13 @@ export function planRollbackSteps(input: RollbackInput): PlannedStep[] {
   if (strays.length) {
     list.next();
     for (const x of strays) list.add(batchNo, 'stop', x.agentId, { service: spec.name, slot: x.slot, signal: compiled.stop.signal, drainTimeoutMs: compiled.stop.drainTimeoutMs });
+  }
+  // in place: hosts out of the pool get the target version back in their old slot, and rejoin
+  const restore = (input.restore ?? []).filter((b) => b.agentId && (b.slot === 'a' || b.slot === 'b') && !kept.some((k) => k.agentId === b.agentId));
+  if (restore.length) {
+    list.next();
+    for (const b of restore) list.add(batchNo, 'start', b.agentId!, { spec, version: target, slot: b.slot });
+    trafficPhase(spec, traffic, list, input.edges, batchNo, [{ op: 'add', backends: restore.map((b) => ({ ...b, track: keep, version: target })) }], docs);
   }
   // hosts whose kept instance runs another version: swapped back, batch by batch
   const back = kept.filter((b) => b.version !== target && b.agentId && (b.slot === 'a' || b.slot === 'b'));

@@ -204,3 +204,47 @@ test('in place: each batch leaves the pool, swaps with one instance per host, an
   const agents = parseJson(await fleet.zddctl(['agents', '--json']));
   t.true(agents.every((a: any) => a.cores > 0 && a.load_pct >= 0), JSON.stringify(agents[0]));
 });
+
+test('in place: a version that fails its health gate returns the batch to the old version, which starts again and rejoins the pool (0 failed under load)', async (t) => {
+  const fleet = await fleetFor(t);
+  fleet.writeRelease('v1');
+  fleet.writeRelease('v2', { healthStatus: 503 });
+  await deploy(t, fleet, 'v1', fleet.spec({ health: { path: '/healthz', interval: '50ms', timeout: '1s', healthyThreshold: 2, deadline: '2s' } }));
+  const gen = load(fleet);
+  await new Promise((res) => setTimeout(res, 300));
+  const r = await fleet.zddctl(['rollout', 'web', '--version', 'v2', '--in-place', '--batch', '2']);
+  const stats = await gen.stop();
+  t.not(r.code, 0);
+  t.is(stats.failed, 0, JSON.stringify(stats.failures));
+  const s = await status(fleet);
+  t.is(s.state, 'rolled_back', s.error);
+  t.regex(s.error, /batch 1 failed/);
+  const traffic = s.events.filter((e: any) => /^traffic generation/.test(e.message)).map((e: any) => e.message.replace(/ applied in \d+ms/, ''));
+  t.regex(traffic.at(-1), /host-1=v1 host-2=v1 host-3=v1$/, traffic.join('\n'));
+  t.deepEqual(await versionsServed(fleet.nginxPort, 12), new Set(['v1']));
+  t.deepEqual(fleet.instances().map((i) => `${i.agent}:${i.version}:${i.slot}`).sort(), ['1:v1:a', '2:v1:a', '3:v1:a']);
+  const r2 = await fleet.zddctl(['rollout', 'web', '--version', 'v2', '--in-place', '--failure-limit', '1']);
+  t.regex(r2.stderr, /--failure-limit does not apply to --in-place/);
+});
+
+test('a hook under way when its agent restarts is never run again: its outcome is unknown, and the rollout stops before traffic moves', async (t) => {
+  const fleet = await fleetFor(t, { coordinatorArgs: ['--agent-grace-ms', '20000'] });
+  fleet.writeRelease('v1');
+  fleet.writeRelease('v2');
+  await deploy(t, fleet, 'v1');
+  const ran = path.join(fleet.dir, 'migrations.log');
+  t.is((await fleet.apply(fleet.spec({ hooks: { pre: `echo "$ZDD_AGENT_ID" >> ${ran}; sleep 2` } }))).code, 0);
+  const done = fleet.zddctl(['rollout', 'web', '--version', 'v2']);
+  await until('the pre hook to start', () => fs.existsSync(ran), 15_000);
+  await fleet.stopAgent(1, 'SIGKILL');
+  fleet.startAgent(1);
+  const r = await done;
+  t.not(r.code, 0);
+  const s = await status(fleet);
+  t.is(s.state, 'failed');
+  t.regex(s.error, /hook pre was running when the agent on host-1 restarted .*its outcome is unknown, so it is not run again/);
+  await new Promise((res) => setTimeout(res, 2500));
+  t.deepEqual(fs.readFileSync(ran, 'utf8').trim().split('\n'), ['host-1'], 'the hook ran once');
+  t.deepEqual(await versionsServed(fleet.nginxPort, 10), new Set(['v1']));
+});
+

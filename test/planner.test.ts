@@ -323,3 +323,29 @@ test('in place with --max-load: a batch shrinks until the hosts left in the pool
   t.deepEqual(plan.notes, []);
   t.is(code(() => planRollout(input({ fleet: busy(80), traffic: live4, liveVersion: 'v1' }, { inPlace: true, maxLoad: 90 }))), 'INVALID_ARGUMENT');
 });
+
+test('in place on a first release takes nothing out of the pool, even on one host', (t) => {
+  const plan = planRollout(input({ fleet: fleet(1) }, { inPlace: true, batch: { count: 3 } }));
+  t.deepEqual(plan.batches, [['h1']]);
+  t.false(plan.steps.some((s) => s.kind === 'traffic' && (s.args.ops as TrafficOp[]).some((o) => o.op === 'remove')));
+});
+
+test('a return from an in-place rollout starts the old version again on hosts that are out of the pool, and puts them back', (t) => {
+  const traffic: TrafficDoc = { ...live4, backends: live4.backends.slice(2) };
+  const steps = planRollbackSteps({
+    spec,
+    traffic,
+    target: 'v1',
+    edges: ['h0'],
+    batch: { count: 1 },
+    strays: [{ agentId: 'h1', slot: 'b' }],
+    restore: live4.backends.slice(0, 2),
+    firstSeq: 50,
+    firstPhase: 20,
+    firstBatch: 3,
+  });
+  t.deepEqual(steps.map((s) => `${s.kind}:${s.agentId}`), ['stop:h1', 'start:h1', 'start:h2', 'traffic:h0', 'finalize:']);
+  t.deepEqual(steps.filter((s) => s.kind === 'start').map((s) => s.args.slot), ['a', 'a']);
+  const doc = applyOps(traffic, 'web', (steps.find((s) => s.kind === 'traffic')!.args.ops as TrafficOp[]), 5);
+  t.deepEqual(doc.backends.map((b) => `${b.agentId}=${b.version}`), ['h1=v1', 'h2=v1', 'h3=v1', 'h4=v1']);
+});

@@ -11,6 +11,9 @@ import { Releases, checkMembers, tarMembers } from '../agent/releases.js';
 import { ZddError } from '../lib/errors.js';
 import { silentLogger } from '../lib/log.js';
 import { writeTarGz, type TarEntry } from './support/tar.js';
+import { runBounded, commandEnv } from '../agent/run.js';
+import { processStartTicks } from '../lib/proc.js';
+import { until } from './support/fleet.js';
 
 const tmp = (t: { teardown(fn: () => void): void }) => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'zdd-releases-'));
@@ -107,13 +110,26 @@ test('members that would land outside the release directory, links out of it and
     ['absolute symlink', { name: 'passwd', type: '2', linkname: '/etc/passwd' }],
     ['hard link out', { name: 'h', type: '1', linkname: '../escaped.txt' }],
     ['device', { name: 'null', type: '3' }],
+    ['file through a link', { name: 'lib/x', type: '2', linkname: '.' }],
   ];
+  // with a link "a" to ".", a/a/a/.zdd-release.json looks inside, but is written through the link
+  bad.push(['member below a link', { name: 'a/a/.zdd-release.json', type: '2', linkname: '../../../victim' }]);
   for (const [what, entry] of bad) {
-    const a = writeTarGz(path.join(dir, `bad-${what.replace(/ /g, '-')}.tar.gz`), [...app, entry]);
+    const extra: TarEntry[] = what === 'member below a link' ? [{ name: 'a', type: '2', linkname: '.' }] : what === 'file through a link' ? [] : [];
+    const a = writeTarGz(path.join(dir, `bad-${what.replace(/ /g, '-')}.tar.gz`), [...app, ...extra, entry, ...(what === 'file through a link' ? [{ name: 'lib/x/evil.js', data: 'x' }] : [])]);
     const err = await fails(r.stage({ service: 'web', version: 'v9', url: a.file, sha256: a.sha256, keep: 3, env: {} }, () => undefined));
     t.is(err.code, 'INVALID_ARGUMENT', what);
-    t.regex(err.message, /artifact member .* (would land outside the release directory|outside the release directory|special file, which a release may not contain); nothing was staged/, what);
+    t.regex(err.message, /artifact member .* (would land outside the release directory|outside the release directory|special file, which a release may not contain|could be written through that link); nothing was staged/, what);
   }
+  // links that only a real resolution shows outside: "a" → ".", then "b" → "a/.." is the parent
+  const chained = writeTarGz(path.join(dir, 'chained.tar.gz'), [...app, { name: 'a', type: '2', linkname: '.' }, { name: 'b', type: '2', linkname: 'a/..' }]);
+  const err = await fails(r.stage({ service: 'web', version: 'v9', url: chained.file, sha256: chained.sha256, keep: 3, env: {} }, () => undefined));
+  t.regex(err.message, /artifact member "b" is a link that resolves to .*, outside the release directory; nothing was staged/);
+  // GNU tar applies a global pax header to every later member: refused
+  const pax = 'linkpath=/etc\n';
+  const rec = `${pax.length + 3} ${pax}`;
+  const global = writeTarGz(path.join(dir, 'global.tar.gz'), [{ name: 'pax_global_header', type: 'g', data: rec }, ...app]);
+  t.regex((await fails(r.stage({ service: 'web', version: 'v9', url: global.file, sha256: global.sha256, keep: 3, env: {} }, () => undefined))).message, /global pax header/);
   t.false(fs.existsSync(outside));
   t.deepEqual(nothingLeft(root), []);
   // the reader sees what tar itself writes, long names included
@@ -142,12 +158,14 @@ test('only the newest releases are kept (release.keep), never one an instance ru
     if (v === 'v3') t.deepEqual(res.pruned, [], 'v1 runs: kept although beyond keep');
     await new Promise((res) => setTimeout(res, 20)); // distinct staging times
   }
-  t.deepEqual(fs.readdirSync(path.join(root, 'web')).sort(), ['v1', 'v3', 'v4']);
+  const listed = () => fs.readdirSync(path.join(root, 'web')).filter((f) => !f.startsWith('.')).sort();
+  t.deepEqual(listed(), ['v1', 'v3', 'v4']);
+  t.deepEqual(r.pruned('web'), ['v2'], 'a removed release is remembered: starting it later says so');
   running = [];
   const a = writeTarGz(path.join(dir, 'v5.tar.gz'), [{ name: 'server.js', data: 'v5' }]);
   const res = await r.stage({ service: 'web', version: 'v5', url: a.file, sha256: a.sha256, keep: 2, env: {} }, () => undefined);
   t.deepEqual(res.pruned.sort(), ['v1', 'v3']);
-  t.deepEqual(fs.readdirSync(path.join(root, 'web')).sort(), ['v4', 'v5']);
+  t.deepEqual(listed(), ['v4', 'v5']);
 });
 
 const root = process.getuid?.() === 0;
@@ -172,3 +190,18 @@ const root = process.getuid?.() === 0;
     t.deepEqual(nothingLeft(path.join(mnt, 'releases')), []);
   },
 );
+
+test('an operator command that leaves a background child is done when it exits; a timeout kills its whole process group', async (t) => {
+  const dir = tmp(t);
+  let r = await runBounded(['/bin/sh', '-c', `sleep 30 & echo $! > ${dir}/bg; echo started; exit 0`], { cwd: dir, env: commandEnv({}), timeoutMs: 10_000 });
+  t.true(r.ok);
+  t.is(r.output, 'started');
+  t.true(r.ms < 5000, `took ${r.ms}ms`);
+  const gone = (pid: number) => processStartTicks(pid) === undefined;
+  await until('the background child to be killed with its group', () => gone(Number(fs.readFileSync(path.join(dir, 'bg'), 'utf8'))), 5000);
+  r = await runBounded(['/bin/sh', '-c', `sleep 30 & echo $! > ${dir}/bg2; wait`], { cwd: dir, env: commandEnv({}), timeoutMs: 300 });
+  t.false(r.ok);
+  t.is(r.why, 'killed after 300ms');
+  await until('the timed-out command\'s child to be killed', () => gone(Number(fs.readFileSync(path.join(dir, 'bg2'), 'utf8'))), 5000);
+  t.pass();
+});
