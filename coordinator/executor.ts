@@ -452,7 +452,7 @@ export class Executor {
             this.event(
               st.rolloutId,
               'info',
-              `${v.reused ? `${st.version} already staged` : `staged ${st.version} (${(v.bytes / 1e6).toFixed(1)} MB) in ${v.ms}ms`} at ${v.dir}${v.pruned.length ? `; removed old releases ${v.pruned.join(', ')}` : ''}${tail(v.output)}`,
+              `${v.reused ? `${st.version} already staged` : `staged ${st.version} (${v.bytes >= 1e6 ? `${(v.bytes / 1e6).toFixed(1)} MB` : `${(v.bytes / 1e3).toFixed(1)} kB`}) in ${v.ms}ms`} at ${v.dir}${v.pruned.length ? `; removed old releases ${v.pruned.join(', ')}` : ''}${tail(v.output)}`,
               s.agentId,
               'stage',
             );

@@ -309,7 +309,7 @@ export function planRollout(input: PlanInput): Plan {
   return { ...base, batches: batches.map((b) => b.map((h) => h.agentId)), steps: list.steps, traffic: previews };
 }
 
-type HookAdder = (batch: number, name: HookName, hosts: Pick<HostPlan, 'agentId' | 'newSlot' | 'oldSlot' | 'oldVersion'>[]) => void;
+type HookAdder = (batch: number, name: HookName, hosts: Pick<HostPlan, 'agentId' | 'newSlot' | 'newAddr' | 'oldSlot' | 'oldAddr' | 'oldVersion'>[]) => void;
 
 /** Adds a phase running one of the spec's hooks on each given host (nothing when the spec has no such hook). */
 function hookSteps(spec: ServiceSpec, list: StepList, version: string, liveVersion: string): HookAdder {
@@ -320,7 +320,9 @@ function hookSteps(spec: ServiceSpec, list: StepList, version: string, liveVersi
     list.next();
     const perHost = name !== 'pre' && name !== 'post';
     for (const x of hosts) {
-      const slot = name === 'beforeDrain' || name === 'afterStop' ? x.oldSlot : x.newSlot;
+      const old = name === 'beforeDrain' || name === 'afterStop';
+      const slot = old ? x.oldSlot : x.newSlot;
+      const addr = old ? x.oldAddr : x.newAddr;
       list.add(batch, 'hook', x.agentId, {
         service: spec.name,
         hook: name,
@@ -328,7 +330,13 @@ function hookSteps(spec: ServiceSpec, list: StepList, version: string, liveVersi
         argv: h.argv,
         timeoutMs: h.timeoutMs,
         ...(compiled.workdir ? { workdir: compiled.workdir } : {}),
-        env: { ...compiled.env, ZDD_OLD_VERSION: (perHost ? x.oldVersion : liveVersion) ?? '', ...(perHost && slot ? { ZDD_SLOT: slot } : {}) },
+        // per host: the slot and PORT of the instance the hook is about (the new one, or the old one for beforeDrain and afterStop)
+        env: {
+          ...compiled.env,
+          ZDD_OLD_VERSION: (perHost ? x.oldVersion : liveVersion) ?? '',
+          ...(perHost && slot ? { ZDD_SLOT: slot } : {}),
+          ...(perHost && addr ? { PORT: addr.slice(addr.lastIndexOf(':') + 1) } : {}),
+        },
       });
     }
   };

@@ -287,7 +287,8 @@ test('an artifact is staged on every host before anything starts; hooks wrap eac
   t.is(pre.agentId, 'h1');
   t.deepEqual(pre.args.env, { ZDD_OLD_VERSION: 'v1' });
   const drain = plan.steps.find((s) => s.kind === 'hook' && s.args.hook === 'beforeDrain')!;
-  t.deepEqual(drain.args.env, { ZDD_OLD_VERSION: 'v1', ZDD_SLOT: 'a' });
+  t.deepEqual(drain.args.env, { ZDD_OLD_VERSION: 'v1', ZDD_SLOT: 'a', PORT: '8001' });
+  t.deepEqual(plan.steps.find((s) => s.kind === 'hook' && s.args.hook === 'afterHealthy')!.args.env, { ZDD_OLD_VERSION: 'v1', ZDD_SLOT: 'b', PORT: '8002' });
   const phases = plan.steps.map((s) => s.phase);
   t.deepEqual(phases, [...phases].sort((a, b) => a - b));
 });
