@@ -22,6 +22,8 @@ export interface RunRecord {
   bridge: string;
   namespaces: string[];
   veths: string[];
+  /** an `iptables -I FORWARD -i BRIDGE -o BRIDGE -j ACCEPT` was (or is about to be) added */
+  forwardRule?: boolean;
   /** a directory of the run's own, removed by the sweep when the run's process died */
   runDir?: string;
 }
@@ -45,6 +47,7 @@ const schema = z
     bridge: z.string(),
     namespaces: z.array(z.string()).max(200),
     veths: z.array(z.string()).max(200),
+    forwardRule: z.boolean().optional(),
     runDir: z.string().optional(),
   })
   .superRefine((r, ctx) => {

@@ -13,6 +13,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { processStartTicks } from '../lib/proc.js';
+import { acceptRule, planForward } from './bridge-forward.js';
 import { bridgeName, isRunDir, NAME, nsName, parseRecord, RecordInvalid, recordFile, RUN_ID, vethName, type RunRecord } from './netns-record.js';
 
 export interface TopologyOptions {
@@ -52,7 +53,7 @@ export interface RunResult {
   stderr: string;
 }
 
-export type NetnsErrorCode = 'NOT_ROOT' | 'INVALID_ARGUMENT' | 'IP_FAILED' | 'NO_SUBNET' | 'UNKNOWN_HOST' | 'UNSAFE_STATE_DIR';
+export type NetnsErrorCode = 'NOT_ROOT' | 'INVALID_ARGUMENT' | 'IP_FAILED' | 'NO_SUBNET' | 'UNKNOWN_HOST' | 'UNSAFE_STATE_DIR' | 'FORWARD_BLOCKED';
 
 export class NetnsError extends Error {
   constructor(readonly code: NetnsErrorCode, message: string, opts: { cause?: unknown } = {}) {
@@ -93,6 +94,21 @@ function ip(args: string[]): string {
 /** `ip` for removal: a thing already gone is what we wanted. */
 function ipQuiet(args: string[]): void {
   spawnSync('ip', args, { stdio: 'ignore' });
+}
+
+/** `iptables -w ARGS`: undefined when there is no iptables, else its exit status and output. */
+function iptables(args: string[]): { status: number; out: string } | undefined {
+  const r = spawnSync('iptables', ['-w', ...args], { encoding: 'utf8' });
+  if ((r.error as NodeJS.ErrnoException | undefined)?.code === 'ENOENT') return undefined;
+  return { status: r.status ?? 1, out: `${r.stdout ?? ''}${r.stderr ?? ''}${r.error ? r.error.message : ''}` };
+}
+
+function bridgeNfCallIptables(): string | undefined {
+  try {
+    return fs.readFileSync('/proc/sys/net/bridge/bridge-nf-call-iptables', 'utf8');
+  } catch {
+    return undefined; // br_netfilter not loaded
+  }
 }
 
 const sleepSync = (ms: number) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
@@ -169,6 +185,7 @@ function removeLinks(rec: RunRecord): void {
   // deleting a namespace destroys its veth end, and the kernel then removes the peer, but not
   // always before we look: delete the peers too, and the bridge last
   for (const v of rec.veths) ipQuiet(['link', 'delete', v]);
+  if (rec.forwardRule) iptables(['-D', ...acceptRule(rec.bridge)]);
   ipQuiet(['link', 'delete', rec.bridge]);
 }
 
@@ -328,6 +345,7 @@ export class Topology {
     try {
       ip(['link', 'add', rec.bridge, 'type', 'bridge']);
       ip(['link', 'set', rec.bridge, 'up']);
+      t.letBridgedTrafficThrough();
       o.hosts.forEach((name, i) => {
         const ns = rec.namespaces[i];
         const veth = rec.veths[i];
@@ -347,6 +365,30 @@ export class Topology {
     } catch (err) {
       t.destroySync();
       throw err;
+    }
+  }
+
+  /**
+   * Adds an iptables ACCEPT for traffic within the bridge when bridged traffic passes a FORWARD
+   * chain that may drop it; recorded first, so that teardown and the sweep delete it.
+   */
+  private letBridgedTrafficThrough(): void {
+    const chain = iptables(['-S', 'FORWARD']);
+    if (chain && chain.status !== 0) {
+      process.stderr.write(`netns: could not read iptables FORWARD (${chain.out.trim()}); bridged traffic may be dropped\n`);
+      return;
+    }
+    const plan = planForward(bridgeNfCallIptables(), chain?.out);
+    if (plan.kind === 'none') return;
+    this.rec.forwardRule = true;
+    writeRecord(this.rec);
+    const r = iptables(['-I', ...acceptRule(this.rec.bridge)]);
+    if (r?.status !== 0) {
+      throw new NetnsError(
+        'FORWARD_BLOCKED',
+        `${plan.why}, and adding \`iptables -I ${acceptRule(this.rec.bridge).join(' ')}\` failed: ${r?.out.trim()}. ` +
+          'Set net.bridge.bridge-nf-call-iptables=0 or let bridged traffic through FORWARD, and run again',
+      );
     }
   }
 
@@ -454,6 +496,7 @@ export class Topology {
     for (const ns of this.rec.namespaces) if (new RegExp(`^${ns}(?:\\s|$)`, 'm').test(nsList)) out.push(`namespace ${ns}`);
     const links = spawnSync('ip', ['-o', 'link'], { encoding: 'utf8' }).stdout ?? '';
     for (const l of [this.rec.bridge, ...this.rec.veths]) if (new RegExp(`: ${l}[@:]`).test(links)) out.push(`link ${l}`);
+    if (this.rec.forwardRule && iptables(['-C', ...acceptRule(this.rec.bridge)])?.status === 0) out.push(`iptables rule ${acceptRule(this.rec.bridge).join(' ')}`);
     return out;
   }
 }

@@ -1,8 +1,9 @@
-// What the sweep of dead e2e runs accepts from a record (e2e/netns-record.ts). Pure code: no
-// namespace is created.
+// What the sweep of dead e2e runs accepts from a record (e2e/netns-record.ts), and when a run adds
+// an iptables rule for its bridge (e2e/bridge-forward.ts). Pure code: no namespace is created.
 import test from 'ava';
 import os from 'node:os';
 import path from 'node:path';
+import { acceptRule, planForward } from '../e2e/bridge-forward.js';
 import { parseRecord, RecordInvalid } from '../e2e/netns-record.js';
 
 const good = {
@@ -13,6 +14,7 @@ const good = {
   bridge: 'zddab12',
   namespaces: ['zdd-e2e-ab12-edge', 'zdd-e2e-ab12-app1'],
   veths: ['zab120', 'zab121'],
+  forwardRule: true,
   runDir: path.join(os.tmpdir(), 'zdd-e2e-hosts-Ab3xY9'),
 };
 const parse = (r: object, file = 'ab12.json') => parseRecord(file, JSON.stringify(r));
@@ -50,4 +52,18 @@ test('a run directory outside the temporary directory or not named zdd-… is re
   for (const runDir of ['/', '/etc', os.tmpdir(), path.join(os.tmpdir(), 'other-Ab3xY9'), path.join(os.tmpdir(), 'zdd-e2e-hosts-Ab3xY9', '..'), 'zdd-e2e-hosts-Ab3xY9']) {
     t.throws(() => parse({ ...good, runDir }), { instanceOf: RecordInvalid }, runDir);
   }
+});
+
+test('bridged traffic bypassing iptables, or FORWARD accepting everything, needs no rule', (t) => {
+  t.is(planForward(undefined, '-P FORWARD DROP\n').kind, 'none');
+  t.is(planForward('0\n', '-P FORWARD DROP\n').kind, 'none');
+  t.is(planForward('1\n', undefined).kind, 'none');
+  t.is(planForward('1\n', '-P FORWARD ACCEPT\n').kind, 'none');
+});
+
+test('bridged traffic through a FORWARD that drops, by policy or by a rule, gets an ACCEPT for the bridge', (t) => {
+  const docker = '-P FORWARD DROP\n-A FORWARD -j DOCKER-USER\n-A FORWARD -j DOCKER-FORWARD\n';
+  t.deepEqual(planForward('1\n', docker), { kind: 'accept', why: 'bridged traffic goes through iptables FORWARD (policy DROP, 2 rules)' });
+  t.is(planForward('1\n', '-P FORWARD ACCEPT\n-A FORWARD -j REJECT\n').kind, 'accept');
+  t.deepEqual(acceptRule('zddab12'), ['FORWARD', '-i', 'zddab12', '-o', 'zddab12', '-j', 'ACCEPT']);
 });
