@@ -381,7 +381,14 @@ async function main(): Promise<number> {
   const began = Date.now();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'zdd-e2e-hosts-'));
   fs.mkdirSync(path.join(dir, 'logs'));
-  const topo = Topology.create({ prefix: cfg.prefix, hosts: ['edge', ...APP_HOSTS, 'client'] });
+  // the run directory is recorded with the topology, so that a sweep after a SIGKILL removes it too
+  let topo: Topology;
+  try {
+    topo = Topology.create({ prefix: cfg.prefix, hosts: ['edge', ...APP_HOSTS, 'client'], runDir: dir });
+  } catch (err) {
+    fs.rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
   say(`topology ${topo.id}: bridge ${topo.bridge}, subnet ${topo.subnet}, run directory ${dir}`);
   for (const h of topo.hosts) process.stdout.write(`  ${h.name.padEnd(6)} ${h.addr.padEnd(14)} netns ${h.ns}\n`);
   const sc = new Scenario(cfg, topo, dir);

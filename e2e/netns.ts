@@ -4,13 +4,17 @@
 // parallel runs never meet, and `destroy()` removes it all: the processes in each namespace, the
 // namespaces, the veths and the bridge. An 'exit' hook does the same synchronously when the program
 // ends without it, and a run whose process died outright (SIGKILL) is swept by the next `create()`
-// from the record it left in the state directory.
+// from the record it left in the state directory (root's own, under /run; see netns-record.ts for
+// what a record may name). Processes are signalled only after checking that they are in the
+// namespace, so a pid reused since it was listed is left alone.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { processStartTicks } from '../lib/proc.js';
+import { acceptRule, planForward } from './bridge-forward.js';
+import { bridgeName, isRunDir, NAME, nsName, parseRecord, RecordInvalid, recordFile, RUN_ID, vethName, type RunRecord } from './netns-record.js';
 
 export interface TopologyOptions {
   /** the start of every namespace name of this run (letters, digits, dashes) */
@@ -19,6 +23,11 @@ export interface TopologyOptions {
   hosts: string[];
   /** how long processes get between SIGTERM and SIGKILL in destroy() (default 5 s) */
   graceMs?: number;
+  /**
+   * The run's directory (made by mkdtemp in the temporary directory, named `zdd-…`): recorded, so
+   * that a sweep removes it when the run's process died. A live run removes it itself, or keeps it.
+   */
+  runDir?: string;
 }
 
 export interface Host {
@@ -44,7 +53,7 @@ export interface RunResult {
   stderr: string;
 }
 
-export type NetnsErrorCode = 'NOT_ROOT' | 'INVALID_ARGUMENT' | 'IP_FAILED' | 'NO_SUBNET' | 'UNKNOWN_HOST';
+export type NetnsErrorCode = 'NOT_ROOT' | 'INVALID_ARGUMENT' | 'IP_FAILED' | 'NO_SUBNET' | 'UNKNOWN_HOST' | 'UNSAFE_STATE_DIR' | 'FORWARD_BLOCKED';
 
 export class NetnsError extends Error {
   constructor(readonly code: NetnsErrorCode, message: string, opts: { cause?: unknown } = {}) {
@@ -53,17 +62,26 @@ export class NetnsError extends Error {
   }
 }
 
-/** Where each live run records what it created, for the sweep of runs whose process died. */
-const STATE_DIR = path.join(os.tmpdir(), 'zdd-netns');
+/**
+ * Where each live run records what it created, for the sweep of runs whose process died. Root's
+ * own: the sweep kills and deletes what the records name, so no one else may write one.
+ */
+const STATE_DIR = '/run/zdd-netns';
 
-interface RunRecord {
-  id: string;
-  owner: number;
-  ownerTicks: number | undefined;
-  subnet: string;
-  bridge: string;
-  namespaces: string[];
-  veths: string[];
+/** Creates the state directory (0700), or checks that the one there is root's and writable by root alone. */
+function ensureStateDir(): void {
+  try {
+    fs.mkdirSync(STATE_DIR, { mode: 0o700 });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw new NetnsError('UNSAFE_STATE_DIR', `${STATE_DIR}: ${(err as Error).message}`, { cause: err });
+  }
+  const st = fs.lstatSync(STATE_DIR);
+  if (!st.isDirectory() || st.uid !== 0 || (st.mode & 0o022) !== 0) {
+    throw new NetnsError(
+      'UNSAFE_STATE_DIR',
+      `${STATE_DIR} is not a directory of root's that only root can write (uid ${st.uid}, mode ${(st.mode & 0o7777).toString(8)}); remove it and run again`,
+    );
+  }
 }
 
 function ip(args: string[]): string {
@@ -78,36 +96,88 @@ function ipQuiet(args: string[]): void {
   spawnSync('ip', args, { stdio: 'ignore' });
 }
 
+/** `iptables -w ARGS`: undefined when there is no iptables, else its exit status and output. */
+function iptables(args: string[]): { status: number; out: string } | undefined {
+  const r = spawnSync('iptables', ['-w', ...args], { encoding: 'utf8' });
+  if ((r.error as NodeJS.ErrnoException | undefined)?.code === 'ENOENT') return undefined;
+  return { status: r.status ?? 1, out: `${r.stdout ?? ''}${r.stderr ?? ''}${r.error ? r.error.message : ''}` };
+}
+
+function bridgeNfCallIptables(): string | undefined {
+  try {
+    return fs.readFileSync('/proc/sys/net/bridge/bridge-nf-call-iptables', 'utf8');
+  } catch {
+    return undefined; // br_netfilter not loaded
+  }
+}
+
 const sleepSync = (ms: number) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Pids of every process in a namespace (none when the namespace is gone). */
-export function nsPids(ns: string): number[] {
-  const r = spawnSync('ip', ['netns', 'pids', ns], { encoding: 'utf8' });
-  if (r.status !== 0) return [];
-  return r.stdout.split('\n').map(Number).filter((n) => n > 0 && n !== process.pid);
+type NsIdentity = { dev: number; ino: number };
+
+/** The namespace's identity (device and inode of its nsfs file), undefined when it is gone. */
+function nsIdentity(ns: string): NsIdentity | undefined {
+  try {
+    const st = fs.statSync(`/run/netns/${ns}`);
+    return { dev: st.dev, ino: st.ino };
+  } catch {
+    return undefined;
+  }
 }
 
-function signalAll(pids: number[], sig: NodeJS.Signals): void {
-  for (const pid of pids) {
-    try {
-      process.kill(pid, sig);
-    } catch {
-      /* gone */
+/** True when process `pid` is in the namespace now (false when it is gone or elsewhere). */
+function inNamespace(pid: number, id: NsIdentity): boolean {
+  try {
+    const st = fs.statSync(`/proc/${pid}/ns/net`);
+    return st.dev === id.dev && st.ino === id.ino;
+  } catch {
+    return false;
+  }
+}
+
+/** Pids of every process in a namespace, each checked to be in it (none when the namespace is gone). */
+export function nsPids(ns: string): number[] {
+  const id = nsIdentity(ns);
+  if (!id) return [];
+  const r = spawnSync('ip', ['netns', 'pids', ns], { encoding: 'utf8' });
+  if (r.status !== 0) return [];
+  return r.stdout
+    .split('\n')
+    .map(Number)
+    .filter((n) => n > 0 && n !== process.pid && inNamespace(n, id));
+}
+
+/**
+ * Signals every process in the namespaces; returns how many it signalled. Each pid is checked
+ * against the namespace again just before its signal, so one that ended and was reused since
+ * `ip netns pids` listed it is skipped.
+ */
+function signalNamespaces(namespaces: readonly string[], sig: NodeJS.Signals): number {
+  let n = 0;
+  for (const ns of namespaces) {
+    const id = nsIdentity(ns);
+    if (!id) continue;
+    for (const pid of nsPids(ns)) {
+      if (!inNamespace(pid, id)) continue;
+      try {
+        process.kill(pid, sig);
+        n++;
+      } catch {
+        /* gone */
+      }
     }
   }
+  return n;
 }
 
 /** Synchronous teardown from a record: SIGKILL, wait for the namespaces to empty, delete. */
-function teardownSync(rec: RunRecord): void {
+function teardownSync(rec: RunRecord, opts: { removeRunDir?: boolean } = {}): void {
   const deadline = Date.now() + 5000;
-  for (;;) {
-    const pids = rec.namespaces.flatMap(nsPids);
-    if (!pids.length || Date.now() > deadline) break;
-    signalAll(pids, 'SIGKILL');
-    sleepSync(50);
-  }
+  while (signalNamespaces(rec.namespaces, 'SIGKILL') && Date.now() < deadline) sleepSync(50);
   removeLinks(rec);
+  if (opts.removeRunDir && rec.runDir) removeRunDir(rec.runDir);
+  fs.rmSync(path.join(STATE_DIR, recordFile(rec.id)), { force: true });
 }
 
 function removeLinks(rec: RunRecord): void {
@@ -115,29 +185,51 @@ function removeLinks(rec: RunRecord): void {
   // deleting a namespace destroys its veth end, and the kernel then removes the peer, but not
   // always before we look: delete the peers too, and the bridge last
   for (const v of rec.veths) ipQuiet(['link', 'delete', v]);
+  if (rec.forwardRule) iptables(['-D', ...acceptRule(rec.bridge)]);
   ipQuiet(['link', 'delete', rec.bridge]);
-  fs.rmSync(path.join(STATE_DIR, `${rec.id}.json`), { force: true });
+}
+
+/**
+ * Removes a dead run's directory, if it is still the one the run made: a directory of root's that
+ * no one else can write. /tmp is everyone's, and a directory someone else made under the recorded
+ * name (after a cleaner removed the run's) is left alone.
+ */
+function removeRunDir(dir: string): void {
+  if (!isRunDir(dir)) return;
+  let st: fs.Stats;
+  try {
+    st = fs.lstatSync(dir);
+  } catch {
+    return; // gone already
+  }
+  if (!st.isDirectory() || st.uid !== 0 || (st.mode & 0o022) !== 0) {
+    process.stderr.write(`netns: left ${dir} of a dead run: not a directory only root can write\n`);
+    return;
+  }
+  fs.rmSync(dir, { recursive: true, force: true });
 }
 
 /** Removes what runs whose process is gone left behind (a SIGKILL runs no exit hook). */
 function sweepDeadRuns(): void {
-  let files: string[] = [];
-  try {
-    files = fs.readdirSync(STATE_DIR).filter((f) => f.endsWith('.json'));
-  } catch {
-    return;
-  }
+  const files = fs.readdirSync(STATE_DIR).filter((f) => f.endsWith('.json'));
   for (const f of files) {
+    let text: string;
+    try {
+      text = fs.readFileSync(path.join(STATE_DIR, f), 'utf8');
+    } catch {
+      continue; // removed by its run just now
+    }
     let rec: RunRecord;
     try {
-      rec = JSON.parse(fs.readFileSync(path.join(STATE_DIR, f), 'utf8'));
-    } catch {
-      continue; // being written by a run starting now
+      rec = parseRecord(f, text);
+    } catch (err) {
+      // records are written whole (exclusively, or by rename), so this is no record half-written
+      process.stderr.write(`netns: ignored record ${(err as RecordInvalid).message}\n`);
+      continue;
     }
-    if (!rec.id || !Array.isArray(rec.namespaces)) continue;
     const ticks = processStartTicks(rec.owner);
     const alive = ticks !== undefined && ticks === rec.ownerTicks;
-    if (!alive) teardownSync(rec);
+    if (!alive) teardownSync(rec, { removeRunDir: true });
   }
 }
 
@@ -155,13 +247,13 @@ function freeOctets(): number[] {
   // `default` routes are written as the word, so every prefix listed here is a specific one
   const text = ip(['-4', 'addr']) + ip(['-4', 'route', 'show', 'table', 'all']);
   const prefixes = [...text.matchAll(/\b(\d{1,3}(?:\.\d{1,3}){3})(?:\/(\d{1,2}))?/g)].map((m) => ({ net: m[1], len: Number(m[2] ?? 32) }));
-  try {
-    for (const f of fs.readdirSync(STATE_DIR)) {
+  for (const f of fs.readdirSync(STATE_DIR)) {
+    try {
       const m = /"subnet":"(10\.231\.\d+\.0)\/24"/.exec(fs.readFileSync(path.join(STATE_DIR, f), 'utf8'));
       if (m) prefixes.push({ net: m[1], len: 24 });
+    } catch {
+      /* removed by its run just now */
     }
-  } catch {
-    /* no other run */
   }
   return [...Array(254).keys()]
     .map((i) => i + 1)
@@ -211,12 +303,13 @@ export class Topology {
   /** Creates the bridge, the namespaces and their links; on any failure removes what it made. */
   static create(o: TopologyOptions): Topology {
     if (process.getuid?.() !== 0) throw new NetnsError('NOT_ROOT', 'network namespaces need root');
-    if (!/^[a-z][a-z0-9-]{0,30}$/.test(o.prefix)) throw new NetnsError('INVALID_ARGUMENT', `prefix "${o.prefix}": expected lower-case letters, digits, dashes`);
+    if (!NAME.test(o.prefix)) throw new NetnsError('INVALID_ARGUMENT', `prefix "${o.prefix}": expected lower-case letters, digits, dashes`);
     if (o.hosts.length < 1 || o.hosts.length > 200 || new Set(o.hosts).size !== o.hosts.length) {
       throw new NetnsError('INVALID_ARGUMENT', 'expected 1 to 200 distinct host names');
     }
-    for (const h of o.hosts) if (!/^[a-z][a-z0-9-]{0,30}$/.test(h)) throw new NetnsError('INVALID_ARGUMENT', `host name "${h}": expected lower-case letters, digits, dashes`);
-    fs.mkdirSync(STATE_DIR, { recursive: true });
+    for (const h of o.hosts) if (!NAME.test(h)) throw new NetnsError('INVALID_ARGUMENT', `host name "${h}": expected lower-case letters, digits, dashes`);
+    if (o.runDir !== undefined && !isRunDir(o.runDir)) throw new NetnsError('INVALID_ARGUMENT', `run directory "${o.runDir}": expected a zdd-… directory made by mkdtemp in ${os.tmpdir()}`);
+    ensureStateDir();
     sweepDeadRuns();
 
     const existingLinks = ip(['-o', 'link']);
@@ -225,12 +318,12 @@ export class Topology {
     for (let i = 0; i < 50 && !id; i++) {
       const c = crypto.randomBytes(3).toString('base64url').toLowerCase().replace(/[^a-z0-9]/g, '').slice(0, 4);
       // the record file is claimed exclusively, so two runs starting together never share an id
-      if (c.length === 4 && !existingLinks.includes(`zdd${c}`) && !existingNs.includes(`-${c}-`) && claim(c)) id = c;
+      if (RUN_ID.test(c) && !existingLinks.includes(bridgeName(c)) && !existingNs.includes(`-${c}-`) && claim(c)) id = c;
     }
     if (!id) throw new NetnsError('IP_FAILED', 'no free run id');
     const free = freeOctets();
     if (!free.length) {
-      fs.rmSync(path.join(STATE_DIR, `${id}.json`), { force: true });
+      fs.rmSync(path.join(STATE_DIR, recordFile(id)), { force: true });
       throw new NetnsError('NO_SUBNET', 'no 10.231.X.0/24 is free of this machine\'s addresses and routes');
     }
     const x = free[crypto.randomInt(free.length)];
@@ -240,9 +333,10 @@ export class Topology {
       owner: process.pid,
       ownerTicks: processStartTicks(process.pid),
       subnet: `10.231.${x}.0/24`,
-      bridge: `zdd${id}`,
-      namespaces: o.hosts.map((h) => `${o.prefix}-${id}-${h}`),
-      veths: o.hosts.map((_, i) => `z${id}${i}`),
+      bridge: bridgeName(id),
+      namespaces: o.hosts.map((h) => nsName(o.prefix, id, h)),
+      veths: o.hosts.map((_, i) => vethName(id, i)),
+      runDir: o.runDir,
     };
     // recorded before anything exists, so that a crash half-way is swept like a whole run
     writeRecord(rec);
@@ -251,6 +345,7 @@ export class Topology {
     try {
       ip(['link', 'add', rec.bridge, 'type', 'bridge']);
       ip(['link', 'set', rec.bridge, 'up']);
+      t.letBridgedTrafficThrough();
       o.hosts.forEach((name, i) => {
         const ns = rec.namespaces[i];
         const veth = rec.veths[i];
@@ -270,6 +365,30 @@ export class Topology {
     } catch (err) {
       t.destroySync();
       throw err;
+    }
+  }
+
+  /**
+   * Adds an iptables ACCEPT for traffic within the bridge when bridged traffic passes a FORWARD
+   * chain that may drop it; recorded first, so that teardown and the sweep delete it.
+   */
+  private letBridgedTrafficThrough(): void {
+    const chain = iptables(['-S', 'FORWARD']);
+    if (chain && chain.status !== 0) {
+      process.stderr.write(`netns: could not read iptables FORWARD (${chain.out.trim()}); bridged traffic may be dropped\n`);
+      return;
+    }
+    const plan = planForward(bridgeNfCallIptables(), chain?.out);
+    if (plan.kind === 'none') return;
+    this.rec.forwardRule = true;
+    writeRecord(this.rec);
+    const r = iptables(['-I', ...acceptRule(this.rec.bridge)]);
+    if (r?.status !== 0) {
+      throw new NetnsError(
+        'FORWARD_BLOCKED',
+        `${plan.why}, and adding \`iptables -I ${acceptRule(this.rec.bridge).join(' ')}\` failed: ${r?.out.trim()}. ` +
+          'Set net.bridge.bridge-nf-call-iptables=0 or let bridged traffic through FORWARD, and run again',
+      );
     }
   }
 
@@ -346,12 +465,11 @@ export class Topology {
   destroy(): Promise<void> {
     this.destroying ??= (async () => {
       this.state = 'destroying';
-      let pids = this.pids();
-      signalAll(pids, 'SIGTERM');
       const deadline = Date.now() + this.graceMs;
-      while (pids.length && Date.now() < deadline) {
+      let left = signalNamespaces(this.rec.namespaces, 'SIGTERM');
+      while (left && Date.now() < deadline) {
         await sleep(100);
-        pids = this.pids();
+        left = this.pids().length;
       }
       this.destroySync();
     })();
@@ -362,6 +480,7 @@ export class Topology {
   destroySync(): void {
     if (this.state === 'destroyed') return;
     this.state = 'destroying';
+    // our own children: a pid is not reused before we reap it, so these need no namespace check
     for (const p of this.procs) p.kill('SIGKILL');
     teardownSync(this.rec);
     this.state = 'destroyed';
@@ -377,15 +496,16 @@ export class Topology {
     for (const ns of this.rec.namespaces) if (new RegExp(`^${ns}(?:\\s|$)`, 'm').test(nsList)) out.push(`namespace ${ns}`);
     const links = spawnSync('ip', ['-o', 'link'], { encoding: 'utf8' }).stdout ?? '';
     for (const l of [this.rec.bridge, ...this.rec.veths]) if (new RegExp(`: ${l}[@:]`).test(links)) out.push(`link ${l}`);
+    if (this.rec.forwardRule && iptables(['-C', ...acceptRule(this.rec.bridge)])?.status === 0) out.push(`iptables rule ${acceptRule(this.rec.bridge).join(' ')}`);
     return out;
   }
 }
 
 /** Claims a run id by creating its record exclusively (nothing of the run exists yet). */
 function claim(id: string): boolean {
-  const rec: RunRecord = { id, owner: process.pid, ownerTicks: processStartTicks(process.pid), subnet: '', bridge: `zdd${id}`, namespaces: [], veths: [] };
+  const rec: RunRecord = { id, owner: process.pid, ownerTicks: processStartTicks(process.pid), subnet: '', bridge: bridgeName(id), namespaces: [], veths: [] };
   try {
-    fs.writeFileSync(path.join(STATE_DIR, `${id}.json`), JSON.stringify(rec), { flag: 'wx' });
+    fs.writeFileSync(path.join(STATE_DIR, recordFile(id)), JSON.stringify(rec), { flag: 'wx' });
     return true;
   } catch {
     return false;
@@ -393,7 +513,7 @@ function claim(id: string): boolean {
 }
 
 function writeRecord(rec: RunRecord): void {
-  const file = path.join(STATE_DIR, `${rec.id}.json`);
+  const file = path.join(STATE_DIR, recordFile(rec.id));
   fs.writeFileSync(`${file}.tmp`, JSON.stringify(rec));
   fs.renameSync(`${file}.tmp`, file);
 }
