@@ -83,7 +83,6 @@ export async function resume(o: ResumeOptions): Promise<ResumeResult> {
     for (const [i, k] of kills.entries()) {
       // with artifacts every rollout stages a release of its own; else v1 and v2 take turns
       version = o.artifacts ? `v${i + 2}` : version === 'v1' ? 'v2' : 'v1';
-      const before = [1, 2, 3].map((i) => fleet.executed(i, 'start_instance'));
       client.close();
       await fleet.stopCoordinator('SIGTERM');
       await fleet.startCoordinator('seq' in k ? { ZDD_CRASH_AT: `${k.seq}:${k.when}` } : undefined);
@@ -100,8 +99,7 @@ export async function resume(o: ResumeOptions): Promise<ResumeResult> {
       client = new Client(fleet.coordinatorAddr);
       const id = started?.id ?? (await client.call('ListRollouts', { service: 'web', limit: 1 })).rollouts[0].id;
       const final = await client.watch(id, () => undefined);
-      const after = [1, 2, 3].map((i) => fleet.executed(i, 'start_instance'));
-      const swaps = after.map((n, i) => n - before[i]);
+      const swaps = [1, 2, 3].map((i) => fleet.executed(i, 'start_instance', id));
       doubleSwaps += swaps.filter((n) => n > 1).length;
       if (final.state === 'succeeded' && swaps.every((n) => n === 1)) completed++;
       const m = final.events.map((e) => /^resumed: first side effect (\d+)ms after the coordinator started$/.exec(e.message)).find(Boolean);

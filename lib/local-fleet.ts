@@ -318,11 +318,14 @@ export class LocalFleet {
     return out;
   }
 
-  /** Executed (not replayed) commands of a kind on agent i. */
-  executed(i: number, kind: string): number {
+  /**
+   * Executed (not replayed) commands of a kind on agent i, of one rollout when given (the agent
+   * keeps its latest 500 results: counts across many rollouts need the rollout id).
+   */
+  executed(i: number, kind: string, rolloutId?: string): number {
     try {
       const log = JSON.parse(fs.readFileSync(path.join(this.agentDir(i), 'commands.json'), 'utf8')) as [string, { kind: string }][];
-      return log.filter(([, r]) => r.kind === kind).length;
+      return log.filter(([id, r]) => r.kind === kind && (!rolloutId || id.includes(`:${rolloutId}/`))).length;
     } catch {
       return 0;
     }

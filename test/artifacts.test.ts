@@ -6,6 +6,9 @@ import fs from 'node:fs';
 import net from 'node:net';
 import http from 'node:http';
 import path from 'node:path';
+import os from 'node:os';
+import crypto from 'node:crypto';
+import { spawnSync } from 'node:child_process';
 import { deploy, fleetFor, load, parseJson, running, status, until, versionsServed } from './support/fleet.js';
 import type { LocalFleet } from '../lib/local-fleet.js';
 import { writeTarGz } from './support/tar.js';
@@ -96,8 +99,17 @@ test('artifacts over HTTP are staged on every host before the first batch; hooks
   t.is(store.hits.length, fetched);
 });
 
-test('bad artifacts (checksum mismatch, unreachable URL, a member escaping the release) fail before anything starts; traffic and the running version are unchanged', async (t) => {
-  const fleet = await fleetFor(t);
+const asRoot = process.getuid?.() === 0;
+
+test(`bad artifacts (checksum mismatch, unreachable URL, a member escaping the release${asRoot ? ', a full disk' : '; the full disk case skipped: a small tmpfs needs root'}) fail before anything starts; traffic and the running version are unchanged`, async (t) => {
+  // host-3 keeps its releases on a 2 MB file system
+  const small = fs.mkdtempSync(path.join(os.tmpdir(), 'zdd-small-'));
+  t.teardown(() => {
+    if (asRoot) spawnSync('umount', ['-l', small]);
+    fs.rmSync(small, { recursive: true, force: true });
+  });
+  if (asRoot) t.is(spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=2m', 'tmpfs', small]).status, 0);
+  const fleet = await fleetFor(t, { agentArgs: (i) => (i === 3 ? ['--releases-dir', small] : []) });
   const store = await artifactServer(t, fleet);
   const a1 = fleet.packRelease('v1');
   const a2 = fleet.packRelease('v2');
@@ -129,7 +141,23 @@ test('bad artifacts (checksum mismatch, unreachable URL, a member escaping the r
     t.is(stats.failed, 0, what);
     t.deepEqual(await versionsServed(fleet.nginxPort, 10), new Set(['v1']), what);
     t.deepEqual(fleet.instances().map((i) => `${i.agent}:${i.version}:${i.pid}`).sort(), before, `${what}: the same v1 processes run`);
-    for (const i of [1, 2, 3]) t.deepEqual(releasesOn(fleet, i), ['v1'], `${what}: nothing staged on host-${i}`);
+    for (const i of [1, 2]) t.deepEqual(releasesOn(fleet, i), ['v1'], `${what}: nothing staged on host-${i}`);
+    t.deepEqual(fs.readdirSync(path.join(small, 'web')).filter((f) => !f.startsWith('.')), ['v1'], `${what}: nothing staged on host-3`);
+  }
+  if (asRoot) {
+    // a release too big for host-3's disk: the others stage it, and still nothing starts
+    const big = writeTarGz(path.join(fleet.dir, 'web-v4.tar.gz'), [
+      { name: 'server.js', data: fs.readFileSync(path.join(fleet.releases, 'v1/server.js')) },
+      { name: 'assets.bin', data: crypto.randomBytes(3 << 20) },
+    ]);
+    r = await fleet.zddctl(['rollout', 'web', '--version', 'v4', '--artifact', store.url(big.file), '--sha256', big.sha256]);
+    t.not(r.code, 0);
+    const s = await status(fleet);
+    t.regex(s.error, /staging the release failed on 1 host\(s\): host-3: not enough disk space on .* to stage web v4: the 3\.\d MB artifact needs about [\d.]+ MB, [\d.]+ MB free; nothing was staged/);
+    t.false(s.steps.some((x: any) => x.kind === 'start' && x.state !== 'skipped'));
+    t.deepEqual(await versionsServed(fleet.nginxPort, 10), new Set(['v1']));
+    t.deepEqual(fleet.instances().map((i) => `${i.agent}:${i.version}:${i.pid}`).sort(), before);
+    t.deepEqual(fs.readdirSync(path.join(small, 'web')).filter((f) => !f.startsWith('.pruned')), ['v1'], 'no partial download left on the full disk');
   }
   t.false(fs.existsSync(path.join(fleet.dir, 'escaped.txt')));
   // a bad --sha256 or a relative URL never reaches the hosts
