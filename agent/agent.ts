@@ -248,9 +248,17 @@ export class Agent {
         { hint: 'check what the hook did, then roll out again' },
       );
     }
-    fs.mkdirSync(path.dirname(marker), { recursive: true });
+    // written before the hook starts (a hook is never run without it), completed with its pid;
     // removed once the result is recorded (onCommand): from then on a repeat is answered from the record
-    return this.runHookNow(a, (pid) => writeFileAtomic(marker, JSON.stringify({ id, pid, startTicks: processStartTicks(pid) ?? 0 })));
+    fs.mkdirSync(path.dirname(marker), { recursive: true });
+    writeFileAtomic(marker, JSON.stringify({ id, pid: 0, startTicks: 0 }));
+    return this.runHookNow(a, (pid) => {
+      try {
+        writeFileAtomic(marker, JSON.stringify({ id, pid, startTicks: processStartTicks(pid) ?? 0 }));
+      } catch (err) {
+        this.cfg.log.warn({ err: (err as Error).message }, 'could not record the hook\'s pid');
+      }
+    });
   }
 
   private hookMarker(id: string) {

@@ -86,13 +86,7 @@ export async function tarMembers(file: string): Promise<Member[]> {
     if (sum !== calc) throw new ZddError('INVALID_ARGUMENT', 'the artifact is not a valid tar archive (bad header checksum)');
     const type = String.fromCharCode(h[156] || 48);
     const size = octal(h.subarray(124, 136));
-    if (type === 'g') {
-      // GNU tar applies a global header's path, linkpath or size to every later member: refused
-      throw new ZddError('INVALID_ARGUMENT', 'the artifact has a global pax header, which zdd does not accept; nothing was staged', {
-        hint: 'build the tarball with GNU tar or npm pack defaults (tar -czf app.tgz -C build .)',
-      });
-    }
-    if (type === 'x' || type === 'L' || type === 'K') {
+    if (type === 'x' || type === 'g' || type === 'L' || type === 'K') {
       meta = [];
       metaLeft = size;
       metaType = type;
@@ -110,7 +104,7 @@ export async function tarMembers(file: string): Promise<Member[]> {
   const onMeta = (data: Buffer) => {
     if (metaType === 'L') pending.name = str(data);
     else if (metaType === 'K') pending.linkname = str(data);
-    else if (metaType === 'x') {
+    else if (metaType === 'x' || metaType === 'g') {
       // records: "LEN key=value\n"
       let i = 0;
       while (i < data.length) {
@@ -121,7 +115,16 @@ export async function tarMembers(file: string): Promise<Member[]> {
         const eq = rec.indexOf('=');
         const k = rec.slice(0, eq);
         const v = rec.slice(eq + 1);
-        if (k === 'path') pending.name = v;
+        if (metaType === 'g' && (k === 'path' || k === 'linkpath' || k === 'size')) {
+          // GNU tar applies a global header's path, linkpath or size to every later member (a
+          // comment, as git archive writes, is harmless)
+          throw new ZddError('INVALID_ARGUMENT', `the artifact has a global pax header setting ${k}, which zdd does not accept; nothing was staged`, {
+            hint: 'build the tarball with GNU tar, git archive or npm pack defaults (tar -czf app.tgz -C build .)',
+          });
+        }
+        if (metaType === 'g') {
+          /* other global keys change no member's name, link or size */
+        } else if (k === 'path') pending.name = v;
         else if (k === 'linkpath') pending.linkname = v;
         else if (k === 'size') pending.size = Number(v);
         i += len;
@@ -281,8 +284,7 @@ function checkLinksInside(root: string): void {
         try {
           target = fs.realpathSync.native(p);
         } catch {
-          // dangling: judged by where it points from the link's real directory
-          target = path.resolve(fs.realpathSync.native(dir), fs.readlinkSync(p));
+          target = resolveDangling(fs.realpathSync.native(dir), fs.readlinkSync(p));
         }
         if (target !== real && !target.startsWith(`${real}/`)) {
           throw new ZddError('INVALID_ARGUMENT', `artifact member "${path.relative(root, p)}" is a link that resolves to ${target}, outside the release directory; nothing was staged`);
@@ -292,6 +294,25 @@ function checkLinksInside(root: string): void {
     }
   };
   walk(root);
+}
+
+/**
+ * Where a dangling link points, as the kernel would resolve it: component by component from the
+ * link's real directory, following links for every part that exists; the missing rest (plain
+ * names once created) lexically.
+ */
+function resolveDangling(from: string, link: string): string {
+  let cur = path.isAbsolute(link) ? '/' : from;
+  const parts = link.split('/').filter((x) => x && x !== '.');
+  for (let i = 0; i < parts.length; i++) {
+    const next = parts[i] === '..' ? path.dirname(cur) : path.join(cur, parts[i]);
+    try {
+      cur = fs.realpathSync.native(next);
+    } catch {
+      return path.resolve(next, ...parts.slice(i + 1));
+    }
+  }
+  return cur;
 }
 
 export class Releases {

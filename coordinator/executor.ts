@@ -240,7 +240,7 @@ export class Executor {
       const end = this.store.getRollout(rolloutId)!;
       const state = end.outcome || 'succeeded';
       this.journal(() =>
-        this.store.updateRollout(rolloutId, { state, endedMs: this.clock.now(), forcedKills: st.forcedKills, failedHosts: st.failed.size }),
+        this.store.updateRollout(rolloutId, { state, endedMs: this.clock.now(), forcedKills: st.forcedKills, failedHosts: this.failedHosts(st) }),
       );
       if (state === 'succeeded') {
         this.event(rolloutId, 'info', `rollout succeeded: ${r.version} live${st.failed.size ? ` (${st.failed.size} host(s) kept the old version)` : ''}`);
@@ -254,13 +254,18 @@ export class Executor {
       try {
         for (const s of this.store.steps(rolloutId)) if (s.state === 'pending') this.setStep(st, s, { state: 'skipped' });
         this.journal(() =>
-          this.store.updateRollout(rolloutId, { state: 'failed', error: message, endedMs: this.clock.now(), forcedKills: st.forcedKills, failedHosts: st.failed.size }),
+          this.store.updateRollout(rolloutId, { state: 'failed', error: message, endedMs: this.clock.now(), forcedKills: st.forcedKills, failedHosts: this.failedHosts(st) }),
         );
         this.event(rolloutId, 'error', `rollout failed: ${message}`);
       } catch (journalErr) {
         this.pause(rolloutId, `${errorMessage(journalErr)} (while recording the failure: ${message})`);
       }
     }
+  }
+
+  /** Hosts whose new instance failed to start in this rollout (a host restored by a return still counts). */
+  private failedHosts(st: RunState): number {
+    return new Set(this.store.steps(st.rolloutId).filter((s) => s.kind === 'start' && s.state === 'failed').map((s) => s.agentId)).size;
   }
 
   /** Pauses with a reason; if even that cannot be journalled, the pause lives in memory. */
@@ -360,7 +365,7 @@ export class Executor {
       const failures = all.filter((s) => s.kind === 'start' && s.state === 'failed').map((s) => `${s.agentId}: ${s.error}`);
       const message = `batch ${batch} failed (${st.failed.size} failed host(s), limit ${st.failureLimit}): ${failures.join('; ')}`;
       const doc = this.store.traffic(st.service);
-      if (isMixed(doc) || (st.inPlace && st.fromVersion)) {
+      if (isMixed(doc) || (st.fromVersion && this.outOfPool(st).length)) {
         // a canary or a new colour already takes traffic, or (in place) hosts are out of the pool
         // with their old instance stopped: return to the old version rather than stop half-way
         if (this.store.getRollout(st.rolloutId)!.outcome || this.beginReturn(st, 'rolled_back', message)) return;
@@ -376,12 +381,12 @@ export class Executor {
     if (failedHook) {
       const { hook } = JSON.parse(failedHook.argsJson) as { hook: string };
       const message = `hook ${hook} failed on ${failedHook.agentId || 'a host'}: ${failedHook.error}`;
-      if ((isMixed(this.store.traffic(st.service)) || st.inPlace) && st.fromVersion) {
+      if ((isMixed(this.store.traffic(st.service)) || this.outOfPool(st).length) && st.fromVersion) {
         if (this.store.getRollout(st.rolloutId)!.outcome || this.beginReturn(st, 'rolled_back', message)) return;
       }
       const batch = failedHook.batch;
       const doc = this.store.traffic(st.service);
-      if (doc && doc.backends.every((b) => b.version === st.version)) {
+      if (doc && doc.backends.length > 0 && doc.backends.every((b) => b.version === st.version)) {
         // every host already serves the new version (a post or last afterStop hook failed): it is the live one
         this.journal(() => this.store.setLiveVersion(st.service, st.version));
       }
@@ -401,8 +406,9 @@ export class Executor {
     if (failedTraffic) {
       const prev = JSON.parse(group[0].resultJson || '{}').prev as TrafficDoc | undefined;
       const reverted = await this.revertTraffic(st, group, prev);
-      if (reverted && st.fromVersion && isMixed(prev)) {
-        // back where it was, with a canary or a second colour still in traffic: return from there
+      if (reverted && st.fromVersion && (isMixed(prev) || this.outOfPool(st).length)) {
+        // back where it was, with a canary or a second colour still in traffic, or (in place) hosts
+        // out of the pool with their old instance stopped: return from there
         if (this.beginReturn(st, 'rolled_back', `traffic change failed and was reverted: ${failedTraffic.error}`)) return;
       }
       if (reverted) {
@@ -481,7 +487,7 @@ export class Executor {
       }
       case 'start': {
         const batch = group[0].batch;
-        this.event(st.rolloutId, 'info', `batch ${batch}: starting ${st.version} on ${group.map((s) => s.agentId).join(', ')}`);
+        this.event(st.rolloutId, 'info', `batch ${batch}: starting ${JSON.parse(group[0].argsJson).version ?? st.version} on ${group.map((s) => s.agentId).join(', ')}`);
         const rs = await settleAll(
           group.map((s) =>
             this.step(st, s, (id) =>
@@ -497,10 +503,10 @@ export class Executor {
           if (r.ok) {
             st.started.set(s.agentId, { slot: r.value.slot, port: r.value.port });
             st.failed.delete(s.agentId);
-            this.event(st.rolloutId, 'info', `${st.version} healthy in slot ${r.value.slot} after ${r.value.healthyAfterMs}ms`, s.agentId);
+            this.event(st.rolloutId, 'info', `${r.value.version} healthy in slot ${r.value.slot} after ${r.value.healthyAfterMs}ms`, s.agentId);
           } else {
             st.failed.add(s.agentId);
-            this.event(st.rolloutId, 'error', `${st.version} did not start: ${errorMessage(r.error)}`, s.agentId);
+            this.event(st.rolloutId, 'error', `${JSON.parse(s.argsJson).version ?? st.version} did not start: ${errorMessage(r.error)}`, s.agentId);
           }
         });
         await this.checkFailures(st, group, all);
@@ -799,19 +805,7 @@ export class Executor {
       ...[...st.started].map(([agentId, x]) => ({ agentId, slot: x.slot })),
       ...all.filter((x) => x.kind === 'start' && x.state === 'running').map((x) => ({ agentId: x.agentId, slot: (JSON.parse(x.argsJson) as { slot: Slot }).slot })),
     ].filter((x, i, arr) => !inDoc.has(`${x.agentId}/${x.slot}`) && arr.findIndex((y) => y.agentId === x.agentId && y.slot === x.slot) === i);
-    // in place: hosts this rollout took out of the pool (their backends before the removal), still out
-    const restore: Backend[] = [];
-    for (const s of all) {
-      if (s.kind !== 'traffic' || s.state === 'pending' || s.agentId !== st.edges[0]) continue;
-      const ops = (JSON.parse(s.argsJson) as { ops?: TrafficOp[] }).ops ?? [];
-      const removed = ops.flatMap((o) => (o.op === 'remove' ? o.agentIds : []));
-      if (!removed.length) continue;
-      const first = all.find((x) => x.phase === s.phase)!;
-      const prev = (JSON.parse(first.resultJson || '{}') as { prev?: TrafficDoc }).prev;
-      for (const b of prev?.backends ?? []) {
-        if (b.agentId && removed.includes(b.agentId) && b.track === primaryTrack(prev) && !doc?.backends.some((x) => x.agentId === b.agentId)) restore.push(b);
-      }
-    }
+    const restore = this.outOfPool(st);
     const steps = planRollbackSteps({
       spec: st.spec,
       traffic: doc,
@@ -830,6 +824,29 @@ export class Executor {
     if (appended) this.event(st.rolloutId, 'warn', `${outcome === 'aborted' ? 'aborting' : 'rolling back'}: ${reason}. Returning to ${st.fromVersion}.`, '', 'return');
     this.notify(st.rolloutId);
     return appended;
+  }
+
+  /**
+   * In place: the hosts this rollout took out of the pool and that are still out, as their
+   * backends were before the removal (journalled as the traffic phase's `prev`).
+   */
+  private outOfPool(st: RunState): Backend[] {
+    if (!st.inPlace) return [];
+    const all = this.store.steps(st.rolloutId);
+    const doc = this.store.traffic(st.service);
+    const out: Backend[] = [];
+    for (const s of all) {
+      if (s.kind !== 'traffic' || s.state === 'pending' || s.agentId !== st.edges[0]) continue;
+      const ops = (JSON.parse(s.argsJson) as { ops?: TrafficOp[] }).ops ?? [];
+      const removed = ops.flatMap((o) => (o.op === 'remove' ? o.agentIds : []));
+      if (!removed.length) continue;
+      const first = all.find((x) => x.phase === s.phase)!;
+      const prev = (JSON.parse(first.resultJson || '{}') as { prev?: TrafficDoc }).prev;
+      for (const b of prev?.backends ?? []) {
+        if (b.agentId && removed.includes(b.agentId) && b.track === primaryTrack(prev) && !doc?.backends.some((x) => x.agentId === b.agentId) && !out.some((x) => x.agentId === b.agentId)) out.push(b);
+      }
+    }
+    return out;
   }
 
   /**

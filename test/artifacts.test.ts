@@ -261,17 +261,25 @@ test('a hook under way when its agent restarts is never run again: its outcome i
   fleet.writeRelease('v2');
   await deploy(t, fleet, 'v1');
   const ran = path.join(fleet.dir, 'migrations.log');
-  t.is((await fleet.apply(fleet.spec({ hooks: { pre: `echo "$ZDD_AGENT_ID" >> ${ran}; sleep 2` } }))).code, 0);
+  const pidFile = path.join(fleet.dir, 'migration.pid');
+  // long enough that the agent is surely killed while it runs, however loaded the machine
+  t.is((await fleet.apply(fleet.spec({ hooks: { pre: { command: `echo "$ZDD_AGENT_ID" >> ${ran}; echo $$ > ${pidFile}; exec sleep 20`, timeout: '60s' } } }))).code, 0);
+  t.teardown(() => {
+    try {
+      process.kill(-Number(fs.readFileSync(pidFile, 'utf8')), 'SIGKILL'); // the hook this test started, by its process group
+    } catch {
+      /* gone */
+    }
+  });
   const done = fleet.zddctl(['rollout', 'web', '--version', 'v2']);
-  await until('the pre hook to start', () => fs.existsSync(ran), 15_000);
+  await until('the pre hook to start', () => fs.existsSync(pidFile) && fs.readFileSync(pidFile, 'utf8').trim(), 15_000);
   await fleet.stopAgent(1, 'SIGKILL');
   fleet.startAgent(1);
   const r = await done;
   t.not(r.code, 0);
   const s = await status(fleet);
   t.is(s.state, 'failed');
-  t.regex(s.error, /hook pre was running when the agent on host-1 restarted .*its outcome is unknown, so it is not run again/);
-  await new Promise((res) => setTimeout(res, 2500));
+  t.regex(s.error, new RegExp(`hook pre was running when the agent on host-1 restarted \\(it still runs as pid ${fs.readFileSync(pidFile, 'utf8').trim()}\\); its outcome is unknown, so it is not run again`));
   t.deepEqual(fs.readFileSync(ran, 'utf8').trim().split('\n'), ['host-1'], 'the hook ran once');
   t.deepEqual(await versionsServed(fleet.nginxPort, 10), new Set(['v1']));
 });

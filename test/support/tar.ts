@@ -6,7 +6,7 @@ import fs from 'node:fs';
 
 export interface TarEntry {
   name: string;
-  /** '0' file (default), '2' symlink, '1' hard link, '3' character device, '5' directory */
+  /** '0' file (default), '2' symlink, '1' hard link, '3' character device, '5' directory, 'x'/'g' pax headers */
   type?: string;
   linkname?: string;
   data?: string | Buffer;
@@ -36,8 +36,10 @@ export function tarGz(entries: TarEntry[]): Buffer {
   const parts: Buffer[] = [];
   for (const e of entries) {
     const data = Buffer.from(e.data ?? '');
-    parts.push(header(e, e.type && e.type !== '0' ? 0 : data.length));
-    if ((!e.type || e.type === '0') && data.length) parts.push(data, Buffer.alloc((512 - (data.length % 512)) % 512));
+    // files and pax headers carry data; links, directories and devices none
+    const withData = !e.type || e.type === '0' || e.type === 'x' || e.type === 'g';
+    parts.push(header(e, withData ? data.length : 0));
+    if (withData && data.length) parts.push(data, Buffer.alloc((512 - (data.length % 512)) % 512));
   }
   parts.push(Buffer.alloc(1024));
   return zlib.gzipSync(Buffer.concat(parts));
