@@ -165,7 +165,7 @@ export class Supervisor {
       progress(`stopping leftover ${existing.rec.version} in slot ${slot}`);
       await this.stop(spec.name, slot, spec.stop.signal, spec.stop.drainTimeoutMs);
     }
-    if (!(await portFree(port))) {
+    if (!(await portFree(port)) && !(await this.reclaim(spec.name, slot, port, progress))) {
       throw new ZddError('PORT_IN_USE', `port ${port} (slot ${slot} of ${spec.name}) is already taken on this host`, {
         hint: 'stop whatever listens there, or give the service other ports in its spec',
       });
@@ -248,6 +248,44 @@ export class Supervisor {
       });
     }
     return process.cwd();
+  }
+
+  /**
+   * A process this agent started for the slot but never recorded (the agent was killed between
+   * the spawn and writing its record) holds the port: it is found by the environment every
+   * instance gets (ZDD_SERVICE, ZDD_SLOT, PORT), and its process group is killed. Nothing else
+   * is ever touched. Returns whether the port is free afterwards.
+   */
+  private async reclaim(service: string, slot: Slot, port: number, progress: (m: string) => void): Promise<boolean> {
+    const tracked = new Set([...this.live.values()].map((l) => l.rec.pid));
+    const want = [`ZDD_SERVICE=${service}`, `ZDD_SLOT=${slot}`, `PORT=${port}`];
+    const orphans: number[] = [];
+    for (const p of fs.readdirSync('/proc')) {
+      if (!/^\d+$/.test(p) || tracked.has(Number(p))) continue;
+      try {
+        const env = fs.readFileSync(`/proc/${p}/environ`, 'utf8').split('\0');
+        if (want.every((w) => env.includes(w))) orphans.push(Number(p));
+      } catch {
+        /* gone, or not ours to read */
+      }
+    }
+    if (!orphans.length) return false;
+    this.cfg.log.warn({ service, slot, port, pids: orphans }, 'an unrecorded instance of this slot holds its port (the agent was killed while starting it): stopping it');
+    progress(`stopping an unrecorded instance in slot ${slot} (pid ${orphans.join(', ')}), left by an agent killed while starting it`);
+    for (const pid of orphans) {
+      for (const target of [-pid, pid]) {
+        try {
+          process.kill(target, 'SIGKILL');
+        } catch {
+          /* gone */
+        }
+      }
+    }
+    for (let i = 0; i < 50; i++) {
+      if (await portFree(port)) return true;
+      await sleep(100);
+    }
+    return false;
   }
 
   /** Health-gates an instance; on failure stops it and reports the last answer and the app's output. */

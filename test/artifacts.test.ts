@@ -8,7 +8,8 @@ import http from 'node:http';
 import path from 'node:path';
 import os from 'node:os';
 import crypto from 'node:crypto';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { portFree } from '../lib/proc.js';
 import { deploy, fleetFor, load, parseJson, running, status, until, versionsServed } from './support/fleet.js';
 import type { LocalFleet } from '../lib/local-fleet.js';
 import { writeTarGz } from './support/tar.js';
@@ -284,3 +285,32 @@ test('a hook under way when its agent restarts is never run again: its outcome i
   t.deepEqual(await versionsServed(fleet.nginxPort, 10), new Set(['v1']));
 });
 
+
+test('an instance left unrecorded in a slot (its agent was killed between starting it and writing it down) is stopped by the next start, which goes on', async (t) => {
+  const fleet = await fleetFor(t);
+  fleet.writeRelease('v1');
+  fleet.writeRelease('v2');
+  await deploy(t, fleet, 'v1');
+  // what such an agent leaves: host-2's slot b port held by an instance with the environment zdd gives
+  const port = fleet.appPortBase + 2 + 1;
+  const orphan = spawn(process.execPath, ['server.js'], {
+    cwd: path.join(fleet.releases, 'v2'),
+    env: { ...process.env, PORT: String(port), ZDD_SERVICE: 'web', ZDD_SLOT: 'b', ZDD_VERSION: 'v2' },
+    detached: true,
+    stdio: 'ignore',
+  });
+  t.teardown(() => {
+    try {
+      process.kill(-orphan.pid!, 'SIGKILL');
+    } catch {
+      /* stopped by the agent, as it should be */
+    }
+  });
+  await until('the orphan to listen', async () => !(await portFree(port)));
+  const r = await fleet.zddctl(['rollout', 'web', '--version', 'v2', '--batch', '100%']);
+  t.is(r.code, 0, r.stdout + r.stderr);
+  await until('the orphan to be gone', () => orphan.exitCode !== null || orphan.signalCode !== null);
+  t.is(orphan.signalCode, 'SIGKILL');
+  t.deepEqual(await versionsServed(fleet.nginxPort, 10), new Set(['v2']));
+  t.true(fleet.instances().some((i) => i.agent === 2 && i.slot === 'b' && i.version === 'v2' && i.pid !== orphan.pid));
+});
