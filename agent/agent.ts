@@ -15,6 +15,14 @@ import { Supervisor } from './supervisor.js';
 import { CommandLog, type RecordedResult } from './command-log.js';
 import { hostFacts } from './facts.js';
 import type { Edge } from './nginx/edge.js';
+import { Releases } from './releases.js';
+import { runBounded, commandEnv } from './run.js';
+import type { HookResult } from '../lib/commands.js';
+import fs from 'node:fs';
+import path from 'node:path';
+import crypto from 'node:crypto';
+import { processStartTicks } from '../lib/proc.js';
+import { writeFileAtomic } from './fs-atomic.js';
 
 export const AGENT_VERSION = '0.1.0';
 
@@ -25,6 +33,8 @@ export interface AgentConfig {
   labels: Record<string, string>;
   advertise: string;
   portOffset: number;
+  /** where staged releases live: RELEASES/SERVICE/VERSION */
+  releasesDir: string;
   log: Logger;
 }
 
@@ -37,6 +47,7 @@ const READ_ONLY = new Set(['inspect', 'analyze']);
 
 export class Agent {
   readonly supervisor: Supervisor;
+  readonly releases: Releases;
   private readonly commands: CommandLog;
   private readonly running = new Map<string, Promise<RecordedResult>>();
   private stream: Stream | undefined;
@@ -45,7 +56,10 @@ export class Agent {
   private stopped = false;
 
   constructor(private readonly cfg: AgentConfig, private readonly edge?: Edge) {
-    this.supervisor = new Supervisor({ stateDir: cfg.stateDir, portOffset: cfg.portOffset, probeHost: cfg.advertise, log: cfg.log });
+    this.releases = new Releases(cfg.releasesDir, cfg.log.child({ part: 'releases' }), (service) =>
+      this.supervisor.instances().filter((r) => r.service === service).map((r) => r.version),
+    );
+    this.supervisor = new Supervisor({ stateDir: cfg.stateDir, portOffset: cfg.portOffset, probeHost: cfg.advertise, log: cfg.log, releases: this.releases });
     this.commands = new CommandLog(cfg.stateDir);
   }
 
@@ -153,6 +167,7 @@ export class Agent {
       // reads change nothing and repeat every second during an analysis: recording them would push
       // the records of real work out of the log
       if (!READ_ONLY.has(c.kind)) this.commands.record(id, r);
+      if (c.kind === 'run_hook') fs.rmSync(this.hookMarker(id), { force: true });
       this.running.delete(id);
       return r;
     });
@@ -178,12 +193,14 @@ export class Agent {
         throw new ZddError('INVALID_ARGUMENT', `command ${id} (${kind}): ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
       }
       const progress = (message: string) => this.send({ progress: { command_id: id, message } });
-      const result = await this.dispatch(kind as CommandKind, parsed.data, progress);
+      const result = await this.dispatch(kind as CommandKind, parsed.data, progress, id);
       log.info('command succeeded');
       return { kind, ok: true, errorCode: '', errorMessage: '', resultJson: JSON.stringify(result ?? {}), at };
     } catch (err) {
       log.warn({ err: errorMessage(err) }, 'command failed');
-      return { kind, ok: false, errorCode: errorCode(err), errorMessage: errorMessage(err), resultJson: '', at };
+      // the hint travels in the message: results carry no separate field for it
+      const hint = err instanceof ZddError && err.hint ? ` (${err.hint})` : '';
+      return { kind, ok: false, errorCode: errorCode(err), errorMessage: errorMessage(err) + hint, resultJson: '', at };
     }
   }
 
@@ -192,7 +209,7 @@ export class Agent {
     return this.edge;
   }
 
-  private async dispatch(kind: CommandKind, a: any, progress: (m: string) => void): Promise<unknown> {
+  private async dispatch(kind: CommandKind, a: any, progress: (m: string) => void, id: string): Promise<unknown> {
     switch (kind) {
       case 'start_instance':
         return this.supervisor.start(a.spec, a.version, a.slot, progress);
@@ -208,9 +225,63 @@ export class Agent {
         return this.requireEdge().analyze(a.service, a.baseline);
       case 'verify':
         return this.requireEdge().verify(a.service, a);
+      case 'stage_release':
+        return this.releases.stage(a, progress);
+      case 'run_hook':
+        return this.runHook(id, a);
       case 'inspect':
         return { instances: this.instances(), liveGenerations: this.edge ? await this.edgeGenerations() : {} };
     }
+  }
+
+  /** A lifecycle hook, in the version's release directory (or the spec's workdir, or the state directory). */
+  private async runHook(id: string, a: { service: string; hook: string; version: string; argv: string[]; timeoutMs: number; workdir?: string; env: Record<string, string> }): Promise<HookResult> {
+    // A hook under way when an earlier agent process went away has no recorded result: it may
+    // have done its work (a migration) or not. It is never run a second time on a guess.
+    const marker = this.hookMarker(id);
+    if (fs.existsSync(marker)) {
+      const was = JSON.parse(fs.readFileSync(marker, 'utf8')) as { pid: number; startTicks: number };
+      const alive = was.pid && processStartTicks(was.pid) === was.startTicks;
+      throw new ZddError(
+        'HOOK_FAILED',
+        `hook ${a.hook} was running when the agent on ${this.cfg.id} restarted (${alive ? `it still runs as pid ${was.pid}` : 'it has ended since'}); its outcome is unknown, so it is not run again`,
+        { hint: 'check what the hook did, then roll out again' },
+      );
+    }
+    // written before the hook starts (a hook is never run without it), completed with its pid;
+    // removed once the result is recorded (onCommand): from then on a repeat is answered from the record
+    fs.mkdirSync(path.dirname(marker), { recursive: true });
+    writeFileAtomic(marker, JSON.stringify({ id, pid: 0, startTicks: 0 }));
+    return this.runHookNow(a, (pid) => {
+      try {
+        writeFileAtomic(marker, JSON.stringify({ id, pid, startTicks: processStartTicks(pid) ?? 0 }));
+      } catch (err) {
+        this.cfg.log.warn({ err: (err as Error).message }, 'could not record the hook\'s pid');
+      }
+    });
+  }
+
+  private hookMarker(id: string) {
+    return path.join(this.cfg.stateDir, 'hooks-running', `${crypto.createHash('sha1').update(id).digest('hex')}.json`);
+  }
+
+  private async runHookNow(
+    a: { service: string; hook: string; version: string; argv: string[]; timeoutMs: number; workdir?: string; env: Record<string, string> },
+    onSpawn: (pid: number) => void,
+  ): Promise<HookResult> {
+    let cwd = this.cfg.stateDir;
+    try {
+      const dir = this.supervisor.workdir({ name: a.service, workdir: a.workdir }, a.version);
+      if (fs.existsSync(dir)) cwd = dir;
+    } catch {
+      /* the release is not staged (yet): the hook runs in the state directory */
+    }
+    const release: Record<string, string> = this.releases.has(a.service, a.version) ? { ZDD_RELEASE_DIR: this.releases.dir(a.service, a.version) } : {};
+    const r = await runBounded(a.argv, { cwd, env: commandEnv({ ...a.env, ...release, ZDD_SERVICE: a.service, ZDD_VERSION: a.version, ZDD_HOOK: a.hook, ZDD_AGENT_ID: this.cfg.id }), timeoutMs: a.timeoutMs, onSpawn });
+    if (!r.ok) {
+      throw new ZddError('HOOK_FAILED', `hook ${a.hook} (${a.argv.join(' ')}) failed on ${this.cfg.id}: ${r.why}${r.output ? `; output: ${r.output.slice(-600)}` : ''}`);
+    }
+    return { ms: r.ms, output: r.output };
   }
 
   private async edgeGenerations(): Promise<Record<string, number>> {

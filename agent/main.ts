@@ -4,9 +4,10 @@ import os from 'node:os';
 import path from 'node:path';
 import fs from 'node:fs';
 import net from 'node:net';
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { InvalidArgumentError, Option } from 'commander';
 import { createLogger } from '../lib/log.js';
 import { errorMessage } from '../lib/errors.js';
+import { EnvCommand } from '../lib/env-options.js';
 import { Agent, AGENT_VERSION } from './agent.js';
 import { Edge, luaModuleInstalled } from './nginx/edge.js';
 
@@ -26,13 +27,15 @@ function parseIntArg(v: string): number {
   return n;
 }
 
-const program = new Command('zdd-agent')
+// Each flag also from ZDD_<FLAG> (ZDD_AGENT_ID for --id): the systemd unit's EnvironmentFile.
+const program = new EnvCommand('zdd-agent', process.env, { id: 'ZDD_AGENT_ID' })
   .description('zdd host agent: supervises app instances and, with --edge, drives nginx')
   .version(AGENT_VERSION)
   .requiredOption('--coordinator <addr>', 'coordinator address (host:port)')
   .option('--id <id>', 'agent id, unique in the fleet', os.hostname())
   .option('--state-dir <dir>', 'where the agent keeps its state, logs and nginx files', '/var/lib/zdd-agent')
   .option('--labels <k=v,...>', 'labels that service specs select hosts by', parseLabels, {})
+  .option('--releases-dir <dir>', 'where staged releases live (default: STATE_DIR/releases)')
   .option('--advertise <addr>', 'address at which nginx reaches the apps on this host', '127.0.0.1')
   .option('--port-offset <n>', "added to every port of a spec (several agents on one machine)", parseIntArg, 0)
   .option('--edge', 'also drive nginx on this host', false)
@@ -42,6 +45,7 @@ const program = new Command('zdd-agent')
   .option('--nginx-bin <path>', 'nginx binary', 'nginx')
   .option('--nginx-modules <dir>', 'directory of nginx dynamic modules', '/usr/lib/nginx/modules')
   .option('--nginx-workers <n>', 'worker processes of a private nginx', parseIntArg, 2)
+  .option('--stop-nginx', 'stop the private nginx when the agent stops (by default it keeps serving and the next agent adopts it)', false)
   .option('--log-level <level>', 'pino log level', 'info');
 
 async function main() {
@@ -82,6 +86,7 @@ async function main() {
       labels: o.labels,
       advertise: o.advertise,
       portOffset: o.portOffset,
+      releasesDir: path.resolve(o.releasesDir ?? path.join(stateDir, 'releases')),
       log,
     }),
     edge,
@@ -90,9 +95,11 @@ async function main() {
   const shutdown = async (sig: string) => {
     if (stopping) return;
     stopping = true;
-    log.info({ sig }, 'agent stopping; app instances keep running');
+    // Apps and nginx keep serving: a restart or an upgrade of the agent (systemd: KillMode=process)
+    // must not cost a request, and the next agent adopts both. --stop-nginx stops a private nginx.
+    log.info({ sig, nginx: edge && !o.stopNginx ? 'keeps running' : undefined }, 'agent stopping; app instances keep running');
     await agent.stop();
-    await edge?.stop();
+    if (o.stopNginx) await edge?.stop();
     process.exit(0);
   };
   process.on('SIGTERM', () => void shutdown('SIGTERM'));

@@ -48,6 +48,8 @@ export interface SupervisorConfig {
   /** address the apps are probed at (the agent's advertise host) */
   probeHost: string;
   log: Logger;
+  /** staged releases: an instance of a service that has them runs in its version's release directory */
+  releases?: { dir(service: string, version: string): string; has(service: string, version: string): boolean; pruned(service: string): string[] };
 }
 
 
@@ -163,12 +165,12 @@ export class Supervisor {
       progress(`stopping leftover ${existing.rec.version} in slot ${slot}`);
       await this.stop(spec.name, slot, spec.stop.signal, spec.stop.drainTimeoutMs);
     }
-    if (!(await portFree(port))) {
+    if (!(await portFree(port)) && !(await this.reclaim(spec.name, slot, port, progress))) {
       throw new ZddError('PORT_IN_USE', `port ${port} (slot ${slot} of ${spec.name}) is already taken on this host`, {
         hint: 'stop whatever listens there, or give the service other ports in its spec',
       });
     }
-    const cwd = spec.workdir ? expandTemplate(spec.workdir, { version, service: spec.name }) : process.cwd();
+    const cwd = this.workdir(spec, version);
     if (!fs.existsSync(cwd)) {
       throw new ZddError('START_FAILED', `working directory ${cwd} for ${spec.name} ${version} does not exist`, {
         hint: 'stage the release on the host first, or fix "workdir" in the spec',
@@ -184,6 +186,7 @@ export class Supervisor {
       ZDD_SERVICE: spec.name,
       ZDD_VERSION: version,
       ZDD_SLOT: slot,
+      ...(this.cfg.releases?.has(spec.name, version) ? { ZDD_RELEASE_DIR: this.cfg.releases.dir(spec.name, version) } : {}),
     };
     const child = spawn(spec.argv[0], spec.argv.slice(1), { cwd, env, detached: true, stdio: ['ignore', fd, fd] });
     fs.closeSync(fd);
@@ -227,6 +230,62 @@ export class Supervisor {
     this.cfg.log.info({ service: spec.name, slot, version, pid: child.pid, port }, 'instance started');
     progress(`started ${version} in slot ${slot} (pid ${child.pid}, port ${port})`);
     return this.gate(spec, live, progress);
+  }
+
+  /**
+   * Where an instance (or a hook) of a version runs: the spec's workdir ({release} is the staged
+   * release), else the staged release of that version, else the agent's own directory. A version
+   * whose release was staged here and removed since is an error, not a silent fallback.
+   */
+  workdir(spec: Pick<CompiledSpec, 'name' | 'workdir'>, version: string): string {
+    const r = this.cfg.releases;
+    const staged = r?.has(spec.name, version) ? r.dir(spec.name, version) : undefined;
+    if (spec.workdir) return expandTemplate(spec.workdir, { version, service: spec.name, release: staged });
+    if (staged) return staged;
+    if (r?.pruned(spec.name).includes(version)) {
+      throw new ZddError('START_FAILED', `the release of ${spec.name} ${version} was removed from this host (only the newest release.keep releases stay)`, {
+        hint: `roll out ${version} again with --artifact and --sha256, or raise release.keep`,
+      });
+    }
+    return process.cwd();
+  }
+
+  /**
+   * A process this agent started for the slot but never recorded (the agent was killed between
+   * the spawn and writing its record) holds the port: it is found by the environment every
+   * instance gets (ZDD_SERVICE, ZDD_SLOT, PORT), and its process group is killed. Nothing else
+   * is ever touched. Returns whether the port is free afterwards.
+   */
+  private async reclaim(service: string, slot: Slot, port: number, progress: (m: string) => void): Promise<boolean> {
+    const tracked = new Set([...this.live.values()].map((l) => l.rec.pid));
+    const want = [`ZDD_SERVICE=${service}`, `ZDD_SLOT=${slot}`, `PORT=${port}`];
+    const orphans: number[] = [];
+    for (const p of fs.readdirSync('/proc')) {
+      if (!/^\d+$/.test(p) || tracked.has(Number(p))) continue;
+      try {
+        const env = fs.readFileSync(`/proc/${p}/environ`, 'utf8').split('\0');
+        if (want.every((w) => env.includes(w))) orphans.push(Number(p));
+      } catch {
+        /* gone, or not ours to read */
+      }
+    }
+    if (!orphans.length) return false;
+    this.cfg.log.warn({ service, slot, port, pids: orphans }, 'an unrecorded instance of this slot holds its port (the agent was killed while starting it): stopping it');
+    progress(`stopping an unrecorded instance in slot ${slot} (pid ${orphans.join(', ')}), left by an agent killed while starting it`);
+    for (const pid of orphans) {
+      for (const target of [-pid, pid]) {
+        try {
+          process.kill(target, 'SIGKILL');
+        } catch {
+          /* gone */
+        }
+      }
+    }
+    for (let i = 0; i < 50; i++) {
+      if (await portFree(port)) return true;
+      await sleep(100);
+    }
+    return false;
   }
 
   /** Health-gates an instance; on failure stops it and reports the last answer and the app's output. */

@@ -4,8 +4,9 @@ import os from 'node:os';
 import { Command, Option } from 'commander';
 import { zeroDowntime, type ZeroDowntimeResult } from './zero-downtime.js';
 import { resume } from './resume.js';
+import { stage } from './stage.js';
 
-const program = new Command('zdd-bench').argument('<scenario>', 'zero-downtime | resume');
+const program = new Command('zdd-bench').argument('<scenario>', 'zero-downtime | resume | stage');
 program
   .addOption(new Option('--strategy <name>', 'rollout strategy').choices(['rolling', 'blue-green', 'canary']).default('rolling'))
   .addOption(new Option('--edge-mode <mode>', 'run only this edge mode').choices(['dynamic', 'reload']))
@@ -17,6 +18,8 @@ program
   .option('--min-requests <n>', 'requests during rollouts, at least', (v) => Number(v), 100_000)
   .option('--min-rollouts <n>', 'rollouts, at least', (v) => Number(v), 5)
   .option('--baseline <seconds>', 'no-rollout baseline', (v) => Number(v), 20)
+  .option('--size-mb <n>', 'stage: artifact size in MB (incompressible)', (v) => Number(v), 50)
+  .option('--artifacts', 'resume, rolling: every rollout stages a release artifact and runs all six hooks')
   .option('--random-kills <n>', 'resume: kills at random instants, besides every step boundary', (v) => Number(v), 10);
 
 async function main() {
@@ -26,11 +29,18 @@ async function main() {
   const log = (s: string) => process.stderr.write(`${s}\n`);
   log(`machine: ${os.cpus().length} x ${os.cpus()[0]?.model ?? 'cpu'}, ${(os.totalmem() / 1024 ** 3).toFixed(0)} GiB, ${os.type()} ${os.release()}, node ${process.version}`);
   if (scenario === 'resume') {
-    const r = await resume({ strategy: o.strategy, rps: Math.min(o.rps, 400), connections: 16, randomKills: o.randomKills, log });
+    if (o.artifacts && o.strategy !== 'rolling') throw new Error('--artifacts runs with --strategy rolling');
+    const r = await resume({ strategy: o.strategy, rps: Math.min(o.rps, 400), connections: 16, randomKills: o.randomKills, artifacts: !!o.artifacts, log });
     process.stdout.write(JSON.stringify(r) + '\n');
     return;
   }
-  if (scenario !== 'zero-downtime') throw new Error(`unknown scenario "${scenario}" (available: zero-downtime, resume)`);
+  if (scenario === 'stage') {
+    // concurrency 1, then all hosts at once (the headline, last)
+    const rs = await stage({ hosts: o.hosts, sizeMb: o.sizeMb, concurrencies: [1, 2, o.hosts], log });
+    for (const r of rs) process.stdout.write(JSON.stringify(r) + '\n');
+    return;
+  }
+  if (scenario !== 'zero-downtime') throw new Error(`unknown scenario "${scenario}" (available: zero-downtime, resume, stage)`);
   // With no mode named, all three run in one go, the headline (dynamic) last.
   // blue-green and canary run on zdd's edge only: a naive stop/start has no such strategy
   const modes: ('dynamic' | 'reload' | 'naive')[] = o.naive ? ['naive'] : o.edgeMode ? [o.edgeMode] : o.strategy !== 'rolling' ? ['reload', 'dynamic'] : ['naive', 'reload', 'dynamic'];

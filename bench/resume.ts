@@ -2,6 +2,8 @@
 // coordinator SIGKILLed at every step boundary (before and after each step's side effect) and at
 // random instants, restarted each time. Counts completed rollouts, failed requests, hosts swapped twice, and the
 // time from the restarted coordinator's start to the next step's side effect.
+import fs from 'node:fs';
+import path from 'node:path';
 import { LocalFleet } from '../lib/local-fleet.js';
 import { LoadGen } from '../lib/loadgen.js';
 import { Client } from '../cli/client.js';
@@ -11,6 +13,8 @@ export interface ResumeOptions {
   rps: number;
   connections: number;
   randomKills: number;
+  /** rolling only: every rollout stages a new release artifact and runs all six hooks */
+  artifacts?: boolean;
   log: (s: string) => void;
 }
 
@@ -22,6 +26,8 @@ export interface ResumeResult {
   requests: number;
   failed: number;
   double_swaps: number;
+  /** with artifacts: a hook that ran twice on a host in one rollout */
+  double_hooks?: number;
   resume_ms_p50: number;
   resume_ms_max: number;
   failures: Record<string, number>;
@@ -33,10 +39,26 @@ export async function resume(o: ResumeOptions): Promise<ResumeResult> {
   const fleet = await LocalFleet.start({ agents: 3, logLevel: 'warn' });
   let client = new Client(fleet.coordinatorAddr);
   try {
-    fleet.writeRelease('v1');
-    fleet.writeRelease('v2');
-    await fleet.apply(fleet.spec({ health: { path: '/healthz', interval: '25ms', timeout: '1s', healthyThreshold: 2, deadline: '20s' } }));
-    if ((await fleet.zddctl(['rollout', 'web', '--version', 'v1', '--batch', '100%'])).code !== 0) throw new Error('initial deploy failed');
+    const health = { path: '/healthz', interval: '25ms', timeout: '1s', healthyThreshold: 2, deadline: '20s' };
+    const hookLog = path.join(fleet.dir, 'hooks.log');
+    const artifacts = new Map<string, { file: string; sha256: string }>();
+    const artifact = (v: string) => {
+      if (!artifacts.has(v)) artifacts.set(v, fleet.packRelease(v));
+      return artifacts.get(v)!;
+    };
+    if (o.artifacts) {
+      const hooks = Object.fromEntries(['pre', 'beforeStart', 'afterHealthy', 'beforeDrain', 'afterStop', 'post'].map((h) => [h, `echo "$ZDD_AGENT_ID $ZDD_HOOK $ZDD_VERSION" >> ${hookLog}`]));
+      const spec = fleet.spec({ health, hooks });
+      delete spec.workdir;
+      await fleet.apply(spec);
+      const a = artifact('v1');
+      if ((await fleet.zddctl(['rollout', 'web', '--version', 'v1', '--batch', '100%', '--artifact', a.file, '--sha256', a.sha256])).code !== 0) throw new Error('initial deploy failed');
+    } else {
+      fleet.writeRelease('v1');
+      fleet.writeRelease('v2');
+      await fleet.apply(fleet.spec({ health }));
+      if ((await fleet.zddctl(['rollout', 'web', '--version', 'v1', '--batch', '100%'])).code !== 0) throw new Error('initial deploy failed');
+    }
     // timed waits only (a 500 ms bake, 300 ms canary steps): every rollout ends without an operator
     const analysis = JSON.stringify({ minRequests: 20 });
     const request = (version: string) =>
@@ -44,7 +66,7 @@ export async function resume(o: ResumeOptions): Promise<ResumeResult> {
         ? { service: 'web', version, strategy: 'blue-green', bake_ms: 500, analysis_json: analysis }
         : o.strategy === 'canary'
           ? { service: 'web', version, strategy: 'canary', steps: '50,100', step_pause_ms: 300, canary_hosts: '1', analysis_json: analysis }
-          : { service: 'web', version, strategy: 'rolling', batch: '1' };
+          : { service: 'web', version, strategy: 'rolling', batch: '1', ...(o.artifacts ? { artifact: artifact(version).file, sha256: artifact(version).sha256 } : {}) };
     const plan = JSON.parse((await client.call('Plan', request('v2'))).plan_json);
     const kills: ({ seq: number; when: 'before' | 'after' } | { delayMs: number })[] = [];
     for (const s of plan.steps as { seq: number }[]) kills.push({ seq: s.seq, when: 'before' }, { seq: s.seq, when: 'after' });
@@ -58,9 +80,9 @@ export async function resume(o: ResumeOptions): Promise<ResumeResult> {
     let completed = 0;
     let doubleSwaps = 0;
     let version = 'v1';
-    for (const k of kills) {
-      version = version === 'v1' ? 'v2' : 'v1';
-      const before = [1, 2, 3].map((i) => fleet.executed(i, 'start_instance'));
+    for (const [i, k] of kills.entries()) {
+      // with artifacts every rollout stages a release of its own; else v1 and v2 take turns
+      version = o.artifacts ? `v${i + 2}` : version === 'v1' ? 'v2' : 'v1';
       client.close();
       await fleet.stopCoordinator('SIGTERM');
       await fleet.startCoordinator('seq' in k ? { ZDD_CRASH_AT: `${k.seq}:${k.when}` } : undefined);
@@ -77,17 +99,21 @@ export async function resume(o: ResumeOptions): Promise<ResumeResult> {
       client = new Client(fleet.coordinatorAddr);
       const id = started?.id ?? (await client.call('ListRollouts', { service: 'web', limit: 1 })).rollouts[0].id;
       const final = await client.watch(id, () => undefined);
-      const after = [1, 2, 3].map((i) => fleet.executed(i, 'start_instance'));
-      const swaps = after.map((n, i) => n - before[i]);
+      const swaps = [1, 2, 3].map((i) => fleet.executed(i, 'start_instance', id));
       doubleSwaps += swaps.filter((n) => n > 1).length;
       if (final.state === 'succeeded' && swaps.every((n) => n === 1)) completed++;
       const m = final.events.map((e) => /^resumed: first side effect (\d+)ms after the coordinator started$/.exec(e.message)).find(Boolean);
       if (m) resumeMs.push(Number(m[1]));
       const where = 'seq' in k ? `${k.when} step ${k.seq}` : `at ${k.delayMs}ms`;
-      o.log(`[resume/${o.strategy}] killed ${where}: ${final.state}, swaps ${swaps.join('/')}, resume ${m ? m[1] + 'ms' : 'n/a'}; ${gen.stats.requests} requests, ${gen.stats.failed} failed so far`);
+      o.log(`[resume/${o.strategy}${o.artifacts ? '+artifacts' : ''}] killed ${where}: ${final.state}, swaps ${swaps.join('/')}, resume ${m ? m[1] + 'ms' : 'n/a'}; ${gen.stats.requests} requests, ${gen.stats.failed} failed so far`);
     }
     const stats = await gen.stop();
     const sorted = [...resumeMs].sort((a, b) => a - b);
+    let doubleHooks: number | undefined;
+    if (o.artifacts) {
+      const lines = fs.readFileSync(hookLog, 'utf8').trim().split('\n');
+      doubleHooks = lines.length - new Set(lines).size;
+    }
     return {
       scenario: 'resume',
       strategy: o.strategy,
@@ -96,6 +122,7 @@ export async function resume(o: ResumeOptions): Promise<ResumeResult> {
       requests: stats.requests,
       failed: stats.failed,
       double_swaps: doubleSwaps,
+      ...(doubleHooks !== undefined ? { double_hooks: doubleHooks } : {}),
       resume_ms_p50: sorted[Math.floor(sorted.length / 2)] ?? 0,
       resume_ms_max: sorted.at(-1) ?? 0,
       failures: stats.failures,

@@ -1,6 +1,7 @@
 // zddctl: the operator's CLI. Parses flags (commander), talks to the coordinator's control API and
 // prints tables, a live rollout view, or --json. Exit code 0 only on success.
 import fs from 'node:fs';
+import path from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import logUpdate from 'log-update';
 import { ZddError, errorMessage } from '../lib/errors.js';
@@ -10,6 +11,8 @@ import type { Rollout__Output } from '../proto/gen/zdd/v1/Rollout.js';
 import { Client } from './client.js';
 import { agentsTable, eventLine, historyTable, rolloutView } from './render.js';
 import { versionShares } from '../lib/traffic.js';
+import { ROOT } from '../lib/paths.js';
+import { addInstallCommands } from './install.js';
 
 const program = new Command('zddctl')
   .description('zdd: zero-downtime rollouts across your hosts')
@@ -153,6 +156,11 @@ function rolloutRequest(service: string, o: any) {
     bake_ms: o.bake ?? 0,
     hosts: o.hosts ?? '',
     analysis_json: Object.keys(analysis).length ? JSON.stringify(analysis) : '',
+    artifact: o.artifact ? (/^[a-z]+:\/\//.test(o.artifact) ? o.artifact : path.resolve(o.artifact)) : '',
+    sha256: o.sha256 ?? '',
+    stage_concurrency: o.stageConcurrency ?? 0,
+    in_place: !!o.inPlace,
+    max_load: o.maxLoad ?? 0,
   };
 }
 
@@ -189,6 +197,11 @@ const withRolloutOptions = (cmd: Command) =>
     .option('--max-error-rate-delta <r>', "analysis: how far the new version's error rate may exceed the stable's", ratioArg)
     .option('--max-p95-ratio <x>', "analysis: the new version's p95 latency at most this times the stable's", numberArg)
     .option('--min-requests <n>', 'analysis: requests needed before a step is judged (fewer: wait)', countArg)
+    .option('--artifact <path|url>', 'stage this release (.tar.gz, a file or an http(s) URL) on every host before the first batch')
+    .option('--sha256 <hex>', "the artifact's sha256 (sha256sum prints it); required with --artifact")
+    .option('--stage-concurrency <n>', 'hosts that fetch and unpack the artifact at the same time (default 4)', countArg)
+    .option('--in-place', 'rolling: each batch leaves the pool, swaps with one instance at a time, and comes back')
+    .option('--max-load <percent>', 'in-place: shrink batches so the hosts left in the pool stay under this CPU load', countArg)
     .option('--json', 'JSON output');
 
 withRolloutOptions(program.command('rollout').argument('<service>').description('roll a service out to a new version and follow it'))
@@ -207,8 +220,13 @@ withRolloutOptions(program.command('plan').argument('<service>').description('sh
       return;
     }
     print(`plan: ${plan.service} ${plan.fromVersion || '(nothing)'} → ${plan.version} [${plan.strategy}], ${plan.batches.length} batch(es), edges: ${plan.edges.join(', ')}`);
-    if (plan.strategy !== 'rolling') {
-      // blue-green and canary: the steps in order, and what each traffic change routes where
+    for (const note of plan.notes ?? []) print(`  note: ${note}`);
+    const stages = plan.steps.filter((x: { kind: string }) => x.kind === 'stage');
+    if (stages.length) print(`  first: stage ${stages[0].args.url} on ${stages.map((x: { agentId: string }) => x.agentId).join(', ')}`);
+    const hooks = [...new Set(plan.steps.filter((x: { kind: string }) => x.kind === 'hook').map((x: { args: { hook: string } }) => x.args.hook))];
+    if (hooks.length) print(`  hooks: ${hooks.join(', ')}`);
+    if (plan.strategy !== 'rolling' || plan.inPlace) {
+      // blue-green, canary and in-place: the steps in order, and what each traffic change routes where
       let t = 0;
       for (const st of plan.steps as { kind: string; agentId: string; args: any; phase: number }[]) {
         if (st.kind === 'traffic') {
@@ -220,6 +238,8 @@ withRolloutOptions(program.command('plan').argument('<service>').description('sh
         else if (st.kind === 'analyze') print(`  analyze  ${st.args.mode === 'bake' ? 'bake' : `canary at ${st.args.percent}%`}: ${st.args.waitMs < 0 ? 'until zddctl promote' : `at least ${formatMs(st.args.waitMs)}`}, then until judged`);
         else if (st.kind === 'window') print(`  window   keep ${plan.fromVersion} warm for ${formatMs(st.args.ms)} (zddctl rollback switches back)`);
         else if (st.kind === 'stop') print(`  stop     slot ${st.args.slot} on ${st.agentId}`);
+        else if (st.kind === 'hook') print(`  hook     ${st.args.hook} on ${st.agentId}`);
+        else if (st.kind === 'stage') continue;
         else if (st.kind !== 'configure_edge' && st.agentId === (st.kind === 'drain' ? plan.edges[0] : st.agentId)) print(`  ${st.kind.padEnd(8)} ${st.kind === 'drain' ? st.args.hosts.map((h: any) => h.addr).join(' ') : ''}`.trimEnd());
       }
       return;
@@ -327,6 +347,8 @@ program
     if (o.json) json(r.rollouts.map((x: Rollout__Output) => ({ ...x, steps: undefined, events: undefined })));
     else print(r.rollouts.length ? historyTable(r.rollouts) : `no rollouts of ${service} yet`);
   });
+
+addInstallCommands(program, ROOT, print);
 
 program.parseAsync().then(
   () => process.exit(process.exitCode ?? 0),

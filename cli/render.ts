@@ -45,6 +45,8 @@ function stepLabel(s: Step__Output, resumedAt = 0): string {
     analyze: 'analysis',
     window: 'keep-old',
   };
+  // a hook's step detail starts with the hook's name once it ran
+  if (s.kind === 'hook' && /^[a-zA-Z]+ /.test(s.detail)) names.hook = s.detail.split(' ')[0];
   const after = resumedAt && s.state !== 'pending' && s.state !== 'skipped' && (s.ended_at_ms || Date.now()) >= resumedAt ? '↻' : '';
   return `${MARK[s.state] ?? '?'}${after} ${names[s.kind] ?? s.kind}`;
 }
@@ -60,16 +62,24 @@ export function rolloutView(r: Rollout__Output, eventLines = 6): string {
     lines.push(`  resumed ${r.resumed_at_ms.length} time(s), last at ${new Date(resumedAt).toISOString().slice(11, 23)}; ↻ marks steps that ran after it, the others ran before`);
   }
   const label = (s: Step__Output) => stepLabel(s, resumedAt);
-  const edge = r.steps.filter((s) => s.batch === 0);
+  for (const note of (JSON.parse(r.params_json || '{}') as { notes?: string[] }).notes ?? []) lines.push(`  planned  ${note}`);
+  const edge = r.steps.filter((s) => s.batch === 0 && s.kind === 'configure_edge');
   if (edge.length) lines.push(`  nginx    ${edge.map((s) => `${s.agent_id} ${label(s)}`).join('  ')}`);
+  const stage = r.steps.filter((s) => s.batch === 0 && s.kind === 'stage');
+  if (stage.length) {
+    const running = stage.filter((s) => s.state === 'running' && s.detail);
+    lines.push(`  stage    ${stage.map((s) => `${s.agent_id} ${MARK[s.state] ?? '?'}`).join('  ')}${running.length ? `  (${running.map((s) => `${s.agent_id}: ${s.detail}`).join('; ')})` : ''}`);
+  }
+  const pre = r.steps.filter((s) => s.batch === 0 && s.kind === 'hook');
+  if (pre.length) lines.push(`  pre      ${pre.map((s) => `${s.agent_id} ${label(s)}`).join('  ')}`);
   for (let b = 1; b <= r.batches; b++) {
     const steps = r.steps.filter((s) => s.batch === b && s.kind !== 'finalize');
     if (!steps.length) continue;
     const hosts = [...new Set(steps.filter((s) => s.kind === 'start').map((s) => s.agent_id))];
-    const shared = steps.filter((s) => ['traffic', 'drain', 'pause', 'verify', 'analyze', 'window'].includes(s.kind));
+    const shared = steps.filter((s) => ['traffic', 'drain', 'pause', 'verify', 'analyze', 'window'].includes(s.kind) || (s.kind === 'hook' && !hosts.includes(s.agent_id)));
     lines.push(`  batch ${b}  ${shared.map((s) => label(s)).join('  ')}`);
     for (const h of hosts) {
-      const hs = steps.filter((s) => s.agent_id === h && (s.kind === 'start' || s.kind === 'stop'));
+      const hs = steps.filter((s) => s.agent_id === h && (s.kind === 'start' || s.kind === 'stop' || s.kind === 'hook'));
       const running = hs.find((s) => s.state === 'running' && s.detail);
       lines.push(`    ${h.padEnd(14)} ${hs.map(label).join('  ')}${running ? `  (${running.detail})` : ''}`);
     }

@@ -116,6 +116,34 @@ export class Control {
     if (strategy !== 'blue-green' && (req.keep_old_ms || req.bake_ms || req.hosts)) {
       throw new ZddError('INVALID_ARGUMENT', `--keep-old, --bake and --hosts belong to --strategy blue-green, not ${strategy}`);
     }
+    let artifact: RolloutParams['artifact'];
+    if (req.artifact || req.sha256) {
+      const url = req.artifact.trim();
+      if (!url || !(url.startsWith('/') || /^(file|https?):\/\//.test(url))) {
+        throw new ZddError('INVALID_ARGUMENT', `artifact "${url}" is neither an absolute path nor a file://, http:// or https:// URL`, {
+          hint: 'for example --artifact https://builds.example/web-1.4.2.tar.gz --sha256 HEX',
+        });
+      }
+      const sha256 = req.sha256.trim().toLowerCase();
+      if (!/^[0-9a-f]{64}$/.test(sha256)) {
+        throw new ZddError('INVALID_ARGUMENT', `--artifact needs --sha256 with the artifact's 64-hex-digit sha256${req.sha256 ? `, not "${req.sha256}"` : ''}`, {
+          hint: 'sha256sum FILE prints it',
+        });
+      }
+      artifact = { url, sha256 };
+    }
+    if ((req.in_place || req.max_load) && strategy !== 'rolling') {
+      throw new ZddError('INVALID_ARGUMENT', `--in-place and --max-load belong to --strategy rolling, not ${strategy}`);
+    }
+    if (req.max_load && !req.in_place) {
+      throw new ZddError('INVALID_ARGUMENT', '--max-load shrinks in-place batches: add --in-place', {
+        hint: 'without --in-place every host keeps serving while it swaps, so no host leaves the pool',
+      });
+    }
+    if (req.in_place && req.failure_limit) {
+      throw new ZddError('INVALID_ARGUMENT', '--failure-limit does not apply to --in-place: a host that fails in place has no old instance left, so any failure returns the batch to the old version');
+    }
+    if (req.max_load > 100) throw new ZddError('INVALID_ARGUMENT', `--max-load ${req.max_load} is a CPU percentage: 1 to 100`);
     const params: RolloutParams = {
       version: req.version,
       strategy,
@@ -128,6 +156,10 @@ export class Control {
         : {}),
       ...(strategy === 'blue-green' ? { keepOldMs: req.keep_old_ms, bakeMs: req.bake_ms, hosts: parseSelector(req.hosts) } : {}),
       ...(analysis ? { analysis } : {}),
+      ...(artifact ? { artifact } : {}),
+      ...(req.stage_concurrency ? { stageConcurrency: req.stage_concurrency } : {}),
+      ...(req.in_place ? { inPlace: true } : {}),
+      ...(req.max_load ? { maxLoad: req.max_load } : {}),
     };
     const plan = planRollout({
       spec: validateSpec(JSON.parse(svc.specJson)),
@@ -429,10 +461,11 @@ export class Control {
             version: plan.version,
             fromVersion: plan.fromVersion,
             strategy: plan.strategy,
-            paramsJson: JSON.stringify({ ...params, edges: plan.edges, batches: plan.batches, spec: JSON.parse(this.store.getService(plan.service)!.specJson) }),
+            paramsJson: JSON.stringify({ ...params, edges: plan.edges, batches: plan.batches, notes: plan.notes, spec: JSON.parse(this.store.getService(plan.service)!.specJson) }),
           },
           plan.steps,
         );
+        for (const note of plan.notes) this.store.addEvent({ rolloutId: row.id, atMs: Date.now(), level: 'info', agentId: '', message: note, kind: 'plan' });
         this.log.info({ rolloutId: row.id, service: row.service, version: row.version, batches: plan.batches.length }, 'rollout planned');
         this.launch(row.id);
         return this.snapshot(row);

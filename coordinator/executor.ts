@@ -12,8 +12,8 @@ import { ZddError, errorMessage } from '../lib/errors.js';
 import { compileSpec, type ServiceSpec } from '../lib/spec.js';
 import { formatMs } from '../lib/duration.js';
 import type { StartInstanceResult, StopInstanceResult, ApplyTrafficResult, AwaitIdleResult, ConfigureEdgeResult, Slot } from '../lib/commands.js';
-import type { AnalyzeResult, VerifyResult } from '../lib/commands.js';
-import { applyOps, checkServable, isMixed, primaryTrack, versionShares, type Move, type TrafficDoc, type TrafficOp } from '../lib/traffic.js';
+import type { AnalyzeResult, VerifyResult, StageResult, HookResult } from '../lib/commands.js';
+import { applyOps, checkServable, isMixed, primaryTrack, versionShares, type Backend, type Move, type TrafficDoc, type TrafficOp } from '../lib/traffic.js';
 import { addCounters, describeFigures, figuresOf, judge, type Counters, type Thresholds, type Verdict } from '../lib/analysis.js';
 import type { Store, StepRow, StepState, EventRow, RollbackOutcome } from './store.js';
 import type { AgentPort } from './agent-hub.js';
@@ -37,6 +37,10 @@ export interface ExecutorOptions {
 
 interface RunState {
   rolloutId: string;
+  /** hosts that stage a release at the same time */
+  stageConcurrency: number;
+  /** in-place: a batch's old instances stop before its new ones start */
+  inPlace: boolean;
   service: string;
   version: string;
   spec: ServiceSpec;
@@ -54,6 +58,33 @@ interface RunState {
   /** set when this run resumes an interrupted rollout: the first side effect reports its delay */
   resumeBegan?: number;
 }
+
+/** hosts that fetch and unpack a release at the same time, unless the rollout says otherwise */
+export const DEFAULT_STAGE_CONCURRENCY = 4;
+
+/** Runs fn over items, at most `limit` at a time, in order of start. */
+async function pooled<T, R>(items: T[], limit: number, fn: (x: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array(items.length);
+  let next = 0;
+  let failed = false;
+  // after a failure (a pause) no new item starts; those under way finish before it is rethrown
+  const worker = async () => {
+    while (next < items.length && !failed) {
+      const i = next++;
+      try {
+        out[i] = await fn(items[i]);
+      } catch (err) {
+        failed = true;
+        throw err;
+      }
+    }
+  };
+  await settleAll(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
+}
+
+/** The last lines of a command's output, for an event line. */
+const tail = (output: string) => (output ? `: ${output.trim().split('\n').slice(-5).join(' | ').slice(-400)}` : '');
 
 class RolloutFailed extends Error {}
 /** An operator asked, during a wait, to return to the old version. */
@@ -129,10 +160,12 @@ export class Executor {
   /** The run's state, rebuilt from the journal: the same whether the run is fresh or resumed. */
   private rebuild(rolloutId: string, steps: StepRow[]): RunState {
     const r = this.store.getRollout(rolloutId)!;
-    const params = JSON.parse(r.paramsJson) as { failureLimit: number; batch?: BatchSize; edges?: string[]; spec?: ServiceSpec };
+    const params = JSON.parse(r.paramsJson) as { failureLimit: number; batch?: BatchSize; edges?: string[]; spec?: ServiceSpec; stageConcurrency?: number; inPlace?: boolean };
     const spec = (params.spec ?? JSON.parse(steps.find((s) => s.kind === 'start' || s.kind === 'configure_edge')?.argsJson ?? '{}').spec) as ServiceSpec;
     const st: RunState = {
       rolloutId,
+      stageConcurrency: params.stageConcurrency ?? DEFAULT_STAGE_CONCURRENCY,
+      inPlace: !!params.inPlace,
       service: r.service,
       version: r.version,
       spec,
@@ -149,6 +182,8 @@ export class Executor {
       if (s.kind === 'start' && s.state === 'done') {
         const res = JSON.parse(s.resultJson) as StartInstanceResult;
         st.started.set(s.agentId, { slot: res.slot, port: res.port });
+        // a host restored by a return (in place) started again after its failure
+        st.failed.delete(s.agentId);
       }
       if (s.kind === 'start' && s.state === 'failed') st.failed.add(s.agentId);
       if (s.kind === 'drain' && s.state === 'failed') {
@@ -205,7 +240,7 @@ export class Executor {
       const end = this.store.getRollout(rolloutId)!;
       const state = end.outcome || 'succeeded';
       this.journal(() =>
-        this.store.updateRollout(rolloutId, { state, endedMs: this.clock.now(), forcedKills: st.forcedKills, failedHosts: st.failed.size }),
+        this.store.updateRollout(rolloutId, { state, endedMs: this.clock.now(), forcedKills: st.forcedKills, failedHosts: this.failedHosts(st) }),
       );
       if (state === 'succeeded') {
         this.event(rolloutId, 'info', `rollout succeeded: ${r.version} live${st.failed.size ? ` (${st.failed.size} host(s) kept the old version)` : ''}`);
@@ -219,13 +254,18 @@ export class Executor {
       try {
         for (const s of this.store.steps(rolloutId)) if (s.state === 'pending') this.setStep(st, s, { state: 'skipped' });
         this.journal(() =>
-          this.store.updateRollout(rolloutId, { state: 'failed', error: message, endedMs: this.clock.now(), forcedKills: st.forcedKills, failedHosts: st.failed.size }),
+          this.store.updateRollout(rolloutId, { state: 'failed', error: message, endedMs: this.clock.now(), forcedKills: st.forcedKills, failedHosts: this.failedHosts(st) }),
         );
         this.event(rolloutId, 'error', `rollout failed: ${message}`);
       } catch (journalErr) {
         this.pause(rolloutId, `${errorMessage(journalErr)} (while recording the failure: ${message})`);
       }
     }
+  }
+
+  /** Hosts whose new instance failed to start in this rollout (a host restored by a return still counts). */
+  private failedHosts(st: RunState): number {
+    return new Set(this.store.steps(st.rolloutId).filter((s) => s.kind === 'start' && s.state === 'failed').map((s) => s.agentId)).size;
   }
 
   /** Pauses with a reason; if even that cannot be journalled, the pause lives in memory. */
@@ -325,21 +365,50 @@ export class Executor {
       const failures = all.filter((s) => s.kind === 'start' && s.state === 'failed').map((s) => `${s.agentId}: ${s.error}`);
       const message = `batch ${batch} failed (${st.failed.size} failed host(s), limit ${st.failureLimit}): ${failures.join('; ')}`;
       const doc = this.store.traffic(st.service);
-      if (isMixed(doc)) {
-        // a canary or a new colour already takes traffic: return to the old version rather than stop half-way
+      if (isMixed(doc) || (st.fromVersion && this.outOfPool(st).length)) {
+        // a canary or a new colour already takes traffic, or (in place) hosts are out of the pool
+        // with their old instance stopped: return to the old version rather than stop half-way
         if (this.store.getRollout(st.rolloutId)!.outcome || this.beginReturn(st, 'rolled_back', message)) return;
       }
       await this.cleanup(st, all.filter((s) => s.kind === 'start' && s.batch === batch && st.started.has(s.agentId)), 'the rollout failed before traffic moved');
       throw new RolloutFailed(
-        `batch ${batch} failed (${st.failed.size} failed host(s), limit ${st.failureLimit}): ${failures.join('; ')}. The old version keeps serving on these hosts.`,
+        `batch ${batch} failed (${st.failed.size} failed host(s), limit ${st.failureLimit}): ${failures.join('; ')}. ${
+          st.inPlace ? 'In place, their old instances had stopped first: these hosts are out of the pool until a rollout or rollback starts them again.' : 'The old version keeps serving on these hosts.'
+        }`,
+      );
+    }
+    const failedHook = group.find((s) => s.kind === 'hook' && s.state === 'failed');
+    if (failedHook) {
+      const { hook } = JSON.parse(failedHook.argsJson) as { hook: string };
+      const message = `hook ${hook} failed on ${failedHook.agentId || 'a host'}: ${failedHook.error}`;
+      if ((isMixed(this.store.traffic(st.service)) || this.outOfPool(st).length) && st.fromVersion) {
+        if (this.store.getRollout(st.rolloutId)!.outcome || this.beginReturn(st, 'rolled_back', message)) return;
+      }
+      const batch = failedHook.batch;
+      const doc = this.store.traffic(st.service);
+      if (doc && doc.backends.length > 0 && doc.backends.every((b) => b.version === st.version)) {
+        // every host already serves the new version (a post or last afterStop hook failed): it is the live one
+        this.journal(() => this.store.setLiveVersion(st.service, st.version));
+      }
+      await this.cleanup(st, all.filter((s) => s.kind === 'start' && s.batch === batch && st.started.has(s.agentId)), `hook ${hook} failed`);
+      const moved = hook === 'afterStop' || hook === 'post';
+      throw new RolloutFailed(
+        `${message}. ${moved ? `Batch ${batch} had already moved; the rollout stops here` : hook === 'pre' ? 'Nothing was started and traffic is unchanged' : `Traffic did not move for batch ${batch}; the rollout stops here`}.`,
+      );
+    }
+    const failedStage = group.filter((s) => s.kind === 'stage' && s.state === 'failed');
+    if (failedStage.length) {
+      throw new RolloutFailed(
+        `staging the release failed on ${failedStage.length} host(s): ${failedStage.map((s) => `${s.agentId}: ${s.error}`).join('; ')}. Nothing was started and traffic is unchanged.`,
       );
     }
     const failedTraffic = group.find((s) => s.kind === 'traffic' && s.state === 'failed');
     if (failedTraffic) {
       const prev = JSON.parse(group[0].resultJson || '{}').prev as TrafficDoc | undefined;
       const reverted = await this.revertTraffic(st, group, prev);
-      if (reverted && st.fromVersion && isMixed(prev)) {
-        // back where it was, with a canary or a second colour still in traffic: return from there
+      if (reverted && st.fromVersion && (isMixed(prev) || this.outOfPool(st).length)) {
+        // back where it was, with a canary or a second colour still in traffic, or (in place) hosts
+        // out of the pool with their old instance stopped: return from there
         if (this.beginReturn(st, 'rolled_back', `traffic change failed and was reverted: ${failedTraffic.error}`)) return;
       }
       if (reverted) {
@@ -376,9 +445,49 @@ export class Executor {
         if (bad && !bad.ok) throw new RolloutFailed(`edge configuration failed: ${errorMessage(bad.error)}`);
         return;
       }
+      case 'stage': {
+        const { url } = JSON.parse(group[0].argsJson) as { url: string };
+        this.event(st.rolloutId, 'info', `staging ${st.version} from ${url} on ${group.length} host(s), ${Math.min(st.stageConcurrency, group.length)} at a time`);
+        const rs = await pooled(group, st.stageConcurrency, (s) =>
+          this.step(st, s, (id) => this.agents.call(s.agentId, 'stage_release', JSON.parse(s.argsJson), id, { timeoutMs: 30 * 60_000, onProgress: progress(s) }) as Promise<StageResult>),
+        );
+        rs.forEach((r, i) => {
+          const s = group[i];
+          if (r.ok) {
+            const v = r.value;
+            this.event(
+              st.rolloutId,
+              'info',
+              `${v.reused ? `${st.version} already staged` : `staged ${st.version} (${v.bytes >= 1e6 ? `${(v.bytes / 1e6).toFixed(1)} MB` : `${(v.bytes / 1e3).toFixed(1)} kB`}) in ${v.ms}ms`} at ${v.dir}${v.pruned.length ? `; removed old releases ${v.pruned.join(', ')}` : ''}${tail(v.output)}`,
+              s.agentId,
+              'stage',
+            );
+          } else this.event(st.rolloutId, 'error', `staging failed: ${errorMessage(r.error)}`, s.agentId, 'stage');
+        });
+        return this.checkFailures(st, group, all);
+      }
+      case 'hook': {
+        const { hook } = JSON.parse(group[0].argsJson) as { hook: string };
+        await settleAll(
+          group.map(async (s) => {
+            // a host whose new instance failed (within the failure limit) keeps its old version: no hook runs there
+            if (st.failed.has(s.agentId) && hook !== 'pre' && hook !== 'post') return this.skip(st, s, 'new instance did not start');
+            if (hook === 'afterStop' && st.undrained.has(s.agentId)) return this.skip(st, s, 'old instance left running');
+            const r = await this.step(st, s, (id) => this.agents.call(s.agentId, 'run_hook', JSON.parse(s.argsJson), id, { timeoutMs: JSON.parse(s.argsJson).timeoutMs + 15_000 }) as Promise<HookResult>);
+            if (r.ok) {
+              this.setStep(st, s, { detail: `${hook} passed in ${r.value.ms}ms` });
+              this.event(st.rolloutId, 'info', `hook ${hook} passed in ${r.value.ms}ms${tail(r.value.output)}`, s.agentId, 'hook');
+            } else {
+              this.setStep(st, s, { detail: `${hook} failed` });
+              this.event(st.rolloutId, 'error', errorMessage(r.error), s.agentId, 'hook');
+            }
+          }),
+        );
+        return this.checkFailures(st, group, all);
+      }
       case 'start': {
         const batch = group[0].batch;
-        this.event(st.rolloutId, 'info', `batch ${batch}: starting ${st.version} on ${group.map((s) => s.agentId).join(', ')}`);
+        this.event(st.rolloutId, 'info', `batch ${batch}: starting ${JSON.parse(group[0].argsJson).version ?? st.version} on ${group.map((s) => s.agentId).join(', ')}`);
         const rs = await settleAll(
           group.map((s) =>
             this.step(st, s, (id) =>
@@ -393,10 +502,11 @@ export class Executor {
           const s = group[i];
           if (r.ok) {
             st.started.set(s.agentId, { slot: r.value.slot, port: r.value.port });
-            this.event(st.rolloutId, 'info', `${st.version} healthy in slot ${r.value.slot} after ${r.value.healthyAfterMs}ms`, s.agentId);
+            st.failed.delete(s.agentId);
+            this.event(st.rolloutId, 'info', `${r.value.version} healthy in slot ${r.value.slot} after ${r.value.healthyAfterMs}ms`, s.agentId);
           } else {
             st.failed.add(s.agentId);
-            this.event(st.rolloutId, 'error', `${st.version} did not start: ${errorMessage(r.error)}`, s.agentId);
+            this.event(st.rolloutId, 'error', `${JSON.parse(s.argsJson).version ?? st.version} did not start: ${errorMessage(r.error)}`, s.agentId);
           }
         });
         await this.checkFailures(st, group, all);
@@ -695,6 +805,7 @@ export class Executor {
       ...[...st.started].map(([agentId, x]) => ({ agentId, slot: x.slot })),
       ...all.filter((x) => x.kind === 'start' && x.state === 'running').map((x) => ({ agentId: x.agentId, slot: (JSON.parse(x.argsJson) as { slot: Slot }).slot })),
     ].filter((x, i, arr) => !inDoc.has(`${x.agentId}/${x.slot}`) && arr.findIndex((y) => y.agentId === x.agentId && y.slot === x.slot) === i);
+    const restore = this.outOfPool(st);
     const steps = planRollbackSteps({
       spec: st.spec,
       traffic: doc,
@@ -702,6 +813,7 @@ export class Executor {
       edges: st.edges,
       batch: st.batch,
       strays,
+      restore,
       firstSeq: Math.max(0, ...all.map((x) => x.seq)) + 1,
       firstPhase: Math.max(0, ...all.map((x) => x.phase)) + 1,
       firstBatch: Math.max(0, ...all.map((x) => x.batch)) + 1,
@@ -712,6 +824,29 @@ export class Executor {
     if (appended) this.event(st.rolloutId, 'warn', `${outcome === 'aborted' ? 'aborting' : 'rolling back'}: ${reason}. Returning to ${st.fromVersion}.`, '', 'return');
     this.notify(st.rolloutId);
     return appended;
+  }
+
+  /**
+   * In place: the hosts this rollout took out of the pool and that are still out, as their
+   * backends were before the removal (journalled as the traffic phase's `prev`).
+   */
+  private outOfPool(st: RunState): Backend[] {
+    if (!st.inPlace) return [];
+    const all = this.store.steps(st.rolloutId);
+    const doc = this.store.traffic(st.service);
+    const out: Backend[] = [];
+    for (const s of all) {
+      if (s.kind !== 'traffic' || s.state === 'pending' || s.agentId !== st.edges[0]) continue;
+      const ops = (JSON.parse(s.argsJson) as { ops?: TrafficOp[] }).ops ?? [];
+      const removed = ops.flatMap((o) => (o.op === 'remove' ? o.agentIds : []));
+      if (!removed.length) continue;
+      const first = all.find((x) => x.phase === s.phase)!;
+      const prev = (JSON.parse(first.resultJson || '{}') as { prev?: TrafficDoc }).prev;
+      for (const b of prev?.backends ?? []) {
+        if (b.agentId && removed.includes(b.agentId) && b.track === primaryTrack(prev) && !doc?.backends.some((x) => x.agentId === b.agentId) && !out.some((x) => x.agentId === b.agentId)) out.push(b);
+      }
+    }
+    return out;
   }
 
   /**

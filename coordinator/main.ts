@@ -1,10 +1,11 @@
 // zdd-coordinator entry point: flags → frozen config → startCoordinator (coordinator/server.ts).
-import { Command } from 'commander';
 import { createLogger } from '../lib/log.js';
 import { ZddError, errorMessage } from '../lib/errors.js';
+import { EnvCommand } from '../lib/env-options.js';
 import { COORDINATOR_VERSION, startCoordinator } from './server.js';
 
-const program = new Command('zdd-coordinator')
+// Each flag also from ZDD_<FLAG>: the systemd unit's EnvironmentFile.
+const program = new EnvCommand('zdd-coordinator', process.env)
   .description('zdd coordinator: knows agents and services, plans and runs rollouts, journals them in SQLite')
   .version(COORDINATOR_VERSION)
   .option('--listen <addr>', 'gRPC address for agents and zddctl', '127.0.0.1:7700')

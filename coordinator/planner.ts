@@ -2,7 +2,7 @@
 // batches, the slot each host swaps into, the steps and the traffic each batch will apply; the
 // executor (coordinator/executor.ts) performs the steps.
 import { ZddError } from '../lib/errors.js';
-import { VERSION_PATTERN, compileSpec, type ServiceSpec } from '../lib/spec.js';
+import { VERSION_PATTERN, compileSpec, type HookName, type ServiceSpec } from '../lib/spec.js';
 import { otherSlot, type Slot } from '../lib/commands.js';
 import { applyOps, primaryTrack, type Backend, type Move, type TrafficDoc, type TrafficOp } from '../lib/traffic.js';
 import type { Thresholds } from '../lib/analysis.js';
@@ -16,6 +16,9 @@ export interface FleetHost {
   edge: boolean;
   /** dynamic | reload, for edges */
   edgeMode?: string;
+  /** CPU load (0..100) and cores from the agent's latest heartbeat */
+  loadPct?: number;
+  cores?: number;
 }
 
 export type BatchSize = { count: number } | { percent: number };
@@ -42,6 +45,14 @@ export interface RolloutParams {
   hosts?: Record<string, string>;
   /** analysis thresholds over the spec's */
   analysis?: Partial<Thresholds>;
+  /** a release to stage on every host before the first batch */
+  artifact?: { url: string; sha256: string };
+  /** hosts that stage at the same time */
+  stageConcurrency?: number;
+  /** rolling: each batch leaves the pool, swaps, and comes back (one instance per host at a time) */
+  inPlace?: boolean;
+  /** in-place: batches shrink so that the hosts left in the pool stay under this CPU load (percent) */
+  maxLoad?: number;
 }
 
 export interface HostPlan {
@@ -53,7 +64,7 @@ export interface HostPlan {
   oldVersion?: string;
 }
 
-export type StepKind = 'configure_edge' | 'start' | 'traffic' | 'verify' | 'analyze' | 'window' | 'drain' | 'stop' | 'pause' | 'finalize';
+export type StepKind = 'configure_edge' | 'stage' | 'hook' | 'start' | 'traffic' | 'verify' | 'analyze' | 'window' | 'drain' | 'stop' | 'pause' | 'finalize';
 
 export interface PlannedStep {
   seq: number;
@@ -75,6 +86,9 @@ export interface Plan {
   steps: PlannedStep[];
   /** the traffic each batch applies if every host succeeds (the nginx change, for `zddctl plan`) */
   traffic: TrafficDoc[];
+  /** what the planner decided that the operator should know (a batch shrunk for load) */
+  notes: string[];
+  inPlace?: boolean;
 }
 
 /** "3" → 3 hosts a batch, "25%" → a quarter of the hosts (at least one). */
@@ -225,38 +239,155 @@ export function planRollout(input: PlanInput): Plan {
       hint: 'roll out a different version',
     });
   }
-  const base = { service: spec.name, version: params.version, fromVersion: input.liveVersion, strategy: params.strategy, edges, hosts };
+  const base = { service: spec.name, version: params.version, fromVersion: input.liveVersion, strategy: params.strategy, edges, hosts, notes: [] as string[], ...(params.inPlace ? { inPlace: true } : {}) };
   const list = new StepList();
   for (const e of edges) list.add(0, 'configure_edge', e, { spec });
+  const stagers = params.strategy === 'blue-green' && params.hosts ? hosts.filter((h) => matchesSelector(input.fleet.find((f) => f.agentId === h.agentId)!.labels, params.hosts!)) : hosts;
+  if (params.artifact) {
+    list.next();
+    for (const h of stagers) {
+      list.add(0, 'stage', h.agentId, {
+        service: spec.name,
+        version: params.version,
+        url: params.artifact.url,
+        sha256: params.artifact.sha256,
+        keep: compiled.release.keep,
+        ...(compiled.release.prepareArgv ? { prepare: { argv: compiled.release.prepareArgv, timeoutMs: compiled.release.prepareTimeoutMs } } : {}),
+        env: compiled.env,
+      });
+    }
+  }
+  const hook = hookSteps(spec, list, params.version, input.liveVersion);
+  hook(0, 'pre', stagers.slice(0, 1));
   if (params.strategy === 'blue-green') return { ...base, ...planBlueGreen(input, hosts, edges, list) };
   if (params.strategy === 'canary') return { ...base, ...planCanary(input, hosts, edges, list) };
   if (params.strategy !== 'rolling') throw new ZddError('INVALID_ARGUMENT', `unknown strategy "${params.strategy}": use rolling, blue-green or canary`);
 
-  const batches = splitBatches(hosts, params.batch);
+  const batches = params.inPlace ? loadAwareBatches(input, hosts, base.notes) : splitBatches(hosts, params.batch);
   const previews: TrafficDoc[] = [];
   let doc = traffic;
   const gen0 = traffic?.generation ?? 0;
-  const steps = list.steps;
-  const add = (batch: number, phase: number, kind: StepKind, agentId: string, args: Record<string, unknown>) => list.add(batch, kind, agentId, args, phase);
+  const retire = (b: number, batch: HostPlan[]) => {
+    const old = batch.filter((h) => h.oldAddr);
+    if (!old.length) return;
+    list.next();
+    for (const e of edges) list.add(b, 'drain', e, { service: spec.name, hosts: old.map((h) => ({ agentId: h.agentId, addr: h.oldAddr! })), timeoutMs: compiled.stop.drainTimeoutMs });
+    list.next();
+    for (const h of old) list.add(b, 'stop', h.agentId, { service: spec.name, slot: h.oldSlot, signal: compiled.stop.signal, drainTimeoutMs: compiled.stop.drainTimeoutMs });
+    hook(b, 'afterStop', old);
+  };
+  const traffic1 = (b: number, ops: TrafficOp[]) => {
+    doc = applyOps(doc, spec.name, ops, (doc?.generation ?? gen0) + 1);
+    previews.push(doc);
+    list.next();
+    for (const e of edges) list.add(b, 'traffic', e, { service: spec.name, ops });
+  };
   batches.forEach((batch, i) => {
     const b = i + 1;
-    const base = 1 + i * 5;
-    for (const h of batch) add(b, base, 'start', h.agentId, { spec, version: params.version, slot: h.newSlot });
     const moves = batch.map((h) => ({ agentId: h.agentId, backend: backendOf(h, primary, params.version) }));
-    doc = nextTraffic(doc, spec.name, moves, gen0 + b);
-    previews.push(doc);
-    for (const e of edges) add(b, base + 1, 'traffic', e, { service: spec.name, ops: [{ op: 'swap', moves }] });
-    const draining = batch.filter((h) => h.oldAddr).map((h) => ({ agentId: h.agentId, addr: h.oldAddr! }));
-    if (draining.length) {
-      for (const e of edges) add(b, base + 2, 'drain', e, { service: spec.name, hosts: draining, timeoutMs: compiled.stop.drainTimeoutMs });
-      for (const h of batch.filter((x) => x.oldSlot)) {
-        add(b, base + 3, 'stop', h.agentId, { service: spec.name, slot: h.oldSlot, signal: compiled.stop.signal, drainTimeoutMs: compiled.stop.drainTimeoutMs });
-      }
+    if (params.inPlace && batch.some((h) => h.oldAddr)) {
+      // the batch leaves the pool, swaps with one instance at a time, and comes back
+      hook(b, 'beforeDrain', batch.filter((h) => h.oldAddr));
+      traffic1(b, [{ op: 'remove', agentIds: batch.filter((h) => h.oldAddr).map((h) => h.agentId) }]);
+      retire(b, batch);
+      startSteps(spec, list, hook, b, batch, params.version);
+      traffic1(b, [{ op: 'add', backends: moves.map((m) => m.backend) }]);
+    } else {
+      startSteps(spec, list, hook, b, batch, params.version);
+      hook(b, 'beforeDrain', batch.filter((h) => h.oldAddr));
+      traffic1(b, [{ op: 'swap', moves }]);
+      retire(b, batch);
     }
-    if (params.pauseMs > 0 && i < batches.length - 1) add(b, base + 4, 'pause', '', { ms: params.pauseMs });
+    if (params.pauseMs > 0 && i < batches.length - 1) {
+      list.next();
+      list.add(b, 'pause', '', { ms: params.pauseMs });
+    }
   });
-  add(batches.length, 1 + batches.length * 5, 'finalize', '', {});
-  return { ...base, batches: batches.map((b) => b.map((h) => h.agentId)), steps, traffic: previews };
+  hook(batches.length, 'post', hosts.slice(0, 1));
+  list.next();
+  list.add(batches.length, 'finalize', '', {});
+  return { ...base, batches: batches.map((b) => b.map((h) => h.agentId)), steps: list.steps, traffic: previews };
+}
+
+type HookAdder = (batch: number, name: HookName, hosts: Pick<HostPlan, 'agentId' | 'newSlot' | 'newAddr' | 'oldSlot' | 'oldAddr' | 'oldVersion'>[]) => void;
+
+/** Adds a phase running one of the spec's hooks on each given host (nothing when the spec has no such hook). */
+function hookSteps(spec: ServiceSpec, list: StepList, version: string, liveVersion: string): HookAdder {
+  const compiled = compileSpec(spec);
+  return (batch, name, hosts) => {
+    const h = compiled.hooks[name];
+    if (!h || !hosts.length) return;
+    list.next();
+    const perHost = name !== 'pre' && name !== 'post';
+    for (const x of hosts) {
+      const old = name === 'beforeDrain' || name === 'afterStop';
+      const slot = old ? x.oldSlot : x.newSlot;
+      const addr = old ? x.oldAddr : x.newAddr;
+      list.add(batch, 'hook', x.agentId, {
+        service: spec.name,
+        hook: name,
+        version,
+        argv: h.argv,
+        timeoutMs: h.timeoutMs,
+        ...(compiled.workdir ? { workdir: compiled.workdir } : {}),
+        // per host: the slot and PORT of the instance the hook is about (the new one, or the old one for beforeDrain and afterStop)
+        env: {
+          ...compiled.env,
+          ZDD_OLD_VERSION: (perHost ? x.oldVersion : liveVersion) ?? '',
+          ...(perHost && slot ? { ZDD_SLOT: slot } : {}),
+          ...(perHost && addr ? { PORT: addr.slice(addr.lastIndexOf(':') + 1) } : {}),
+        },
+      });
+    }
+  };
+}
+
+/** beforeStart hooks, the start of the new version, afterHealthy hooks. */
+function startSteps(spec: ServiceSpec, list: StepList, hook: HookAdder, batch: number, hosts: HostPlan[], version: string) {
+  hook(batch, 'beforeStart', hosts);
+  list.next();
+  for (const h of hosts) list.add(batch, 'start', h.agentId, { spec, version, slot: h.newSlot });
+  hook(batch, 'afterHealthy', hosts);
+}
+
+/**
+ * In-place batches: as large as --batch, but shrunk so that the hosts left in the pool, carrying
+ * the whole load (busy cores summed over the fleet), stay at or under --max-load. Hosts without a
+ * load report count as idle. Planned from the heartbeats at plan time.
+ */
+export function loadAwareBatches(input: PlanInput, hosts: HostPlan[], notes: string[]): HostPlan[][] {
+  const { params } = input;
+  const facts = new Map(input.fleet.map((f) => [f.agentId, { cores: f.cores || 1, busy: ((f.loadPct ?? 0) / 100) * (f.cores || 1) }]));
+  const busy = hosts.reduce((n, h) => n + facts.get(h.agentId)!.busy, 0);
+  const want = batchCount(params.batch, hosts.length);
+  if (hosts.length < 2 && hosts.some((h) => h.oldAddr)) {
+    throw new ZddError('INVALID_ARGUMENT', `an in-place rollout takes hosts out of the pool, and ${input.spec.name} has only one`, {
+      hint: 'roll it out without --in-place (the new instance starts beside the old one)',
+    });
+  }
+  // a first release takes nothing out of the pool
+  if (!hosts.some((h) => h.oldAddr)) return splitBatches(hosts, params.batch);
+  const out: HostPlan[][] = [];
+  for (let i = 0; i < hosts.length; ) {
+    let n = Math.max(1, Math.min(want, hosts.length - i, hosts.length - 1));
+    const projected = (k: number) => {
+      const left = hosts.filter((_, j) => j < i || j >= i + k);
+      const cores = left.reduce((c, h) => c + facts.get(h.agentId)!.cores, 0);
+      return (100 * busy) / cores;
+    };
+    while (n > 1 && params.maxLoad !== undefined && projected(n) > params.maxLoad) n--;
+    if (params.maxLoad !== undefined && projected(n) > params.maxLoad) {
+      throw new ZddError('INVALID_ARGUMENT', `taking even one host out would load the others to ${Math.round(projected(n))}% (--max-load ${params.maxLoad}%)`, {
+        hint: 'add capacity, raise --max-load, or roll out without --in-place',
+      });
+    }
+    if (n < Math.min(want, hosts.length - i)) {
+      notes.push(`batch ${out.length + 1}: ${n} host(s) instead of ${Math.min(want, hosts.length - i)}, so the hosts left in the pool stay at ${Math.round(projected(n))}% CPU (max ${params.maxLoad}%)`);
+    }
+    out.push(hosts.slice(i, i + n));
+    i += n;
+  }
+  return out;
 }
 
 type Built = Pick<Plan, 'batches' | 'steps' | 'traffic'>;
@@ -272,6 +403,9 @@ function thresholdsOf(input: PlanInput): Thresholds {
   }
   return t;
 }
+
+/** The hosts running the old track's instances, for their hooks. */
+const oldHosts = (hosts: HostPlan[], old: Backend[]) => hosts.filter((h) => old.some((b) => b.agentId === h.agentId && b.slot === h.oldSlot));
 
 /** The old instances of the live track: drained and stopped once nothing routes to them. */
 function retireOld(spec: ServiceSpec, list: StepList, edges: string[], batch: number, old: Backend[]) {
@@ -317,10 +451,8 @@ function planBlueGreen(input: PlanInput, hosts: HostPlan[], edges: string[], lis
   }
   const docs: TrafficDoc[] = [];
   // the new colour starts in groups of --batch hosts (all at once by default)
-  for (const part of splitBatches(group, params.batch)) {
-    list.next();
-    for (const h of part) list.add(1, 'start', h.agentId, { spec, version: params.version, slot: h.newSlot });
-  }
+  const hook = hookSteps(spec, list, params.version, input.liveVersion);
+  for (const part of splitBatches(group, params.batch)) startSteps(spec, list, hook, 1, part, params.version);
   // the new colour joins the traffic document, served only by the preview listener (and to clients that ask for it)
   trafficPhase(input.spec, input.traffic, list, edges, 1, [{ op: 'add', backends: group.map((h) => backendOf(h, colour, params.version)) }, { op: 'route', preview: colour }], docs);
   if (verify) {
@@ -337,8 +469,11 @@ function planBlueGreen(input: PlanInput, hosts: HostPlan[], edges: string[], lis
     list.next();
     list.add(1, 'window', '', { ms: params.keepOldMs, track: primary });
   }
+  hook(1, 'beforeDrain', oldHosts(hosts, old));
   if (old.length) trafficPhase(input.spec, input.traffic, list, edges, 1, [{ op: 'drop', track: primary }], docs);
   retireOld(input.spec, list, edges, 1, old);
+  hook(1, 'afterStop', oldHosts(hosts, old));
+  hook(1, 'post', group.slice(0, 1));
   list.next();
   list.add(1, 'finalize', '', {});
   return { batches: [group.map((h) => h.agentId)], steps: list.steps, traffic: docs };
@@ -367,8 +502,8 @@ function planCanary(input: PlanInput, hosts: HostPlan[], edges: string[], list: 
   }
   const docs: TrafficDoc[] = [];
   const thresholds = thresholdsOf(input);
-  list.next();
-  for (const h of canaries) list.add(1, 'start', h.agentId, { spec, version: params.version, slot: h.newSlot });
+  const hook = hookSteps(spec, list, params.version, input.liveVersion);
+  startSteps(spec, list, hook, 1, canaries, params.version);
   // weight 0: the canary is reachable only by the header or cookie that forces its track
   trafficPhase(input.spec, input.traffic, list, edges, 1, [{ op: 'add', backends: canaries.map((h) => backendOf(h, CANARY_TRACK, params.version)) }, { op: 'route', split: { track: CANARY_TRACK, percent: 0 } }], docs);
   if (params.stepPauseMs === undefined) {
@@ -380,10 +515,7 @@ function planCanary(input: PlanInput, hosts: HostPlan[], edges: string[], list: 
     const step = i + 1;
     if (p === 100 && rest.length) {
       // full weight: the new version on every host first, so the canary hosts do not carry it all
-      for (const part of splitBatches(rest, params.batch)) {
-        list.next();
-        for (const h of part) list.add(step, 'start', h.agentId, { spec, version: params.version, slot: h.newSlot });
-      }
+      for (const part of splitBatches(rest, params.batch)) startSteps(spec, list, hook, step, part, params.version);
       trafficPhase(input.spec, input.traffic, list, edges, step, [{ op: 'add', backends: rest.map((h) => backendOf(h, CANARY_TRACK, params.version)) }, { op: 'route', split: { track: CANARY_TRACK, percent: 100 } }], docs);
     } else {
       trafficPhase(input.spec, input.traffic, list, edges, step, [{ op: 'route', split: { track: CANARY_TRACK, percent: p } }], docs);
@@ -401,8 +533,11 @@ function planCanary(input: PlanInput, hosts: HostPlan[], edges: string[], list: 
   });
   // promotion: the canary track becomes the live one, the old instances leave
   const last = steps.length;
+  hook(last, 'beforeDrain', oldHosts(hosts, old));
   trafficPhase(input.spec, input.traffic, list, edges, last, [{ op: 'drop', track: primary }, { op: 'retrack', from: CANARY_TRACK, to: primary }, { op: 'route', split: null }], docs);
   retireOld(input.spec, list, edges, last, old);
+  hook(last, 'afterStop', oldHosts(hosts, old));
+  hook(last, 'post', hosts.slice(0, 1));
   list.next();
   list.add(last, 'finalize', '', {});
   return { batches: [canaries.map((h) => h.agentId), rest.map((h) => h.agentId)].filter((b) => b.length), steps: list.steps, traffic: docs };
@@ -417,6 +552,8 @@ export interface RollbackInput {
   batch: BatchSize;
   /** instances started by an interrupted rollout that take no traffic: stopped */
   strays: { agentId: string; slot: Slot }[];
+  /** in-place: hosts the rollout took out of the pool, as they were: started again with the target and put back */
+  restore?: Backend[];
   firstSeq: number;
   firstPhase: number;
   firstBatch: number;
@@ -454,6 +591,13 @@ export function planRollbackSteps(input: RollbackInput): PlannedStep[] {
   if (strays.length) {
     list.next();
     for (const x of strays) list.add(batchNo, 'stop', x.agentId, { service: spec.name, slot: x.slot, signal: compiled.stop.signal, drainTimeoutMs: compiled.stop.drainTimeoutMs });
+  }
+  // in place: hosts out of the pool get the target version back in their old slot, and rejoin
+  const restore = (input.restore ?? []).filter((b) => b.agentId && (b.slot === 'a' || b.slot === 'b') && !kept.some((k) => k.agentId === b.agentId));
+  if (restore.length) {
+    list.next();
+    for (const b of restore) list.add(batchNo, 'start', b.agentId!, { spec, version: target, slot: b.slot });
+    trafficPhase(spec, traffic, list, input.edges, batchNo, [{ op: 'add', backends: restore.map((b) => ({ ...b, track: keep, version: target })) }], docs);
   }
   // hosts whose kept instance runs another version: swapped back, batch by batch
   const back = kept.filter((b) => b.version !== target && b.agentId && (b.slot === 'a' || b.slot === 'b'));

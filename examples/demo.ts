@@ -22,28 +22,39 @@ async function main(): Promise<number> {
   process.on('SIGTERM', onSignal);
   process.on('SIGHUP', onSignal);
   try {
-    for (const v of ['v1', 'v2', 'v3', 'v4']) fleet.writeRelease(v);
+    // each release is a tarball from "the build", staged by the agents before its rollout
+    const artifacts = Object.fromEntries(['v1', 'v2', 'v3', 'v4'].map((v) => [v, fleet.packRelease(v)]));
+    const from = (v: string) => ['--artifact', artifacts[v].file, '--sha256', artifacts[v].sha256];
     const zddctl = async (args: string[]) => {
       process.stdout.write(`$ zddctl ${args.join(' ')}\n`);
       const r = await fleet.zddctl(args, { inherit: true });
       if (r.code !== 0) throw new Error(`zddctl ${args[0]} failed (exit ${r.code})`);
     };
     say(`applying the service spec (nginx listens on 127.0.0.1:${fleet.nginxPort})`);
-    const spec = fleet.spec({ health: { path: '/healthz', interval: '100ms', timeout: '1s', healthyThreshold: 2, deadline: '20s' } });
+    const spec = fleet.spec({
+      health: { path: '/healthz', interval: '100ms', timeout: '1s', healthyThreshold: 2, deadline: '20s' },
+      // the expand and contract steps of a schema change, and a smoke test of each new instance
+      hooks: {
+        pre: 'echo "expand: the schema now serves ${ZDD_OLD_VERSION:-nothing yet} and $ZDD_VERSION"',
+        afterHealthy: `${process.execPath} -e "fetch('http://127.0.0.1:'+process.env.PORT+'/').then(r=>{console.log('smoke test: GET / '+r.status);process.exit(r.ok?0:1)})"`,
+        post: 'echo "contract: the schema keeps only what $ZDD_VERSION needs"',
+      },
+    });
+    delete spec.workdir; // run each version in its staged release
     await fleet.apply(spec);
     await zddctl(['agents']);
-    say('deploying v1');
-    await zddctl(['rollout', 'web', '--version', 'v1', '--batch', '100%']);
+    say('deploying v1 from its release artifact: staged on every host first, with the spec\'s hooks');
+    await zddctl(['rollout', 'web', '--version', 'v1', '--batch', '100%', ...from('v1')]);
     say('steady load: 32 keep-alive connections, ~600 requests/s, a fifth of them POSTs, no retries');
     const load = new LoadGen({ host: '127.0.0.1', port: fleet.nginxPort, connections: 32, rps: 600, maxDurationMs: 300_000 }).start();
     await new Promise((r) => setTimeout(r, 2000));
     say('rolling out v2, one host at a time (a 1s pause between batches, so you can watch it)');
-    await zddctl(['plan', 'web', '--version', 'v2']);
-    await zddctl(['rollout', 'web', '--version', 'v2', '--pause', '1s']);
+    await zddctl(['plan', 'web', '--version', 'v2', ...from('v2')]);
+    await zddctl(['rollout', 'web', '--version', 'v2', '--pause', '1s', ...from('v2')]);
     say('a canary of v3 on one host: 20%, 50%, then 100% of users, each step judged against v1\'s error rate and latency');
-    await zddctl(['rollout', 'web', '--version', 'v3', '--strategy', 'canary', '--steps', '20,50,100', '--step-pause', '2s', '--min-requests', '50']);
+    await zddctl(['rollout', 'web', '--version', 'v3', '--strategy', 'canary', '--steps', '20,50,100', '--step-pause', '2s', '--min-requests', '50', ...from('v3')]);
     say('blue/green to v4: a new colour on every host, one switch, v3 kept warm for 5 minutes');
-    await zddctl(['rollout', 'web', '--version', 'v4', '--strategy', 'blue-green', '--bake', '2s', '--keep-old', '5m', '--min-requests', '50']);
+    await zddctl(['rollout', 'web', '--version', 'v4', '--strategy', 'blue-green', '--bake', '2s', '--keep-old', '5m', '--min-requests', '50', ...from('v4')]);
     await new Promise((r) => setTimeout(r, 2000));
     say('rolling back inside the window: one traffic switch to the warm v3');
     process.stdout.write('$ zddctl rollback web\n');

@@ -55,6 +55,32 @@ export const CommandArgs = {
       timeoutMs: z.number().int().min(1),
     })
     .strict(),
+  /** fetches, checks, unpacks and prepares a release on the host, ahead of any traffic change */
+  stage_release: z
+    .object({
+      service: z.string(),
+      version: z.string(),
+      /** an absolute file path, a file:// URL or an http(s):// URL */
+      url: z.string().min(1),
+      sha256: z.string().regex(/^[0-9a-f]{64}$/),
+      keep: z.number().int().min(1),
+      prepare: z.object({ argv: z.array(z.string()).min(1), timeoutMs: z.number().int().min(1) }).strict().optional(),
+      env: z.record(z.string(), z.string()).default({}),
+    })
+    .strict(),
+  /** a lifecycle hook of the spec, run on the host */
+  run_hook: z
+    .object({
+      service: z.string(),
+      hook: z.string(),
+      version: z.string(),
+      argv: z.array(z.string()).min(1),
+      timeoutMs: z.number().int().min(1),
+      /** the spec's working directory template, for services without staged releases */
+      workdir: z.string().optional(),
+      env: z.record(z.string(), z.string()).default({}),
+    })
+    .strict(),
 } as const;
 
 export type CommandKind = keyof typeof CommandArgs;
@@ -93,6 +119,19 @@ export interface AnalyzeResult {
   counters: Counters;
   window: Counters;
   figures: Record<string, Figures>;
+}
+export interface StageResult {
+  dir: string;
+  bytes: number;
+  /** the release was already staged from the same artifact */
+  reused: boolean;
+  ms: number;
+  pruned: string[];
+  output: string;
+}
+export interface HookResult {
+  ms: number;
+  output: string;
 }
 export interface VerifyResult {
   passed: string[];

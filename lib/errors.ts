@@ -21,6 +21,12 @@ export type ErrorCode =
   | 'NOTHING_TO_ROLL_BACK'
   | 'NOT_WAITING'
   | 'VERIFY_FAILED'
+  | 'DISK_FULL'
+  | 'CHECKSUM_MISMATCH'
+  | 'ARTIFACT_UNAVAILABLE'
+  | 'PREPARE_FAILED'
+  | 'HOOK_FAILED'
+  | 'PERMISSION_DENIED'
   | 'INTERNAL';
 
 export class ZddError extends Error {

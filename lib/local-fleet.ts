@@ -2,7 +2,8 @@
 // nginx), and releases of the sample app. The demo, the integration tests and the benchmarks run
 // real processes through it. It stops everything it started, by pid and process group, also when
 // the caller fails (an exit hook kills what is left).
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -21,6 +22,8 @@ export interface FleetOptions {
   dbDir?: string;
   /** extra coordinator flags */
   coordinatorArgs?: string[];
+  /** extra flags of agent i (1-based) */
+  agentArgs?: (i: number) => string[];
 }
 
 export interface CliResult {
@@ -207,6 +210,7 @@ export class LocalFleet {
       args.push('--edge', '--nginx-admin', this.adminAddr, '--nginx-workers', '2');
       if (this.o.edgeMode) args.push('--edge-mode', this.o.edgeMode);
     }
+    args.push(...(this.o.agentArgs?.(i) ?? []));
     return this.spawnLogged(this.agentId(i), args);
   }
 
@@ -250,6 +254,15 @@ export class LocalFleet {
     for (const f of ['server.js', 'package.json']) fs.copyFileSync(path.join(ROOT, 'examples/app', f), path.join(dir, f));
     if (config) fs.writeFileSync(path.join(dir, 'app-config.json'), JSON.stringify(config));
     return dir;
+  }
+
+  /** The sample app's release packed as a .tar.gz artifact (in the fleet's directory), with its sha256. */
+  packRelease(version: string, config?: Record<string, unknown>): { file: string; sha256: string } {
+    const dir = this.writeRelease(version, config);
+    const file = path.join(this.dir, `web-${version}.tar.gz`);
+    const r = spawnSync('tar', ['-czf', file, '-C', dir, '.']);
+    if (r.status !== 0) throw new Error(`tar failed: ${r.stderr}`);
+    return { file, sha256: crypto.createHash('sha256').update(fs.readFileSync(file)).digest('hex') };
   }
 
   /** A spec for the sample app on this fleet; `patch` overrides top-level fields. */
@@ -305,11 +318,14 @@ export class LocalFleet {
     return out;
   }
 
-  /** Executed (not replayed) commands of a kind on agent i. */
-  executed(i: number, kind: string): number {
+  /**
+   * Executed (not replayed) commands of a kind on agent i, of one rollout when given (the agent
+   * keeps its latest 500 results: counts across many rollouts need the rollout id).
+   */
+  executed(i: number, kind: string, rolloutId?: string): number {
     try {
       const log = JSON.parse(fs.readFileSync(path.join(this.agentDir(i), 'commands.json'), 'utf8')) as [string, { kind: string }][];
-      return log.filter(([, r]) => r.kind === kind).length;
+      return log.filter(([id, r]) => r.kind === kind && (!rolloutId || id.includes(`:${rolloutId}/`))).length;
     } catch {
       return 0;
     }

@@ -28,10 +28,19 @@ const directive = z
   .refine((d) => !/[{}]/.test(d), { message: 'a directive may not open or close a block' })
   .refine((d) => d.trim().endsWith(';'), { message: 'a directive must end with ";"' });
 
+const commandLine = z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]);
+/** a hook: a shell command, an argv, or either with its own timeout */
+const hook = z.union([
+  commandLine.transform((command) => ({ command, timeout: '60s' as string | number })),
+  z.object({ command: commandLine, timeout: duration.default('60s') }).strict(),
+]);
+export const HOOK_NAMES = ['pre', 'beforeStart', 'afterHealthy', 'beforeDrain', 'afterStop', 'post'] as const;
+export type HookName = (typeof HOOK_NAMES)[number];
+
 export const ServiceSpecSchema = z
   .object({
     name,
-    command: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]),
+    command: commandLine,
     workdir: z.string().min(1).optional(),
     env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected an environment variable name'), z.string()).default({}),
     ports: z.object({ a: port, b: port }).strict().refine((p) => p.a !== p.b, { message: 'slot a and slot b need different ports' }),
@@ -98,9 +107,29 @@ export const ServiceSpecSchema = z
           )
           .default([]),
         /** run on the edge host with ZDD_PREVIEW_URL set; exit 0 passes */
-        command: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]).optional(),
+        command: commandLine.optional(),
         timeout: duration.default('30s'),
       })
+      .strict()
+      .prefault({}),
+    /** releases staged from artifacts (zddctl rollout --artifact) */
+    release: z
+      .object({
+        /** releases of this service kept on each host, the live one included, so a rollback needs no download */
+        keep: z.number().int().min(1).max(100).default(3),
+        /** run in the unpacked release before it is marked staged (for example "npm ci --omit=dev") */
+        prepare: commandLine.optional(),
+        prepareTimeout: duration.default('5m'),
+      })
+      .strict()
+      .prefault({}),
+    /**
+     * Lifecycle hooks. Per host: beforeStart, afterHealthy (new instance), beforeDrain (before the
+     * traffic change that takes the old instance out), afterStop (old instance). Per rollout: pre
+     * (once, on one host, before the first batch), post (once, after the last).
+     */
+    hooks: z
+      .object(Object.fromEntries(HOOK_NAMES.map((h) => [h, hook.optional()])) as Record<HookName, z.ZodOptional<typeof hook>>)
       .strict()
       .prefault({}),
   })
@@ -142,7 +171,11 @@ export interface CompiledSpec {
     readonly argv?: readonly string[];
     readonly timeoutMs: number;
   };
+  readonly release: { readonly keep: number; readonly prepareArgv?: readonly string[]; readonly prepareTimeoutMs: number };
+  readonly hooks: Partial<Record<HookName, { readonly argv: readonly string[]; readonly timeoutMs: number }>>;
 }
+
+const shellArgv = (c: string | readonly string[]) => (typeof c === 'string' ? ['/bin/sh', '-c', c] : [...c]);
 
 function formatIssues(error: z.ZodError): string {
   return error.issues
@@ -212,15 +245,25 @@ export function compileSpec(spec: ServiceSpec): CompiledSpec {
     }),
     verify: Object.freeze({
       checks: Object.freeze(spec.verify.checks.map((c) => Object.freeze({ ...c }))),
-      ...(spec.verify.command ? { argv: Object.freeze(typeof spec.verify.command === 'string' ? ['/bin/sh', '-c', spec.verify.command] : [...spec.verify.command]) } : {}),
+      ...(spec.verify.command ? { argv: Object.freeze(shellArgv(spec.verify.command)) } : {}),
       timeoutMs: ms(spec.verify.timeout),
     }),
+    release: Object.freeze({
+      keep: spec.release.keep,
+      ...(spec.release.prepare ? { prepareArgv: Object.freeze(shellArgv(spec.release.prepare)) } : {}),
+      prepareTimeoutMs: ms(spec.release.prepareTimeout),
+    }),
+    hooks: Object.freeze(
+      Object.fromEntries(
+        HOOK_NAMES.filter((h) => spec.hooks[h]).map((h) => [h, Object.freeze({ argv: Object.freeze(shellArgv(spec.hooks[h]!.command)), timeoutMs: ms(spec.hooks[h]!.timeout) })]),
+      ),
+    ),
   });
 }
 
-/** Substitutes {version} and {service} in a template such as a working directory. */
-export function expandTemplate(template: string, vars: { version: string; service: string }): string {
-  return template.replaceAll('{version}', vars.version).replaceAll('{service}', vars.service);
+/** Substitutes {version}, {service} and {release} (the staged release's directory) in a template such as a working directory. */
+export function expandTemplate(template: string, vars: { version: string; service: string; release?: string }): string {
+  return template.replaceAll('{version}', vars.version).replaceAll('{service}', vars.service).replaceAll('{release}', vars.release ?? '{release}');
 }
 
 export const VERSION_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$/;

@@ -63,6 +63,8 @@ export type TrafficOp =
   | { op: 'swap'; moves: Move[] }
   /** new backends (a new colour, canary instances) */
   | { op: 'add'; backends: Backend[] }
+  /** in-place: the hosts' backends leave the primary track while they swap */
+  | { op: 'remove'; agentIds: string[] }
   /** every backend of a track leaves */
   | { op: 'drop'; track: string }
   /** a track's backends change track (a promoted canary becomes the primary track) */
@@ -90,6 +92,9 @@ export function applyOps(prev: TrafficDoc | undefined, service: string, ops: rea
       }
       case 'add':
         backends.push(...o.backends.filter((b) => ok(b.agentId) && !backends.some((x) => x.addr === b.addr && x.track === b.track)));
+        break;
+      case 'remove':
+        backends = backends.filter((b) => !(b.agentId && o.agentIds.includes(b.agentId) && b.track === primary));
         break;
       case 'drop':
         backends = backends.filter((b) => b.track !== o.track);

@@ -405,3 +405,24 @@ test('a timed canary step still without enough traffic long after its pause paus
   t.is(after.state, 'paused', 'the 100% step waits (and pauses) in its turn');
   t.true(store.steps(id).find((s) => s.seq === waiting!.seq)!.state === 'done');
 });
+
+test('in place: when the traffic change that brings a batch back fails, the rollout returns, and the hosts out of the pool start the old version again and rejoin', async (t) => {
+  const { store, id } = setupOn(t, { inPlace: true, batch: { count: 2 } });
+  let n = 0;
+  const agents = fakeAgents([], (args) => {
+    // 1: h1 leaves; 2: it comes back with v2, and h0 joins (refused); then the revert and the return
+    if (++n === 2) throw new ZddError('NGINX_FAILED', 'nginx refused the traffic change');
+    return args;
+  });
+  await new Executor(store, agents, clock, silentLogger, () => undefined).run(id);
+  const r = store.getRollout(id)!;
+  t.is(r.state, 'rolled_back', r.error);
+  const doc = store.traffic('web')!;
+  t.deepEqual(doc.backends.map((b) => `${b.agentId}=${b.version}@${b.slot}`), ['h1=v1@a', 'h2=v1@a', 'h3=v1@a'], 'every host serves v1 again');
+  const starts = agents.calls.filter((c) => c.kind === 'start_instance').map((c) => `${c.agentId}:${c.args.version}:${c.args.slot}`);
+  // batch 1 is h0 (a new host, never in the pool) and h1 (taken out): only h1 has a v1 to get back
+  t.deepEqual(starts, ['h0:v2:a', 'h1:v2:b', 'h1:v1:a']);
+  // the v2 instances that never rejoined are stopped before v1 starts again
+  const order = agents.calls.filter((c) => c.kind === 'start_instance' || c.kind === 'stop_instance').map((c) => `${c.kind === 'stop_instance' ? 'stop' : 'start'}:${c.agentId}:${c.args.slot}`);
+  t.true(order.indexOf('stop:h1:b') < order.indexOf('start:h1:a'), order.join(' '));
+});

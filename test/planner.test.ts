@@ -244,3 +244,109 @@ test('rollback: a warm old colour is one traffic switch; a canary leaves; swappe
   const phases = steps.map((s) => s.phase);
   t.deepEqual(phases, [...phases].sort((a, b) => a - b));
 });
+
+const live4: TrafficDoc = {
+  service: 'web',
+  generation: 3,
+  backends: [1, 2, 3, 4].map((i) => ({ addr: `10.0.0.${i}:8001`, track: 'stable', weight: 1, agentId: `h${i}`, slot: 'a', version: 'v1' })),
+};
+const withHooks = validateSpec({
+  ...spec,
+  hooks: Object.fromEntries(['pre', 'beforeStart', 'afterHealthy', 'beforeDrain', 'afterStop', 'post'].map((h) => [h, `echo ${h}`])),
+});
+/** "kind" or "hook:name" per step, for one host and the rollout-wide steps */
+const sequence = (plan: ReturnType<typeof planRollout>, agentId: string) =>
+  plan.steps.filter((s) => s.agentId === agentId || s.agentId === 'h0' || s.agentId === '').map((s) => (s.kind === 'hook' ? `hook:${s.args.hook}` : s.kind));
+
+test('an artifact is staged on every host before anything starts; hooks wrap each host\'s swap, pre before the first batch and post after the last', (t) => {
+  const plan = planRollout(
+    input({ spec: withHooks, traffic: live4, liveVersion: 'v1' }, { artifact: { url: 'https://b.example/web-v2.tar.gz', sha256: 'a'.repeat(64) } }),
+  );
+  const firstStart = plan.steps.findIndex((s) => s.kind === 'start');
+  const stages = plan.steps.filter((s) => s.kind === 'stage');
+  t.deepEqual(stages.map((s) => s.agentId), ['h1', 'h2', 'h3', 'h4']);
+  t.true(plan.steps.every((s, i) => s.kind !== 'stage' || i < firstStart));
+  t.is(new Set(stages.map((s) => s.phase)).size, 1, 'staging runs as one phase (the executor bounds its concurrency)');
+  t.deepEqual(stages[0].args, { service: 'web', version: 'v2', url: 'https://b.example/web-v2.tar.gz', sha256: 'a'.repeat(64), keep: 3, env: {} });
+  t.deepEqual(sequence(plan, 'h1').filter((k) => k !== 'traffic' && k !== 'drain' && k !== 'configure_edge'), [
+    'stage',
+    'hook:pre',
+    'hook:beforeStart',
+    'start',
+    'hook:afterHealthy',
+    'hook:beforeDrain',
+    'stop',
+    'hook:afterStop',
+    'hook:post',
+    'finalize',
+  ]);
+  // per host, the order around traffic: beforeDrain, then the traffic change, then drain and stop
+  const h2 = plan.steps.filter((s) => s.batch === 2).map((s) => (s.kind === 'hook' ? `hook:${s.args.hook}` : s.kind));
+  t.deepEqual(h2, ['hook:beforeStart', 'start', 'hook:afterHealthy', 'hook:beforeDrain', 'traffic', 'drain', 'stop', 'hook:afterStop']);
+  const pre = plan.steps.find((s) => s.kind === 'hook' && s.args.hook === 'pre')!;
+  t.is(pre.agentId, 'h1');
+  t.deepEqual(pre.args.env, { ZDD_OLD_VERSION: 'v1' });
+  const drain = plan.steps.find((s) => s.kind === 'hook' && s.args.hook === 'beforeDrain')!;
+  t.deepEqual(drain.args.env, { ZDD_OLD_VERSION: 'v1', ZDD_SLOT: 'a', PORT: '8001' });
+  t.deepEqual(plan.steps.find((s) => s.kind === 'hook' && s.args.hook === 'afterHealthy')!.args.env, { ZDD_OLD_VERSION: 'v1', ZDD_SLOT: 'b', PORT: '8002' });
+  const phases = plan.steps.map((s) => s.phase);
+  t.deepEqual(phases, [...phases].sort((a, b) => a - b));
+});
+
+test('blue-green and canary run the same per-host hooks around their starts and the retirement of the old version', (t) => {
+  for (const strategy of ['blue-green', 'canary'] as const) {
+    const plan = planRollout(input({ spec: withHooks, traffic: live4, liveVersion: 'v1' }, { strategy, batch: { percent: 100 } }));
+    const hooks = plan.steps.filter((s) => s.kind === 'hook' && s.agentId === 'h3').map((s) => s.args.hook);
+    t.deepEqual(hooks, ['beforeStart', 'afterHealthy', 'beforeDrain', 'afterStop'], strategy);
+    const lastTraffic = plan.steps.map((s) => s.kind).lastIndexOf('traffic');
+    t.true(plan.steps.findIndex((s) => s.kind === 'hook' && s.args.hook === 'beforeDrain') < lastTraffic, `${strategy}: beforeDrain before the traffic change that drops the old track`);
+  }
+});
+
+test('in place: each batch leaves the pool, is drained and stopped, starts the new version, and comes back', (t) => {
+  const plan = planRollout(input({ traffic: live4, liveVersion: 'v1' }, { inPlace: true, batch: { count: 2 } }));
+  t.deepEqual(plan.batches, [['h1', 'h2'], ['h3', 'h4']]);
+  t.deepEqual(plan.steps.filter((s) => s.batch === 1).map((s) => s.kind), ['traffic', 'drain', 'stop', 'stop', 'start', 'start', 'traffic']);
+  // out of the pool: the two others serve alone; back: the new version joins
+  t.deepEqual(plan.traffic[0].backends.map((b) => b.agentId), ['h3', 'h4']);
+  t.deepEqual(plan.traffic[1].backends.map((b) => `${b.agentId}=${b.version}`), ['h1=v2', 'h2=v2', 'h3=v1', 'h4=v1']);
+  t.is(code(() => planRollout(input({ fleet: fleet(1), traffic: { ...live4, backends: live4.backends.slice(0, 1) }, liveVersion: 'v1' }, { inPlace: true }))), 'INVALID_ARGUMENT');
+});
+
+test('in place with --max-load: a batch shrinks until the hosts left in the pool stay under the limit, and says so; a fleet too busy to lose one host is refused', (t) => {
+  const busy = (pct: number) => [host(0, { edge: true, labels: { role: 'edge' } }), ...[1, 2, 3, 4].map((i) => host(i, { loadPct: pct, cores: 2 }))];
+  // 4 hosts at 30 %: 2.4 busy cores; 2 out → 60 % on the other two, 1 out → 40 %
+  let plan = planRollout(input({ fleet: busy(30), traffic: live4, liveVersion: 'v1' }, { inPlace: true, batch: { count: 2 }, maxLoad: 50 }));
+  t.deepEqual(plan.batches, [['h1'], ['h2'], ['h3'], ['h4']]);
+  t.regex(plan.notes[0], /batch 1: 1 host\(s\) instead of 2, so the hosts left in the pool stay at 40% CPU \(max 50%\)/);
+  plan = planRollout(input({ fleet: busy(30), traffic: live4, liveVersion: 'v1' }, { inPlace: true, batch: { count: 2 }, maxLoad: 60 }));
+  t.deepEqual(plan.batches, [['h1', 'h2'], ['h3', 'h4']]);
+  t.deepEqual(plan.notes, []);
+  t.is(code(() => planRollout(input({ fleet: busy(80), traffic: live4, liveVersion: 'v1' }, { inPlace: true, maxLoad: 90 }))), 'INVALID_ARGUMENT');
+});
+
+test('in place on a first release takes nothing out of the pool, even on one host', (t) => {
+  const plan = planRollout(input({ fleet: fleet(1) }, { inPlace: true, batch: { count: 3 } }));
+  t.deepEqual(plan.batches, [['h1']]);
+  t.false(plan.steps.some((s) => s.kind === 'traffic' && (s.args.ops as TrafficOp[]).some((o) => o.op === 'remove')));
+});
+
+test('a return from an in-place rollout starts the old version again on hosts that are out of the pool, and puts them back', (t) => {
+  const traffic: TrafficDoc = { ...live4, backends: live4.backends.slice(2) };
+  const steps = planRollbackSteps({
+    spec,
+    traffic,
+    target: 'v1',
+    edges: ['h0'],
+    batch: { count: 1 },
+    strays: [{ agentId: 'h1', slot: 'b' }],
+    restore: live4.backends.slice(0, 2),
+    firstSeq: 50,
+    firstPhase: 20,
+    firstBatch: 3,
+  });
+  t.deepEqual(steps.map((s) => `${s.kind}:${s.agentId}`), ['stop:h1', 'start:h1', 'start:h2', 'traffic:h0', 'finalize:']);
+  t.deepEqual(steps.filter((s) => s.kind === 'start').map((s) => s.args.slot), ['a', 'a']);
+  const doc = applyOps(traffic, 'web', (steps.find((s) => s.kind === 'traffic')!.args.ops as TrafficOp[]), 5);
+  t.deepEqual(doc.backends.map((b) => `${b.agentId}=${b.version}`), ['h1=v1', 'h2=v1', 'h3=v1', 'h4=v1']);
+});

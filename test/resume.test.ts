@@ -5,7 +5,7 @@
 import test, { type ExecutionContext } from 'ava';
 import Database from 'better-sqlite3';
 import type { LocalFleet } from '../lib/local-fleet.js';
-import { deploy, fleetFor, load, parseJson, settled, sleep, status, until, versionsServed } from './support/fleet.js';
+import { deploy, fleetFor, load, parseJson, rolloutNow, settled, sleep, status, until, versionsServed } from './support/fleet.js';
 
 interface Point {
   seq: number;
@@ -179,7 +179,7 @@ test('an agent that vanishes mid-rollout pauses it at the deadline with the reas
   await deploy(t, fleet, 'v1');
   const gen = load(fleet, 150, 8);
   t.is((await fleet.zddctl(['rollout', 'web', '--version', 'v2', '--pause', '2s', '--detach'])).code, 0);
-  await until('batch 1 to be done', async () => (await status(fleet, 'web-2')).steps.some((s: any) => s.kind === 'pause' && s.state !== 'pending'));
+  await until('batch 1 to be done', async () => (await rolloutNow(fleet, 'web-2'))?.steps.some((s: any) => s.kind === 'pause' && s.state !== 'pending'));
   await fleet.stopAgent(3, 'SIGKILL');
   const w = await fleet.zddctl(['watch', 'web-2']);
   t.is(w.code, 1, 'the rollout stops, paused');
@@ -205,7 +205,7 @@ test('a coordinator stopped gracefully (SIGTERM) mid-rollout resumes it by itsel
   // a slow health gate keeps a start under way long enough to be seen, even on a busy machine
   await deploy(t, fleet, 'v1', fleet.spec({ health: { path: '/healthz', interval: '100ms', timeout: '1s', healthyThreshold: 2, minHealthy: '4s', deadline: '20s' } }));
   t.is((await fleet.zddctl(['rollout', 'web', '--version', 'v2', '--detach'])).code, 0);
-  await until('a batch to be starting', async () => (await status(fleet, 'web-2')).steps.some((s: any) => s.kind === 'start' && s.state === 'running'), 30_000);
+  await until('a batch to be starting', async () => (await rolloutNow(fleet, 'web-2'))?.steps.some((s: any) => s.kind === 'start' && s.state === 'running'), 30_000);
   await fleet.stopCoordinator('SIGTERM');
   await fleet.startCoordinator();
   const s = await settled(fleet, 'web-2');

@@ -69,3 +69,14 @@ test('analysis and verification sections: documented defaults, bad values named,
   t.regex(message({ ...minimal, analysis: { minRequests: 0 } }), /analysis\.minRequests/);
   t.regex(message({ ...minimal, verify: { checks: [{ path: 'ready' }] } }), /verify\.checks\.0\.path/);
 });
+
+test('hooks and release settings: a command alone gets a 60s timeout, unknown hooks and bad keep values are named', (t) => {
+  const s = compileSpec(validateSpec({ ...minimal, hooks: { pre: 'migrate expand', afterStop: { command: ['/bin/true'], timeout: '5s' } }, release: { prepare: 'npm ci' } }));
+  t.deepEqual(s.hooks.pre, { argv: ['/bin/sh', '-c', 'migrate expand'], timeoutMs: 60_000 });
+  t.deepEqual(s.hooks.afterStop, { argv: ['/bin/true'], timeoutMs: 5000 });
+  t.is(s.hooks.beforeStart, undefined);
+  t.deepEqual(s.release, { keep: 3, prepareArgv: ['/bin/sh', '-c', 'npm ci'], prepareTimeoutMs: 300_000 });
+  const err = t.throws(() => validateSpec({ ...minimal, hooks: { before_start: 'x' }, release: { keep: 0 } }));
+  t.regex(err!.message, /hooks: Unrecognized key: "before_start"/);
+  t.regex(err!.message, /release\.keep/);
+});

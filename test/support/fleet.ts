@@ -3,6 +3,7 @@
 import type { ExecutionContext } from 'ava';
 import { LocalFleet, type FleetOptions } from '../../lib/local-fleet.js';
 import { LoadGen } from '../../lib/loadgen.js';
+import { Client } from '../../cli/client.js';
 import http from 'node:http';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
@@ -55,6 +56,18 @@ export async function versionsServed(port: number, n = 30): Promise<Set<string>>
     seen.add(r.status === 200 ? r.version : `HTTP ${r.status}`);
   }
   return seen;
+}
+
+/** A rollout as the coordinator has it now, over gRPC from this process: fast enough to catch a step of a few seconds on a loaded machine. */
+export async function rolloutNow(fleet: LocalFleet, id: string): Promise<any> {
+  const c = new Client(fleet.coordinatorAddr);
+  try {
+    return await c.call('GetRollout', { id });
+  } catch {
+    return undefined;
+  } finally {
+    c.close();
+  }
 }
 
 export async function status(fleet: LocalFleet, id = ''): Promise<any> {

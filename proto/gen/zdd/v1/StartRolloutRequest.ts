@@ -16,6 +16,11 @@ export interface StartRolloutRequest {
   'bake_ms'?: (number | string | Long);
   'hosts'?: (string);
   'analysis_json'?: (string);
+  'artifact'?: (string);
+  'sha256'?: (string);
+  'stage_concurrency'?: (number);
+  'in_place'?: (boolean);
+  'max_load'?: (number);
 }
 
 export interface StartRolloutRequest__Output {
@@ -32,4 +37,9 @@ export interface StartRolloutRequest__Output {
   'bake_ms': (number);
   'hosts': (string);
   'analysis_json': (string);
+  'artifact': (string);
+  'sha256': (string);
+  'stage_concurrency': (number);
+  'in_place': (boolean);
+  'max_load': (number);
 }
