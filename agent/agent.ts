@@ -241,10 +241,11 @@ export class Agent {
     const marker = this.hookMarker(id);
     if (fs.existsSync(marker)) {
       const was = JSON.parse(fs.readFileSync(marker, 'utf8')) as { pid: number; startTicks: number };
-      const alive = was.pid && processStartTicks(was.pid) === was.startTicks;
+      // pid 0: the agent went away between starting the hook and writing down its pid
+      const now = !was.pid ? 'its pid was not recorded' : processStartTicks(was.pid) === was.startTicks ? `it still runs as pid ${was.pid}` : 'it has ended since';
       throw new ZddError(
         'HOOK_FAILED',
-        `hook ${a.hook} was running when the agent on ${this.cfg.id} restarted (${alive ? `it still runs as pid ${was.pid}` : 'it has ended since'}); its outcome is unknown, so it is not run again`,
+        `hook ${a.hook} was running when the agent on ${this.cfg.id} restarted (${now}); its outcome is unknown, so it is not run again`,
         { hint: 'check what the hook did, then roll out again' },
       );
     }
