@@ -366,6 +366,17 @@ export class LocalFleet {
     for (const inst of this.instances()) if (processStartTicks(inst.pid) === inst.startTicks) killGroup(inst.pid);
     const nginx = this.nginxPid();
     if (nginx) killGroup(nginx);
+    // an app an agent spawned but never recorded (the agent was killed in that instant) runs in
+    // one of this fleet's release directories: found by its working directory
+    for (const p of fs.readdirSync('/proc')) {
+      if (!/^\d+$/.test(p)) continue;
+      try {
+        const cwd = fs.readlinkSync(`/proc/${p}/cwd`).replace(/ \(deleted\)$/, '');
+        if (cwd.startsWith(`${this.dir}/`) && fs.readFileSync(`/proc/${p}/environ`, 'utf8').split('\0').some((e) => e.startsWith('ZDD_SERVICE='))) killGroup(Number(p));
+      } catch {
+        /* gone, or not ours */
+      }
+    }
     // nothing of this fleet listens any more: its port block is free for the next one
     if (this.portClaim) fs.rmSync(this.portClaim, { force: true });
   }
