@@ -3,7 +3,8 @@
 // endpoint (no reload), and written to disk so nginx restores it at start. In reload mode the
 // upstream include is rewritten, validated with `nginx -t`, renamed into place and reloaded, and
 // the new generation is verified; on any failure the previous file is restored.
-import { execFile, spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { runBounded } from '../run.js';
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
@@ -462,20 +463,12 @@ export class Edge {
     }
     let output = '';
     if (a.argv?.length) {
-      // asynchronous: the agent keeps its session (heartbeats) while the command runs
-      const r = await new Promise<{ error: Error | null; stdout: string; stderr: string }>((resolve) =>
-        execFile(
-          a.argv![0],
-          a.argv!.slice(1),
-          { env: { ...process.env, ZDD_PREVIEW_URL: base, ZDD_SERVICE: service }, timeout: a.timeoutMs, killSignal: 'SIGKILL', maxBuffer: 1 << 20, encoding: 'utf8' },
-          (error, stdout, stderr) => resolve({ error, stdout, stderr }),
-        ),
-      );
-      output = `${r.stdout}${r.stderr}`.slice(-2000);
-      if (r.error) {
-        const e = r.error as Error & { killed?: boolean; code?: number | string };
-        const why = e.killed ? `killed after ${a.timeoutMs}ms` : typeof e.code === 'number' ? `exit status ${e.code}` : e.message;
-        throw new ZddError('VERIFY_FAILED', `verification command ${a.argv.join(' ')} failed (${why}): ${output.trim().slice(-500)}`);
+      // the same runner as hooks: asynchronous (the agent keeps its session), its process group killed at the timeout
+      const env = Object.fromEntries(Object.entries(process.env).filter((e): e is [string, string] => e[1] !== undefined));
+      const r = await runBounded(a.argv, { cwd: process.cwd(), env: { ...env, ZDD_PREVIEW_URL: base, ZDD_SERVICE: service }, timeoutMs: a.timeoutMs });
+      output = r.output.slice(-2000);
+      if (!r.ok) {
+        throw new ZddError('VERIFY_FAILED', `verification command ${a.argv.join(' ')} failed (${r.why}): ${output.slice(-500)}`);
       }
       passed.push(`${a.argv.join(' ')} → exit 0`);
     }
