@@ -2,6 +2,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { writeFileAtomic } from './fs-atomic.js';
+import { agentStateLayout } from './state-layout.js';
 
 export interface RecordedResult {
   kind: string;
@@ -19,7 +20,7 @@ export class CommandLog {
   private readonly results = new Map<string, RecordedResult>();
 
   constructor(stateDir: string) {
-    this.file = path.join(stateDir, 'commands.json');
+    this.file = agentStateLayout(stateDir).commands;
     try {
       const saved = JSON.parse(fs.readFileSync(this.file, 'utf8')) as [string, RecordedResult][];
       for (const [id, r] of saved) this.results.set(id, r);

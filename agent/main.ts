@@ -10,6 +10,7 @@ import { errorMessage } from '../lib/errors.js';
 import { EnvCommand } from '../lib/env-options.js';
 import { Agent, AGENT_VERSION } from './agent.js';
 import { Edge, luaModuleInstalled } from './nginx/edge.js';
+import { agentStateLayout } from './state-layout.js';
 
 function parseLabels(v: string): Record<string, string> {
   const out: Record<string, string> = {};
@@ -86,7 +87,7 @@ async function main() {
       labels: o.labels,
       advertise: o.advertise,
       portOffset: o.portOffset,
-      releasesDir: path.resolve(o.releasesDir ?? path.join(stateDir, 'releases')),
+      releasesDir: path.resolve(o.releasesDir ?? agentStateLayout(stateDir).releases),
       log,
     }),
     edge,

@@ -12,6 +12,7 @@ import type { Slot, StartInstanceResult, StopInstanceResult } from '../lib/comma
 import { awaitHealthy } from './health-check.js';
 import { writeFileAtomic } from './fs-atomic.js';
 import { portFree, processStartTicks } from '../lib/proc.js';
+import { agentStateLayout } from './state-layout.js';
 
 export type InstanceState = 'starting' | 'healthy' | 'stopping' | 'stopped' | 'failed';
 
@@ -61,7 +62,7 @@ export class Supervisor {
   private readonly logsDir: string;
 
   constructor(private readonly cfg: SupervisorConfig) {
-    this.file = path.join(cfg.stateDir, 'instances.json');
+    this.file = agentStateLayout(cfg.stateDir).instances;
     this.logsDir = path.join(cfg.stateDir, 'logs');
     fs.mkdirSync(this.logsDir, { recursive: true });
   }

@@ -4,8 +4,8 @@
 // time from the restarted coordinator's start to the next step's side effect.
 import fs from 'node:fs';
 import path from 'node:path';
-import { LocalFleet } from '../lib/local-fleet.js';
-import { LoadGen } from '../lib/loadgen.js';
+import { LocalFleet } from '../testkit/local-fleet.js';
+import { LoadGen } from '../testkit/loadgen.js';
 import { Client } from '../cli/client.js';
 
 export interface ResumeOptions {

@@ -7,7 +7,7 @@ import http from 'node:http';
 import path from 'node:path';
 import crypto from 'node:crypto';
 import { spawnSync } from 'node:child_process';
-import { LocalFleet } from '../lib/local-fleet.js';
+import { LocalFleet } from '../testkit/local-fleet.js';
 import { Client } from '../cli/client.js';
 
 export interface StageOptions {

@@ -9,8 +9,9 @@ import http from 'node:http';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { LocalFleet } from '../lib/local-fleet.js';
-import { LoadGen, percentile, type LoadStats } from '../lib/loadgen.js';
+import { agentStateLayout } from '../agent/state-layout.js';
+import { LocalFleet } from '../testkit/local-fleet.js';
+import { LoadGen, percentile, type LoadStats } from '../testkit/loadgen.js';
 import { probe } from '../agent/health-check.js';
 import { Client } from '../cli/client.js';
 import { processStartTicks } from '../lib/proc.js';
@@ -101,7 +102,7 @@ async function naiveRollout(fleet: LocalFleet, version: string, started: number[
     child.unref();
     started.push(child.pid!);
     // the agents' records name the processes we replaced; point them at the new ones for cleanup
-    const file = path.join(fleet.agentDir(inst.agent), 'instances.json');
+    const file = agentStateLayout(fleet.agentDir(inst.agent)).instances;
     const recs = JSON.parse(fs.readFileSync(file, 'utf8'));
     for (const r of recs) if (r.pid === inst.pid) Object.assign(r, { pid: child.pid, version });
     fs.writeFileSync(file, JSON.stringify(recs));

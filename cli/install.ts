@@ -13,6 +13,7 @@ import { type Command, Option } from 'commander';
 import { ZddError } from '../lib/errors.js';
 import { isLoopback } from '../lib/grpc.js';
 import { processStartTicks } from '../lib/proc.js';
+import { agentStateLayout, nginxMasterPid } from '../agent/state-layout.js';
 
 export type Role = 'agent' | 'coordinator';
 
@@ -464,11 +465,11 @@ function observeBin(role: Role, t: Target): BinLink {
 
 /** The agent's apps (instances.json) and private nginx (its pid file) that still run. */
 function observeRecorded(t: Target, read: (p: string) => string | undefined): Recorded[] {
-  const state = LAYOUT.agent.stateDirs[0];
+  const layout = agentStateLayout(LAYOUT.agent.stateDirs[0]);
   const running: Recorded[] = [];
   let recs: unknown;
   try {
-    recs = JSON.parse(read(path.join(state, 'instances.json')) ?? '[]');
+    recs = JSON.parse(read(layout.instances) ?? '[]');
   } catch {
     recs = []; // torn or foreign: nothing to learn from it
   }
@@ -478,18 +479,9 @@ function observeRecorded(t: Target, read: (p: string) => string | undefined): Re
       running.push({ kind: 'app', what: `${String(r.service)} ${String(r.slot)} ${String(r.version)}`, pid: r.pid });
     }
   }
-  const prefix = path.join(state, 'edge', 'nginx');
-  const pid = Number((read(path.join(prefix, 'nginx.pid')) ?? '').trim());
-  if (Number.isInteger(pid) && pid > 0 && processStartTicks(pid) !== undefined) {
-    let cmd = '';
-    try {
-      cmd = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-    } catch {
-      /* gone */
-    }
-    // a stale pid file's pid may now be another program; under --root the prefix is not the host's
-    if (cmd.includes('nginx') && (!onHost(t) || cmd.includes(prefix))) running.push({ kind: 'nginx', what: 'the private nginx master', pid });
-  }
+  // under --root the pid file is read below the root, and the prefix is not the host's
+  const pid = nginxMasterPid(under(t, layout.nginxPidFile), onHost(t) ? layout.nginxPrefix : undefined);
+  if (pid) running.push({ kind: 'nginx', what: 'the private nginx master', pid });
   return running;
 }
 

@@ -20,8 +20,6 @@ async function main() {
   program.parse();
   const o = program.opts();
   const log = createLogger('zdd-coordinator', o.logLevel);
-  // Fault injection for the crash tests: SIGKILL at a step boundary, e.g. ZDD_CRASH_AT=5:before.
-  const crash = /^(\d+):(before|after)$/.exec(process.env.ZDD_CRASH_AT ?? '');
   const c = await startCoordinator(
     Object.freeze({
       listen: o.listen,
@@ -30,7 +28,6 @@ async function main() {
       heartbeatMs: o.heartbeatMs,
       agentGraceMs: o.agentGraceMs,
       resumeWaitMs: o.resumeWaitMs,
-      crashAt: crash ? { seq: Number(crash[1]), when: crash[2] as 'before' | 'after' } : undefined,
       log,
     }),
   );

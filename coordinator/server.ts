@@ -18,8 +18,6 @@ export interface CoordinatorConfig {
   agentGraceMs: number;
   /** how long a resumed rollout waits for its agents to reconnect before going on without them */
   resumeWaitMs: number;
-  /** fault injection for the crash tests (ZDD_CRASH_AT=SEQ:before|after) */
-  crashAt?: { seq: number; when: 'before' | 'after' };
   log: Logger;
 }
 
@@ -38,7 +36,6 @@ export async function startCoordinator(cfg: CoordinatorConfig): Promise<Coordina
   });
   let control: Control | undefined;
   const executor = new Executor(store, hub, systemClock, cfg.log.child({ part: 'executor' }), (id) => control?.changes.emit('change', id), {
-    crashAt: cfg.crashAt,
     onPausedInMemory: (id, reason) => control?.pausedInMemory.set(id, reason),
     pauseRequested: (id) => control?.pausedInMemory.has(id) ?? false,
   });

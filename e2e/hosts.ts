@@ -8,6 +8,7 @@
 //
 // Release artifacts (the default) stage tarballs served by the edge and run the spec's hooks;
 // `--no-artifacts` writes each release into the host's directory and points `workdir` at it.
+import { agentStateLayout } from '../agent/state-layout.js';
 import { spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -244,7 +245,7 @@ class Scenario {
   /** The running app instances of a host, from its agent's state file. */
   instances(host: string): { pid: number; version: string; slot: string; state: string; startTicks: number }[] {
     try {
-      return JSON.parse(fs.readFileSync(path.join(this.hostDir(host), 'state', 'instances.json'), 'utf8'));
+      return JSON.parse(fs.readFileSync(agentStateLayout(path.join(this.hostDir(host), 'state')).instances, 'utf8'));
     } catch {
       return [];
     }
@@ -339,7 +340,7 @@ class Scenario {
       }
       // every app host staged both releases from the edge's artifact server
       for (const h of APP_HOSTS) {
-        const staged = fs.readdirSync(path.join(this.hostDir(h), 'state', 'releases', 'web')).filter((f) => !f.startsWith('.')).sort();
+        const staged = fs.readdirSync(path.join(agentStateLayout(path.join(this.hostDir(h), 'state')).releases, 'web')).filter((f) => !f.startsWith('.')).sort();
         if (staged.join(',') !== 'v1,v2') throw new StepFailed('releases', `${h} has staged ${staged.join(', ') || 'nothing'}, not v1 and v2`);
       }
     }

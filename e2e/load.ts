@@ -2,7 +2,7 @@
 // lib/loadgen.ts against one URL until SIGINT/SIGTERM, its duration or its request count, then its
 // summary as one JSON line on stdout.
 import { Command, InvalidArgumentError } from 'commander';
-import { LoadGen, percentile } from '../lib/loadgen.js';
+import { LoadGen, percentile } from '../testkit/loadgen.js';
 
 const int = (v: string) => {
   const n = Number(v);

@@ -2,8 +2,8 @@
 // sample app v1 on loopback; then, under steady keep-alive load (GETs and POSTs), a rolling rollout
 // to v2, a canary to v3, a blue/green to v4 and a rollback inside its keep-old window, shown live
 // by zddctl. Ends with "N requests, F failed"; exit code 0 only when F is 0.
-import { LocalFleet } from '../lib/local-fleet.js';
-import { LoadGen } from '../lib/loadgen.js';
+import { LocalFleet } from '../testkit/local-fleet.js';
+import { LoadGen } from '../testkit/loadgen.js';
 
 const say = (s: string) => process.stdout.write(`\x1b[1m==> ${s}\x1b[0m\n`);
 

@@ -84,7 +84,23 @@ export const CommandArgs = {
 } as const;
 
 export type CommandKind = keyof typeof CommandArgs;
-export type ArgsOf<K extends CommandKind> = z.input<(typeof CommandArgs)[K]>;
+/** A command's arguments as a sender writes them (read-only: a sender may pass its frozen values). */
+export type ArgsOf<K extends CommandKind> = DeepReadonly<z.input<(typeof CommandArgs)[K]>>;
+type DeepReadonly<T> = T extends (infer U)[] ? readonly DeepReadonly<U>[] : T extends object ? { readonly [P in keyof T]: DeepReadonly<T[P]> } : T;
+/** What each command answers with. */
+export interface CommandResults {
+  start_instance: StartInstanceResult;
+  stop_instance: StopInstanceResult;
+  configure_edge: ConfigureEdgeResult;
+  apply_traffic: ApplyTrafficResult;
+  await_idle: AwaitIdleResult;
+  inspect: unknown;
+  analyze: AnalyzeResult;
+  verify: VerifyResult;
+  stage_release: StageResult;
+  run_hook: HookResult;
+}
+export type ResultOf<K extends CommandKind> = CommandResults[K];
 export const COMMAND_KINDS = Object.keys(CommandArgs) as CommandKind[];
 
 export interface StartInstanceResult {

@@ -11,7 +11,7 @@ import crypto from 'node:crypto';
 import { spawn, spawnSync } from 'node:child_process';
 import { portFree } from '../lib/proc.js';
 import { deploy, fleetFor, load, parseJson, running, status, until, versionsServed } from './support/fleet.js';
-import type { LocalFleet } from '../lib/local-fleet.js';
+import type { LocalFleet } from '../testkit/local-fleet.js';
 import { writeTarGz } from './support/tar.js';
 
 /** Serves the fleet's directory over HTTP (the build system's artifact store); closed in teardown. */

@@ -5,11 +5,15 @@ import test from 'ava';
 import { spawn, spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { ROOT } from '../lib/paths.js';
+import { acquireFleetSlot } from '../testkit/fleet-slots.js';
 
 const canCreateNamespaces = process.getuid?.() === 0 && spawnSync('ip', ['netns', 'list']).status === 0;
 
 if (canCreateNamespaces) {
   test('a rolling rollout across four hosts with real addresses, artifacts staged over HTTP from the edge and hooks, fails no request and leaves nothing behind', async (t) => {
+    // six hosts' worth of processes: the whole machine's fleet slots, so it runs alone
+    const release = await acquireFleetSlot(t.title, Infinity);
+    t.teardown(release);
     t.timeout(240_000);
     // a prefix of this test's own, so that what is left behind can be told from other runs'
     const prefix = `zdd-test-${process.pid}`;

@@ -4,7 +4,7 @@
 // the database must pass integrity_check, and no request may fail.
 import test, { type ExecutionContext } from 'ava';
 import Database from 'better-sqlite3';
-import type { LocalFleet } from '../lib/local-fleet.js';
+import type { LocalFleet } from '../testkit/local-fleet.js';
 import { deploy, fleetFor, load, parseJson, rolloutNow, settled, sleep, status, until, versionsServed } from './support/fleet.js';
 
 interface Point {

@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { deploy, fleetFor, load, parseJson, settled, status, until, versionsServed } from './support/fleet.js';
-import type { LocalFleet } from '../lib/local-fleet.js';
+import type { LocalFleet } from '../testkit/local-fleet.js';
 
 /** GET / with headers; the version that answered. */
 function getWith(port: number, headers: Record<string, string>): Promise<{ status: number; version: string }> {

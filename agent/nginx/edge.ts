@@ -19,6 +19,7 @@ import type { AnalyzeResult, ApplyTrafficResult, AwaitIdleResult, ConfigureEdgeR
 import { LUA_DIR } from '../../lib/paths.js';
 import { writeFileAtomic } from '../fs-atomic.js';
 import { docOfUpstreamConf, renderHttpConf, renderMainConf, renderServiceConf, renderUpstreamConf, type EdgeMode } from './render.js';
+import { agentStateLayout, nginxMasterPid } from '../state-layout.js';
 
 export interface EdgeConfig {
   mode: EdgeMode;
@@ -88,8 +89,9 @@ export class Edge {
   private queue: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly cfg: EdgeConfig) {
-    this.dir = path.join(cfg.stateDir, 'edge');
-    this.prefix = path.join(this.dir, 'nginx');
+    const layout = agentStateLayout(cfg.stateDir);
+    this.prefix = layout.nginxPrefix;
+    this.dir = path.dirname(this.prefix);
     this.confDir = cfg.systemIncludeDir ?? path.join(this.prefix, 'conf', 'zdd');
     for (const d of [this.dir, path.join(this.dir, 'traffic'), path.join(this.dir, 'upstreams'), path.join(this.dir, 'logs'), this.confDir]) fs.mkdirSync(d, { recursive: true });
     try {
@@ -164,17 +166,7 @@ export class Edge {
   }
 
   private readMasterPid(): number | undefined {
-    const pidFile = this.cfg.systemIncludeDir ? '/run/nginx.pid' : path.join(this.prefix, 'nginx.pid');
-    try {
-      const pid = Number(fs.readFileSync(pidFile, 'utf8').trim());
-      process.kill(pid, 0);
-      const cmd = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-      if (!cmd.includes('nginx')) return undefined;
-      if (!this.cfg.systemIncludeDir && !cmd.includes(this.prefix)) return undefined;
-      return pid;
-    } catch {
-      return undefined;
-    }
+    return this.cfg.systemIncludeDir ? nginxMasterPid('/run/nginx.pid') : nginxMasterPid(path.join(this.prefix, 'nginx.pid'), this.prefix);
   }
 
   /** Brings nginx up: adopts a running master of ours, or starts a private one. */

@@ -1,8 +1,9 @@
 // Test helpers: a real fleet per test (coordinator, agents, nginx, sample app), stopped in teardown
 // whether the test passed or not. On failure the fleet's logs are kept and their path printed.
 import type { ExecutionContext } from 'ava';
-import { LocalFleet, type FleetOptions } from '../../lib/local-fleet.js';
-import { LoadGen } from '../../lib/loadgen.js';
+import { LocalFleet, type FleetOptions } from '../../testkit/local-fleet.js';
+import { LoadGen } from '../../testkit/loadgen.js';
+import { acquireFleetSlot } from '../../testkit/fleet-slots.js';
 import { Client } from '../../cli/client.js';
 import http from 'node:http';
 import path from 'node:path';
@@ -10,8 +11,19 @@ import { spawnSync } from 'node:child_process';
 import { ROOT } from '../../lib/paths.js';
 import { processStartTicks } from '../../lib/proc.js';
 
+/**
+ * A fleet for this test, started once a fleet slot is free (see testkit/fleet-slots.ts), stopped
+ * and its slot given back in teardown.
+ */
 export async function fleetFor(t: ExecutionContext, o: Partial<FleetOptions> = {}): Promise<LocalFleet> {
-  const fleet = await LocalFleet.start({ agents: 3, logLevel: 'info', ...o });
+  const release = await acquireFleetSlot(t.title);
+  let fleet: LocalFleet;
+  try {
+    fleet = await LocalFleet.start({ agents: 3, logLevel: 'info', ...o });
+  } catch (err) {
+    release();
+    throw err;
+  }
   t.teardown(async () => {
     if (!t.passed) {
       // the fleet's directory goes with it: what explains the failure is printed instead
@@ -19,7 +31,11 @@ export async function fleetFor(t: ExecutionContext, o: Partial<FleetOptions> = {
         t.log(`--- ${name} (last lines) ---\n${fleet.log(name).trim().split('\n').slice(-15).join('\n')}`);
       }
     }
-    await fleet.stop();
+    try {
+      await fleet.stop();
+    } finally {
+      release();
+    }
   });
   return fleet;
 }

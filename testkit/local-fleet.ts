@@ -7,9 +7,11 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { ROOT } from './paths.js';
-import { portFree, processStartTicks } from './proc.js';
+import { pathToFileURL } from 'node:url';
+import { ROOT } from '../lib/paths.js';
+import { portFree, processStartTicks } from '../lib/proc.js';
 import { Client } from '../cli/client.js';
+import { agentStateLayout, nginxMasterPid } from '../agent/state-layout.js';
 
 export interface FleetOptions {
   agents: number;
@@ -136,7 +138,9 @@ export class LocalFleet {
 
   private spawnLogged(name: string, args: string[], env?: Record<string, string>): ChildProcess {
     const out = fs.openSync(path.join(this.dir, 'logs', `${name}.log`), 'a');
-    const child = spawn(process.execPath, args, { stdio: ['ignore', out, out], cwd: this.dir, env: { ...process.env, ...env } });
+    // a crash point is injected by a module preloaded into the process (testkit/crash-at.ts)
+    const preload = env?.ZDD_CRASH_AT ? ['--import', pathToFileURL(path.join(ROOT, 'dist/testkit/crash-at.js')).href] : [];
+    const child = spawn(process.execPath, [...preload, ...args], { stdio: ['ignore', out, out], cwd: this.dir, env: { ...process.env, ...env } });
     fs.closeSync(out);
     this.procs.set(name, child);
     child.once('exit', () => {
@@ -149,7 +153,7 @@ export class LocalFleet {
     return this.dbFile;
   }
 
-  /** Starts the coordinator and waits until it answers; `env` can carry ZDD_CRASH_AT. */
+  /** Starts the coordinator and waits until it answers; `env` can carry ZDD_CRASH_AT=SEQ:before|after, a step boundary to SIGKILL it at. */
   async startCoordinator(env?: Record<string, string>): Promise<void> {
     this.spawnLogged(
       'coordinator',
@@ -309,7 +313,7 @@ export class LocalFleet {
     const out = [];
     for (let i = 1; i <= this.o.agents; i++) {
       try {
-        const recs = JSON.parse(fs.readFileSync(path.join(this.agentDir(i), 'instances.json'), 'utf8'));
+        const recs = JSON.parse(fs.readFileSync(agentStateLayout(this.agentDir(i)).instances, 'utf8'));
         for (const r of recs) out.push({ agent: i, ...r });
       } catch {
         /* none */
@@ -324,7 +328,7 @@ export class LocalFleet {
    */
   executed(i: number, kind: string, rolloutId?: string): number {
     try {
-      const log = JSON.parse(fs.readFileSync(path.join(this.agentDir(i), 'commands.json'), 'utf8')) as [string, { kind: string }][];
+      const log = JSON.parse(fs.readFileSync(agentStateLayout(this.agentDir(i)).commands, 'utf8')) as [string, { kind: string }][];
       return log.filter(([id, r]) => r.kind === kind && (!rolloutId || id.includes(`:${rolloutId}/`))).length;
     } catch {
       return 0;
@@ -333,13 +337,8 @@ export class LocalFleet {
 
   /** The private nginx's master, only if the pid file still names our nginx (not a reused pid). */
   private nginxPid(): number | undefined {
-    try {
-      const prefix = path.join(this.agentDir(1), 'edge/nginx');
-      const pid = Number(fs.readFileSync(path.join(prefix, 'nginx.pid'), 'utf8').trim());
-      return pid && fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(prefix) ? pid : undefined;
-    } catch {
-      return undefined;
-    }
+    const layout = agentStateLayout(this.agentDir(1));
+    return nginxMasterPid(layout.nginxPidFile, layout.nginxPrefix);
   }
 
   /**
