@@ -13,7 +13,7 @@ import type { HostFacts__Output } from '../proto/gen/zdd/v1/HostFacts.js';
 import type { Instance__Output } from '../proto/gen/zdd/v1/Instance.js';
 import type { Store } from './store.js';
 import type { FleetHost } from './planner.js';
-import type { CommandKind } from '../lib/commands.js';
+import type { ArgsOf, CommandKind, ResultOf } from '../lib/commands.js';
 
 type SessionCall = grpc.ServerDuplexStream<AgentMessage__Output, CoordinatorMessage>;
 
@@ -44,7 +44,8 @@ export interface CallOptions {
 
 /** The narrow interface the executor uses. */
 export interface AgentPort {
-  call(agentId: string, kind: CommandKind, args: unknown, commandId: string, opts: CallOptions): Promise<unknown>;
+  /** Sends a command (or attaches to the one pending under the same id) and resolves with its result. */
+  call<K extends CommandKind>(agentId: string, kind: K, args: ArgsOf<K>, commandId: string, opts: CallOptions): Promise<ResultOf<K>>;
 }
 
 const AGENT_ID = /^[A-Za-z0-9._-]{1,128}$/;
@@ -192,7 +193,12 @@ export class AgentHub implements AgentPort {
     for (const w of p.waiters) (err ? w.reject(err) : w.resolve(value));
   }
 
-  call(agentId: string, kind: CommandKind, args: unknown, commandId: string, opts: CallOptions): Promise<unknown> {
+  call<K extends CommandKind>(agentId: string, kind: K, args: ArgsOf<K>, commandId: string, opts: CallOptions): Promise<ResultOf<K>> {
+    // the agent validated the arguments and answers with the kind's result (lib/commands.ts)
+    return this.send(agentId, kind, args, commandId, opts) as Promise<ResultOf<K>>;
+  }
+
+  private send(agentId: string, kind: CommandKind, args: unknown, commandId: string, opts: CallOptions): Promise<unknown> {
     return new Promise((resolve, reject) => {
       const existing = this.pending.get(commandId);
       if (existing) {

@@ -10,12 +10,14 @@ import { MAX_DURATION_MS } from '../lib/duration.js';
 import type { ControlHandlers } from '../proto/gen/zdd/v1/Control.js';
 import type { Rollout } from '../proto/gen/zdd/v1/Rollout.js';
 import type { StartRolloutRequest__Output } from '../proto/gen/zdd/v1/StartRolloutRequest.js';
-import type { Store, RolloutRow } from './store.js';
+import { pendingStep, type Store, type RolloutRow } from './store.js';
 import type { AgentHub } from './agent-hub.js';
 import type { Executor } from './executor.js';
 import { parseBatch, parseSelector, parseSteps, planRollbackSteps, planRollout, type Plan, type PlannedStep, type RolloutParams, type Strategy } from './planner.js';
 import { compileSpec } from '../lib/spec.js';
 import { isMixed } from '../lib/traffic.js';
+import { isWait, transition } from './rollout-state.js';
+import { resultOf } from './steps.js';
 
 /** states in which no executor runs: a watch ends there */
 const AT_REST = new Set(['succeeded', 'failed', 'paused', 'rolled_back', 'aborted']);
@@ -58,16 +60,16 @@ export class Control {
       traffic_json: JSON.stringify(this.store.traffic(r.service) ?? null),
       analysis_json: (() => {
         const a = [...steps].reverse().find((s) => s.kind === 'analyze' && s.resultJson);
-        const v = a ? (JSON.parse(a.resultJson) as { verdict?: unknown }).verdict : undefined;
-        return v ? JSON.stringify({ seq: a!.seq, detail: a!.detail, verdict: v }) : '';
+        const v = a?.kind === 'analyze' ? resultOf(a).verdict : undefined;
+        return a && v ? JSON.stringify({ seq: a.seq, detail: a.detail, verdict: v }) : '';
       })(),
       waiting: (() => {
         if (r.state !== 'running') return '';
-        const w = steps.find((s) => s.state === 'running' && (s.kind === 'analyze' || s.kind === 'window' || s.kind === 'pause'));
+        const w = steps.find((s) => s.state === 'running' && isWait(s.kind));
         if (!w) return '';
         if (w.kind === 'window') return 'keep-old window';
         if (w.kind === 'pause') return 'pause';
-        return (JSON.parse(w.argsJson) as { waitMs: number }).waitMs < 0 ? 'promote' : 'analysis';
+        return w.kind === 'analyze' && w.args.waitMs < 0 ? 'promote' : 'analysis';
       })(),
       steps: steps.map((s) => ({
         seq: s.seq,
@@ -185,36 +187,25 @@ export class Control {
     }
     return this.store.createRollout(
       { ...r, state: 'running', error: '', createdMs: Date.now(), endedMs: 0, forcedKills: 0, failedHosts: 0 },
-      steps.map((s) => ({
-        seq: s.seq,
-        batch: s.batch,
-        phase: s.phase,
-        kind: s.kind,
-        agentId: s.agentId,
-        argsJson: JSON.stringify(s.args),
-        state: 'pending',
-        attempt: 0,
-        detail: '',
-        error: '',
-        resultJson: '',
-        startedMs: 0,
-        endedMs: 0,
-      })),
+      steps.map(pendingStep),
     );
   }
 
   /** Ends the wait of the running canary step, bake, keep-old window or pause. */
   private promote(id: string): RolloutRow {
     const r = this.find(id);
-    const w = this.store.steps(r.id).find((s) => s.state === 'running' && (s.kind === 'analyze' || s.kind === 'window' || s.kind === 'pause'));
+    const w = this.store.steps(r.id).find((s) => s.state === 'running' && isWait(s.kind));
     if ((r.state !== 'running' && r.state !== 'paused') || !w || this.pausedInMemory.has(r.id)) {
       throw new ZddError('NOT_WAITING', `rollout ${r.id} is ${r.state} and not waiting at a step that can be promoted`, {
         hint: 'promote applies to a canary step, a bake, a keep-old window or a pause; see zddctl status',
       });
     }
     // a rollout paused in a wait (too little traffic to judge) goes on from there
-    this.store.updateRollout(r.id, { promoteSeq: w.seq, ...(r.state === 'paused' ? { state: 'running' as const, pauseReason: '' } : {}) });
-    this.store.addEvent({ rolloutId: r.id, atMs: Date.now(), level: 'info', agentId: '', message: `promoted by the operator at step ${w.seq} (${w.kind})`, kind: 'promoted' });
+    transition(this.store, this.log, r.id, r.state, {
+      to: 'running',
+      patch: { promoteSeq: w.seq, ...(r.state === 'paused' ? { pauseReason: '' } : {}) },
+      event: { atMs: Date.now(), level: 'info', agentId: '', message: `promoted by the operator at step ${w.seq} (${w.kind})`, kind: 'promoted' },
+    });
     this.executor.wake(r.id);
     this.launch(r.id);
     this.changes.emit('change', r.id);
@@ -247,8 +238,11 @@ export class Control {
     if (this.pausedInMemory.has(r.id)) {
       throw new ZddError('DB_ERROR', `rollout ${r.id} is paused because its journal cannot be written`, { hint: 'free disk space or fix the database, then resume or abort it' });
     }
-    this.store.updateRollout(r.id, { abortReason: reason, abortOutcome: outcome, ...(r.state === 'paused' ? { state: 'running' as const, pauseReason: '' } : {}) });
-    this.store.addEvent({ rolloutId: r.id, atMs: Date.now(), level: 'warn', agentId: '', message: `${reason}: returning to ${r.fromVersion} at the next step boundary`, kind: 'abort' });
+    transition(this.store, this.log, r.id, r.state, {
+      to: 'running',
+      patch: { abortReason: reason, abortOutcome: outcome, ...(r.state === 'paused' ? { pauseReason: '' } : {}) },
+      event: { atMs: Date.now(), level: 'warn', agentId: '', message: `${reason}: returning to ${r.fromVersion} at the next step boundary`, kind: 'abort' },
+    });
     this.executor.wake(r.id);
     this.launch(r.id);
     this.changes.emit('change', r.id);
@@ -373,8 +367,11 @@ export class Control {
     if (r.state !== 'running') {
       throw new ZddError('INVALID_ARGUMENT', `rollout ${r.id} is ${r.state}; only a running rollout can be paused`);
     }
-    this.store.updateRollout(r.id, { state: 'paused', pauseReason: 'paused by the operator' });
-    this.store.addEvent({ rolloutId: r.id, atMs: Date.now(), level: 'info', agentId: '', message: 'paused by the operator; steps already under way finish first', kind: 'paused' });
+    transition(this.store, this.log, r.id, 'running', {
+      to: 'paused',
+      patch: { pauseReason: 'paused by the operator' },
+      event: { atMs: Date.now(), level: 'info', agentId: '', message: 'paused by the operator; steps already under way finish first', kind: 'paused' },
+    });
     this.changes.emit('change', r.id);
     return this.store.getRollout(r.id)!;
   }
@@ -389,9 +386,14 @@ export class Control {
       });
     }
     try {
-      this.store.updateRollout(r.id, { state: 'running', pauseReason: '' });
-      this.store.addEvent({ rolloutId: r.id, atMs: Date.now(), level: 'info', agentId: '', message: 'resumed by the operator', kind: 'resumed' });
+      // paused in memory (the journal refused the pause) the journal still says running
+      transition(this.store, this.log, r.id, r.state, {
+        to: 'running',
+        patch: { pauseReason: '' },
+        event: { atMs: Date.now(), level: 'info', agentId: '', message: 'resumed by the operator', kind: 'resumed' },
+      });
     } catch (err) {
+      if (err instanceof ZddError && err.code !== 'DB_ERROR') throw err;
       throw new ZddError('DB_ERROR', `cannot resume ${r.id}: the journal still cannot be written (${(err as Error).message})`, {
         hint: 'free disk space or fix the database file, then resume again',
       });

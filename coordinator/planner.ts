@@ -6,6 +6,7 @@ import { VERSION_PATTERN, compileSpec, type HookName, type ServiceSpec } from '.
 import { otherSlot, type Slot } from '../lib/commands.js';
 import { applyOps, primaryTrack, type Backend, type Move, type TrafficDoc, type TrafficOp } from '../lib/traffic.js';
 import type { Thresholds } from '../lib/analysis.js';
+import { planned, type PlannedArgs, type StepArgsIn, type StepKind } from './steps.js';
 
 export interface FleetHost {
   agentId: string;
@@ -64,16 +65,8 @@ export interface HostPlan {
   oldVersion?: string;
 }
 
-export type StepKind = 'configure_edge' | 'stage' | 'hook' | 'start' | 'traffic' | 'verify' | 'analyze' | 'window' | 'drain' | 'stop' | 'pause' | 'finalize';
-
-export interface PlannedStep {
-  seq: number;
-  batch: number;
-  phase: number;
-  kind: StepKind;
-  agentId: string;
-  args: Record<string, unknown>;
-}
+/** A step of a plan: where it runs, and its kind and arguments (coordinator/steps.ts). */
+export type PlannedStep = { seq: number; batch: number; phase: number; agentId: string } & PlannedArgs;
 
 export interface Plan {
   service: string;
@@ -138,8 +131,8 @@ class StepList {
   constructor(private readonly firstSeq = 1, firstPhase = 0) {
     this.phase = firstPhase;
   }
-  add(batch: number, kind: StepKind, agentId: string, args: Record<string, unknown>, phase = this.phase) {
-    this.steps.push({ seq: this.firstSeq + this.steps.length, batch, phase, kind, agentId, args });
+  add<K extends StepKind>(batch: number, kind: K, agentId: string, args: StepArgsIn<K>, phase = this.phase) {
+    this.steps.push({ seq: this.firstSeq + this.steps.length, batch, phase, agentId, ...planned(kind, args) });
   }
   /** every step added after this runs in a new phase */
   next(): number {
@@ -178,6 +171,10 @@ export function parseSelector(text: string | undefined): Record<string, string> 
   }
   return out;
 }
+
+/** A backend that is an instance zdd runs: on an agent, in a slot. */
+export type HostBackend = Backend & { agentId: string; slot: Slot };
+export const onHost = (b: Backend): b is HostBackend => !!b.agentId && (b.slot === 'a' || b.slot === 'b');
 
 const backendOf = (h: HostPlan, track: string, version: string): Backend => ({ addr: h.newAddr, track, weight: 1, agentId: h.agentId, slot: h.newSlot, version });
 
@@ -225,7 +222,7 @@ export function planRollout(input: PlanInput): Plan {
   for (const b of traffic?.backends ?? []) if (b.agentId && b.track === primary) live.set(b.agentId, b);
   const hosts: HostPlan[] = targets.map((h) => {
     const cur = live.get(h.agentId);
-    const oldSlot = cur?.slot === 'a' || cur?.slot === 'b' ? (cur.slot as Slot) : undefined;
+    const oldSlot = cur && onHost(cur) ? cur.slot : undefined;
     const newSlot = oldSlot ? otherSlot(oldSlot) : 'a';
     return {
       agentId: h.agentId,
@@ -252,8 +249,8 @@ export function planRollout(input: PlanInput): Plan {
         url: params.artifact.url,
         sha256: params.artifact.sha256,
         keep: compiled.release.keep,
-        ...(compiled.release.prepareArgv ? { prepare: { argv: compiled.release.prepareArgv, timeoutMs: compiled.release.prepareTimeoutMs } } : {}),
-        env: compiled.env,
+        ...(compiled.release.prepareArgv ? { prepare: { argv: [...compiled.release.prepareArgv], timeoutMs: compiled.release.prepareTimeoutMs } } : {}),
+        env: { ...compiled.env },
       });
     }
   }
@@ -268,10 +265,10 @@ export function planRollout(input: PlanInput): Plan {
   let doc = traffic;
   const gen0 = traffic?.generation ?? 0;
   const retire = (b: number, batch: HostPlan[]) => {
-    const old = batch.filter((h) => h.oldAddr);
+    const old = batch.filter((h): h is HostPlan & Required<Pick<HostPlan, 'oldSlot' | 'oldAddr'>> => !!h.oldSlot && !!h.oldAddr);
     if (!old.length) return;
     list.next();
-    for (const e of edges) list.add(b, 'drain', e, { service: spec.name, hosts: old.map((h) => ({ agentId: h.agentId, addr: h.oldAddr! })), timeoutMs: compiled.stop.drainTimeoutMs });
+    for (const e of edges) list.add(b, 'drain', e, { service: spec.name, hosts: old.map((h) => ({ agentId: h.agentId, addr: h.oldAddr })), timeoutMs: compiled.stop.drainTimeoutMs });
     list.next();
     for (const h of old) list.add(b, 'stop', h.agentId, { service: spec.name, slot: h.oldSlot, signal: compiled.stop.signal, drainTimeoutMs: compiled.stop.drainTimeoutMs });
     hook(b, 'afterStop', old);
@@ -327,7 +324,7 @@ function hookSteps(spec: ServiceSpec, list: StepList, version: string, liveVersi
         service: spec.name,
         hook: name,
         version,
-        argv: h.argv,
+        argv: [...h.argv],
         timeoutMs: h.timeoutMs,
         ...(compiled.workdir ? { workdir: compiled.workdir } : {}),
         // per host: the slot and PORT of the instance the hook is about (the new one, or the old one for beforeDrain and afterStop)
@@ -410,13 +407,13 @@ const oldHosts = (hosts: HostPlan[], old: Backend[]) => hosts.filter((h) => old.
 /** The old instances of the live track: drained and stopped once nothing routes to them. */
 function retireOld(spec: ServiceSpec, list: StepList, edges: string[], batch: number, old: Backend[]) {
   const compiled = compileSpec(spec);
-  const withHost = old.filter((b) => b.agentId && (b.slot === 'a' || b.slot === 'b'));
+  const withHost = old.filter(onHost);
   if (!withHost.length) return;
   list.next();
   for (const e of edges) list.add(batch, 'drain', e, { service: spec.name, hosts: withHost.map((b) => ({ agentId: b.agentId, addr: b.addr })), timeoutMs: compiled.stop.drainTimeoutMs });
   list.next();
   for (const b of withHost) {
-    list.add(batch, 'stop', b.agentId!, { service: spec.name, slot: b.slot, signal: compiled.stop.signal, drainTimeoutMs: compiled.stop.drainTimeoutMs });
+    list.add(batch, 'stop', b.agentId, { service: spec.name, slot: b.slot, signal: compiled.stop.signal, drainTimeoutMs: compiled.stop.drainTimeoutMs });
   }
 }
 
@@ -457,15 +454,15 @@ function planBlueGreen(input: PlanInput, hosts: HostPlan[], edges: string[], lis
   trafficPhase(input.spec, input.traffic, list, edges, 1, [{ op: 'add', backends: group.map((h) => backendOf(h, colour, params.version)) }, { op: 'route', preview: colour }], docs);
   if (verify) {
     list.next();
-    list.add(1, 'verify', edges[0], { service: spec.name, checks: compiled.verify.checks, argv: compiled.verify.argv, timeoutMs: compiled.verify.timeoutMs });
+    list.add(1, 'verify', edges[0], { service: spec.name, checks: [...compiled.verify.checks], argv: compiled.verify.argv && [...compiled.verify.argv], timeoutMs: compiled.verify.timeoutMs });
   }
   // the switch: one generation
   trafficPhase(input.spec, input.traffic, list, edges, 1, [{ op: 'route', primary: colour, preview: null }], docs);
-  if ((params.bakeMs ?? 0) > 0) {
+  if (params.bakeMs && params.bakeMs > 0) {
     list.next();
     list.add(1, 'analyze', '', { mode: 'bake', track: colour, against: primary, waitMs: params.bakeMs, thresholds: thresholdsOf(input), intervalMs: compiled.analysis.intervalMs, maxWaitMs: compiled.analysis.maxWaitMs });
   }
-  if ((params.keepOldMs ?? 0) > 0 && old.length) {
+  if (params.keepOldMs && params.keepOldMs > 0 && old.length) {
     list.next();
     list.add(1, 'window', '', { ms: params.keepOldMs, track: primary });
   }
@@ -593,32 +590,32 @@ export function planRollbackSteps(input: RollbackInput): PlannedStep[] {
     for (const x of strays) list.add(batchNo, 'stop', x.agentId, { service: spec.name, slot: x.slot, signal: compiled.stop.signal, drainTimeoutMs: compiled.stop.drainTimeoutMs });
   }
   // in place: hosts out of the pool get the target version back in their old slot, and rejoin
-  const restore = (input.restore ?? []).filter((b) => b.agentId && (b.slot === 'a' || b.slot === 'b') && !kept.some((k) => k.agentId === b.agentId));
+  const restore = (input.restore ?? []).filter(onHost).filter((b) => !kept.some((k) => k.agentId === b.agentId));
   if (restore.length) {
     list.next();
-    for (const b of restore) list.add(batchNo, 'start', b.agentId!, { spec, version: target, slot: b.slot });
+    for (const b of restore) list.add(batchNo, 'start', b.agentId, { spec, version: target, slot: b.slot });
     trafficPhase(spec, traffic, list, input.edges, batchNo, [{ op: 'add', backends: restore.map((b) => ({ ...b, track: keep, version: target })) }], docs);
   }
   // hosts whose kept instance runs another version: swapped back, batch by batch
-  const back = kept.filter((b) => b.version !== target && b.agentId && (b.slot === 'a' || b.slot === 'b'));
+  const back = kept.filter(onHost).filter((b) => b.version !== target);
   splitBatches(back, input.batch).forEach((batch, i) => {
     const b = batchNo + 1 + i;
     const moves: Move[] = batch.map((x) => {
-      const slot = x.slot as Slot;
+      const slot = x.slot;
       const other = otherSlot(slot);
       const port = Number(x.addr.slice(x.addr.lastIndexOf(':') + 1));
       const host = x.addr.slice(0, x.addr.lastIndexOf(':'));
       const addr = `${host}:${port - compiled.ports[slot] + compiled.ports[other]}`;
-      return { agentId: x.agentId!, backend: { addr, track: keep, weight: 1, agentId: x.agentId, slot: other, version: target } };
+      return { agentId: x.agentId, backend: { addr, track: keep, weight: 1, agentId: x.agentId, slot: other, version: target } };
     });
     list.next();
-    for (const m of moves) list.add(b, 'start', m.agentId, { spec, version: target, slot: m.backend.slot });
+    for (const x of batch) list.add(b, 'start', x.agentId, { spec, version: target, slot: otherSlot(x.slot) });
     list.next();
     for (const e of input.edges) list.add(b, 'traffic', e, { service: spec.name, ops: [{ op: 'swap', moves }] });
     list.next();
     for (const e of input.edges) list.add(b, 'drain', e, { service: spec.name, hosts: batch.map((x) => ({ agentId: x.agentId, addr: x.addr })), timeoutMs: compiled.stop.drainTimeoutMs });
     list.next();
-    for (const x of batch) list.add(b, 'stop', x.agentId!, { service: spec.name, slot: x.slot, signal: compiled.stop.signal, drainTimeoutMs: compiled.stop.drainTimeoutMs });
+    for (const x of batch) list.add(b, 'stop', x.agentId, { service: spec.name, slot: x.slot, signal: compiled.stop.signal, drainTimeoutMs: compiled.stop.drainTimeoutMs });
   });
   list.next();
   list.add(batchNo, 'finalize', '', { version: target });

@@ -5,10 +5,10 @@ import Database from 'better-sqlite3';
 import fs from 'node:fs';
 import { ZddError } from '../lib/errors.js';
 import type { TrafficDoc } from '../lib/traffic.js';
+import { parseStepArgs, type PlannedArgs, type TypedStep } from './steps.js';
 
-export type RolloutState = 'running' | 'paused' | 'succeeded' | 'failed' | 'rolled_back' | 'aborted';
-/** how a rollout that returns traffic to its old version ends */
-export type RollbackOutcome = 'rolled_back' | 'aborted';
+import type { RolloutState, RollbackOutcome } from './rollout-state.js';
+export type { RolloutState, RollbackOutcome };
 export type StepState = 'pending' | 'running' | 'done' | 'failed' | 'skipped';
 
 export interface AgentRow {
@@ -55,14 +55,23 @@ export interface RolloutRow {
   promoteSeq: number;
 }
 
-export interface StepRow {
+/** A journalled step: its place in the plan, its typed kind and arguments (steps.ts), and its progress. */
+export type StepRow = StepRecord & TypedStep;
+/** A step as the planner or a return hands it to the store. */
+export type NewStep = Omit<StepRecord, 'rolloutId'> & PlannedArgs;
+/** What a step's journal entry can change: never its kind or arguments. */
+export type StepPatch = Partial<Omit<StepRecord, 'rolloutId' | 'seq' | 'batch' | 'phase' | 'agentId'>>;
+
+/** A planned step as it enters the journal: pending, never tried. */
+export const pendingStep = <T extends Omit<NewStep, 'state' | 'attempt' | 'detail' | 'error' | 'resultJson' | 'startedMs' | 'endedMs'>>(s: T): NewStep =>
+  ({ ...s, state: 'pending', attempt: 0, detail: '', error: '', resultJson: '', startedMs: 0, endedMs: 0 }) as NewStep;
+
+export interface StepRecord {
   rolloutId: string;
   seq: number;
   batch: number;
   phase: number;
-  kind: string;
   agentId: string;
-  argsJson: string;
   state: StepState;
   attempt: number;
   detail: string;
@@ -93,20 +102,26 @@ export interface Store {
   setLiveVersion(name: string, version: string): void;
   activeRollout(service: string): RolloutRow | undefined;
   /** Inserts a rollout and its planned steps in one transaction. */
-  createRollout(r: Omit<RolloutRow, 'id' | 'pauseReason' | 'outcome' | 'abortReason' | 'abortOutcome' | 'promoteSeq'>, steps: Omit<StepRow, 'rolloutId'>[]): RolloutRow;
+  createRollout(r: Omit<RolloutRow, 'id' | 'pauseReason' | 'outcome' | 'abortReason' | 'abortOutcome' | 'promoteSeq'>, steps: NewStep[]): RolloutRow;
   /**
    * Turns a rollout into a return to its old version, in one transaction: pending steps are
    * skipped, the return's steps appended, the outcome recorded, and (optionally) a step ended.
    * Does nothing when the rollout already has an outcome.
    */
-  appendRollback(rolloutId: string, outcome: RollbackOutcome, error: string, steps: Omit<StepRow, 'rolloutId'>[], endStep?: { seq: number; patch: Partial<StepRow> }): boolean;
+  appendRollback(rolloutId: string, outcome: RollbackOutcome, error: string, steps: NewStep[], endStep?: { seq: number; patch: StepPatch }): boolean;
   getRollout(id: string): RolloutRow | undefined;
   latestRollout(): RolloutRow | undefined;
   listRollouts(service: string | undefined, limit: number): RolloutRow[];
   runningRollouts(): RolloutRow[];
-  updateRollout(id: string, patch: RolloutPatch): void;
+  /** Counters and operator requests; never the state (transitionRollout changes that). */
+  updateRollout(id: string, patch: Omit<RolloutPatch, 'state'>): void;
+  /**
+   * Changes a rollout's state only if it still is `from`, with other columns and an event, in one
+   * transaction; false (and nothing written) when it is not. Use rollout-state.ts transition().
+   */
+  transitionRollout(id: string, from: RolloutState, patch: RolloutPatch & { state: RolloutState }, event?: EventRow): boolean;
   steps(rolloutId: string): StepRow[];
-  updateStep(rolloutId: string, seq: number, patch: Partial<Omit<StepRow, 'rolloutId' | 'seq'>>, alsoTraffic?: TrafficDoc): void;
+  updateStep(rolloutId: string, seq: number, patch: StepPatch, alsoTraffic?: TrafficDoc): void;
   addEvent(e: EventRow): void;
   events(rolloutId: string): EventRow[];
   /** when the rollout was resumed, oldest first */
@@ -275,7 +290,7 @@ export class SqliteStore implements Store {
       .run(version, version, name);
   }
 
-  appendRollback(rolloutId: string, outcome: RollbackOutcome, error: string, steps: Omit<StepRow, 'rolloutId'>[], endStep?: { seq: number; patch: Partial<StepRow> }): boolean {
+  appendRollback(rolloutId: string, outcome: RollbackOutcome, error: string, steps: NewStep[], endStep?: { seq: number; patch: StepPatch }): boolean {
     return this.db.transaction(() => {
       const r = this.getRollout(rolloutId);
       if (!r || r.outcome) return false;
@@ -285,7 +300,7 @@ export class SqliteStore implements Store {
         `INSERT INTO steps (rollout_id, seq, batch, phase, kind, agent_id, args_json, state)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
       );
-      for (const s of steps) ins.run(rolloutId, s.seq, s.batch, s.phase, s.kind, s.agentId, s.argsJson, s.state);
+      for (const s of steps) ins.run(rolloutId, s.seq, s.batch, s.phase, s.kind, s.agentId, JSON.stringify(s.args), s.state);
       this.db.prepare('UPDATE rollouts SET outcome = ?, error = ? WHERE id = ?').run(outcome, error, rolloutId);
       return true;
     })();
@@ -319,7 +334,7 @@ export class SqliteStore implements Store {
     return r ? this.rollout(r) : undefined;
   }
 
-  createRollout(r: Omit<RolloutRow, 'id' | 'pauseReason' | 'outcome' | 'abortReason' | 'abortOutcome' | 'promoteSeq'>, steps: Omit<StepRow, 'rolloutId'>[]): RolloutRow {
+  createRollout(r: Omit<RolloutRow, 'id' | 'pauseReason' | 'outcome' | 'abortReason' | 'abortOutcome' | 'promoteSeq'>, steps: NewStep[]): RolloutRow {
     return this.db.transaction(() => {
       if (this.activeRollout(r.service)) throw new ZddError('ROLLOUT_ACTIVE', `a rollout of ${r.service} is already active`);
       const n = (this.db.prepare('SELECT count(*) AS n FROM rollouts WHERE service = ?').get(r.service) as { n: number }).n;
@@ -334,7 +349,7 @@ export class SqliteStore implements Store {
         `INSERT INTO steps (rollout_id, seq, batch, phase, kind, agent_id, args_json, state)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
       );
-      for (const s of steps) ins.run(id, s.seq, s.batch, s.phase, s.kind, s.agentId, s.argsJson, s.state);
+      for (const s of steps) ins.run(id, s.seq, s.batch, s.phase, s.kind, s.agentId, JSON.stringify(s.args), s.state);
       return this.getRollout(id)!;
     })();
   }
@@ -360,7 +375,20 @@ export class SqliteStore implements Store {
     return this.db.prepare("SELECT * FROM rollouts WHERE state = 'running'").all().map((r) => this.rollout(r));
   }
 
-  updateRollout(id: string, patch: RolloutPatch): void {
+  transitionRollout(id: string, from: RolloutState, patch: RolloutPatch & { state: RolloutState }, event?: EventRow): boolean {
+    return this.db.transaction(() => {
+      if (this.getRollout(id)?.state !== from) return false;
+      this.writeRollout(id, patch);
+      if (event) this.addEvent(event);
+      return true;
+    })();
+  }
+
+  updateRollout(id: string, patch: Omit<RolloutPatch, 'state'>): void {
+    this.writeRollout(id, patch);
+  }
+
+  private writeRollout(id: string, patch: RolloutPatch): void {
     const cols: Record<string, string> = {
       state: 'state', error: 'error', endedMs: 'ended_ms', forcedKills: 'forced_kills', failedHosts: 'failed_hosts', pauseReason: 'pause_reason',
       abortReason: 'abort_reason', abortOutcome: 'abort_outcome', promoteSeq: 'promote_seq',
@@ -376,9 +404,8 @@ export class SqliteStore implements Store {
       seq: r.seq,
       batch: r.batch,
       phase: r.phase,
-      kind: r.kind,
       agentId: r.agent_id,
-      argsJson: r.args_json,
+      ...parseStepArgs(r.kind, r.args_json),
       state: r.state,
       attempt: r.attempt,
       detail: r.detail,
@@ -389,9 +416,9 @@ export class SqliteStore implements Store {
     }));
   }
 
-  updateStep(rolloutId: string, seq: number, patch: Partial<Omit<StepRow, 'rolloutId' | 'seq'>>, alsoTraffic?: TrafficDoc): void {
+  updateStep(rolloutId: string, seq: number, patch: StepPatch, alsoTraffic?: TrafficDoc): void {
     const cols: Record<string, string> = {
-      batch: 'batch', phase: 'phase', kind: 'kind', agentId: 'agent_id', argsJson: 'args_json', state: 'state', attempt: 'attempt',
+      state: 'state', attempt: 'attempt',
       detail: 'detail', error: 'error', resultJson: 'result_json', startedMs: 'started_ms', endedMs: 'ended_ms',
     };
     const keys = Object.keys(patch) as (keyof typeof patch)[];

@@ -5,11 +5,12 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Executor, type Clock } from '../coordinator/executor.js';
-import { SqliteStore } from '../coordinator/store.js';
+import { SqliteStore, pendingStep } from '../coordinator/store.js';
 import { planRollout, type FleetHost } from '../coordinator/planner.js';
-import type { AgentPort } from '../coordinator/agent-hub.js';
+import type { AgentPort, CallOptions } from '../coordinator/agent-hub.js';
 import { validateSpec } from '../lib/spec.js';
 import { ZddError } from '../lib/errors.js';
+import type { CommandKind } from '../lib/commands.js';
 import { silentLogger } from '../lib/log.js';
 
 const spec = validateSpec({ name: 'web', command: 'x', ports: { a: 8001, b: 8002 }, nginx: { listen: '8080' } });
@@ -36,7 +37,7 @@ function fakeAgents(failStartOn: string[], onTraffic?: (args: any) => void, drai
   const calls: Call[] = [];
   return {
     calls,
-    async call(agentId, kind, args: any, commandId) {
+    call: (async (agentId: string, kind: string, args: any, commandId: string) => {
       calls.push({ agentId, kind, args, commandId });
       switch (kind) {
         case 'start_instance':
@@ -53,8 +54,13 @@ function fakeAgents(failStartOn: string[], onTraffic?: (args: any) => void, drai
         default:
           return { mode: 'dynamic', changed: false, reloadMs: 0 };
       }
-    },
+    }) as AgentPort['call'],
   };
+}
+
+/** What zddctl resume does: the rollout runs again from the state it is in (paused, or running with the pause held in memory). */
+function resumeNow(store: SqliteStore, id: string) {
+  store.transitionRollout(id, store.getRollout(id)!.state, { state: 'running', pauseReason: '' });
 }
 
 function setup(t: import('ava').ExecutionContext, failureLimit: number, batch: number) {
@@ -66,7 +72,7 @@ function setup(t: import('ava').ExecutionContext, failureLimit: number, batch: n
   const plan = planRollout({ spec, liveVersion: '', fleet, traffic: undefined, params: { version: 'v1', strategy: 'rolling', batch: { count: batch }, pauseMs: 0, failureLimit } });
   const row = store.createRollout(
     { service: 'web', revision: 1, version: 'v1', fromVersion: '', strategy: 'rolling', paramsJson: JSON.stringify({ failureLimit }), state: 'running', error: '', createdMs: 0, endedMs: 0, forcedKills: 0, failedHosts: 0 },
-    plan.steps.map((s) => ({ ...s, argsJson: JSON.stringify(s.args), state: 'pending' as const, attempt: 0, detail: '', error: '', resultJson: '', startedMs: 0, endedMs: 0 })),
+    plan.steps.map(pendingStep),
   );
   return { store, id: row.id };
 }
@@ -146,10 +152,10 @@ test('an old instance whose drain cannot be confirmed is left running, not stopp
   });
   // re-plan with the fleet now live in slot a, so the rollout has old instances to drain
   const plan = planRollout({ spec, liveVersion: 'v0', fleet, traffic: store.traffic('web'), params: { version: 'v1', strategy: 'rolling', batch: { count: 4 }, pauseMs: 0, failureLimit: 0 } });
-  store.updateRollout(id, { state: 'failed' });
+  store.transitionRollout(id, 'running', { state: 'failed' });
   const row = store.createRollout(
     { service: 'web', revision: 1, version: 'v1', fromVersion: 'v0', strategy: 'rolling', paramsJson: JSON.stringify({ failureLimit: 0 }), state: 'running', error: '', createdMs: 0, endedMs: 0, forcedKills: 0, failedHosts: 0 },
-    plan.steps.map((s) => ({ ...s, argsJson: JSON.stringify(s.args), state: 'pending' as const, attempt: 0, detail: '', error: '', resultJson: '', startedMs: 0, endedMs: 0 })),
+    plan.steps.map(pendingStep),
   );
   const agents = fakeAgents([], undefined, true);
   await new Executor(store, agents, clock, silentLogger, () => undefined).run(row.id);
@@ -174,7 +180,7 @@ test('an agent unreachable past its deadline pauses the rollout with the step le
   const firstId = agents.calls.find((c) => c.kind === 'apply_traffic')!.commandId;
 
   reachable = true;
-  store.updateRollout(id, { state: 'running', pauseReason: '' });
+  resumeNow(store, id);
   await new Executor(store, agents, clock, silentLogger, () => undefined).run(id);
   r = store.getRollout(id)!;
   t.is(r.state, 'succeeded');
@@ -201,6 +207,11 @@ test('a journal that refuses writes pauses the rollout before any side effect wi
     if (full) throw Object.assign(new Error('database or disk is full'), { code: 'SQLITE_FULL' });
     return realRollout(...args);
   };
+  const realTransition = store.transitionRollout.bind(store);
+  store.transitionRollout = (...args: Parameters<typeof store.transitionRollout>) => {
+    if (full) throw Object.assign(new Error('database or disk is full'), { code: 'SQLITE_FULL' });
+    return realTransition(...args);
+  };
   await new Executor(store, agents, clock, silentLogger, () => undefined, { onPausedInMemory: (_id, reason) => inMemory.push(reason) }).run(id);
   t.is(inMemory.length, 1);
   t.regex(inMemory[0], /the journal cannot be written: database or disk is full/);
@@ -222,12 +233,12 @@ function setupLive(t: import('ava').ExecutionContext, edges: string[], failureLi
   const plan = planRollout({ spec, liveVersion: 'v0', fleet: hosts, traffic: live, params: { version: 'v1', strategy: 'rolling', batch: { count: 4 }, pauseMs: 0, failureLimit } });
   const boot = store.createRollout(
     { service: 'web', revision: 1, version: 'v0', fromVersion: '', strategy: 'rolling', paramsJson: '{}', state: 'succeeded', error: '', createdMs: 0, endedMs: 0, forcedKills: 0, failedHosts: 0 },
-    [{ seq: 1, batch: 0, phase: 0, kind: 'finalize', agentId: '', argsJson: '{}', state: 'done', attempt: 1, detail: '', error: '', resultJson: '', startedMs: 0, endedMs: 0 }],
+    [{ seq: 1, batch: 0, phase: 0, kind: 'finalize', agentId: '', args: {}, state: 'done', attempt: 1, detail: '', error: '', resultJson: '', startedMs: 0, endedMs: 0 }],
   );
   store.updateStep(boot.id, 1, {}, live);
   const row = store.createRollout(
     { service: 'web', revision: 1, version: 'v1', fromVersion: 'v0', strategy: 'rolling', paramsJson: JSON.stringify({ failureLimit }), state: 'running', error: '', createdMs: 0, endedMs: 0, forcedKills: 0, failedHosts: 0 },
-    plan.steps.map((s) => ({ ...s, argsJson: JSON.stringify(s.args), state: 'pending' as const, attempt: 0, detail: '', error: '', resultJson: '', startedMs: 0, endedMs: 0 })),
+    plan.steps.map(pendingStep),
   );
   return { store, id: row.id, live };
 }
@@ -246,7 +257,7 @@ test('interrupted after a host failed to start, the resumed rollout never stops 
   await new Executor(store, agents, clock, silentLogger, () => undefined, { onPausedInMemory: (_i, r) => inMemory.push(r) }).run(id);
   t.true(store.getRollout(id)!.state === 'paused' || inMemory.length === 1);
   refuse = false;
-  store.updateRollout(id, { state: 'running' });
+  resumeNow(store, id);
   await new Executor(store, agents, clock, silentLogger, () => undefined).run(id);
   t.is(store.getRollout(id)!.state, 'succeeded');
   t.false(agents.calls.some((c) => c.kind === 'stop_instance' && c.agentId === 'h2'), 'h2 keeps its v0 instance');
@@ -258,18 +269,18 @@ test('a traffic change over two edges, resumed with one edge done, reverts both 
   let phase = 'first run';
   const agents = fakeAgents([], () => undefined);
   const real = agents.call.bind(agents);
-  agents.call = async (agentId, kind, args: any, commandId, opts) => {
+  agents.call = (async (agentId: string, kind: CommandKind, args: any, commandId: string, opts: CallOptions) => {
     if (kind === 'apply_traffic' && agentId === 'h3' && !commandId.includes('/revert/')) {
       agents.calls.push({ agentId, kind, args, commandId });
       if (phase === 'first run') throw new ZddError('AGENT_UNAVAILABLE', 'agent h3 disconnected during apply_traffic');
       throw new ZddError('NGINX_FAILED', 'nginx refused traffic generation 6: admin endpoint timed out');
     }
     return real(agentId, kind, args, commandId, opts);
-  };
+  }) as AgentPort['call'];
   await new Executor(store, agents, clock, silentLogger, () => undefined).run(id);
   t.is(store.getRollout(id)!.state, 'paused');
   phase = 'resumed';
-  store.updateRollout(id, { state: 'running' });
+  resumeNow(store, id);
   await new Executor(store, agents, clock, silentLogger, () => undefined).run(id);
   t.is(store.getRollout(id)!.state, 'failed');
   const reverts = agents.calls.filter((c) => c.commandId.includes('/revert/'));
@@ -293,7 +304,7 @@ function setupOn(t: import('ava').ExecutionContext, params: Record<string, unkno
   const plan = planRollout({ spec, liveVersion: 'v1', fleet, traffic: live, params: p });
   const row = store.createRollout(
     { service: 'web', revision: 1, version: 'v2', fromVersion: 'v1', strategy: p.strategy, paramsJson: JSON.stringify({ ...p, edges: ['h0'], spec }), state: 'running', error: '', createdMs: 0, endedMs: 0, forcedKills: 0, failedHosts: 0 },
-    plan.steps.map((s) => ({ ...s, argsJson: JSON.stringify(s.args), state: 'pending' as const, attempt: 0, detail: '', error: '', resultJson: '', startedMs: 0, endedMs: 0 })),
+    plan.steps.map(pendingStep),
   );
   store.updateStep(row.id, 1, {}, live);
   return { store, id: row.id };
@@ -332,13 +343,13 @@ test('canary: counters that cannot be read are no data (wait), never a pass', as
   const agents = fakeAgents([]);
   const base = agents.call.bind(agents);
   const errs = (n: number) => ({ requests: n, errors: n, buckets: [n, ...new Array(18).fill(0)] });
-  agents.call = async (agentId, kind, args: any, commandId, o) => {
+  agents.call = (async (agentId: string, kind: CommandKind, args: any, commandId: string, o: CallOptions) => {
     if (kind !== 'analyze') return base(agentId, kind, args, commandId, o);
     agents.calls.push({ agentId, kind, args, commandId });
     if (++reads <= 6) throw new ZddError('NGINX_FAILED', "nginx's admin endpoint answered 500 for metrics");
     const c = { canary: { '10.0.0.1:8002': errs(reads * 100) }, stable: { '10.0.0.1:8001': { requests: reads * 100, errors: 0, buckets: [reads * 100, ...new Array(18).fill(0)] } } };
     return { counters: c, window: args.baseline ? { canary: { '10.0.0.1:8002': errs(500) }, stable: { '10.0.0.1:8001': { requests: 500, errors: 0, buckets: [500, ...new Array(18).fill(0)] } } } : c, figures: {} };
-  };
+  }) as AgentPort['call'];
   await new Executor(store, agents, clock, silentLogger, () => undefined).run(id);
   const r = store.getRollout(id)!;
   t.true(reads > 6, 'the step kept reading');
@@ -352,7 +363,7 @@ test('a return whose traffic change an edge refuses pauses (never ends with the 
   const base = agents.call.bind(agents);
   let refuse = 2;
   const bad = { requests: 500, errors: 500, buckets: [500, ...new Array(18).fill(0)] };
-  agents.call = async (agentId, kind, args: any, commandId, o) => {
+  agents.call = (async (agentId: string, kind: CommandKind, args: any, commandId: string, o: CallOptions) => {
     if (kind === 'analyze') {
       const c = { canary: { '10.0.0.1:8002': bad } };
       return { counters: c, window: c, figures: {} };
@@ -364,14 +375,14 @@ test('a return whose traffic change an edge refuses pauses (never ends with the 
       throw new ZddError('NGINX_FAILED', 'nginx refused traffic generation');
     }
     return base(agentId, kind, args, commandId, o);
-  };
+  }) as AgentPort['call'];
   const ex = new Executor(store, agents, clock, silentLogger, () => undefined);
   await ex.run(id);
   let r = store.getRollout(id)!;
   t.is(r.state, 'paused', r.error);
   t.regex(r.pauseReason, /could not move traffic on every edge.*tried again when you resume/);
   t.false(agents.calls.some((c) => c.kind === 'stop_instance'), 'nothing is stopped while the edge may still route to it');
-  store.updateRollout(id, { state: 'running', pauseReason: '' });
+  resumeNow(store, id);
   await ex.run(id);
   r = store.getRollout(id)!;
   t.is(r.state, 'rolled_back', r.error);
@@ -386,11 +397,11 @@ test('a timed canary step still without enough traffic long after its pause paus
   const agents = fakeAgents([]);
   const base = agents.call.bind(agents);
   const few = { requests: 3, errors: 0, buckets: [3, ...new Array(18).fill(0)] };
-  agents.call = async (agentId, kind, args: any, commandId, o) => {
+  agents.call = (async (agentId: string, kind: CommandKind, args: any, commandId: string, o: CallOptions) => {
     if (kind !== 'analyze') return base(agentId, kind, args, commandId, o);
     const c = { canary: { '10.0.0.1:8002': few }, stable: { '10.0.0.1:8001': few } };
     return { counters: c, window: c, figures: {} };
-  };
+  }) as AgentPort['call'];
   const ex = new Executor(store, agents, { now: () => Date.now(), sleep: (ms) => new Promise((r) => setTimeout(r, ms)) }, silentLogger, () => undefined);
   await ex.run(id);
   const r = store.getRollout(id)!;
@@ -399,7 +410,8 @@ test('a timed canary step still without enough traffic long after its pause paus
   const waiting = store.steps(id).find((s) => s.kind === 'analyze' && s.state === 'running');
   t.truthy(waiting, 'the step stays open, to go on at resume');
   // what zddctl promote does to a paused wait
-  store.updateRollout(id, { promoteSeq: waiting!.seq, state: 'running', pauseReason: '' });
+  store.updateRollout(id, { promoteSeq: waiting!.seq });
+  resumeNow(store, id);
   await ex.run(id);
   const after = store.getRollout(id)!;
   t.is(after.state, 'paused', 'the 100% step waits (and pauses) in its turn');

@@ -1,5 +1,7 @@
 import test from 'ava';
-import { batchCount, nextTraffic, parseBatch, parseSteps, planRollbackSteps, planRollout, splitBatches, type FleetHost, type PlanInput } from '../coordinator/planner.js';
+import { batchCount, nextTraffic, parseBatch, parseSteps, planRollbackSteps, planRollout, splitBatches, type FleetHost, type PlanInput, type PlannedStep } from '../coordinator/planner.js';
+
+type HookStep = Extract<PlannedStep, { kind: 'hook' }>;
 import { validateSpec } from '../lib/spec.js';
 import { ZddError } from '../lib/errors.js';
 import { applyOps, type TrafficDoc, type TrafficOp } from '../lib/traffic.js';
@@ -283,12 +285,12 @@ test('an artifact is staged on every host before anything starts; hooks wrap eac
   // per host, the order around traffic: beforeDrain, then the traffic change, then drain and stop
   const h2 = plan.steps.filter((s) => s.batch === 2).map((s) => (s.kind === 'hook' ? `hook:${s.args.hook}` : s.kind));
   t.deepEqual(h2, ['hook:beforeStart', 'start', 'hook:afterHealthy', 'hook:beforeDrain', 'traffic', 'drain', 'stop', 'hook:afterStop']);
-  const pre = plan.steps.find((s) => s.kind === 'hook' && s.args.hook === 'pre')!;
+  const pre = plan.steps.find((s): s is HookStep => s.kind === 'hook' && s.args.hook === 'pre')!;
   t.is(pre.agentId, 'h1');
   t.deepEqual(pre.args.env, { ZDD_OLD_VERSION: 'v1' });
-  const drain = plan.steps.find((s) => s.kind === 'hook' && s.args.hook === 'beforeDrain')!;
+  const drain = plan.steps.find((s): s is HookStep => s.kind === 'hook' && s.args.hook === 'beforeDrain')!;
   t.deepEqual(drain.args.env, { ZDD_OLD_VERSION: 'v1', ZDD_SLOT: 'a', PORT: '8001' });
-  t.deepEqual(plan.steps.find((s) => s.kind === 'hook' && s.args.hook === 'afterHealthy')!.args.env, { ZDD_OLD_VERSION: 'v1', ZDD_SLOT: 'b', PORT: '8002' });
+  t.deepEqual(plan.steps.find((s): s is HookStep => s.kind === 'hook' && s.args.hook === 'afterHealthy')!.args.env, { ZDD_OLD_VERSION: 'v1', ZDD_SLOT: 'b', PORT: '8002' });
   const phases = plan.steps.map((s) => s.phase);
   t.deepEqual(phases, [...phases].sort((a, b) => a - b));
 });
@@ -296,7 +298,7 @@ test('an artifact is staged on every host before anything starts; hooks wrap eac
 test('blue-green and canary run the same per-host hooks around their starts and the retirement of the old version', (t) => {
   for (const strategy of ['blue-green', 'canary'] as const) {
     const plan = planRollout(input({ spec: withHooks, traffic: live4, liveVersion: 'v1' }, { strategy, batch: { percent: 100 } }));
-    const hooks = plan.steps.filter((s) => s.kind === 'hook' && s.agentId === 'h3').map((s) => s.args.hook);
+    const hooks = plan.steps.filter((s): s is HookStep => s.kind === 'hook' && s.agentId === 'h3').map((s) => s.args.hook);
     t.deepEqual(hooks, ['beforeStart', 'afterHealthy', 'beforeDrain', 'afterStop'], strategy);
     const lastTraffic = plan.steps.map((s) => s.kind).lastIndexOf('traffic');
     t.true(plan.steps.findIndex((s) => s.kind === 'hook' && s.args.hook === 'beforeDrain') < lastTraffic, `${strategy}: beforeDrain before the traffic change that drops the old track`);
