@@ -14,7 +14,7 @@ import type { Command__Output } from '../proto/gen/zdd/v1/Command.js';
 import { Supervisor } from './supervisor.js';
 import { CommandLog, type RecordedResult } from './command-log.js';
 import { hostFacts } from './facts.js';
-import type { Edge } from './nginx/edge.js';
+import type { EdgeDriver } from './edge-driver.js';
 import { Releases } from './releases.js';
 import { runBounded, commandEnv } from './run.js';
 import type { HookResult } from '../lib/commands.js';
@@ -55,7 +55,7 @@ export class Agent {
   private heartbeat: NodeJS.Timeout | undefined;
   private stopped = false;
 
-  constructor(private readonly cfg: AgentConfig, private readonly edge?: Edge) {
+  constructor(private readonly cfg: AgentConfig, private readonly edge?: EdgeDriver) {
     this.releases = new Releases(cfg.releasesDir, cfg.log.child({ part: 'releases' }), (service) =>
       this.supervisor.instances().filter((r) => r.service === service).map((r) => r.version),
     );
@@ -204,7 +204,7 @@ export class Agent {
     }
   }
 
-  private requireEdge(): Edge {
+  private requireEdge(): EdgeDriver {
     if (!this.edge) throw new ZddError('INVALID_ARGUMENT', `agent ${this.cfg.id} is not an edge agent (start it with --edge)`);
     return this.edge;
   }

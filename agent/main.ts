@@ -9,7 +9,8 @@ import { createLogger } from '../lib/log.js';
 import { errorMessage } from '../lib/errors.js';
 import { EnvCommand } from '../lib/env-options.js';
 import { Agent, AGENT_VERSION } from './agent.js';
-import { Edge, luaModuleInstalled } from './nginx/edge.js';
+import { createNginxEdge, luaModuleInstalled } from './nginx/edge.js';
+import type { EdgeDriver } from './edge-driver.js';
 import { agentStateLayout } from './state-layout.js';
 
 function parseLabels(v: string): Record<string, string> {
@@ -61,13 +62,13 @@ async function main() {
   if (!/^127\.\d+\.\d+\.\d+:\d+$|^\[::1\]:\d+$|^localhost:\d+$/.test(o.nginxAdmin)) {
     throw new Error(`--nginx-admin ${o.nginxAdmin} must be a loopback address: the admin endpoint moves traffic`);
   }
-  let edge: Edge | undefined;
+  let edge: EdgeDriver | undefined;
   if (o.edge) {
     const mode = o.edgeMode ?? (luaModuleInstalled(o.nginxModules) ? 'dynamic' : 'reload');
     if (mode === 'dynamic' && !luaModuleInstalled(o.nginxModules)) {
       throw new Error(`--edge-mode dynamic needs nginx's Lua module in ${o.nginxModules} (Debian: apt-get install libnginx-mod-http-lua lua-resty-core)`);
     }
-    edge = new Edge({
+    edge = createNginxEdge({
       mode,
       stateDir,
       adminListen: o.nginxAdmin,

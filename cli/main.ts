@@ -13,6 +13,7 @@ import { agentsTable, eventLine, historyTable, rolloutView } from './render.js';
 import { versionShares } from '../lib/traffic.js';
 import { ROOT } from '../lib/paths.js';
 import { addInstallCommands } from './install.js';
+import { strategies } from '../coordinator/strategies/index.js';
 
 const program = new Command('zddctl')
   .description('zdd: zero-downtime rollouts across your hosts')
@@ -161,7 +162,14 @@ function rolloutRequest(service: string, o: any) {
     stage_concurrency: o.stageConcurrency ?? 0,
     in_place: !!o.inPlace,
     max_load: o.maxLoad ?? 0,
+    options: o.option ?? {},
   };
+}
+
+function optionArg(v: string, prev: Record<string, string>): Record<string, string> {
+  const m = /^([A-Za-z][A-Za-z0-9_-]*)=(.*)$/s.exec(v);
+  if (!m) throw new InvalidArgumentError('expected key=value');
+  return { ...prev, [m[1]]: m[2] };
 }
 
 function stepPauseArg(v: string): number {
@@ -183,7 +191,7 @@ function numberArg(v: string): number {
 const withRolloutOptions = (cmd: Command) =>
   cmd
     .requiredOption('--version <version>', 'version to roll out')
-    .option('--strategy <name>', 'rolling, blue-green or canary', 'rolling')
+    .option('--strategy <name>', strategies().map((s) => `${s.name}: ${s.summary}`).join('; '), 'rolling')
     .option('--batch <n|p%>', 'hosts per batch, as a count or a percentage (rolling: default 1; blue-green and canary: how many new instances start at once, default all)')
     .option('--pause <duration>', 'pause between batches', durationArg)
     .option('--failure-limit <n>', 'hosts that may fail before the rollout fails', countArg, 0)
@@ -202,6 +210,7 @@ const withRolloutOptions = (cmd: Command) =>
     .option('--stage-concurrency <n>', 'hosts that fetch and unpack the artifact at the same time (default 4)', countArg)
     .option('--in-place', 'rolling: each batch leaves the pool, swaps with one instance at a time, and comes back')
     .option('--max-load <percent>', 'in-place: shrink batches so the hosts left in the pool stay under this CPU load', countArg)
+    .option('--option <key=value>', "an option of the strategy that has no flag of its own (repeatable)", optionArg, {})
     .option('--json', 'JSON output');
 
 withRolloutOptions(program.command('rollout').argument('<service>').description('roll a service out to a new version and follow it'))

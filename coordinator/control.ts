@@ -13,7 +13,8 @@ import type { StartRolloutRequest__Output } from '../proto/gen/zdd/v1/StartRollo
 import { pendingStep, type Store, type RolloutRow } from './store.js';
 import type { AgentHub } from './agent-hub.js';
 import type { Executor } from './executor.js';
-import { parseBatch, parseSelector, parseSteps, planRollbackSteps, planRollout, type Plan, type PlannedStep, type RolloutParams, type Strategy } from './planner.js';
+import { parseBatch, planRollbackSteps, planRollout, type Plan, type PlannedStep, type RolloutParams } from './planner.js';
+import { refuseForeignOptions, strategyNamed, type StrategyRequest } from './strategies/index.js';
 import { compileSpec } from '../lib/spec.js';
 import { isMixed } from '../lib/traffic.js';
 import { isWait, transition } from './rollout-state.js';
@@ -96,10 +97,7 @@ export class Control {
       throw new ZddError('UNKNOWN_SERVICE', `no service named "${req.service}"`, { hint: 'apply its spec first: zddctl apply -f SPEC' });
     }
     if (!req.version) throw new ZddError('INVALID_ARGUMENT', 'a version is required (--version)');
-    const strategy = (req.strategy || 'rolling') as Strategy;
-    if (!['rolling', 'blue-green', 'canary'].includes(strategy)) {
-      throw new ZddError('INVALID_ARGUMENT', `unknown strategy "${strategy}": use rolling, blue-green or canary`);
-    }
+    const strategy = strategyNamed(req.strategy || 'rolling');
     for (const [what, ms] of [['pause between batches', req.pause_ms], ['step pause', req.step_pause_ms], ['keep-old window', req.keep_old_ms], ['bake time', req.bake_ms]] as const) {
       if (ms > MAX_DURATION_MS) throw new ZddError('INVALID_ARGUMENT', `${what} is longer than 24h`);
       if (ms < 0 && what !== 'step pause') throw new ZddError('INVALID_ARGUMENT', `${what} cannot be negative`);
@@ -112,12 +110,20 @@ export class Control {
         throw new ZddError('INVALID_ARGUMENT', 'analysis overrides are not JSON');
       }
     }
-    if (strategy !== 'canary' && (req.steps || req.canary_hosts)) {
-      throw new ZddError('INVALID_ARGUMENT', `--steps and --canary-hosts belong to --strategy canary, not ${strategy}`);
-    }
-    if (strategy !== 'blue-green' && (req.keep_old_ms || req.bake_ms || req.hosts)) {
-      throw new ZddError('INVALID_ARGUMENT', `--keep-old, --bake and --hosts belong to --strategy blue-green, not ${strategy}`);
-    }
+    const request: StrategyRequest = {
+      steps: req.steps,
+      stepPauseMs: req.step_pause_ms,
+      canaryHosts: req.canary_hosts,
+      keepOldMs: req.keep_old_ms,
+      bakeMs: req.bake_ms,
+      hosts: req.hosts,
+      inPlace: req.in_place,
+      maxLoad: req.max_load,
+      options: req.options ?? {},
+      failureLimit: req.failure_limit,
+    };
+    refuseForeignOptions(strategy, request);
+    const own = strategy.parse(request);
     let artifact: RolloutParams['artifact'];
     if (req.artifact || req.sha256) {
       const url = req.artifact.trim();
@@ -134,34 +140,17 @@ export class Control {
       }
       artifact = { url, sha256 };
     }
-    if ((req.in_place || req.max_load) && strategy !== 'rolling') {
-      throw new ZddError('INVALID_ARGUMENT', `--in-place and --max-load belong to --strategy rolling, not ${strategy}`);
-    }
-    if (req.max_load && !req.in_place) {
-      throw new ZddError('INVALID_ARGUMENT', '--max-load shrinks in-place batches: add --in-place', {
-        hint: 'without --in-place every host keeps serving while it swaps, so no host leaves the pool',
-      });
-    }
-    if (req.in_place && req.failure_limit) {
-      throw new ZddError('INVALID_ARGUMENT', '--failure-limit does not apply to --in-place: a host that fails in place has no old instance left, so any failure returns the batch to the old version');
-    }
-    if (req.max_load > 100) throw new ZddError('INVALID_ARGUMENT', `--max-load ${req.max_load} is a CPU percentage: 1 to 100`);
     const params: RolloutParams = {
       version: req.version,
-      strategy,
+      strategy: strategy.name,
       // rolling moves one host at a time unless told; blue-green and canary start their new instances all at once
-      batch: req.batch ? parseBatch(req.batch) : strategy === 'rolling' ? { count: 1 } : { percent: 100 },
+      batch: req.batch ? parseBatch(req.batch) : strategy.defaultBatch,
       pauseMs: req.pause_ms,
       failureLimit: req.failure_limit,
-      ...(strategy === 'canary'
-        ? { steps: parseSteps(req.steps), ...(req.step_pause_ms >= 0 ? { stepPauseMs: req.step_pause_ms } : {}), canaryHosts: parseBatch(req.canary_hosts) }
-        : {}),
-      ...(strategy === 'blue-green' ? { keepOldMs: req.keep_old_ms, bakeMs: req.bake_ms, hosts: parseSelector(req.hosts) } : {}),
+      ...own,
       ...(analysis ? { analysis } : {}),
       ...(artifact ? { artifact } : {}),
       ...(req.stage_concurrency ? { stageConcurrency: req.stage_concurrency } : {}),
-      ...(req.in_place ? { inPlace: true } : {}),
-      ...(req.max_load ? { maxLoad: req.max_load } : {}),
     };
     const plan = planRollout({
       spec: validateSpec(JSON.parse(svc.specJson)),

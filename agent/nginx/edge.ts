@@ -20,6 +20,7 @@ import { LUA_DIR } from '../../lib/paths.js';
 import { writeFileAtomic } from '../fs-atomic.js';
 import { docOfUpstreamConf, renderHttpConf, renderMainConf, renderServiceConf, renderUpstreamConf, type EdgeMode } from './render.js';
 import { agentStateLayout, nginxMasterPid } from '../state-layout.js';
+import type { EdgeDriver } from '../edge-driver.js';
 
 export interface EdgeConfig {
   mode: EdgeMode;
@@ -78,17 +79,22 @@ function adminRequest(listen: string, method: string, urlPath: string, body?: st
   });
 }
 
-export class Edge {
-  private readonly dir: string;
+/**
+ * nginx as the traffic switch: a private nginx (or the system's, through an include directory)
+ * with one config per service. What differs between the Lua balancer (dynamic) and a verified
+ * reload (reload) is in the two subclasses below; createNginxEdge picks one.
+ */
+export abstract class NginxEdge implements EdgeDriver {
+  protected readonly dir: string;
   private readonly prefix: string;
   private readonly confDir: string;
-  private readonly services = new Map<string, ServiceSpec>();
+  protected readonly services = new Map<string, ServiceSpec>();
   private master: import('node:child_process').ChildProcess | undefined;
   private masterPid: number | undefined;
   /** serializes config and traffic changes: one nginx change at a time */
   private queue: Promise<unknown> = Promise.resolve();
 
-  constructor(private readonly cfg: EdgeConfig) {
+  constructor(protected readonly cfg: EdgeConfig) {
     const layout = agentStateLayout(cfg.stateDir);
     this.prefix = layout.nginxPrefix;
     this.dir = path.dirname(this.prefix);
@@ -106,18 +112,18 @@ export class Edge {
     return this.cfg.mode;
   }
 
-  private fileName(kind: 'http' | 'svc', service?: string) {
+  protected fileName(kind: 'http' | 'svc', service?: string) {
     const pre = this.cfg.systemIncludeDir ? 'zdd-' : '';
     return path.join(this.confDir, kind === 'http' ? `${pre}00-http.conf` : `${pre}svc-${service}.conf`);
   }
-  private trafficFile(service: string) {
+  protected trafficFile(service: string) {
     return path.join(this.dir, 'traffic', `${service}.txt`);
   }
   /** reload mode: nginx logs track, backend, status and time of each request here, for analysis */
-  private accessLog(service: string) {
+  protected accessLog(service: string) {
     return path.join(this.dir, 'logs', `access-${service}.log`);
   }
-  private upstreamFile(service: string) {
+  protected upstreamFile(service: string) {
     return path.join(this.dir, 'upstreams', `${service}.conf`);
   }
 
@@ -155,7 +161,7 @@ export class Edge {
     return { ok: r.status === 0, output };
   }
 
-  private errorLogTail(): string {
+  protected errorLogTail(): string {
     const file = this.cfg.systemIncludeDir ? '/var/log/nginx/error.log' : path.join(this.prefix, 'logs', 'error.log');
     try {
       const buf = fs.readFileSync(file);
@@ -243,7 +249,7 @@ export class Edge {
     }
   }
 
-  private async reload(): Promise<void> {
+  protected async reload(): Promise<void> {
     if (!this.masterPid) throw new ZddError('NGINX_FAILED', 'nginx is not running');
     // Every worker alive now belongs to an older generation once the master has reloaded; a
     // drain in reload mode waits for exactly these processes to exit.
@@ -251,7 +257,7 @@ export class Edge {
     process.kill(this.masterPid, 'SIGHUP');
   }
   /** worker pids of configurations older than the live one */
-  private readonly retiring = new Set<number>();
+  protected readonly retiring = new Set<number>();
 
   /** `nginx -s reload` succeeds even when the master rejects the config: ask nginx what it runs. */
   private async verifySerial(expected: string, timeoutMs: number): Promise<void> {
@@ -270,7 +276,7 @@ export class Edge {
     throw new ZddError('NGINX_FAILED', `nginx did not take the new configuration (admin answered "${seen}"): ${this.errorLogTail()}`);
   }
 
-  private serialize<T>(fn: () => Promise<T>): Promise<T> {
+  protected serialize<T>(fn: () => Promise<T>): Promise<T> {
     const run = this.queue.then(fn, fn);
     this.queue = run.catch(() => undefined);
     return run;
@@ -280,7 +286,7 @@ export class Edge {
    * Writes files, validates the whole config with `nginx -t`, reloads and verifies; on any
    * failure every file is put back as it was and nginx is left on its previous config.
    */
-  private async changeFiles(files: Map<string, string>, verify: () => Promise<void>): Promise<void> {
+  protected async changeFiles(files: Map<string, string>, verify: () => Promise<void>): Promise<void> {
     const backups = new Map<string, string | undefined>();
     for (const f of files.keys()) backups.set(f, fs.existsSync(f) ? fs.readFileSync(f, 'utf8') : undefined);
     const restore = () => {
@@ -317,12 +323,7 @@ export class Edge {
       this.services.set(spec.name, raw);
       const files = new Map<string, string>();
       files.set(this.fileName('svc', spec.name), renderServiceConf(spec, this.cfg.mode, this.upstreamFile(spec.name), this.accessLog(spec.name)));
-      if (this.cfg.mode === 'reload') {
-        // rendered again from the document it holds: the spec's upstream settings may have changed
-        const file = this.upstreamFile(spec.name);
-        const doc = fs.existsSync(file) ? docOfUpstreamConf(fs.readFileSync(file, 'utf8')) : undefined;
-        files.set(file, renderUpstreamConf(spec, doc ?? { service: spec.name, generation: 0, backends: [] }));
-      }
+      this.moreConfig(spec, files);
       const unchanged = [...files].every(([f, t]) => fs.existsSync(f) && fs.readFileSync(f, 'utf8') === t);
       const httpText = this.renderHttp(files);
       files.set(this.fileName('http'), httpText);
@@ -338,8 +339,7 @@ export class Edge {
         throw err;
       }
       writeFileAtomic(path.join(this.dir, 'services.json'), JSON.stringify(Object.fromEntries(this.services), null, 1));
-      // reload mode counts requests from the access log from now on
-      if (this.cfg.mode === 'reload') this.countAccessLog(spec.name);
+      this.configured(spec.name);
       this.cfg.log.info({ service: spec.name, mode: this.cfg.mode }, 'service configured on nginx');
       return { mode: this.cfg.mode, changed: true, reloadMs: Date.now() - began };
     });
@@ -377,14 +377,7 @@ export class Edge {
 
   /** The service's per-track counters; with a baseline, the window since then as figures. */
   async analyze(service: string, baseline: Counters | undefined): Promise<AnalyzeResult> {
-    let counters: Counters;
-    if (this.cfg.mode === 'dynamic') {
-      const r = await adminRequest(this.cfg.adminListen, 'GET', `/zdd/metrics/${service}`);
-      if (r.status !== 200) throw new ZddError('NGINX_FAILED', `nginx's admin endpoint answered ${r.status} for metrics: ${r.text}`);
-      counters = parseMetricsText(r.text);
-    } else {
-      counters = this.countAccessLog(service);
-    }
+    const counters = await this.readCounters(service);
     const window = windowOf(counters, baseline);
     const figures: Record<string, Figures> = {};
     for (const track of Object.keys(window)) figures[track] = figuresOf(window, track);
@@ -392,14 +385,14 @@ export class Edge {
   }
 
   /** reload mode: per service, how far the access log was read and what it counted */
-  private readonly logCounts = new Map<string, { offset: number; counters: Counters; rest: string }>();
+  protected readonly logCounts = new Map<string, { offset: number; counters: Counters; rest: string }>();
 
   /**
    * Reload mode's counters: the access log's new lines since the last read, added to what this
    * agent counted before. They start from zero when the agent starts (a window then looks like a
    * counter reset, which the analysis handles) and when the log was rotated.
    */
-  private countAccessLog(service: string): Counters {
+  protected countAccessLog(service: string): Counters {
     const file = this.accessLog(service);
     let size = 0;
     try {
@@ -472,47 +465,20 @@ export class Edge {
     return this.serialize(async () => {
       const raw = this.services.get(doc.service);
       if (!raw) throw new ZddError('NOT_FOUND', `service ${doc.service} is not configured on this edge`);
-      const spec = compileSpec(raw);
-      const began = Date.now();
-      if (this.cfg.mode === 'dynamic') {
-        // Staged beside the live file, renamed into place only once nginx took the document, so an
-        // nginx restart never restores a document that was refused.
-        const file = this.trafficFile(doc.service);
-        const staged = `${file}.next`;
-        writeFileAtomic(staged, trafficText(doc));
-        const r = await adminRequest(this.cfg.adminListen, 'POST', `/zdd/traffic/${doc.service}`, trafficText(doc)).catch((err: Error) => ({
-          status: 0,
-          text: err.message,
-        }));
-        if (r.status !== 200) {
-          fs.rmSync(staged, { force: true });
-          throw new ZddError('NGINX_FAILED', `nginx refused traffic generation ${doc.generation}: ${r.text}`);
-        }
-        fs.renameSync(staged, file);
-        const noop = r.text.endsWith('noop');
-        this.cfg.log.info({ service: doc.service, generation: doc.generation, backends: doc.backends.map((b) => b.addr) }, 'traffic applied');
-        return { mode: 'dynamic', generation: doc.generation, switchMs: Date.now() - began, noop };
-      }
-      const live = await this.liveGeneration(doc.service);
-      if (live === doc.generation) return { mode: 'reload', generation: live, switchMs: 0, noop: true };
-      // the log so far belongs to the document being replaced
-      const counts = this.countAccessLog(doc.service);
-      const was = docOfUpstreamConf(fs.existsSync(this.upstreamFile(doc.service)) ? fs.readFileSync(this.upstreamFile(doc.service), 'utf8') : '');
-      await this.changeFiles(new Map([[this.upstreamFile(doc.service), renderUpstreamConf(spec, doc)]]), async () => {
-        const deadline = Date.now() + 10_000;
-        while (Date.now() < deadline) {
-          if ((await this.liveGeneration(doc.service)) === doc.generation) return;
-          await sleep(10);
-        }
-        throw new ZddError('NGINX_FAILED', `nginx did not load traffic generation ${doc.generation}: ${this.errorLogTail()}`);
-      });
-      // as in dynamic mode, a track and backend that join the traffic start counting from zero
-      const before = new Set((was?.backends ?? []).map((b) => `${b.track}|${b.addr}`));
-      for (const b of doc.backends) if (!before.has(`${b.track}|${b.addr}`)) delete counts[b.track]?.[b.addr];
-      this.cfg.log.info({ service: doc.service, generation: doc.generation }, 'upstream reloaded');
-      return { mode: 'reload', generation: doc.generation, switchMs: Date.now() - began, noop: false };
+      return this.pushTraffic(doc, compileSpec(raw), Date.now());
     });
   }
+
+  /** The traffic change itself, serialized with every other nginx change. */
+  protected abstract pushTraffic(doc: TrafficDoc, spec: CompiledSpec, began: number): Promise<ApplyTrafficResult>;
+  /** The service's counters as nginx has them now. */
+  protected abstract readCounters(service: string): Promise<Counters>;
+  /** Requests in flight to these backends, or why they cannot be read. */
+  protected abstract inflight(service: string, addrs: string[]): Promise<number | { error: string }>;
+  /** Files a service's configuration needs beyond its server block. */
+  protected moreConfig(_spec: CompiledSpec, _files: Map<string, string>): void {}
+  /** After a service's configuration was loaded. */
+  protected configured(_service: string): void {}
 
   async liveGeneration(service: string): Promise<number> {
     const r = await adminRequest(this.cfg.adminListen, 'GET', `/zdd/traffic/${service}`);
@@ -530,20 +496,15 @@ export class Edge {
     let zeros = 0;
     let lastError = '';
     while (Date.now() <= deadline) {
-      if (this.cfg.mode === 'dynamic') {
-        const q = addrs.map((a) => `addr=${encodeURIComponent(a)}`).join('&');
-        // An answer that is not a count is no answer: keep asking until the deadline.
-        const r = await adminRequest(this.cfg.adminListen, 'GET', `/zdd/inflight/${service}?${q}`).catch((err: Error) => ({ status: 0, text: err.message }));
-        if (r.status === 200 && /^\d+$/.test(r.text)) inflight = Number(r.text);
-        else {
-          lastError = `admin endpoint answered ${r.status}: ${r.text}`;
-          zeros = 0;
-          await sleep(50);
-          continue;
-        }
-      } else {
-        inflight = this.oldWorkers();
+      const n = await this.inflight(service, addrs);
+      if (typeof n !== 'number') {
+        // an answer that is not a count is no answer: keep asking until the deadline
+        lastError = n.error;
+        zeros = 0;
+        await sleep(50);
+        continue;
       }
+      inflight = n;
       // two readings of zero in a row: a request that picked its peer just before the switch has
       // been counted by then
       zeros = inflight === 0 ? zeros + 1 : 0;
@@ -572,7 +533,7 @@ export class Edge {
   }
 
   /** Workers of older configurations still running (they may still be talking to old backends). */
-  private oldWorkers(): number {
+  protected oldWorkers(): number {
     const alive = new Set(this.workers());
     for (const pid of this.retiring) if (!alive.has(pid)) this.retiring.delete(pid);
     return this.retiring.size;
@@ -581,4 +542,89 @@ export class Edge {
   knownServices(): string[] {
     return [...this.services.keys()];
   }
+}
+
+/** nginx with its Lua balancer: a traffic change is a document pushed to the admin endpoint, no reload. */
+export class NginxDynamicEdge extends NginxEdge {
+  protected async pushTraffic(doc: TrafficDoc, _spec: CompiledSpec, began: number): Promise<ApplyTrafficResult> {
+    // Staged beside the live file, renamed into place only once nginx took the document, so an
+    // nginx restart never restores a document that was refused.
+    const file = this.trafficFile(doc.service);
+    const staged = `${file}.next`;
+    writeFileAtomic(staged, trafficText(doc));
+    const r = await adminRequest(this.cfg.adminListen, 'POST', `/zdd/traffic/${doc.service}`, trafficText(doc)).catch((err: Error) => ({
+      status: 0,
+      text: err.message,
+    }));
+    if (r.status !== 200) {
+      fs.rmSync(staged, { force: true });
+      throw new ZddError('NGINX_FAILED', `nginx refused traffic generation ${doc.generation}: ${r.text}`);
+    }
+    fs.renameSync(staged, file);
+    const noop = r.text.endsWith('noop');
+    this.cfg.log.info({ service: doc.service, generation: doc.generation, backends: doc.backends.map((b) => b.addr) }, 'traffic applied');
+    return { mode: 'dynamic', generation: doc.generation, switchMs: Date.now() - began, noop };
+  }
+
+  protected async readCounters(service: string): Promise<Counters> {
+    const r = await adminRequest(this.cfg.adminListen, 'GET', `/zdd/metrics/${service}`);
+    if (r.status !== 200) throw new ZddError('NGINX_FAILED', `nginx's admin endpoint answered ${r.status} for metrics: ${r.text}`);
+    return parseMetricsText(r.text);
+  }
+
+  protected async inflight(service: string, addrs: string[]): Promise<number | { error: string }> {
+    const q = addrs.map((a) => `addr=${encodeURIComponent(a)}`).join('&');
+    const r = await adminRequest(this.cfg.adminListen, 'GET', `/zdd/inflight/${service}?${q}`).catch((err: Error) => ({ status: 0, text: err.message }));
+    return r.status === 200 && /^\d+$/.test(r.text) ? Number(r.text) : { error: `admin endpoint answered ${r.status}: ${r.text}` };
+  }
+}
+
+/** Plain nginx: a traffic change renders the upstream include, tests it, reloads, and verifies the new generation answers. */
+export class NginxReloadEdge extends NginxEdge {
+  protected async pushTraffic(doc: TrafficDoc, spec: CompiledSpec, began: number): Promise<ApplyTrafficResult> {
+    const live = await this.liveGeneration(doc.service);
+    if (live === doc.generation) return { mode: 'reload', generation: live, switchMs: 0, noop: true };
+    // the log so far belongs to the document being replaced
+    const counts = this.countAccessLog(doc.service);
+    const was = docOfUpstreamConf(fs.existsSync(this.upstreamFile(doc.service)) ? fs.readFileSync(this.upstreamFile(doc.service), 'utf8') : '');
+    await this.changeFiles(new Map([[this.upstreamFile(doc.service), renderUpstreamConf(spec, doc)]]), async () => {
+      const deadline = Date.now() + 10_000;
+      while (Date.now() < deadline) {
+        if ((await this.liveGeneration(doc.service)) === doc.generation) return;
+        await sleep(10);
+      }
+      throw new ZddError('NGINX_FAILED', `nginx did not load traffic generation ${doc.generation}: ${this.errorLogTail()}`);
+    });
+    // as in dynamic mode, a track and backend that join the traffic start counting from zero
+    const before = new Set((was?.backends ?? []).map((b) => `${b.track}|${b.addr}`));
+    for (const b of doc.backends) if (!before.has(`${b.track}|${b.addr}`)) delete counts[b.track]?.[b.addr];
+    this.cfg.log.info({ service: doc.service, generation: doc.generation }, 'upstream reloaded');
+    return { mode: 'reload', generation: doc.generation, switchMs: Date.now() - began, noop: false };
+  }
+
+  protected async readCounters(service: string): Promise<Counters> {
+    return this.countAccessLog(service);
+  }
+
+  /** the workers of older generations: they may still be talking to old backends */
+  protected async inflight(): Promise<number> {
+    return this.oldWorkers();
+  }
+
+  protected override moreConfig(spec: CompiledSpec, files: Map<string, string>): void {
+    // rendered again from the document it holds: the spec's upstream settings may have changed
+    const file = this.upstreamFile(spec.name);
+    const doc = fs.existsSync(file) ? docOfUpstreamConf(fs.readFileSync(file, 'utf8')) : undefined;
+    files.set(file, renderUpstreamConf(spec, doc ?? { service: spec.name, generation: 0, backends: [] }));
+  }
+
+  /** requests are counted from the access log from now on */
+  protected override configured(service: string): void {
+    this.countAccessLog(service);
+  }
+}
+
+/** The nginx driver for a mode. */
+export function createNginxEdge(cfg: EdgeConfig): NginxEdge {
+  return cfg.mode === 'dynamic' ? new NginxDynamicEdge(cfg) : new NginxReloadEdge(cfg);
 }

@@ -21,6 +21,7 @@ export interface StartRolloutRequest {
   'stage_concurrency'?: (number);
   'in_place'?: (boolean);
   'max_load'?: (number);
+  'options'?: ({[key: string]: string});
 }
 
 export interface StartRolloutRequest__Output {
@@ -42,4 +43,5 @@ export interface StartRolloutRequest__Output {
   'stage_concurrency': (number);
   'in_place': (boolean);
   'max_load': (number);
+  'options': ({[key: string]: string});
 }
