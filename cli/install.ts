@@ -605,7 +605,7 @@ export function preflight(role: Role, t: Target, dryRun: boolean, uid: number, v
     const dir = unreadableBy(t.pkgRoot, LAYOUT[role].script);
     if (dir) {
       throw new ZddError('INVALID_ARGUMENT', `${dir} is not open to other users, and ${LAYOUT[role].unit} does not run as root: it could not start ${LAYOUT[role].script}`, {
-        hint: 'install zdd in a directory other users can read, such as /opt/zdd (see the README)',
+        hint: 'install the zdd package where other users can read it: npm install -g puts it in /usr/local/lib/node_modules (see the README)',
       });
     }
   }

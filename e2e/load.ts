@@ -1,5 +1,5 @@
 // The e2e load generator, run inside the client namespace (`ip netns exec NS node dist/e2e/load.js`):
-// lib/loadgen.ts against one URL until SIGINT/SIGTERM, its duration or its request count, then its
+// testkit/loadgen.ts against one URL until SIGINT/SIGTERM, its duration or its request count, then its
 // summary as one JSON line on stdout.
 import { Command, InvalidArgumentError } from 'commander';
 import { LoadGen, percentile } from '../testkit/loadgen.js';
