@@ -12,7 +12,7 @@ import type { Rollout } from '../proto/gen/zdd/v1/Rollout.js';
 import type { StartRolloutRequest__Output } from '../proto/gen/zdd/v1/StartRolloutRequest.js';
 import { pendingStep, type Store, type RolloutRow } from './store.js';
 import type { AgentHub } from './agent-hub.js';
-import type { Executor } from './executor.js';
+import type { Clock, Executor } from './executor.js';
 import { parseBatch, planRollbackSteps, planRollout, type Plan, type PlannedStep, type RolloutParams } from './planner.js';
 import { refuseForeignOptions, strategyNamed, type StrategyRequest } from './strategies/index.js';
 import { compileSpec } from '../lib/spec.js';
@@ -35,6 +35,8 @@ export class Control {
     private readonly hub: AgentHub,
     private readonly executor: Executor,
     private readonly log: Logger,
+    /** the executor's clock: journal times from both read alike */
+    private readonly clock: Clock = executor.clock,
   ) {
     this.changes.setMaxListeners(0);
   }
@@ -175,7 +177,7 @@ export class Control {
       });
     }
     return this.store.createRollout(
-      { ...r, state: 'running', error: '', createdMs: Date.now(), endedMs: 0, forcedKills: 0, failedHosts: 0 },
+      { ...r, state: 'running', error: '', createdMs: this.clock.now(), endedMs: 0, forcedKills: 0, failedHosts: 0 },
       steps.map(pendingStep),
     );
   }
@@ -193,7 +195,7 @@ export class Control {
     transition(this.store, this.log, r.id, r.state, {
       to: 'running',
       patch: { promoteSeq: w.seq, ...(r.state === 'paused' ? { pauseReason: '' } : {}) },
-      event: { atMs: Date.now(), level: 'info', agentId: '', message: `promoted by the operator at step ${w.seq} (${w.kind})`, kind: 'promoted' },
+      event: { atMs: this.clock.now(), level: 'info', agentId: '', message: `promoted by the operator at step ${w.seq} (${w.kind})`, kind: 'promoted' },
     });
     this.executor.wake(r.id);
     this.launch(r.id);
@@ -230,7 +232,7 @@ export class Control {
     transition(this.store, this.log, r.id, r.state, {
       to: 'running',
       patch: { abortReason: reason, abortOutcome: outcome, ...(r.state === 'paused' ? { pauseReason: '' } : {}) },
-      event: { atMs: Date.now(), level: 'warn', agentId: '', message: `${reason}: returning to ${r.fromVersion} at the next step boundary`, kind: 'abort' },
+      event: { atMs: this.clock.now(), level: 'warn', agentId: '', message: `${reason}: returning to ${r.fromVersion} at the next step boundary`, kind: 'abort' },
     });
     this.executor.wake(r.id);
     this.launch(r.id);
@@ -320,9 +322,9 @@ export class Control {
   private async reconcile(r: RolloutRow, waitForAgentsMs: number): Promise<void> {
     const steps = this.store.steps(r.id);
     const agentIds = [...new Set(steps.map((s) => s.agentId).filter(Boolean))];
-    this.store.addEvent({ rolloutId: r.id, atMs: Date.now(), level: 'warn', agentId: '', message: 'interrupted: the coordinator restarted', kind: 'interrupted' });
-    const deadline = Date.now() + waitForAgentsMs;
-    while (agentIds.some((a) => !this.hub.session(a)) && Date.now() < deadline) await new Promise((res) => setTimeout(res, 20));
+    this.store.addEvent({ rolloutId: r.id, atMs: this.clock.now(), level: 'warn', agentId: '', message: 'interrupted: the coordinator restarted', kind: 'interrupted' });
+    const deadline = this.clock.now() + waitForAgentsMs;
+    while (agentIds.some((a) => !this.hub.session(a)) && this.clock.now() < deadline) await new Promise((res) => setTimeout(res, 20));
     const missing = agentIds.filter((a) => !this.hub.session(a));
     const traffic = this.store.traffic(r.service);
     const seen: string[] = [];
@@ -331,7 +333,7 @@ export class Control {
         .filter((a) => this.hub.session(a))
         .map(async (a) => {
           const truth = (await this.hub
-            .call(a, 'inspect', {}, `${this.store.instanceId()}:${r.id}/inspect/${a}/${Date.now()}`, { timeoutMs: 5_000 })
+            .call(a, 'inspect', {}, `${this.store.instanceId()}:${r.id}/inspect/${a}/${this.clock.now()}`, { timeoutMs: 5_000 })
             .catch(() => undefined)) as { instances: { service: string; slot: string; version: string; state: string }[]; liveGenerations: Record<string, number> } | undefined;
           if (!truth) return;
           const inst = truth.instances.filter((i) => i.service === r.service).map((i) => `${i.slot}=${i.version}(${i.state})`);
@@ -342,7 +344,7 @@ export class Control {
     const running = steps.filter((s) => s.state === 'running').map((s) => `${s.seq} ${s.kind}${s.agentId ? ` on ${s.agentId}` : ''}`);
     this.store.addEvent({
       rolloutId: r.id,
-      atMs: Date.now(),
+      atMs: this.clock.now(),
       level: 'info',
       agentId: '',
       message: `reconciled: journal generation ${traffic?.generation ?? 0}; ${seen.sort().join('; ') || 'no agent answered'}${running.length ? `; re-sending in-flight step(s) ${running.join(', ')} with their command ids` : ''}${missing.length ? `; not connected yet: ${missing.join(', ')}` : ''}`,
@@ -359,7 +361,7 @@ export class Control {
     transition(this.store, this.log, r.id, 'running', {
       to: 'paused',
       patch: { pauseReason: 'paused by the operator' },
-      event: { atMs: Date.now(), level: 'info', agentId: '', message: 'paused by the operator; steps already under way finish first', kind: 'paused' },
+      event: { atMs: this.clock.now(), level: 'info', agentId: '', message: 'paused by the operator; steps already under way finish first', kind: 'paused' },
     });
     this.changes.emit('change', r.id);
     return this.store.getRollout(r.id)!;
@@ -379,7 +381,7 @@ export class Control {
       transition(this.store, this.log, r.id, r.state, {
         to: 'running',
         patch: { pauseReason: '' },
-        event: { atMs: Date.now(), level: 'info', agentId: '', message: 'resumed by the operator', kind: 'resumed' },
+        event: { atMs: this.clock.now(), level: 'info', agentId: '', message: 'resumed by the operator', kind: 'resumed' },
       });
     } catch (err) {
       if (err instanceof ZddError && err.code !== 'DB_ERROR') throw err;
@@ -412,7 +414,7 @@ export class Control {
           throw new ZddError('INVALID_SPEC', 'the spec is not JSON');
         }
         const spec = validateSpec(raw);
-        const { row, changed } = this.store.applyService(spec.name, JSON.stringify(spec), Date.now());
+        const { row, changed } = this.store.applyService(spec.name, JSON.stringify(spec), this.clock.now());
         this.log.info({ service: spec.name, revision: row.revision, changed }, changed ? 'service spec stored' : 'service spec unchanged');
         return { name: row.name, revision: row.revision, spec_json: row.specJson, live_version: row.liveVersion, changed };
       }),
@@ -456,7 +458,7 @@ export class Control {
           },
           plan.steps,
         );
-        for (const note of plan.notes) this.store.addEvent({ rolloutId: row.id, atMs: Date.now(), level: 'info', agentId: '', message: note, kind: 'plan' });
+        for (const note of plan.notes) this.store.addEvent({ rolloutId: row.id, atMs: this.clock.now(), level: 'info', agentId: '', message: note, kind: 'plan' });
         this.log.info({ rolloutId: row.id, service: row.service, version: row.version, batches: plan.batches.length }, 'rollout planned');
         this.launch(row.id);
         return this.snapshot(row);
