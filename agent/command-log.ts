@@ -1,6 +1,5 @@
 // Results of recent command ids, on disk: a repeated id is answered from here, never run twice.
 import fs from 'node:fs';
-import path from 'node:path';
 import { writeFileAtomic } from './fs-atomic.js';
 import { agentStateLayout } from './state-layout.js';
 

@@ -6,7 +6,7 @@ import { compileSpec, type CompiledSpec, type HookName, type ServiceSpec } from 
 import type { Slot } from '../../lib/commands.js';
 import { applyOps, type Backend, type TrafficDoc, type TrafficOp } from '../../lib/traffic.js';
 import type { Thresholds } from '../../lib/analysis.js';
-import { planned, type PlannedArgs, type StepArgsIn, type StepKind } from '../steps.js';
+import { planned, type StepArgsIn, type StepKind } from '../steps.js';
 import type { BatchSize, HostPlan, Plan, PlanInput, PlannedStep, RolloutParams } from '../planner.js';
 
 /** "3" → 3 hosts a batch, "25%" → a quarter of the hosts (at least one). */
