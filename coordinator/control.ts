@@ -3,7 +3,8 @@
 import { EventEmitter } from 'node:events';
 import type * as grpc from '@grpc/grpc-js';
 import type { Logger } from '../lib/log.js';
-import { ZddError } from '../lib/errors.js';
+import { ZddError, errorMessage } from '../lib/errors.js';
+import { z } from 'zod';
 import { toServiceError } from '../lib/grpc.js';
 import { validateSpec } from '../lib/spec.js';
 import { MAX_DURATION_MS } from '../lib/duration.js';
@@ -22,6 +23,17 @@ import { resultOf } from './steps.js';
 
 /** states in which no executor runs: a watch ends there */
 const AT_REST = new Set(['succeeded', 'failed', 'paused', 'rolled_back', 'aborted']);
+
+/** Overrides of the spec's analysis thresholds in a StartRollout request. */
+const AnalysisOverrides = z
+  .object({
+    maxErrorRate: z.number().min(0).max(1),
+    maxErrorRateDelta: z.number().min(0).max(1),
+    maxP95Ratio: z.number().min(1),
+    minRequests: z.number().int().min(1),
+  })
+  .partial()
+  .strict();
 
 export class Control {
   /** emits the rollout id whenever anything about a rollout changed */
@@ -106,11 +118,15 @@ export class Control {
     }
     let analysis: RolloutParams['analysis'];
     if (req.analysis_json) {
+      let raw: unknown;
       try {
-        analysis = JSON.parse(req.analysis_json);
+        raw = JSON.parse(req.analysis_json);
       } catch {
         throw new ZddError('INVALID_ARGUMENT', 'analysis overrides are not JSON');
       }
+      const r = AnalysisOverrides.safeParse(raw);
+      if (!r.success) throw new ZddError('INVALID_ARGUMENT', `analysis overrides: ${r.error.issues.map((i) => `${i.path.join('.') || '(the object)'}: ${i.message}`).join('; ')}`);
+      analysis = r.data;
     }
     const request: StrategyRequest = {
       steps: req.steps,
@@ -293,13 +309,21 @@ export class Control {
   /** Starts the executor on a stored rollout, unless one already runs it. */
   launch(id: string, resume?: { began: number }): void {
     if (this.runs.has(id)) return;
+    let crashed = false;
     // on the next turn, so that the request that started it is answered first
-    const run = new Promise<void>((r) => setImmediate(r)).then(() => this.executor.run(id, resume)).finally(() => {
-      this.runs.delete(id);
-      // resumed while the executor was stopping at a boundary: run it again
-      if (this.store.getRollout(id)?.state === 'running' && !this.pausedInMemory.has(id)) this.launch(id);
-      this.changes.emit('change', id);
-    });
+    const run = new Promise<void>((r) => setImmediate(r))
+      .then(() => this.executor.run(id, resume))
+      .catch((err) => {
+        // run() records its own outcome; this is a bug, and running it again would repeat it
+        crashed = true;
+        this.log.error({ rolloutId: id, err: errorMessage(err) }, 'rollout run ended unexpectedly; it stays as the journal has it');
+      })
+      .finally(() => {
+        this.runs.delete(id);
+        // resumed while the executor was stopping at a boundary: run it again
+        if (!crashed && this.store.getRollout(id)?.state === 'running' && !this.pausedInMemory.has(id)) this.launch(id);
+        this.changes.emit('change', id);
+      });
     this.runs.set(id, run);
   }
 

@@ -104,6 +104,8 @@ export class Executor implements PhaseContext {
     try {
       return fn();
     } catch (err) {
+      // zdd's own refusals (an illegal transition, a rollout changed meanwhile) are not the disk's
+      if (err instanceof ZddError) throw err;
       throw new JournalUnavailable(`the journal cannot be written: ${errorMessage(err)}`, { cause: err });
     }
   }
@@ -187,9 +189,9 @@ export class Executor implements PhaseContext {
   async run(rolloutId: string, resume?: { began: number }): Promise<void> {
     const r = this.store.getRollout(rolloutId);
     if (!r || r.state !== 'running') return;
-    const steps = this.store.steps(rolloutId);
     let st: RunState | undefined;
     try {
+      const steps = this.store.steps(rolloutId);
       st = this.rebuild(rolloutId, steps);
       if (resume) st.resumeBegan = resume.began;
       if (!steps.some((s) => s.state !== 'pending')) {

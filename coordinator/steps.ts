@@ -83,7 +83,7 @@ export function parseStepArgs(kind: string, argsJson: string): TypedStep {
     throw new ZddError('INTERNAL', `the journal holds a ${kind} step whose arguments are not JSON`, { cause: err });
   }
   const r = StepArgsSchemas[kind].safeParse(raw);
-  if (!r.success) throw new ZddError('INTERNAL', `the journal holds a ${kind} step with bad arguments: ${r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  if (!r.success) throw new ZddError('INTERNAL', `a ${kind} step whose arguments do not fit the step contract (coordinator/steps.ts): ${r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
   return { kind, args: r.data } as TypedStep; // the schema was picked by kind
 }
 

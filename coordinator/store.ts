@@ -7,6 +7,9 @@ import { ZddError } from '../lib/errors.js';
 import type { TrafficDoc } from '../lib/traffic.js';
 import { parseStepArgs, type PlannedArgs, type TypedStep } from './steps.js';
 
+/** A step enters the journal only if it can be read back: a bad one is refused before anything is written. */
+const checkStep = (s: NewStep) => parseStepArgs(s.kind, JSON.stringify(s.args));
+
 import type { RolloutState, RollbackOutcome } from './rollout-state.js';
 export type { RolloutState, RollbackOutcome };
 export type StepState = 'pending' | 'running' | 'done' | 'failed' | 'skipped';
@@ -300,6 +303,7 @@ export class SqliteStore implements Store {
         `INSERT INTO steps (rollout_id, seq, batch, phase, kind, agent_id, args_json, state)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
       );
+      for (const s of steps) checkStep(s);
       for (const s of steps) ins.run(rolloutId, s.seq, s.batch, s.phase, s.kind, s.agentId, JSON.stringify(s.args), s.state);
       this.db.prepare('UPDATE rollouts SET outcome = ?, error = ? WHERE id = ?').run(outcome, error, rolloutId);
       return true;
@@ -349,6 +353,7 @@ export class SqliteStore implements Store {
         `INSERT INTO steps (rollout_id, seq, batch, phase, kind, agent_id, args_json, state)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
       );
+      for (const s of steps) checkStep(s);
       for (const s of steps) ins.run(id, s.seq, s.batch, s.phase, s.kind, s.agentId, JSON.stringify(s.args), s.state);
       return this.getRollout(id)!;
     })();

@@ -171,3 +171,13 @@ test('the package a host installs (npm pack) holds the product and no test, benc
   t.true(files.includes('dist/coordinator/executor.js') && files.includes('dist/agent/main.js') && files.includes('bin/zddctl.js'), 'the product is in it');
   t.deepEqual(files.filter((f) => /(^|\/)(test|bench|e2e|testkit|examples)\//.test(f) || /\.map$/.test(f)), []);
 });
+
+test('a step whose arguments do not fit the step contract is refused before it is journalled, and the rollout with it', (t) => {
+  const store = storeFor(t);
+  const bad = pendingStep({ seq: 1, batch: 1, phase: 1, agentId: '', kind: 'analyze', args: { mode: 'canary', track: 'canary', against: 'stable', waitMs: 0, intervalMs: 10, thresholds: { maxErrorRate: null } } as never });
+  t.throws(
+    () => store.createRollout({ service: 'web', revision: 1, version: 'v2', fromVersion: 'v1', strategy: 'canary', paramsJson: '{}', state: 'running', error: '', createdMs: 0, endedMs: 0, forcedKills: 0, failedHosts: 0 }, [bad]),
+    { message: /analyze step whose arguments do not fit the step contract.*thresholds/ },
+  );
+  t.is(store.activeRollout('web'), undefined, 'no rollout was stored');
+});
