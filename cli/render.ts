@@ -55,7 +55,7 @@ function stepLabel(s: Step__Output, resumedAt = 0): string {
 export function rolloutView(r: Rollout__Output, eventLines = 6): string {
   const lines: string[] = [];
   const dur = (r.ended_at_ms || Date.now()) - r.created_at_ms;
-  lines.push(`rollout ${r.id}: ${r.service} ${r.from_version || '(nothing)'} → ${r.version}  [${r.strategy}]  ${r.state.toUpperCase()}  ${formatMs(dur)}`);
+  lines.push(`rollout ${r.id}: ${r.service} ${r.from_version || '(nothing)'} → ${r.version}  [${r.strategy}]  ${(r.status || r.state).toUpperCase()}  ${formatMs(dur)}`);
   if (r.pause_reason) lines.push(`  paused: ${r.pause_reason}`);
   const resumedAt = r.resumed_at_ms.length ? r.resumed_at_ms[r.resumed_at_ms.length - 1] : 0;
   if (resumedAt) {

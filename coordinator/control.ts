@@ -18,7 +18,7 @@ import { parseBatch, planRollbackSteps, planRollout, type Plan, type PlannedStep
 import { refuseForeignOptions, strategyNamed, type StrategyRequest } from './strategies/index.js';
 import { compileSpec } from '../lib/spec.js';
 import { isMixed } from '../lib/traffic.js';
-import { isWait, transition } from './rollout-state.js';
+import { isWait, statusOf, transition } from './rollout-state.js';
 import { resultOf } from './steps.js';
 
 /** states in which no executor runs: a watch ends there */
@@ -63,6 +63,7 @@ export class Control {
       from_version: r.fromVersion,
       strategy: r.strategy,
       state: memPause ? 'paused' : r.state,
+      status: memPause ? 'paused' : statusOf(r, steps),
       pause_reason: memPause ?? (r.state === 'paused' ? r.pauseReason : ''),
       resumed_at_ms: this.store.resumedAt(r.id),
       error: r.error,

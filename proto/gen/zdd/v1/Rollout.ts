@@ -25,6 +25,7 @@ export interface Rollout {
   'traffic_json'?: (string);
   'analysis_json'?: (string);
   'waiting'?: (string);
+  'status'?: (string);
 }
 
 export interface Rollout__Output {
@@ -48,4 +49,5 @@ export interface Rollout__Output {
   'traffic_json': (string);
   'analysis_json': (string);
   'waiting': (string);
+  'status': (string);
 }
