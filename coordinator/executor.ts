@@ -339,18 +339,21 @@ export class Executor implements PhaseContext {
 
   /** Failures recorded in the journal stop the rollout, before or after an interruption alike. */
   async checkFailures(st: RunState, group: StepRow[], all: StepRow[]): Promise<void> {
-    const doc = this.store.traffic(st.service);
+    const live = () => this.store.traffic(st.service);
     const decision = failureDecision({
       group,
       all,
       outcome: this.store.getRollout(st.rolloutId)!.outcome,
       failed: st.failed,
       failureLimit: st.failureLimit,
-      mixed: isMixed(doc),
-      outOfPool: this.outOfPool(st).length,
+      mixed: () => isMixed(live()),
+      outOfPool: () => this.outOfPool(st).length,
       canReturn: !!st.fromVersion,
       inPlace: st.inPlace,
-      allOnNewVersion: !!doc && doc.backends.length > 0 && doc.backends.every((b) => b.version === st.version),
+      allOnNewVersion: () => {
+        const doc = live();
+        return !!doc && doc.backends.length > 0 && doc.backends.every((b) => b.version === st.version);
+      },
     });
     await this.carryOut(st, decision, group, all);
   }

@@ -16,15 +16,16 @@ export interface FailureFacts {
   /** hosts whose new instance failed in this rollout (and were not restored since) */
   failed: ReadonlySet<string>;
   failureLimit: number;
+  // the facts below read the journal's traffic and steps: asked only when a failure needs them
   /** the live traffic has a canary or a second colour beside the primary track */
-  mixed: boolean;
+  mixed: () => boolean;
   /** in place: hosts out of the pool with their old instance stopped */
-  outOfPool: number;
+  outOfPool: () => number;
   /** there is an earlier version to return to */
   canReturn: boolean;
   inPlace: boolean;
   /** every backend in the live traffic runs the new version */
-  allOnNewVersion: boolean;
+  allOnNewVersion: () => boolean;
 }
 
 /** Stop the rollout: stop the batch's new instances that take no traffic, then fail with `message`. */
@@ -80,7 +81,7 @@ export function failureDecision(f: FailureFacts): FailureDecision {
     };
     // a canary or a new colour already takes traffic, or (in place) hosts are out of the pool with
     // their old instance stopped: return to the old version rather than stop half-way
-    if (f.mixed || (f.canReturn && f.outOfPool)) return { do: 'return', reason: head, otherwise: stop };
+    if (f.mixed() || (f.canReturn && f.outOfPool())) return { do: 'return', reason: head, otherwise: stop };
     return stop;
   }
   const failedHook = group.find((s) => s.kind === 'hook' && s.state === 'failed');
@@ -93,10 +94,10 @@ export function failureDecision(f: FailureFacts): FailureDecision {
       do: 'stop',
       cleanup: { batch, why: `hook ${hook} failed` },
       // every host already serves the new version (a post or last afterStop hook failed): it is the live one
-      markLive: f.allOnNewVersion,
+      markLive: f.allOnNewVersion(),
       message: `${message}. ${moved ? `Batch ${batch} had already moved; the rollout stops here` : hook === 'pre' ? 'Nothing was started and traffic is unchanged' : `Traffic did not move for batch ${batch}; the rollout stops here`}.`,
     };
-    if ((f.mixed || f.outOfPool) && f.canReturn) return { do: 'return', reason: message, otherwise: stop };
+    if ((f.mixed() || f.outOfPool()) && f.canReturn) return { do: 'return', reason: message, otherwise: stop };
     return stop;
   }
   const failedStage = group.filter((s) => s.kind === 'stage' && s.state === 'failed');

@@ -21,8 +21,6 @@ export const ROLLOUT_TRANSITIONS: Readonly<Record<RolloutState, readonly Rollout
   aborted: [],
 });
 
-export const isEnded = (s: RolloutState) => ROLLOUT_TRANSITIONS[s].length === 0;
-
 /**
  * What a rollout is doing, for people: the journalled state, refined by what the journal says.
  * `returning` — turned into a return to its old version (abort, rollback, failed analysis);

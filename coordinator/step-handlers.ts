@@ -205,7 +205,7 @@ const verify: PhaseHandler<'verify'> = async (x, st, [s]) => {
   x.beginReturn(st, 'rolled_back', `verification against the preview listener failed: ${errorMessage(r.error)}`);
 };
 
-const window: PhaseHandler<'window'> = async (x, st, [s]) => {
+const keepOldWindow: PhaseHandler<'window'> = async (x, st, [s]) => {
   await x.step(st, s, async () => {
     const ended = await x.waitFor(st, s, s.args.ms);
     if (ended === 'promoted') x.event(st.rolloutId, 'info', 'keep-old window ended by the operator');
@@ -276,9 +276,9 @@ const analyze: PhaseHandler<'analyze'> = async (x, st, [s]) => {
       const waiting =
         verdict.status === 'wait' ? verdict.reasons[0] : a.waitMs < 0 ? 'waiting for zddctl promote' : elapsed < a.waitMs ? `${Math.ceil((a.waitMs - elapsed) / 1000)}s left` : '';
       const detail = `${label}: ${a.track} ${describeFigures(canary)} | ${a.against} ${describeFigures(stable)}${verdict.status === 'fail' ? ` — FAILED: ${verdict.reasons.join('; ')}` : waiting ? ` — ${waiting}` : ''}`;
-      const so_far: StepResults['analyze'] = { baseline, verdict };
+      const soFar: StepResults['analyze'] = { baseline, verdict };
       try {
-        x.setStep(st, s, { detail, resultJson: JSON.stringify(so_far) });
+        x.setStep(st, s, { detail, resultJson: JSON.stringify(soFar) });
       } catch {
         /* figures are not worth pausing for */
       }
@@ -318,7 +318,7 @@ export const PHASE_HANDLERS: { readonly [K in StepKind]: PhaseHandler<K> } = Obj
   traffic,
   verify,
   analyze,
-  window,
+  window: keepOldWindow,
   drain,
   stop,
   pause,

@@ -57,7 +57,6 @@ export const StepArgsSchemas = {
 } as const;
 
 export type StepKind = keyof typeof StepArgsSchemas;
-export const STEP_KINDS = Object.keys(StepArgsSchemas) as StepKind[];
 /** What a handler receives. */
 export type StepArgs<K extends StepKind> = z.output<(typeof StepArgsSchemas)[K]>;
 /** What the planner writes (defaults not yet filled). */

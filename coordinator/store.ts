@@ -6,11 +6,8 @@ import fs from 'node:fs';
 import { ZddError } from '../lib/errors.js';
 import type { TrafficDoc } from '../lib/traffic.js';
 import { parseStepArgs, type PlannedArgs, type TypedStep } from './steps.js';
-
-/** A step enters the journal only if it can be read back: a bad one is refused before anything is written. */
-const checkStep = (s: NewStep) => parseStepArgs(s.kind, JSON.stringify(s.args));
-
 import type { RolloutState, RollbackOutcome } from './rollout-state.js';
+
 export type { RolloutState, RollbackOutcome };
 export type StepState = 'pending' | 'running' | 'done' | 'failed' | 'skipped';
 
@@ -299,15 +296,24 @@ export class SqliteStore implements Store {
       if (!r || r.outcome) return false;
       if (endStep) this.updateStep(rolloutId, endStep.seq, endStep.patch);
       this.db.prepare("UPDATE steps SET state = 'skipped', detail = ? WHERE rollout_id = ? AND state = 'pending'").run(`skipped: ${outcome === 'aborted' ? 'aborted' : 'rolled back'}`, rolloutId);
-      const ins = this.db.prepare(
-        `INSERT INTO steps (rollout_id, seq, batch, phase, kind, agent_id, args_json, state)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-      );
-      for (const s of steps) checkStep(s);
-      for (const s of steps) ins.run(rolloutId, s.seq, s.batch, s.phase, s.kind, s.agentId, JSON.stringify(s.args), s.state);
+      this.insertSteps(rolloutId, steps);
       this.db.prepare('UPDATE rollouts SET outcome = ?, error = ? WHERE id = ?').run(outcome, error, rolloutId);
       return true;
     })();
+  }
+
+  /** A step enters the journal only if it can be read back: every one is checked before any is written. */
+  private insertSteps(rolloutId: string, steps: NewStep[]): void {
+    const rows = steps.map((s) => {
+      const argsJson = JSON.stringify(s.args);
+      parseStepArgs(s.kind, argsJson);
+      return { s, argsJson };
+    });
+    const ins = this.db.prepare(
+      `INSERT INTO steps (rollout_id, seq, batch, phase, kind, agent_id, args_json, state)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+    );
+    for (const { s, argsJson } of rows) ins.run(rolloutId, s.seq, s.batch, s.phase, s.kind, s.agentId, argsJson, s.state);
   }
 
   private rollout(r: any): RolloutRow {
@@ -349,12 +355,7 @@ export class SqliteStore implements Store {
            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
         )
         .run(id, r.service, r.revision, r.version, r.fromVersion, r.strategy, r.paramsJson, r.state, r.error, r.createdMs);
-      const ins = this.db.prepare(
-        `INSERT INTO steps (rollout_id, seq, batch, phase, kind, agent_id, args_json, state)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-      );
-      for (const s of steps) checkStep(s);
-      for (const s of steps) ins.run(id, s.seq, s.batch, s.phase, s.kind, s.agentId, JSON.stringify(s.args), s.state);
+      this.insertSteps(id, steps);
       return this.getRollout(id)!;
     })();
   }

@@ -20,7 +20,6 @@ export function fleetSlots(env: NodeJS.ProcessEnv = process.env): number {
   return Math.min(4, Math.max(1, os.availableParallelism()));
 }
 
-let held = 0;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** The owner's pid and start time: a reused pid is not mistaken for the owner. */
@@ -60,14 +59,12 @@ export async function acquireFleetSlot(what: string, weight = 1, slots = fleetSl
       }
     }
     if (got) {
-      held += got.length;
       const files = got;
       let released = false;
       if (Date.now() - startedAt > 1000 && process.env.ZDD_TEST_VERBOSE) process.stderr.write(`${what}: waited ${Date.now() - startedAt}ms for a fleet slot\n`);
       return () => {
         if (released) return;
         released = true;
-        held -= files.length;
         for (const f of files) fs.rmSync(f, { force: true });
       };
     }
@@ -98,5 +95,3 @@ function takeOver(file: string): boolean {
   return tryCreate(file);
 }
 
-/** Slots this process holds now (for tests of the semaphore itself). */
-export const heldSlots = () => held;
