@@ -4,7 +4,8 @@
 // result recorded on disk before it is sent.
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from '../lib/log.js';
-import { CLIENT_OPTIONS, clientCredentials, protos } from '../lib/grpc.js';
+import { CLIENT_OPTIONS, fleetClientCredentials, plaintextClientCredentials, protos } from '../lib/grpc.js';
+import type { AgentIdentity } from './identity.js';
 import { ZddError, errorCode, errorMessage } from '../lib/errors.js';
 import { CommandArgs, type CommandKind, COMMAND_KINDS } from '../lib/commands.js';
 import type { AgentMessage } from '../proto/gen/zdd/v1/AgentMessage.js';
@@ -35,6 +36,10 @@ export interface AgentConfig {
   portOffset: number;
   /** where staged releases live: RELEASES/SERVICE/VERSION */
   releasesDir: string;
+  /** directories an instance or a hook may run in (their real paths); the releases dir is always one */
+  releasesRoots: string[];
+  /** the pinned fleet CA and this agent's certificate; absent: plaintext (--plaintext) */
+  identity?: AgentIdentity;
   log: Logger;
 }
 
@@ -53,13 +58,16 @@ export class Agent {
   private stream: Stream | undefined;
   private client: InstanceType<ReturnType<typeof protos>['agent']['zdd']['v1']['AgentGateway']> | undefined;
   private heartbeat: NodeJS.Timeout | undefined;
+  private renewal: NodeJS.Timeout | undefined;
+  /** the certificate changed: the next session dials with the new one */
+  private credentialsChanged = false;
   private stopped = false;
 
   constructor(private readonly cfg: AgentConfig, private readonly edge?: EdgeDriver) {
     this.releases = new Releases(cfg.releasesDir, cfg.log.child({ part: 'releases' }), (service) =>
       this.supervisor.instances().filter((r) => r.service === service).map((r) => r.version),
     );
-    this.supervisor = new Supervisor({ stateDir: cfg.stateDir, portOffset: cfg.portOffset, probeHost: cfg.advertise, log: cfg.log, releases: this.releases });
+    this.supervisor = new Supervisor({ stateDir: cfg.stateDir, portOffset: cfg.portOffset, probeHost: cfg.advertise, log: cfg.log, releases: this.releases, roots: cfg.releasesRoots });
     this.commands = new CommandLog(cfg.stateDir);
   }
 
@@ -79,38 +87,55 @@ export class Agent {
   /** Runs sessions until stop(); reconnects with a backoff capped at 1 s, so a restarted coordinator has its agents back at once. */
   async run(): Promise<void> {
     this.supervisor.adopt();
-    const { AgentGateway } = protos().agent.zdd.v1;
-    this.client = new AgentGateway(this.cfg.coordinator, clientCredentials(), CLIENT_OPTIONS);
+    this.client = this.dial();
     let backoff = 200;
     while (!this.stopped) {
       const began = Date.now();
-      const reason = await this.session();
+      const { reason, refused } = await this.session();
       if (this.stopped) break;
       if (Date.now() - began > 5000) backoff = 200;
+      if (this.credentialsChanged) {
+        this.credentialsChanged = false;
+        this.client.close();
+        this.client = this.dial();
+      }
+      if (refused) {
+        // a revoked or unknown certificate: retrying every second changes nothing
+        this.cfg.log.error({ reason, retryMs: 30_000 }, 'the coordinator refused this agent; an admin can revoke and re-admit it with a new token (zddctl token create --agent ID, then zdd-agent --join)');
+        await sleep(30_000);
+        continue;
+      }
       this.cfg.log.warn({ reason, retryMs: backoff }, 'session to coordinator ended; reconnecting');
       await sleep(backoff);
       backoff = Math.min(backoff * 2, 1000);
     }
   }
 
-  private async session(): Promise<string> {
+  private dial() {
+    const { AgentGateway } = protos().agent.zdd.v1;
+    const id = this.cfg.identity?.credentials;
+    return new AgentGateway(this.cfg.coordinator, id ? fleetClientCredentials(id) : plaintextClientCredentials(), CLIENT_OPTIONS);
+  }
+
+  private async session(): Promise<{ reason: string; refused: boolean }> {
     const facts = await hostFacts().catch(() => undefined);
-    return new Promise<string>((resolve) => {
+    return new Promise((resolve) => {
       const stream = this.client!.Session();
       this.stream = stream;
       let done = false;
-      const end = (why: string) => {
+      const end = (why: string, refused = false) => {
         if (done) return;
         done = true;
         clearInterval(this.heartbeat);
+        clearInterval(this.renewal);
         if (this.stream === stream) this.stream = undefined;
         stream.removeAllListeners();
         stream.on('error', () => undefined);
         stream.cancel();
-        resolve(why);
+        resolve({ reason: why, refused });
       };
       stream.on('data', (m: CoordinatorMessage__Output) => this.onMessage(m));
-      stream.on('error', (e: grpc.ServiceError) => end(e.details || e.message));
+      stream.on('error', (e: grpc.ServiceError) => end(e.details || e.message, e.code === grpc.status.UNAUTHENTICATED || e.code === grpc.status.PERMISSION_DENIED));
       stream.on('end', () => end('coordinator closed the session'));
       stream.write({
         hello: {
@@ -140,9 +165,33 @@ export class Agent {
           .then((facts) => this.send({ heartbeat: { facts, instances: this.instances() } }))
           .catch((err) => this.cfg.log.warn({ err }, 'host facts unavailable'));
       }, m.welcome.heartbeat_ms || 5000);
+      this.scheduleRenewal();
     } else if (m.command) {
       void this.onCommand(m.command);
+    } else if (m.certificate && this.cfg.identity) {
+      try {
+        this.cfg.identity.accept(m.certificate.cert_pem);
+        this.credentialsChanged = true;
+        this.cfg.log.info({ notAfter: new Date(this.cfg.identity.notAfterMs).toISOString() }, 'certificate renewed');
+      } catch (err) {
+        this.cfg.log.error({ err: errorMessage(err) }, 'renewed certificate refused');
+      }
     }
+  }
+
+  /** Asks for a new certificate over the session once a third of the current one's life is left; checks again every so often. */
+  private scheduleRenewal() {
+    const id = this.cfg.identity;
+    if (!id) return;
+    clearInterval(this.renewal);
+    const check = () => {
+      if (Date.now() < id.renewAtMs()) return;
+      id.renewalRequest()
+        .then((csr_pem) => this.send({ renew: { csr_pem } }))
+        .catch((err) => this.cfg.log.warn({ err: errorMessage(err) }, 'renewal request not made'));
+    };
+    check();
+    this.renewal = setInterval(check, Math.max(1000, Math.min(3_600_000, Math.round(id.lifetimeMs / 30))));
   }
 
   private sendResult(id: string, r: RecordedResult) {
@@ -272,9 +321,13 @@ export class Agent {
   ): Promise<HookResult> {
     let cwd = this.cfg.stateDir;
     try {
+      // with neither a workdir nor a staged release, the hook runs in the agent's state directory
+      if (!a.workdir && !this.releases.has(a.service, a.version)) throw new ZddError('NOT_FOUND', 'no release directory');
       const dir = this.supervisor.workdir({ name: a.service, workdir: a.workdir }, a.version);
       if (fs.existsSync(dir)) cwd = dir;
-    } catch {
+    } catch (err) {
+      // outside the release roots: refused, never run somewhere else instead
+      if (err instanceof ZddError && err.code === 'PERMISSION_DENIED') throw err;
       /* the release is not staged (yet): the hook runs in the state directory */
     }
     const release: Record<string, string> = this.releases.has(a.service, a.version) ? { ZDD_RELEASE_DIR: this.releases.dir(a.service, a.version) } : {};
@@ -295,6 +348,7 @@ export class Agent {
   async stop(): Promise<void> {
     this.stopped = true;
     clearInterval(this.heartbeat);
+    clearInterval(this.renewal);
     this.stream?.end();
     this.stream?.cancel();
     this.client?.close();

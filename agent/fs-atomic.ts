@@ -2,9 +2,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 
-export function writeFileAtomic(file: string, data: string): void {
+export function writeFileAtomic(file: string, data: string, mode = 0o644): void {
   const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.tmp`);
-  const fd = fs.openSync(tmp, 'w', 0o644);
+  const fd = fs.openSync(tmp, 'w', mode);
   try {
     fs.writeSync(fd, data);
     fs.fsyncSync(fd);

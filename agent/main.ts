@@ -12,6 +12,10 @@ import { Agent, AGENT_VERSION } from './agent.js';
 import { createNginxEdge, luaModuleInstalled } from './nginx/edge.js';
 import type { EdgeDriver } from './edge-driver.js';
 import { agentStateLayout } from './state-layout.js';
+import { AgentIdentity } from './identity.js';
+import { join } from '../lib/join.js';
+import { normalizeFingerprint } from '../lib/pki.js';
+import { MAX_PORT_OFFSET } from '../coordinator/agent-input.js';
 
 function parseLabels(v: string): Record<string, string> {
   const out: Record<string, string> = {};
@@ -38,6 +42,10 @@ const program = new EnvCommand('zdd-agent', process.env, { id: 'ZDD_AGENT_ID' })
   .option('--state-dir <dir>', 'where the agent keeps its state, logs and nginx files', '/var/lib/zdd-agent')
   .option('--labels <k=v,...>', 'labels that service specs select hosts by', parseLabels, {})
   .option('--releases-dir <dir>', 'where staged releases live (default: STATE_DIR/releases)')
+  .option('--releases-root <dirs>', 'directories (comma-separated) that apps and hooks may run in, besides the staged releases; a spec workdir elsewhere is refused', (v) => v.split(',').map((x) => x.trim()).filter(Boolean), [])
+  .option('--join <token>', 'first start: join the fleet with this one-time token (zddctl token create --agent ID); ignored once joined')
+  .option('--ca-sha256 <fingerprint>', "the fleet CA's sha256, pinned when joining (zddctl token create prints it)")
+  .option('--plaintext', 'talk to a coordinator that serves plaintext (--plaintext there): no TLS, no identity', false)
   .option('--advertise <addr>', 'address at which nginx reaches the apps on this host', '127.0.0.1')
   .option('--port-offset <n>', "added to every port of a spec (several agents on one machine)", parseIntArg, 0)
   .option('--edge', 'also drive nginx on this host', false)
@@ -53,9 +61,33 @@ const program = new EnvCommand('zdd-agent', process.env, { id: 'ZDD_AGENT_ID' })
 async function main() {
   program.parse();
   const o = program.opts();
-  const log = createLogger('zdd-agent', o.logLevel).child({ agentId: o.id });
+  const baseLog = createLogger('zdd-agent', o.logLevel);
+  let log = baseLog.child({ agentId: o.id });
   const stateDir = path.resolve(o.stateDir);
   fs.mkdirSync(stateDir, { recursive: true });
+  if (o.portOffset < 0 || o.portOffset > MAX_PORT_OFFSET) throw new Error(`--port-offset must be from 0 to ${MAX_PORT_OFFSET}`);
+  let identity: AgentIdentity | undefined;
+  let id: string = o.id;
+  if (o.plaintext) {
+    log.warn({ coordinator: o.coordinator }, 'PLAINTEXT: no TLS; this agent runs whatever reaches it as its coordinator. Use only on loopback or a network you fully control.');
+  } else {
+    identity = AgentIdentity.load(stateDir);
+    if (identity && o.caSha256 && normalizeFingerprint(o.caSha256) !== identity.caSha256) {
+      throw new Error(`--ca-sha256 does not match the fleet CA this agent joined (${identity.caSha256}); to join another fleet, remove ${AgentIdentity.files(stateDir).dir} first`);
+    }
+    if (!identity) {
+      if (!o.join || !o.caSha256) {
+        throw new Error('this agent has not joined the fleet: start it once with --join TOKEN --ca-sha256 FINGERPRINT (zddctl token create --agent ID prints both), or with --plaintext for a plaintext coordinator');
+      }
+      const joined = await join(o.coordinator, o.join, o.caSha256, 'agent');
+      identity = AgentIdentity.save(stateDir, joined);
+      log.info({ agentId: identity.name, notAfter: new Date(identity.notAfterMs).toISOString() }, 'joined the fleet');
+    } else if (o.join) log.info({ agentId: identity.name }, 'already joined; --join ignored');
+    if (program.getOptionValueSource('id') !== 'default' && o.id !== identity.name) {
+      throw new Error(`--id ${o.id} does not match this agent's certificate, which names ${identity.name}`);
+    }
+    id = identity.name;
+  }
   if (!net.isIP(o.advertise)) {
     throw new Error(`--advertise ${o.advertise} must be an IP address: nginx's balancer connects to addresses, not names`);
   }
@@ -80,15 +112,19 @@ async function main() {
     });
     await edge.start();
   }
+  log = baseLog.child({ agentId: id });
+  const releasesDir = path.resolve(o.releasesDir ?? agentStateLayout(stateDir).releases);
   const agent = new Agent(
     Object.freeze({
       coordinator: o.coordinator,
-      id: o.id,
+      id,
+      identity,
+      releasesRoots: [releasesDir, ...o.releasesRoot.map((d: string) => path.resolve(d))],
       stateDir,
       labels: o.labels,
       advertise: o.advertise,
       portOffset: o.portOffset,
-      releasesDir: path.resolve(o.releasesDir ?? agentStateLayout(stateDir).releases),
+      releasesDir,
       log,
     }),
     edge,

@@ -51,6 +51,30 @@ export interface SupervisorConfig {
   log: Logger;
   /** staged releases: an instance of a service that has them runs in its version's release directory */
   releases?: { dir(service: string, version: string): string; has(service: string, version: string): boolean; pruned(service: string): string[] };
+  /** when set, an instance or a hook runs only in a directory under one of these (--releases-root) */
+  roots?: string[];
+}
+
+/** The real path of a directory (symlinks resolved), or its absolute path while it does not exist. */
+function realDir(dir: string): string {
+  try {
+    return fs.realpathSync(dir);
+  } catch {
+    return path.resolve(dir);
+  }
+}
+
+/** Refuses a working directory outside every root, after resolving symlinks (a link inside a root may point anywhere). */
+export function confineTo(roots: readonly string[] | undefined, dir: string, what: string): string {
+  if (!roots) return dir;
+  const real = realDir(dir);
+  const inside = roots.map(realDir).some((r) => real === r || real.startsWith(r.endsWith(path.sep) ? r : r + path.sep));
+  if (!inside) {
+    throw new ZddError('PERMISSION_DENIED', `${what} would run in ${real}, outside this agent's release roots (${roots.join(', ')})`, {
+      hint: 'put the release under --releases-root on the host (or stage it with --artifact), or give the agent another --releases-root',
+    });
+  }
+  return dir;
 }
 
 
@@ -241,14 +265,15 @@ export class Supervisor {
   workdir(spec: Pick<CompiledSpec, 'name' | 'workdir'>, version: string): string {
     const r = this.cfg.releases;
     const staged = r?.has(spec.name, version) ? r.dir(spec.name, version) : undefined;
-    if (spec.workdir) return expandTemplate(spec.workdir, { version, service: spec.name, release: staged });
-    if (staged) return staged;
+    const what = `${spec.name} ${version}`;
+    if (spec.workdir) return confineTo(this.cfg.roots, expandTemplate(spec.workdir, { version, service: spec.name, release: staged }), what);
+    if (staged) return confineTo(this.cfg.roots, staged, what);
     if (r?.pruned(spec.name).includes(version)) {
       throw new ZddError('START_FAILED', `the release of ${spec.name} ${version} was removed from this host (only the newest release.keep releases stay)`, {
         hint: `roll out ${version} again with --artifact and --sha256, or raise release.keep`,
       });
     }
-    return process.cwd();
+    return confineTo(this.cfg.roots, process.cwd(), what);
   }
 
   /**

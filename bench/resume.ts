@@ -37,7 +37,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export async function resume(o: ResumeOptions): Promise<ResumeResult> {
   const fleet = await LocalFleet.start({ agents: 3, logLevel: 'warn' });
-  let client = new Client(fleet.coordinatorAddr);
+  let client = fleet.client();
   try {
     const health = { path: '/healthz', interval: '25ms', timeout: '1s', healthyThreshold: 2, deadline: '20s' };
     const hookLog = path.join(fleet.dir, 'hooks.log');
@@ -87,7 +87,7 @@ export async function resume(o: ResumeOptions): Promise<ResumeResult> {
       await fleet.stopCoordinator('SIGTERM');
       await fleet.startCoordinator('seq' in k ? { ZDD_CRASH_AT: `${k.seq}:${k.when}` } : undefined);
       await fleet.waitForAgents(3);
-      client = new Client(fleet.coordinatorAddr);
+      client = fleet.client();
       const exited = fleet.coordinatorExited(60_000);
       const started = await client.call('StartRollout', request(version)).catch(() => undefined);
       if ('delayMs' in k) {
@@ -96,7 +96,7 @@ export async function resume(o: ResumeOptions): Promise<ResumeResult> {
       } else await exited;
       client.close();
       await fleet.startCoordinator();
-      client = new Client(fleet.coordinatorAddr);
+      client = fleet.client();
       const id = started?.id ?? (await client.call('ListRollouts', { service: 'web', limit: 1 })).rollouts[0].id;
       const final = await client.watch(id, () => undefined);
       const swaps = [1, 2, 3].map((i) => fleet.executed(i, 'start_instance', id));

@@ -37,7 +37,7 @@ export async function stage(o: StageOptions): Promise<StageResult[]> {
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as { port: number }).port;
-  const client = new Client(fleet.coordinatorAddr);
+  const client = fleet.client();
   try {
     // a release of the sample app plus incompressible assets of the given size
     const pack = (v: string) => {

@@ -165,7 +165,7 @@ async function strategyRollout(client: Client, o: ZeroDowntimeOptions, fleet: Lo
 export async function zeroDowntime(o: ZeroDowntimeOptions): Promise<ZeroDowntimeResult> {
   const fleet = await LocalFleet.start({ agents: o.hosts, edgeMode: o.mode === 'reload' ? 'reload' : 'dynamic', logLevel: 'warn' });
   const naivePids: number[] = [];
-  const client = new Client(fleet.coordinatorAddr);
+  const client = fleet.client();
   try {
     const versions = ['v1', 'v2'];
     for (const v of versions) fleet.writeRelease(v);

@@ -1,17 +1,23 @@
 // A promise-returning client for the control API.
 import * as grpc from '@grpc/grpc-js';
-import { CLIENT_OPTIONS, clientCredentials, fromServiceError, protos } from '../lib/grpc.js';
+import { CLIENT_OPTIONS, fleetClientCredentials, fromServiceError, plaintextClientCredentials, protos } from '../lib/grpc.js';
 import type { ControlClient } from '../proto/gen/zdd/v1/Control.js';
 import type { Rollout__Output } from '../proto/gen/zdd/v1/Rollout.js';
 
-export type Unary = 'ApplyService' | 'GetService' | 'ListAgents' | 'Plan' | 'StartRollout' | 'GetRollout' | 'ListRollouts' | 'PauseRollout' | 'ResumeRollout' | 'PromoteRollout' | 'AbortRollout' | 'Rollback';
+export type Unary =
+  | 'ApplyService' | 'GetService' | 'ListAgents' | 'Plan' | 'StartRollout' | 'GetRollout' | 'ListRollouts' | 'PauseRollout' | 'ResumeRollout' | 'PromoteRollout' | 'AbortRollout' | 'Rollback'
+  | 'CreateJoinToken' | 'RevokeAgent' | 'RevokeOperator' | 'ListCertificates' | 'ListAudit' | 'WhoAmI';
+
+/** An operator's TLS credentials (lib/client-config.ts), or 'plaintext' for a coordinator that serves no TLS. */
+export type Credentials = { caPem: string; keyPem: string; certPem: string } | 'plaintext';
 
 export class Client {
   private readonly c: ControlClient;
 
-  constructor(address: string) {
+  constructor(address: string, credentials: Credentials) {
     const { Control } = protos().control.zdd.v1;
-    this.c = new Control(address, clientCredentials(), CLIENT_OPTIONS) as unknown as ControlClient;
+    const creds = credentials === 'plaintext' ? plaintextClientCredentials() : fleetClientCredentials(credentials);
+    this.c = new Control(address, creds, CLIENT_OPTIONS) as unknown as ControlClient;
   }
 
   call<M extends Unary>(method: M, req: Parameters<ControlClient[M]>[0]): Promise<any> {

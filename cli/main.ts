@@ -14,14 +14,42 @@ import { versionShares } from '../lib/traffic.js';
 import { ROOT } from '../lib/paths.js';
 import { addInstallCommands } from './install.js';
 import { strategies } from '../coordinator/strategies/index.js';
+import { defaultConfigPaths, readClientConfig, writeClientConfig } from '../lib/client-config.js';
+import { parseLifetime } from '../lib/duration.js';
+import { join } from '../lib/join.js';
+import { createCa, fingerprint } from '../lib/pki.js';
 
 const program = new Command('zddctl')
   .description('zdd: zero-downtime rollouts across your hosts')
   // -V only: subcommands use --version for the version they roll out
   .version('0.1.0', '-V', 'print the zddctl version')
-  .option('--coordinator <addr>', 'coordinator address', process.env.ZDD_COORDINATOR ?? '127.0.0.1:7700');
+  .option('--coordinator <addr>', "coordinator address (default: the config's, else 127.0.0.1:7700)", process.env.ZDD_COORDINATOR)
+  .option('--config <file>', `operator credentials written by zddctl login (default: ${defaultConfigPaths(process.env).join(', then ')})`, process.env.ZDD_CONFIG)
+  .option('--plaintext', 'talk to a coordinator that serves plaintext (--plaintext there)', !!process.env.ZDD_PLAINTEXT && process.env.ZDD_PLAINTEXT !== 'false');
 
-const client = () => new Client(program.opts().coordinator);
+/** --config, ZDD_CONFIG, or the first default path that exists. */
+const configFile = (): string | undefined => program.opts().config ?? defaultConfigPaths(process.env).find((f) => fs.existsSync(f));
+
+/** The coordinator's address: --coordinator, else the config's, else the default. */
+function coordinatorAddress(): string {
+  const g = program.opts();
+  const file = g.plaintext ? undefined : configFile();
+  return g.coordinator ?? (file ? readClientConfig(file).coordinator : '127.0.0.1:7700');
+}
+
+/** The control client: the config's TLS credentials (and address, unless --coordinator), or plaintext. */
+function client(): Client {
+  const g = program.opts();
+  if (g.plaintext) return new Client(coordinatorAddress(), 'plaintext');
+  const file = configFile();
+  if (!file) {
+    throw new ZddError('UNAUTHENTICATED', 'no zddctl config: zddctl talks to the coordinator over mutual TLS as an operator', {
+      hint: 'ask an admin for a token (zddctl operator create NAME --role ROLE) and run the zddctl login it prints; on the coordinator host, root can use /var/lib/zdd-coordinator/pki/admin.json',
+    });
+  }
+  const cfg = readClientConfig(file);
+  return new Client(g.coordinator ?? cfg.coordinator, cfg);
+}
 const print = (s: string) => process.stdout.write(s + '\n');
 const json = (v: unknown) => print(JSON.stringify(v, null, 2));
 
@@ -124,7 +152,7 @@ program
     else print(s.changed ? `service ${s.name} stored as revision ${s.revision}` : `service ${s.name} unchanged (revision ${s.revision})`);
   });
 
-program
+const agents = program
   .command('agents')
   .description('list agents with their host facts and instances')
   .option('--json', 'JSON output')
@@ -132,6 +160,14 @@ program
     const r = await client().call('ListAgents', {});
     if (o.json) json(r.agents);
     else print(r.agents.length ? agentsTable(r.agents) : 'no agents yet: start zdd-agent on your hosts');
+  });
+agents
+  .command('revoke')
+  .argument('<id>')
+  .description("close an agent's session now and refuse its certificates from then on (admin)")
+  .action(async (id: string) => {
+    const r = await client().call('RevokeAgent', { name: id });
+    print(`agent ${id}: ${r.revoked} certificate(s) revoked${r.disconnected ? ', session closed' : ''}`);
   });
 
 function rolloutRequest(service: string, o: any) {
@@ -355,6 +391,121 @@ program
     const r = await client().call('ListRollouts', { service, limit: o.limit });
     if (o.json) json(r.rollouts.map((x: Rollout__Output) => ({ ...x, steps: undefined, events: undefined })));
     else print(r.rollouts.length ? historyTable(r.rollouts) : `no rollouts of ${service} yet`);
+  });
+
+function lifetimeArg(v: string): number {
+  const ms = parseLifetime(v);
+  if (ms === undefined) throw new InvalidArgumentError('expected a lifetime such as 10m, 1h or 7d');
+  return ms;
+}
+
+/** Prints a join token and the command that spends it. */
+async function createToken(kind: 'agent' | 'operator', name: string, role: string, ttlMs: number, o: { json?: boolean }) {
+  const c = client();
+  const t = await c.call('CreateJoinToken', { kind, name, role, ttl_ms: ttlMs });
+  const address = coordinatorAddress();
+  if (o.json) {
+    json({ kind, name, role, token: t.token, ca_sha256: t.ca_sha256, expires_at_ms: t.expires_at_ms, coordinator: address });
+    return;
+  }
+  print(`join token for ${kind} ${name}${role ? ` (${role})` : ''}, valid once until ${new Date(t.expires_at_ms).toISOString()}:`);
+  print(`  ${t.token}`);
+  print(`fleet CA sha256: ${t.ca_sha256}`);
+  if (kind === 'agent') print(`on the host:  zdd-agent --coordinator ${address} --id ${name} --join ${t.token} --ca-sha256 ${t.ca_sha256} ...\n  or:         sudo zddctl install agent --coordinator ${address} --join ${t.token} --ca-sha256 ${t.ca_sha256} ...`);
+  else print(`${name} runs:  zddctl login --coordinator ${address} --join ${t.token} --ca-sha256 ${t.ca_sha256}`);
+}
+
+const token = program.command('token').description('one-time join tokens (admin)');
+token
+  .command('create')
+  .description('make a one-time token with which an agent, or an operator, joins the fleet')
+  .option('--agent <id>', 'for the agent with this id')
+  .option('--operator <name>', 'for an operator (with --role)')
+  .option('--role <role>', 'the operator\'s role: viewer, deployer or admin')
+  .option('--ttl <lifetime>', 'how long the token can be used', lifetimeArg, 3_600_000)
+  .option('--json', 'JSON output')
+  .action(async (o) => {
+    if (!!o.agent === !!o.operator) throw new ZddError('INVALID_ARGUMENT', 'name either --agent ID or --operator NAME');
+    await createToken(o.agent ? 'agent' : 'operator', o.agent ?? o.operator, o.role ?? '', o.ttl, o);
+  });
+
+const operator = program.command('operator').description('operators and their roles (admin)');
+operator
+  .command('create')
+  .argument('<name>')
+  .description('let an operator join: prints the zddctl login command with a one-time token')
+  .requiredOption('--role <role>', 'viewer (reads), deployer (runs rollouts of existing services) or admin (applies specs, manages agents and operators)')
+  .option('--ttl <lifetime>', 'how long the token can be used', lifetimeArg, 3_600_000)
+  .option('--json', 'JSON output')
+  .action(async (name: string, o) => createToken('operator', name, o.role, o.ttl, o));
+operator
+  .command('revoke')
+  .argument('<name>')
+  .description("refuse an operator's certificates from now on")
+  .action(async (name: string) => {
+    const r = await client().call('RevokeOperator', { name });
+    print(`operator ${name}: ${r.revoked} certificate(s) revoked`);
+  });
+
+program
+  .command('login')
+  .description('join as an operator with a token from zddctl operator create; writes your zddctl config')
+  .requiredOption('--join <token>', 'the one-time token')
+  .requiredOption('--ca-sha256 <fingerprint>', "the fleet CA's sha256 (printed with the token)")
+  .option('--out <file>', 'where to write the config (default: --config, else ~/.config/zdd/config.json)')
+  .action(async (o) => {
+    const address = program.opts().coordinator;
+    if (!address) throw new ZddError('INVALID_ARGUMENT', 'login needs --coordinator HOST:PORT');
+    const j = await join(address, o.join, o.caSha256, 'operator');
+    const file = o.out ?? program.opts().config ?? defaultConfigPaths(process.env)[0];
+    writeClientConfig(file, { coordinator: address, caPem: j.caPem, certPem: j.certPem, keyPem: j.keyPem, principal: `operator/${j.name}`, role: j.role });
+    print(`logged in as ${j.name} (${j.role}); credentials in ${file}`);
+  });
+
+program
+  .command('whoami')
+  .description('show who the coordinator takes you for')
+  .action(async () => {
+    const r = await client().call('WhoAmI', {});
+    print(`${r.principal} (${r.role})${r.not_after_ms ? `, certificate valid until ${new Date(r.not_after_ms).toISOString()}` : ''}`);
+  });
+
+program
+  .command('audit')
+  .description('the calls that changed something, and the refused ones, newest first (admin)')
+  .option('--limit <n>', 'how many', countArg, 50)
+  .option('--json', 'JSON output')
+  .action(async (o) => {
+    const r = await client().call('ListAudit', { limit: o.limit });
+    if (o.json) json(r.entries);
+    else for (const e of r.entries) print(`${new Date(e.at_ms).toISOString()}  ${e.principal} (${e.role})  ${e.action} ${e.target}  ${e.outcome}${e.detail ? `: ${e.detail}` : ''}`);
+  });
+
+program
+  .command('certificates')
+  .description('certificates the fleet CA issued, and which are revoked (admin)')
+  .option('--json', 'JSON output')
+  .action(async (o) => {
+    const r = await client().call('ListCertificates', {});
+    if (o.json) json(r.certificates);
+    else for (const c of r.certificates) print(`${c.kind}/${c.name}${c.role ? ` (${c.role})` : ''}  until ${new Date(c.not_after_ms).toISOString()}${c.revoked_at_ms ? `  REVOKED ${new Date(c.revoked_at_ms).toISOString()}` : ''}  ${c.fingerprint.slice(0, 16)}…`);
+  });
+
+const ca = program.command('ca').description('the fleet CA (run on the coordinator host)');
+ca.command('init')
+  .description("create the fleet CA in the coordinator's PKI directory, unless it exists; print its sha256")
+  .option('--pki-dir <dir>', "the coordinator's --pki-dir", '/var/lib/zdd-coordinator/pki')
+  .action(async (o) => {
+    const key = path.join(o.pkiDir, 'ca.key');
+    const crt = path.join(o.pkiDir, 'ca.crt');
+    if (!fs.existsSync(crt)) {
+      fs.mkdirSync(o.pkiDir, { recursive: true, mode: 0o700 });
+      const made = await createCa();
+      fs.writeFileSync(key, made.keyPem, { mode: 0o600, flag: 'wx' });
+      fs.writeFileSync(crt, made.certPem, { mode: 0o600, flag: 'wx' });
+      print(`fleet CA created in ${o.pkiDir}`);
+    } else print(`fleet CA already in ${o.pkiDir}`);
+    print(`sha256: ${fingerprint(fs.readFileSync(crt, 'utf8'))}`);
   });
 
 addInstallCommands(program, ROOT, print);

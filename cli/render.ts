@@ -56,6 +56,7 @@ export function rolloutView(r: Rollout__Output, eventLines = 6): string {
   const lines: string[] = [];
   const dur = (r.ended_at_ms || Date.now()) - r.created_at_ms;
   lines.push(`rollout ${r.id}: ${r.service} ${r.from_version || '(nothing)'} → ${r.version}  [${r.strategy}]  ${(r.status || r.state).toUpperCase()}  ${formatMs(dur)}`);
+  if (r.created_by) lines.push(`  started by ${r.created_by}`);
   if (r.pause_reason) lines.push(`  paused: ${r.pause_reason}`);
   const resumedAt = r.resumed_at_ms.length ? r.resumed_at_ms[r.resumed_at_ms.length - 1] : 0;
   if (resumedAt) {
@@ -111,7 +112,7 @@ export function eventLine(e: { at_ms: number; level: string; message: string; ag
 }
 
 export function historyTable(rs: Rollout__Output[]): string {
-  const t = new Table({ head: ['ROLLOUT', 'VERSION', 'FROM', 'STRATEGY', 'STATE', 'STARTED', 'TOOK', 'FORCED KILLS', 'ERROR'], style: { head: [], border: [] } });
+  const t = new Table({ head: ['ROLLOUT', 'VERSION', 'FROM', 'STRATEGY', 'STATE', 'STARTED', 'BY', 'TOOK', 'FORCED KILLS', 'ERROR'], style: { head: [], border: [] } });
   for (const r of rs) {
     t.push([
       r.id,
@@ -120,6 +121,7 @@ export function historyTable(rs: Rollout__Output[]): string {
       r.strategy,
       r.state,
       new Date(r.created_at_ms).toISOString().replace('T', ' ').slice(0, 19),
+      r.created_by.replace(/^operator\//, '') || '-',
       r.ended_at_ms ? formatMs(r.ended_at_ms - r.created_at_ms) : '',
       String(r.forced_kills),
       r.error.length > 60 ? r.error.slice(0, 57) + '...' : r.error,

@@ -1,11 +1,15 @@
 // The agent gateway: one bidirectional session per agent (the agent dials). Commands are written
 // down the session with their id; results come back as messages and settle the caller's promise.
 // A command whose agent drops is re-sent with the same id when the agent is back (the agent
-// answers a repeated id from its record), and fails only after a grace period.
-import { isIP } from 'node:net';
+// answers a repeated id from its record), and fails only after a grace period. Over TLS the
+// agent is who its certificate names (coordinator/trust.ts), and a command's result counts only
+// from the session the command was last sent down.
 import type * as grpc from '@grpc/grpc-js';
 import type { Logger } from '../lib/log.js';
-import { ZddError, type ErrorCode } from '../lib/errors.js';
+import { ZddError, errorMessage, type ErrorCode } from '../lib/errors.js';
+import { toServiceError } from '../lib/grpc.js';
+import { checkHeartbeat, checkHello, MAX_RESULT_BYTES } from './agent-input.js';
+import type { FleetTrust, Principal } from './trust.js';
 import type { AgentMessage__Output } from '../proto/gen/zdd/v1/AgentMessage.js';
 import type { CoordinatorMessage } from '../proto/gen/zdd/v1/CoordinatorMessage.js';
 import type { Hello__Output } from '../proto/gen/zdd/v1/Hello.js';
@@ -24,6 +28,9 @@ export interface AgentSession {
   call: SessionCall;
   connectedAt: number;
   lastSeen: number;
+  /** over TLS: the certificate the session was opened with */
+  principal?: Principal;
+  renewing?: boolean;
 }
 
 interface Pending {
@@ -33,6 +40,8 @@ interface Pending {
   /** everyone waiting for this command id (a repeated call attaches instead of sending again) */
   waiters: { resolve: (v: unknown) => void; reject: (e: Error) => void }[];
   onProgress?: (m: string) => void;
+  /** the session the command was last written to: the only one whose result counts */
+  sentOn?: SessionCall;
   deadline: NodeJS.Timeout;
   grace?: NodeJS.Timeout;
 }
@@ -48,8 +57,6 @@ export interface AgentPort {
   call<K extends CommandKind>(agentId: string, kind: K, args: ArgsOf<K>, commandId: string, opts: CallOptions): Promise<ResultOf<K>>;
 }
 
-const AGENT_ID = /^[A-Za-z0-9._-]{1,128}$/;
-
 export class AgentHub implements AgentPort {
   private readonly sessions = new Map<string, AgentSession>();
   private readonly pending = new Map<string, Pending>();
@@ -58,23 +65,37 @@ export class AgentHub implements AgentPort {
     private readonly store: Store,
     private readonly log: Logger,
     private readonly opts: { heartbeatMs: number; graceMs: number; coordinatorVersion: string },
+    /** absent over plaintext: then an agent is whoever its hello says */
+    private readonly trust?: FleetTrust,
   ) {}
+
+  /** Ends a session with a status the agent sees (INVALID_ARGUMENT, UNAUTHENTICATED, ...). */
+  private refuse(call: SessionCall, err: unknown, agentId?: string) {
+    this.log.warn({ agentId, err: errorMessage(err) }, 'agent session refused');
+    call.emit('error', toServiceError(err));
+  }
 
   /** Serves one AgentGateway.Session stream. */
   handle(call: SessionCall): void {
     let agentId: string | undefined;
+    let principal: Principal | undefined;
+    try {
+      principal = this.trust?.authenticate(call);
+      if (principal && principal.kind !== 'agent') throw new ZddError('PERMISSION_DENIED', `${principal.label} is an operator; only agents open sessions`);
+    } catch (err) {
+      this.refuse(call, err);
+      return;
+    }
     call.on('data', (m: AgentMessage__Output) => {
       try {
         if (!agentId) {
           if (!m.hello) throw new ZddError('INVALID_ARGUMENT', 'the first message of a session must be a hello');
-          agentId = this.register(call, m.hello);
+          agentId = this.register(call, m.hello, principal);
           return;
         }
         this.onMessage(agentId, call, m);
       } catch (err) {
-        this.log.warn({ agentId, err: (err as Error).message }, 'agent session rejected');
-        call.emit('error', err);
-        call.end();
+        this.refuse(call, err, agentId);
       }
     });
     const closed = () => {
@@ -89,17 +110,19 @@ export class AgentHub implements AgentPort {
     call.on('close', closed);
   }
 
-  private register(call: SessionCall, hello: Hello__Output): string {
+  private register(call: SessionCall, hello: Hello__Output, principal: Principal | undefined): string {
+    checkHello(hello);
     const id = hello.agent_id;
-    if (!AGENT_ID.test(id)) throw new ZddError('INVALID_ARGUMENT', `agent id "${id}" is not valid (letters, digits, ".", "_", "-")`);
-    if (hello.advertise && !isIP(hello.advertise)) throw new ZddError('INVALID_ARGUMENT', `agent ${id} advertises "${hello.advertise}", which is not an IP address`);
+    if (principal && principal.name !== id) {
+      throw new ZddError('PERMISSION_DENIED', `this certificate is agent ${principal.name}'s; its hello names ${id}`, { hint: `start the agent with --id ${principal.name}, or join as ${id} with a token for it` });
+    }
     const previous = this.sessions.get(id);
     if (previous && previous.call !== call) {
       this.log.warn({ agentId: id }, 'agent reconnected; closing its previous session');
       previous.call.end();
     }
     const now = Date.now();
-    this.sessions.set(id, { hello, facts: hello.facts, instances: hello.instances, call, connectedAt: now, lastSeen: now });
+    this.sessions.set(id, { hello, facts: hello.facts, instances: hello.instances, call, connectedAt: now, lastSeen: now, principal });
     this.saveAgent({
       id,
       hostname: hello.facts?.hostname ?? '',
@@ -116,9 +139,19 @@ export class AgentHub implements AgentPort {
       if (p.agentId !== id) continue;
       clearTimeout(p.grace);
       p.grace = undefined;
+      p.sentOn = call;
       call.write({ command: { command_id: cid, kind: p.kind, args_json: p.argsJson } });
     }
     return id;
+  }
+
+  /** Closes an agent's session at once (its certificate was revoked); true if it was connected. */
+  disconnect(id: string, reason: string): boolean {
+    const s = this.sessions.get(id);
+    if (!s) return false;
+    this.unregister(id, s.call);
+    s.call.emit('error', toServiceError(new ZddError('UNAUTHENTICATED', reason)));
+    return true;
   }
 
   private unregister(id: string, call: SessionCall) {
@@ -162,12 +195,25 @@ export class AgentHub implements AgentPort {
     if (!s || s.call !== call) return;
     s.lastSeen = Date.now();
     if (m.heartbeat) {
+      checkHeartbeat(m.heartbeat);
       s.facts = m.heartbeat.facts ?? s.facts;
       s.instances = m.heartbeat.instances;
     } else if (m.progress) {
-      this.pending.get(m.progress.command_id)?.onProgress?.(m.progress.message);
+      const p = this.pending.get(m.progress.command_id);
+      if (p?.sentOn === call) p.onProgress?.(m.progress.message.slice(0, 4096));
     } else if (m.result) {
       const r = m.result;
+      const p = this.pending.get(r.command_id);
+      // a result for a command this session was not given (another agent's, or one sent down a
+      // newer session since) settles nothing
+      if (!p || p.sentOn !== call) {
+        if (p) this.log.warn({ agentId: id, commandId: r.command_id.slice(0, 200) }, 'result from a session the command was not sent to; ignored');
+        return;
+      }
+      if (r.result_json.length + r.error_message.length > MAX_RESULT_BYTES) {
+        this.settle(r.command_id, new ZddError('INVALID_ARGUMENT', `agent ${id} answered ${p.kind} with more than 1 MB`));
+        return;
+      }
       if (r.ok) {
         let value: unknown = {};
         try {
@@ -179,9 +225,23 @@ export class AgentHub implements AgentPort {
       } else {
         this.settle(r.command_id, new ZddError((r.error_code || 'INTERNAL') as ErrorCode, r.error_message || 'command failed'));
       }
+    } else if (m.renew) {
+      this.renew(s, m.renew.csr_pem);
     } else if (m.hello) {
       throw new ZddError('INVALID_ARGUMENT', 'hello sent twice in one session');
     }
+  }
+
+  /** A new certificate for the session's own identity; one request at a time. */
+  private renew(s: AgentSession, csrPem: string) {
+    if (!this.trust || !s.principal) throw new ZddError('INVALID_ARGUMENT', 'this coordinator serves plaintext: there is no certificate to renew');
+    if (s.renewing) return;
+    s.renewing = true;
+    this.trust
+      .renew(s.principal, csrPem)
+      .then((c) => s.call.write({ certificate: { cert_pem: c.certPem, not_after_ms: c.notAfterMs } }))
+      .catch((err) => this.log.warn({ agentId: s.principal?.name, err: errorMessage(err) }, 'certificate renewal refused'))
+      .finally(() => (s.renewing = false));
   }
 
   private settle(commandId: string, err: Error | undefined, value?: unknown) {
@@ -222,7 +282,10 @@ export class AgentHub implements AgentPort {
       };
       this.pending.set(commandId, p);
       const s = this.sessions.get(agentId);
-      if (s) s.call.write({ command: { command_id: commandId, kind, args_json: argsJson } });
+      if (s) {
+        p.sentOn = s.call;
+        s.call.write({ command: { command_id: commandId, kind, args_json: argsJson } });
+      }
       else
         p.grace = setTimeout(
           () => this.settle(commandId, new ZddError('AGENT_UNAVAILABLE', `agent ${agentId} is not connected`)),

@@ -20,6 +20,38 @@ import { compileSpec } from '../lib/spec.js';
 import { isMixed } from '../lib/traffic.js';
 import { isWait, statusOf, transition } from './rollout-state.js';
 import { resultOf } from './steps.js';
+import { PLAINTEXT_PRINCIPAL, requireRole, type FleetTrust, type Principal } from './trust.js';
+import type { Role } from './store.js';
+
+type Method = Exclude<Extract<keyof ControlHandlers, string>, ''>;
+
+/** The least role each call needs. Reads are the viewer's; anything that changes state is audited. */
+const NEEDS: Record<string, Role> = {
+  GetService: 'viewer', ListAgents: 'viewer', Plan: 'viewer', GetRollout: 'viewer', ListRollouts: 'viewer', WatchRollout: 'viewer', WhoAmI: 'viewer',
+  StartRollout: 'deployer', PauseRollout: 'deployer', ResumeRollout: 'deployer', PromoteRollout: 'deployer', AbortRollout: 'deployer', Rollback: 'deployer',
+  // a spec carries commands that run on every host: applying one is an admin's
+  ApplyService: 'admin', CreateJoinToken: 'admin', RevokeAgent: 'admin', RevokeOperator: 'admin', ListCertificates: 'admin', ListAudit: 'admin',
+};
+
+/** The longest text each request field may carry; any other string field: 256. */
+const FIELD_LIMITS: Record<string, number> = { spec_json: 1024 * 1024, analysis_json: 16_384, reason: 1024, artifact: 4096, steps: 1024 };
+
+/** Refuses any string in a request beyond its field's limit, naming the field, not echoing the value. */
+export function checkRequestBounds(req: unknown, path = ''): void {
+  if (typeof req !== 'object' || req === null) return;
+  const entries = Object.entries(req as Record<string, unknown>);
+  if (entries.length > 64) throw new ZddError('INVALID_ARGUMENT', `${path || 'the request'} has more than 64 entries`);
+  for (const [k, v] of entries) {
+    const at = path ? `${path}.${k}` : k;
+    if (typeof v === 'string') {
+      const max = FIELD_LIMITS[k] ?? 256;
+      if (v.length > max || k.length > 256) throw new ZddError('INVALID_ARGUMENT', `${at.slice(0, 300)} is ${v.length} characters long; at most ${max}`);
+    } else if (typeof v === 'object') checkRequestBounds(v, at);
+  }
+}
+
+/** How an operator appears in a rollout's events: by name, or "the operator" over plaintext. */
+const byWhom = (who: Principal) => (who === PLAINTEXT_PRINCIPAL ? 'the operator' : who.name);
 
 /** states in which no executor runs: a watch ends there */
 const AT_REST = new Set(['succeeded', 'failed', 'paused', 'rolled_back', 'aborted']);
@@ -47,6 +79,8 @@ export class Control {
     private readonly hub: AgentHub,
     private readonly executor: Executor,
     private readonly log: Logger,
+    /** absent over plaintext: every caller is then PLAINTEXT_PRINCIPAL */
+    private readonly trust?: FleetTrust,
     /** the executor's clock: journal times from both read alike */
     private readonly clock: Clock = executor.clock,
   ) {
@@ -62,6 +96,7 @@ export class Control {
       version: r.version,
       from_version: r.fromVersion,
       strategy: r.strategy,
+      created_by: r.createdBy,
       state: memPause ? 'paused' : r.state,
       status: memPause ? 'paused' : statusOf(r, steps),
       pause_reason: memPause ?? (r.state === 'paused' ? r.pauseReason : ''),
@@ -186,7 +221,7 @@ export class Control {
     return this.hub.fleet().map((h) => ({ ...h, edgeMode: modes.get(h.agentId) || undefined }));
   }
 
-  private insert(r: { service: string; revision: number; version: string; fromVersion: string; strategy: string; paramsJson: string }, steps: PlannedStep[]): RolloutRow {
+  private insert(r: { service: string; revision: number; version: string; fromVersion: string; strategy: string; paramsJson: string; createdBy: string }, steps: PlannedStep[]): RolloutRow {
     const active = this.store.activeRollout(r.service);
     if (active) {
       throw new ZddError('ROLLOUT_ACTIVE', `rollout ${active.id} of ${r.service} is still ${active.state}`, {
@@ -200,7 +235,7 @@ export class Control {
   }
 
   /** Ends the wait of the running canary step, bake, keep-old window or pause. */
-  private promote(id: string): RolloutRow {
+  private promote(id: string, who: Principal): RolloutRow {
     const r = this.find(id);
     const w = this.store.steps(r.id).find((s) => s.state === 'running' && isWait(s.kind));
     if ((r.state !== 'running' && r.state !== 'paused') || !w || this.pausedInMemory.has(r.id)) {
@@ -212,7 +247,7 @@ export class Control {
     transition(this.store, this.log, r.id, r.state, {
       to: 'running',
       patch: { promoteSeq: w.seq, ...(r.state === 'paused' ? { pauseReason: '' } : {}) },
-      event: { atMs: this.clock.now(), level: 'info', agentId: '', message: `promoted by the operator at step ${w.seq} (${w.kind})`, kind: 'promoted' },
+      event: { atMs: this.clock.now(), level: 'info', agentId: '', message: `promoted by ${byWhom(who)} at step ${w.seq} (${w.kind})`, kind: 'promoted' },
     });
     this.executor.wake(r.id);
     this.launch(r.id);
@@ -258,12 +293,12 @@ export class Control {
   }
 
   /** Returns a service to its previous version: a running rollout turns back; otherwise a rollback rollout. */
-  private rollback(service: string): RolloutRow {
+  private rollback(service: string, who: Principal): RolloutRow {
     if (!service) throw new ZddError('INVALID_ARGUMENT', 'name the service to roll back');
     const svc = this.store.getService(service);
     if (!svc) throw new ZddError('UNKNOWN_SERVICE', `no service named "${service}"`, { hint: 'list rollouts with zddctl history' });
     const active = this.store.activeRollout(service);
-    if (active) return this.requestReturn(active, 'rolled_back', 'rolled back by the operator');
+    if (active) return this.requestReturn(active, 'rolled_back', `rolled back by ${byWhom(who)}`);
     const traffic = this.store.traffic(service);
     // traffic left with a canary or a second colour (a rollout that could not finish): back to the live version alone
     const unclean = isMixed(traffic);
@@ -298,6 +333,7 @@ export class Control {
         version: target,
         fromVersion: svc.liveVersion,
         strategy: 'rollback',
+        createdBy: who === PLAINTEXT_PRINCIPAL ? '' : who.label,
         paramsJson: JSON.stringify({ version: target, strategy: 'rollback', batch: { count: 1 }, pauseMs: 0, failureLimit: 0, edges, spec }),
       },
       steps,
@@ -378,21 +414,21 @@ export class Control {
     this.log.info({ rolloutId: r.id, running }, 'rollout resumed after a restart');
   }
 
-  private pauseRollout(id: string): RolloutRow {
+  private pauseRollout(id: string, who: Principal): RolloutRow {
     const r = this.find(id);
     if (r.state !== 'running') {
       throw new ZddError('INVALID_ARGUMENT', `rollout ${r.id} is ${r.state}; only a running rollout can be paused`);
     }
     transition(this.store, this.log, r.id, 'running', {
       to: 'paused',
-      patch: { pauseReason: 'paused by the operator' },
-      event: { atMs: this.clock.now(), level: 'info', agentId: '', message: 'paused by the operator; steps already under way finish first', kind: 'paused' },
+      patch: { pauseReason: `paused by ${byWhom(who)}` },
+      event: { atMs: this.clock.now(), level: 'info', agentId: '', message: `paused by ${byWhom(who)}; steps already under way finish first`, kind: 'paused' },
     });
     this.changes.emit('change', r.id);
     return this.store.getRollout(r.id)!;
   }
 
-  private resumeRollout(id: string): RolloutRow {
+  private resumeRollout(id: string, who: Principal): RolloutRow {
     if (!id) throw new ZddError('INVALID_ARGUMENT', 'name the rollout to resume', { hint: 'zddctl history SERVICE lists them' });
     const r = this.find(id);
     const memPause = this.pausedInMemory.get(r.id);
@@ -406,7 +442,7 @@ export class Control {
       transition(this.store, this.log, r.id, r.state, {
         to: 'running',
         patch: { pauseReason: '' },
-        event: { atMs: this.clock.now(), level: 'info', agentId: '', message: 'resumed by the operator', kind: 'resumed' },
+        event: { atMs: this.clock.now(), level: 'info', agentId: '', message: `resumed by ${byWhom(who)}`, kind: 'resumed' },
       });
     } catch (err) {
       if (err instanceof ZddError && err.code !== 'DB_ERROR') throw err;
@@ -419,19 +455,65 @@ export class Control {
     return this.store.getRollout(r.id)!;
   }
 
+  /** The caller of a call: its certificate's principal over TLS, PLAINTEXT_PRINCIPAL without. */
+  private caller(call: object): Principal {
+    return this.trust ? this.trust.authenticate(call) : PLAINTEXT_PRINCIPAL;
+  }
+
+  /** Authenticates, bounds and authorizes a call; calls that change state are audited, refused ones too. */
+  private admit(method: Method, call: { request: unknown }): Principal {
+    let who: Principal | undefined;
+    try {
+      who = this.caller(call);
+      checkRequestBounds(call.request);
+      requireRole(who, NEEDS[method], method);
+      return who;
+    } catch (err) {
+      // an unauthenticated caller is logged, not journalled: it could fill the disk
+      if (who) this.audit(who, method, call.request, 'refused', errorMessage(err));
+      this.log.warn({ method, principal: who?.label, err: errorMessage(err) }, 'control call refused');
+      throw err;
+    }
+  }
+
+  private audit(who: Principal, method: Method, req: unknown, outcome: 'ok' | 'refused' | 'failed', detail: string) {
+    if (NEEDS[method] === 'viewer') return;
+    const r = (req ?? {}) as Record<string, unknown>;
+    const target = [r.service, r.name, r.id].find((v) => typeof v === 'string' && v) as string | undefined;
+    try {
+      this.store.addAudit({ atMs: this.clock.now(), principal: who.label, role: who.role, action: method, target: (target ?? '').slice(0, 128), outcome, detail: detail.slice(0, 1024) });
+    } catch (err) {
+      this.log.error({ method, principal: who.label, err: errorMessage(err) }, 'audit entry not recorded');
+    }
+  }
+
   handlers(): ControlHandlers {
     const unary =
-      <Req, Res>(fn: (req: Req) => Res) =>
+      <Req, Res>(method: Method, fn: (req: Req, who: Principal) => Res) =>
       (call: grpc.ServerUnaryCall<Req, Res>, cb: grpc.sendUnaryData<Res>) => {
+        let who: Principal;
         try {
-          cb(null, fn(call.request));
+          who = this.admit(method, call);
+        } catch (err) {
+          cb(toServiceError(err));
+          return;
+        }
+        try {
+          const res = fn(call.request, who);
+          this.audit(who, method, call.request, 'ok', '');
+          cb(null, res);
         } catch (err) {
           if (!(err instanceof ZddError)) this.log.error({ err }, 'control request failed');
+          this.audit(who, method, call.request, 'failed', errorMessage(err));
           cb(toServiceError(err));
         }
       };
+    const trust = () => {
+      if (!this.trust) throw new ZddError('INVALID_ARGUMENT', 'this coordinator serves plaintext (--plaintext): it has no fleet CA and no certificates', { hint: 'restart it without --plaintext' });
+      return this.trust;
+    };
     return {
-      ApplyService: unary((req) => {
+      ApplyService: unary('ApplyService', (req) => {
         let raw: unknown;
         try {
           raw = JSON.parse(req.spec_json);
@@ -443,12 +525,12 @@ export class Control {
         this.log.info({ service: spec.name, revision: row.revision, changed }, changed ? 'service spec stored' : 'service spec unchanged');
         return { name: row.name, revision: row.revision, spec_json: row.specJson, live_version: row.liveVersion, changed };
       }),
-      GetService: unary((req) => {
+      GetService: unary('GetService', (req) => {
         const row = this.store.getService(req.name);
         if (!row) throw new ZddError('UNKNOWN_SERVICE', `no service named "${req.name}"`, { hint: 'apply its spec first: zddctl apply -f SPEC' });
         return { name: row.name, revision: row.revision, spec_json: row.specJson, live_version: row.liveVersion, changed: false };
       }),
-      ListAgents: unary(() => ({
+      ListAgents: unary('ListAgents', () => ({
         agents: this.store.listAgents().map((a) => {
           const s = this.hub.session(a.id);
           return {
@@ -469,8 +551,8 @@ export class Control {
           };
         }),
       })),
-      Plan: unary((req) => ({ plan_json: JSON.stringify(this.plan(req).plan) })),
-      StartRollout: unary((req) => {
+      Plan: unary('Plan', (req) => ({ plan_json: JSON.stringify(this.plan(req).plan) })),
+      StartRollout: unary('StartRollout', (req: StartRolloutRequest__Output, who) => {
         const { plan, params, revision } = this.plan(req);
         const row = this.insert(
           {
@@ -479,25 +561,61 @@ export class Control {
             version: plan.version,
             fromVersion: plan.fromVersion,
             strategy: plan.strategy,
+            createdBy: who === PLAINTEXT_PRINCIPAL ? '' : who.label,
             paramsJson: JSON.stringify({ ...params, edges: plan.edges, batches: plan.batches, notes: plan.notes, spec: JSON.parse(this.store.getService(plan.service)!.specJson) }),
           },
           plan.steps,
         );
+        if (who !== PLAINTEXT_PRINCIPAL) this.store.addEvent({ rolloutId: row.id, atMs: this.clock.now(), level: 'info', agentId: '', message: `started by ${who.name}`, kind: 'plan' });
         for (const note of plan.notes) this.store.addEvent({ rolloutId: row.id, atMs: this.clock.now(), level: 'info', agentId: '', message: note, kind: 'plan' });
         this.log.info({ rolloutId: row.id, service: row.service, version: row.version, batches: plan.batches.length }, 'rollout planned');
         this.launch(row.id);
         return this.snapshot(row);
       }),
-      GetRollout: unary((req) => this.snapshot(this.find(req.id))),
-      PauseRollout: unary((req) => this.snapshot(this.pauseRollout(req.id))),
-      ResumeRollout: unary((req) => this.snapshot(this.resumeRollout(req.id))),
-      PromoteRollout: unary((req) => this.snapshot(this.promote(req.id))),
-      AbortRollout: unary((req) => this.snapshot(this.requestReturn(this.find(req.id), 'aborted', req.reason ? `aborted by the operator: ${req.reason}` : 'aborted by the operator'))),
-      Rollback: unary((req) => this.snapshot(this.rollback(req.service))),
-      ListRollouts: unary((req) => ({ rollouts: this.store.listRollouts(req.service || undefined, req.limit || 20).map((r) => this.snapshot(r)) })),
+      GetRollout: unary('GetRollout', (req) => this.snapshot(this.find(req.id))),
+      PauseRollout: unary('PauseRollout', (req, who) => this.snapshot(this.pauseRollout(req.id, who))),
+      ResumeRollout: unary('ResumeRollout', (req, who) => this.snapshot(this.resumeRollout(req.id, who))),
+      PromoteRollout: unary('PromoteRollout', (req, who) => this.snapshot(this.promote(req.id, who))),
+      AbortRollout: unary('AbortRollout', (req, who) =>
+        this.snapshot(this.requestReturn(this.find(req.id), 'aborted', `aborted by ${byWhom(who)}${req.reason ? `: ${req.reason}` : ''}`)),
+      ),
+      Rollback: unary('Rollback', (req, who) => this.snapshot(this.rollback(req.service, who))),
+      ListRollouts: unary('ListRollouts', (req) => ({ rollouts: this.store.listRollouts(req.service || undefined, req.limit || 20).map((r) => this.snapshot(r)) })),
+      CreateJoinToken: unary('CreateJoinToken', (req, who) => {
+        const t = trust();
+        const { token, expiresMs } = t.createToken(who, req.kind as 'agent' | 'operator', req.name, req.role as Role | '', req.ttl_ms || 3_600_000);
+        return { token, expires_at_ms: expiresMs, ca_sha256: t.caSha256 };
+      }),
+      RevokeAgent: unary('RevokeAgent', (req, who) => {
+        trust();
+        if (!req.name) throw new ZddError('INVALID_ARGUMENT', 'name the agent to revoke');
+        const revoked = this.store.revokePrincipal('agent', req.name, this.clock.now());
+        if (!revoked && !this.store.listAgents().some((a) => a.id === req.name)) throw new ZddError('NOT_FOUND', `no agent "${req.name}" holds a certificate`, { hint: 'zddctl agents lists them' });
+        const disconnected = this.hub.disconnect(req.name, `the certificate of agent ${req.name} was revoked by ${who.label}`);
+        this.log.warn({ agentId: req.name, by: who.label, revoked, disconnected }, 'agent revoked');
+        return { revoked, disconnected };
+      }),
+      RevokeOperator: unary('RevokeOperator', (req, who) => {
+        trust();
+        if (!req.name) throw new ZddError('INVALID_ARGUMENT', 'name the operator to revoke');
+        const revoked = this.store.revokePrincipal('operator', req.name, this.clock.now());
+        if (!revoked) throw new ZddError('NOT_FOUND', `operator "${req.name}" holds no certificate that is not revoked already`);
+        this.log.warn({ operator: req.name, by: who.label, revoked }, 'operator revoked');
+        return { revoked, disconnected: false };
+      }),
+      ListCertificates: unary('ListCertificates', () => ({
+        certificates: this.store.certificates().map((c) => ({
+          fingerprint: c.fingerprint, kind: c.kind, name: c.name, role: c.role, issued_at_ms: c.issuedMs, not_after_ms: c.notAfterMs, revoked_at_ms: c.revokedMs,
+        })),
+      })),
+      ListAudit: unary('ListAudit', (req) => ({
+        entries: this.store.audit(Math.min(req.limit || 50, 1000)).map((a) => ({ at_ms: a.atMs, principal: a.principal, role: a.role, action: a.action, target: a.target, outcome: a.outcome, detail: a.detail })),
+      })),
+      WhoAmI: unary('WhoAmI', (_req, who) => ({ principal: who.label, role: who.role, not_after_ms: who.notAfterMs })),
       WatchRollout: (call) => {
         let row: RolloutRow;
         try {
+          this.admit('WatchRollout', call);
           row = this.find(call.request.id);
         } catch (err) {
           call.emit('error', toServiceError(err));

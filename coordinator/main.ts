@@ -1,8 +1,17 @@
 // zdd-coordinator entry point: flags → frozen config → startCoordinator (coordinator/server.ts).
 import { createLogger } from '../lib/log.js';
 import { ZddError, errorMessage } from '../lib/errors.js';
+import path from 'node:path';
+import { InvalidArgumentError } from 'commander';
 import { EnvCommand } from '../lib/env-options.js';
+import { parseLifetime } from '../lib/duration.js';
 import { COORDINATOR_VERSION, startCoordinator } from './server.js';
+
+function lifetime(v: string): number {
+  const ms = parseLifetime(v);
+  if (ms === undefined || ms < 60_000) throw new InvalidArgumentError('expected a lifetime such as 30d, 12h or 10m (at least 1m)');
+  return ms;
+}
 
 // Each flag also from ZDD_<FLAG>: the systemd unit's EnvironmentFile.
 const program = new EnvCommand('zdd-coordinator', process.env)
@@ -10,7 +19,12 @@ const program = new EnvCommand('zdd-coordinator', process.env)
   .version(COORDINATOR_VERSION)
   .option('--listen <addr>', 'gRPC address for agents and zddctl', '127.0.0.1:7700')
   .option('--db <file>', 'SQLite database file', '/var/lib/zdd-coordinator/zdd.db')
-  .option('--insecure', 'allow plaintext gRPC on a non-loopback address', false)
+  .option('--pki-dir <dir>', "the fleet CA, the coordinator's certificate and the local admin's zddctl config (default: DB's directory/pki)")
+  .option('--tls-san <names>', 'more DNS names or IP addresses for the server certificate, comma-separated', (v) => v.split(',').map((x) => x.trim()).filter(Boolean), [])
+  .option('--agent-cert-ttl <lifetime>', "lifetime of agents' certificates (renewed over the session when a third is left)", lifetime, 30 * 86_400_000)
+  .option('--operator-cert-ttl <lifetime>', "lifetime of operators' certificates", lifetime, 30 * 86_400_000)
+  .option('--plaintext', 'serve plaintext gRPC with no authentication (loopback only, unless --insecure too)', false)
+  .option('--insecure', 'allow --plaintext on a non-loopback address', false)
   .option('--heartbeat-ms <n>', 'agent heartbeat interval', (v) => Number(v), 5000)
   .option('--agent-grace-ms <n>', 'how long a step waits for its disconnected agent before the rollout pauses', (v) => Number(v), 30_000)
   .option('--resume-wait-ms <n>', 'after a restart, how long to wait for agents before resuming rollouts', (v) => Number(v), 10_000)
@@ -24,7 +38,12 @@ async function main() {
     Object.freeze({
       listen: o.listen,
       db: o.db,
+      plaintext: o.plaintext,
       insecure: o.insecure,
+      pkiDir: path.resolve(o.pkiDir ?? path.join(path.dirname(path.resolve(o.db)), 'pki')),
+      tlsSans: o.tlsSan,
+      agentCertTtlMs: o.agentCertTtl,
+      operatorCertTtlMs: o.operatorCertTtl,
       heartbeatMs: o.heartbeatMs,
       agentGraceMs: o.agentGraceMs,
       resumeWaitMs: o.resumeWaitMs,

@@ -2,7 +2,9 @@
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from '../lib/log.js';
 import { ZddError } from '../lib/errors.js';
-import { SERVER_OPTIONS, protos, serverCredentials } from '../lib/grpc.js';
+import { SERVER_OPTIONS, plaintextServerCredentials, protos, toServiceError } from '../lib/grpc.js';
+import { errorMessage } from '../lib/errors.js';
+import { FleetTrust } from './trust.js';
 import { SqliteStore } from './store.js';
 import { AgentHub } from './agent-hub.js';
 import { Executor, systemClock } from './executor.js';
@@ -13,7 +15,15 @@ export const COORDINATOR_VERSION = '0.1.0';
 export interface CoordinatorConfig {
   listen: string;
   db: string;
+  /** serve plaintext gRPC instead of mutual TLS (loopback, or with insecure) */
+  plaintext: boolean;
   insecure: boolean;
+  /** the fleet CA and the coordinator's certificates */
+  pkiDir: string;
+  /** names and addresses clients dial besides the listen address */
+  tlsSans: string[];
+  agentCertTtlMs: number;
+  operatorCertTtlMs: number;
   heartbeatMs: number;
   agentGraceMs: number;
   /** how long a resumed rollout waits for its agents to reconnect before going on without them */
@@ -23,38 +33,85 @@ export interface CoordinatorConfig {
 
 export interface Coordinator {
   port: number;
+  /** over TLS: the fleet CA's sha256 and the local admin's zddctl config */
+  caSha256?: string;
+  adminConfig?: string;
   shutdown(): Promise<void>;
 }
 
 export async function startCoordinator(cfg: CoordinatorConfig): Promise<Coordinator> {
-  const creds = serverCredentials(cfg.listen, cfg.insecure);
+  if (cfg.plaintext) plaintextServerCredentials(cfg.listen, cfg.insecure); // refuses a plaintext non-loopback listen without --insecure
   const store = new SqliteStore(cfg.db);
-  const hub = new AgentHub(store, cfg.log.child({ part: 'gateway' }), {
-    heartbeatMs: cfg.heartbeatMs,
-    graceMs: cfg.agentGraceMs,
-    coordinatorVersion: COORDINATOR_VERSION,
-  });
+  let trust: FleetTrust | undefined;
+  try {
+    if (!cfg.plaintext) {
+      trust = await FleetTrust.open(
+        { dir: cfg.pkiDir, listen: cfg.listen, sans: cfg.tlsSans, agentCertTtlMs: cfg.agentCertTtlMs, operatorCertTtlMs: cfg.operatorCertTtlMs },
+        store,
+        cfg.log.child({ part: 'trust' }),
+      );
+    }
+  } catch (err) {
+    store.close();
+    throw err;
+  }
+  const creds = trust ? trust.credentials() : plaintextServerCredentials(cfg.listen, cfg.insecure);
+  if (!trust) {
+    cfg.log.warn(
+      { listen: cfg.listen },
+      'PLAINTEXT: no TLS and no authentication; anyone who can reach this address can run commands on every host. Use only on loopback or a network you fully control.',
+    );
+  }
+  const hub = new AgentHub(
+    store,
+    cfg.log.child({ part: 'gateway' }),
+    { heartbeatMs: cfg.heartbeatMs, graceMs: cfg.agentGraceMs, coordinatorVersion: COORDINATOR_VERSION },
+    trust,
+  );
   let control: Control | undefined;
   const executor = new Executor(store, hub, systemClock, cfg.log.child({ part: 'executor' }), (id) => control?.changes.emit('change', id), {
     onPausedInMemory: (id, reason) => control?.pausedInMemory.set(id, reason),
     pauseRequested: (id) => control?.pausedInMemory.has(id) ?? false,
   });
-  control = new Control(store, hub, executor, cfg.log.child({ part: 'control' }));
+  control = new Control(store, hub, executor, cfg.log.child({ part: 'control' }), trust);
 
   const server = new grpc.Server(SERVER_OPTIONS);
   const { agent, control: ctl } = protos();
   server.addService(agent.zdd.v1.AgentGateway.service, { Session: (call: any) => hub.handle(call) });
   server.addService(ctl.zdd.v1.Control.service, control.handlers());
+  if (trust) {
+    const t = trust;
+    server.addService(agent.zdd.v1.Enrollment.service, {
+      Enroll: (call: any, cb: any) => {
+        const { token, csr_pem } = call.request as { token: string; csr_pem: string };
+        t.enroll(token, csr_pem).then(
+          ({ certPem, row }) => cb(null, { cert_pem: certPem, ca_pem: t.caPem, kind: row.kind, name: row.name, role: row.role, not_after_ms: row.notAfterMs }),
+          (err) => {
+            cfg.log.warn({ err: errorMessage(err) }, 'enrolment refused');
+            cb(toServiceError(err));
+          },
+        );
+      },
+    });
+  }
   const port = await new Promise<number>((resolve, reject) =>
     server.bindAsync(cfg.listen, creds, (err, p) =>
       err ? reject(new ZddError('INVALID_ARGUMENT', `cannot listen on ${cfg.listen}: ${err.message}`, { cause: err })) : resolve(p),
     ),
   );
-  cfg.log.info({ listen: cfg.listen, port, db: cfg.db }, 'coordinator listening');
+  let adminConfig: string | undefined;
+  if (trust) {
+    const host = cfg.listen.replace(/:\d+$/, '');
+    const address = `${host === '0.0.0.0' || host === '[::]' ? '127.0.0.1' : host}:${port}`;
+    adminConfig = await trust.ensureBootstrapAdmin(address);
+  }
+  cfg.log.info({ listen: cfg.listen, port, db: cfg.db, tls: !!trust, caSha256: trust?.caSha256, adminConfig }, 'coordinator listening');
   // Rollouts this coordinator was running when it stopped continue where they were.
   void control.resumeInterrupted(Math.round(performance.timeOrigin), cfg.resumeWaitMs).catch((err) => cfg.log.error({ err }, 'resume failed'));
   return {
     port,
+    caSha256: trust?.caSha256,
+    adminConfig,
     async shutdown() {
       executor.stop();
       hub.close();

@@ -53,6 +53,47 @@ export interface RolloutRow {
   abortOutcome: RollbackOutcome | '';
   /** the latest step seq an operator promoted (ended the wait of) */
   promoteSeq: number;
+  /** the operator who started it ("" before operators existed, or over plaintext) */
+  createdBy: string;
+}
+
+export type Role = 'viewer' | 'deployer' | 'admin';
+export type PrincipalKind = 'agent' | 'operator';
+
+/** A one-time join token: only the sha256 of its secret is kept. */
+export interface JoinTokenRow {
+  id: string;
+  secretSha256: string;
+  kind: PrincipalKind;
+  name: string;
+  /** operators: the role the certificate will carry */
+  role: Role | '';
+  createdMs: number;
+  expiresMs: number;
+  usedMs: number;
+  createdBy: string;
+}
+
+/** A certificate the fleet CA issued, keyed by its sha256 fingerprint; a revoked one is refused. */
+export interface CertificateRow {
+  fingerprint: string;
+  kind: PrincipalKind | 'coordinator';
+  name: string;
+  role: Role | '';
+  issuedMs: number;
+  notAfterMs: number;
+  revokedMs: number;
+}
+
+/** A mutating control call, allowed or refused, with who made it. */
+export interface AuditRow {
+  atMs: number;
+  principal: string;
+  role: string;
+  action: string;
+  target: string;
+  outcome: 'ok' | 'refused' | 'failed';
+  detail: string;
 }
 
 /** A journalled step: its place in the plan, its typed kind and arguments (steps.ts), and its progress. */
@@ -102,7 +143,7 @@ export interface Store {
   setLiveVersion(name: string, version: string): void;
   activeRollout(service: string): RolloutRow | undefined;
   /** Inserts a rollout and its planned steps in one transaction. */
-  createRollout(r: Omit<RolloutRow, 'id' | 'pauseReason' | 'outcome' | 'abortReason' | 'abortOutcome' | 'promoteSeq'>, steps: NewStep[]): RolloutRow;
+  createRollout(r: NewRollout, steps: NewStep[]): RolloutRow;
   /**
    * Turns a rollout into a return to its old version, in one transaction: pending steps are
    * skipped, the return's steps appended, the outcome recorded, and (optionally) a step ended.
@@ -129,7 +170,32 @@ export interface Store {
   traffic(service: string): TrafficDoc | undefined;
   /** random per database: command ids carry it, so a new database never reuses an agent's recorded id */
   instanceId(): string;
+  addJoinToken(t: JoinTokenRow): void;
+  joinToken(id: string): JoinTokenRow | undefined;
+  /**
+   * Spends a join token and records the certificate issued for it, in one transaction; throws
+   * UNAUTHENTICATED (with the reason) when the token is unknown, spent or expired.
+   */
+  redeemJoinToken(id: string, secretSha256: string, nowMs: number, issue: (t: JoinTokenRow) => CertificateRow): CertificateRow;
+  addCertificate(c: CertificateRow): void;
+  certificate(fingerprint: string): CertificateRow | undefined;
+  /** Revokes every certificate of a principal; the number revoked. */
+  revokePrincipal(kind: PrincipalKind, name: string, nowMs: number): number;
+  certificates(): CertificateRow[];
+  addAudit(a: AuditRow): void;
+  audit(limit: number): AuditRow[];
   close(): void;
+}
+
+export type NewRollout = Omit<RolloutRow, 'id' | 'pauseReason' | 'outcome' | 'abortReason' | 'abortOutcome' | 'promoteSeq' | 'createdBy'> & { createdBy?: string };
+
+/** The token if it can still be spent; UNAUTHENTICATED with the reason if not. */
+export function usableToken(t: JoinTokenRow | undefined, secretSha256: string, nowMs: number): JoinTokenRow {
+  const refuse = (why: string) => new ZddError('UNAUTHENTICATED', `join token refused: ${why}`, { hint: 'ask an admin for a new one: zddctl token create' });
+  if (!t || t.secretSha256 !== secretSha256) throw refuse('it is not a token of this coordinator');
+  if (t.usedMs) throw refuse(`it was already used at ${new Date(t.usedMs).toISOString()}; a token joins once`);
+  if (t.expiresMs <= nowMs) throw refuse(`it expired at ${new Date(t.expiresMs).toISOString()}`);
+  return t;
 }
 
 /** "zdd\x01": marks the file as zdd's, so the coordinator never writes into someone else's database. */
@@ -172,6 +238,17 @@ const MIGRATIONS: string[] = [
    ALTER TABLE rollouts ADD COLUMN abort_outcome TEXT NOT NULL DEFAULT '';
    ALTER TABLE rollouts ADD COLUMN promote_seq INTEGER NOT NULL DEFAULT 0;
    ALTER TABLE services ADD COLUMN previous_version TEXT NOT NULL DEFAULT '';`,
+  `CREATE TABLE join_tokens (
+     id TEXT PRIMARY KEY, secret_sha256 TEXT NOT NULL, kind TEXT NOT NULL, name TEXT NOT NULL, role TEXT NOT NULL,
+     created_ms INTEGER NOT NULL, expires_ms INTEGER NOT NULL, used_ms INTEGER NOT NULL DEFAULT 0, created_by TEXT NOT NULL);
+   CREATE TABLE certificates (
+     fingerprint TEXT PRIMARY KEY, kind TEXT NOT NULL, name TEXT NOT NULL, role TEXT NOT NULL, issued_ms INTEGER NOT NULL,
+     not_after_ms INTEGER NOT NULL, revoked_ms INTEGER NOT NULL DEFAULT 0);
+   CREATE INDEX certificates_by_principal ON certificates (kind, name);
+   CREATE TABLE audit (
+     id INTEGER PRIMARY KEY AUTOINCREMENT, at_ms INTEGER NOT NULL, principal TEXT NOT NULL, role TEXT NOT NULL,
+     action TEXT NOT NULL, target TEXT NOT NULL, outcome TEXT NOT NULL, detail TEXT NOT NULL);
+   ALTER TABLE rollouts ADD COLUMN created_by TEXT NOT NULL DEFAULT '';`,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
@@ -336,6 +413,7 @@ export class SqliteStore implements Store {
       abortReason: r.abort_reason,
       abortOutcome: r.abort_outcome,
       promoteSeq: r.promote_seq,
+      createdBy: r.created_by,
     };
   }
 
@@ -344,17 +422,17 @@ export class SqliteStore implements Store {
     return r ? this.rollout(r) : undefined;
   }
 
-  createRollout(r: Omit<RolloutRow, 'id' | 'pauseReason' | 'outcome' | 'abortReason' | 'abortOutcome' | 'promoteSeq'>, steps: NewStep[]): RolloutRow {
+  createRollout(r: NewRollout, steps: NewStep[]): RolloutRow {
     return this.db.transaction(() => {
       if (this.activeRollout(r.service)) throw new ZddError('ROLLOUT_ACTIVE', `a rollout of ${r.service} is already active`);
       const n = (this.db.prepare('SELECT count(*) AS n FROM rollouts WHERE service = ?').get(r.service) as { n: number }).n;
       const id = `${r.service}-${n + 1}`;
       this.db
         .prepare(
-          `INSERT INTO rollouts (id, service, revision, version, from_version, strategy, params_json, state, error, created_ms)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+          `INSERT INTO rollouts (id, service, revision, version, from_version, strategy, params_json, state, error, created_ms, created_by)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
         )
-        .run(id, r.service, r.revision, r.version, r.fromVersion, r.strategy, r.paramsJson, r.state, r.error, r.createdMs);
+        .run(id, r.service, r.revision, r.version, r.fromVersion, r.strategy, r.paramsJson, r.state, r.error, r.createdMs, r.createdBy ?? '');
       this.insertSteps(id, steps);
       return this.getRollout(id)!;
     })();
@@ -475,6 +553,68 @@ export class SqliteStore implements Store {
   instanceId(): string {
     this.cachedInstanceId ??= (this.db.prepare("SELECT value FROM meta WHERE key = 'instance_id'").get() as { value: string }).value;
     return this.cachedInstanceId;
+  }
+
+  addJoinToken(t: JoinTokenRow): void {
+    this.db
+      .prepare(
+        `INSERT INTO join_tokens (id, secret_sha256, kind, name, role, created_ms, expires_ms, used_ms, created_by)
+         VALUES (@id, @secretSha256, @kind, @name, @role, @createdMs, @expiresMs, @usedMs, @createdBy)`,
+      )
+      .run(t);
+  }
+
+  joinToken(id: string): JoinTokenRow | undefined {
+    const r = this.db.prepare('SELECT * FROM join_tokens WHERE id = ?').get(id) as any;
+    return r && { id: r.id, secretSha256: r.secret_sha256, kind: r.kind, name: r.name, role: r.role, createdMs: r.created_ms, expiresMs: r.expires_ms, usedMs: r.used_ms, createdBy: r.created_by };
+  }
+
+  redeemJoinToken(id: string, secretSha256: string, nowMs: number, issue: (t: JoinTokenRow) => CertificateRow): CertificateRow {
+    return this.db.transaction(() => {
+      const t = usableToken(this.joinToken(id), secretSha256, nowMs);
+      this.db.prepare('UPDATE join_tokens SET used_ms = ? WHERE id = ?').run(nowMs, id);
+      const cert = issue({ ...t, usedMs: nowMs });
+      this.addCertificate(cert);
+      return cert;
+    })();
+  }
+
+  addCertificate(c: CertificateRow): void {
+    this.db
+      .prepare(
+        `INSERT INTO certificates (fingerprint, kind, name, role, issued_ms, not_after_ms, revoked_ms)
+         VALUES (@fingerprint, @kind, @name, @role, @issuedMs, @notAfterMs, @revokedMs)`,
+      )
+      .run(c);
+  }
+
+  private certRow = (r: any): CertificateRow => ({
+    fingerprint: r.fingerprint, kind: r.kind, name: r.name, role: r.role, issuedMs: r.issued_ms, notAfterMs: r.not_after_ms, revokedMs: r.revoked_ms,
+  });
+
+  certificate(fingerprint: string): CertificateRow | undefined {
+    const r = this.db.prepare('SELECT * FROM certificates WHERE fingerprint = ?').get(fingerprint);
+    return r ? this.certRow(r) : undefined;
+  }
+
+  revokePrincipal(kind: PrincipalKind, name: string, nowMs: number): number {
+    return this.db.prepare('UPDATE certificates SET revoked_ms = ? WHERE kind = ? AND name = ? AND revoked_ms = 0').run(nowMs, kind, name).changes;
+  }
+
+  certificates(): CertificateRow[] {
+    return this.db.prepare('SELECT * FROM certificates ORDER BY kind, name, issued_ms').all().map(this.certRow);
+  }
+
+  addAudit(a: AuditRow): void {
+    this.db
+      .prepare('INSERT INTO audit (at_ms, principal, role, action, target, outcome, detail) VALUES (@atMs, @principal, @role, @action, @target, @outcome, @detail)')
+      .run(a);
+  }
+
+  audit(limit: number): AuditRow[] {
+    return (this.db.prepare('SELECT * FROM audit ORDER BY id DESC LIMIT ?').all(limit) as any[]).map((r) => ({
+      atMs: r.at_ms, principal: r.principal, role: r.role, action: r.action, target: r.target, outcome: r.outcome, detail: r.detail,
+    }));
   }
 
   close(): void {

@@ -22,3 +22,12 @@ export function formatMs(ms: number): string {
   if (ms < 60_000) return `${(ms / 1000).toFixed(1)}s`;
   return `${Math.floor(ms / 60_000)}m${Math.round((ms % 60_000) / 1000)}s`;
 }
+
+/** A lifetime of a certificate or token: a duration as above, or whole days ("30d", at most 3650d). */
+export function parseLifetime(input: string): number | undefined {
+  const d = /^\s*(\d{1,4})d\s*$/.exec(input);
+  if (d) return Number(d[1]) >= 1 && Number(d[1]) <= 3650 ? Number(d[1]) * 86_400_000 : undefined;
+  const ms = parseDuration(input);
+  // a bare number is not a lifetime anyone means in milliseconds
+  return ms !== undefined && !/^\s*\d+(\.\d+)?\s*$/.test(input) ? ms : undefined;
+}

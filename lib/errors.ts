@@ -27,6 +27,7 @@ export type ErrorCode =
   | 'PREPARE_FAILED'
   | 'HOOK_FAILED'
   | 'PERMISSION_DENIED'
+  | 'UNAUTHENTICATED'
   | 'INTERNAL';
 
 export class ZddError extends Error {

@@ -5,6 +5,8 @@ import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { PROTO_DIR } from './paths.js';
 import { ZddError, type ErrorCode } from './errors.js';
+import { identityOf } from './pki.js';
+import type { PeerCertificate } from 'node:tls';
 import type { ProtoGrpcType as AgentProto } from '../proto/gen/agent.js';
 import type { ProtoGrpcType as ControlProto } from '../proto/gen/control.js';
 
@@ -43,6 +45,9 @@ export const CLIENT_OPTIONS: grpc.ChannelOptions = {
   'grpc.initial_reconnect_backoff_ms': 200,
   'grpc.max_reconnect_backoff_ms': 1_000,
   'grpc.max_receive_message_length': 16 * 1024 * 1024,
+  // over TLS the coordinator is checked by its certificate's identity, not a host name; a name
+  // here also keeps node from sending an IP address as SNI (deprecated, and warned about)
+  'grpc.ssl_target_name_override': 'zdd-coordinator',
 };
 
 /** True for 127.0.0.0/8, ::1 and localhost. */
@@ -52,18 +57,67 @@ export function isLoopback(address: string): boolean {
 }
 
 /**
- * Plaintext is allowed on loopback, or anywhere with an explicit insecure flag (TLS comes later).
+ * Plaintext is an explicit exception: allowed on loopback, or anywhere with --insecure as well.
  */
-export function serverCredentials(listen: string, insecure: boolean): grpc.ServerCredentials {
+export function plaintextServerCredentials(listen: string, insecure: boolean): grpc.ServerCredentials {
   if (!isLoopback(listen) && !insecure) {
     throw new ZddError('INSECURE_LISTEN', `refusing plaintext gRPC on ${listen}: it is not a loopback address`, {
-      hint: 'bind to 127.0.0.1, or pass --insecure if the network is private and you accept plaintext',
+      hint: 'drop --plaintext to serve TLS, or add --insecure if the network is private and you accept that anyone on it can deploy',
     });
   }
   return grpc.ServerCredentials.createInsecure();
 }
 
-export function clientCredentials(): grpc.ChannelCredentials {
+/**
+ * One static certificate provider for both the CA and the identity (grpc-js's experimental
+ * provider API). Listeners hear on the next tick: grpc-js registers its own watcher only after
+ * adding them, and an update delivered at once would reach no one.
+ */
+class StaticProvider implements grpc.experimental.CertificateProvider {
+  constructor(private readonly ca: Buffer, private readonly identity: { certificate: Buffer; privateKey: Buffer }) {}
+  addCaCertificateListener(l: grpc.experimental.CaCertificateUpdateListener) {
+    setImmediate(() => l({ caCertificate: this.ca }));
+  }
+  removeCaCertificateListener() {}
+  addIdentityCertificateListener(l: grpc.experimental.IdentityCertificateUpdateListener) {
+    setImmediate(() => l(this.identity));
+  }
+  removeIdentityCertificateListener() {}
+}
+
+/**
+ * TLS that asks every client for a certificate under the fleet CA but lets one without a
+ * certificate through the handshake: joining the fleet (Enrollment) needs no certificate, and
+ * every other call checks the caller's in the handler (coordinator/trust.ts), so that a refusal is
+ * a clear gRPC status rather than a failed handshake. A certificate node:tls could not verify
+ * against the CA (another CA, expired) reaches the handler as no certificate at all.
+ */
+export function fleetServerCredentials(o: { caPem: string; keyPem: string; certPem: string }): grpc.ServerCredentials {
+  // the chain carries the CA, so that a joining agent can pin it by its fingerprint
+  const p = new StaticProvider(Buffer.from(o.caPem), { certificate: Buffer.from(o.certPem + o.caPem), privateKey: Buffer.from(o.keyPem) });
+  // the same provider in both places: grpc-js's factory and constructor disagree on the argument order
+  return grpc.experimental.createCertificateProviderServerCredentials(p, p, false);
+}
+
+/** The verified client certificate of a call, if any (node:tls verified its chain and dates). */
+export function peerCertificate(call: { getAuthContext?: () => { sslPeerCertificate?: PeerCertificate } | null }): PeerCertificate | undefined {
+  return call.getAuthContext?.()?.sslPeerCertificate;
+}
+
+/**
+ * TLS to the coordinator, trusting only the fleet CA, and only a certificate that names the
+ * coordinator (zdd://coordinator): an agent's or operator's certificate under the same CA cannot
+ * pose as it. Host names are not what identifies it, so a coordinator reached through NAT or a new
+ * address needs no new certificate.
+ */
+export function fleetClientCredentials(o: { caPem: string; keyPem?: string; certPem?: string }): grpc.ChannelCredentials {
+  return grpc.credentials.createSsl(Buffer.from(o.caPem), o.keyPem ? Buffer.from(o.keyPem) : null, o.certPem ? Buffer.from(o.certPem) : null, {
+    checkServerIdentity: (_host, cert) =>
+      identityOf(cert.subjectaltname)?.kind === 'coordinator' ? undefined : new Error('the server\'s certificate is under the fleet CA but does not name the zdd coordinator'),
+  });
+}
+
+export function plaintextClientCredentials(): grpc.ChannelCredentials {
   return grpc.credentials.createInsecure();
 }
 
@@ -79,6 +133,8 @@ const TO_STATUS: Partial<Record<ErrorCode, grpc.status>> = {
   NOT_WAITING: grpc.status.FAILED_PRECONDITION,
   PORT_IN_USE: grpc.status.FAILED_PRECONDITION,
   AGENT_UNAVAILABLE: grpc.status.UNAVAILABLE,
+  UNAUTHENTICATED: grpc.status.UNAUTHENTICATED,
+  PERMISSION_DENIED: grpc.status.PERMISSION_DENIED,
 };
 
 /** Turns any error into a gRPC error carrying the zdd code and hint in metadata. */
@@ -98,6 +154,7 @@ export function fromServiceError(err: grpc.ServiceError): ZddError {
   const code = (err.metadata?.get('zdd-code')[0] as ErrorCode | undefined) ?? undefined;
   const hint = err.metadata?.get('zdd-hint')[0] as string | undefined;
   if (code) return new ZddError(code, err.details || err.message, { cause: err, hint });
+  if (err.code === grpc.status.UNAUTHENTICATED) return new ZddError('UNAUTHENTICATED', err.details || err.message, { cause: err });
   if (err.code === grpc.status.UNAVAILABLE) {
     return new ZddError('AGENT_UNAVAILABLE', `cannot reach the coordinator: ${err.details || err.message}`, {
       cause: err,

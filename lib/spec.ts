@@ -21,12 +21,58 @@ const signal = z.enum(['SIGTERM', 'SIGINT', 'SIGQUIT', 'SIGHUP', 'SIGUSR1', 'SIG
 const listen = z
   .union([port.transform(String), z.string()])
   .pipe(z.string().regex(/^(?:(?:\d{1,3}\.){3}\d{1,3}:|\[[0-9a-fA-F:]+\]:)?\d{1,5}$/, 'expected "PORT" or "ADDRESS:PORT"'));
+/**
+ * The directive names of an nginx snippet, as nginx reads them: quotes and escapes removed (a
+ * quoted "access_by_lua" is still that directive), one per statement, comments skipped.
+ */
+export function directiveNames(text: string): string[] {
+  const names: string[] = [];
+  let token = '';
+  let first = true;
+  let quote = '';
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (quote) {
+      if (c === '\\') token += text[++i] ?? '';
+      else if (c === quote) quote = '';
+      else token += c;
+      continue;
+    }
+    if (c === '"' || c === "'") quote = c;
+    else if (c === '\\') token += text[++i] ?? '';
+    else if (c === '#' && !token) while (i < text.length && text[i] !== '\n') i++;
+    else if (/\s/.test(c) || c === ';') {
+      if (token && first) {
+        names.push(token);
+        first = false;
+      }
+      token = '';
+      if (c === ';') first = true;
+    } else token += c;
+  }
+  if (token && first) names.push(token);
+  return names;
+}
+
+/** Directives that run code inside nginx (Lua, Perl, njs, mruby) or pull in other files: never from a spec. */
+const CODE_DIRECTIVE = /_by_lua|^lua_|^perl|^js_|^njs|^mruby|^wasm|^include$|^load_module$/i;
+
 // Operator-supplied nginx directives go inside the service's location block; nginx -t judges them.
 const directive = z
   .string()
   .min(1)
+  .max(4096)
   .refine((d) => !/[{}]/.test(d), { message: 'a directive may not open or close a block' })
-  .refine((d) => d.trim().endsWith(';'), { message: 'a directive must end with ";"' });
+  .refine((d) => d.trim().endsWith(';'), { message: 'a directive must end with ";"' })
+  .superRefine((d, ctx) => {
+    const bad = directiveNames(d).filter((n) => CODE_DIRECTIVE.test(n));
+    if (bad.length) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `${bad.join(', ')} would run code or load files in the edge's nginx; a spec may carry only ordinary directives (headers, timeouts, buffers)`,
+      });
+    }
+  });
 
 const commandLine = z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]);
 /** a hook: a shell command, an argv, or either with its own timeout */

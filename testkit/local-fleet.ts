@@ -10,7 +10,8 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { ROOT } from '../lib/paths.js';
 import { portFree, processStartTicks } from '../lib/proc.js';
-import { Client } from '../cli/client.js';
+import { Client, type Credentials } from '../cli/client.js';
+import { readClientConfig } from '../lib/client-config.js';
 import { agentStateLayout, nginxMasterPid } from '../agent/state-layout.js';
 
 export interface FleetOptions {
@@ -26,6 +27,8 @@ export interface FleetOptions {
   coordinatorArgs?: string[];
   /** extra flags of agent i (1-based) */
   agentArgs?: (i: number) => string[];
+  /** plaintext gRPC with no identities instead of mutual TLS (the default, as in production) */
+  plaintext?: boolean;
 }
 
 export interface CliResult {
@@ -97,6 +100,10 @@ export class LocalFleet {
   private portClaim = '';
   private readonly procs = new Map<string, ChildProcess>();
   private dbFile: string;
+  /** one-time join tokens of agents that have not joined yet, by agent number */
+  private readonly joinTokens = new Map<number, string>();
+  /** the fleet CA's sha256, known once the coordinator has started over TLS */
+  caSha256 = '';
 
   private constructor(readonly o: FleetOptions) {
     this.dir = o.dir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'zdd-fleet-'));
@@ -120,6 +127,7 @@ export class LocalFleet {
       f.appPortBase = base + 3;
       f.previewPort = base + 3 + 2 * o.agents;
       await f.startCoordinator();
+      await f.enrol([...Array(o.agents)].map((_, i) => i + 1));
       for (let i = 1; i <= o.agents; i++) f.startAgent(i);
       await f.waitForAgents(o.agents);
       return f;
@@ -153,6 +161,45 @@ export class LocalFleet {
     return this.dbFile;
   }
 
+  /** The coordinator's fleet CA and certificates; admin.json there is the local admin's zddctl config. */
+  get pkiDir(): string {
+    return path.join(this.dir, 'pki');
+  }
+
+  get adminConfig(): string {
+    return path.join(this.pkiDir, 'admin.json');
+  }
+
+  /** The admin's credentials (or plaintext) for an in-process control client. */
+  credentials(): Credentials {
+    return this.o.plaintext ? 'plaintext' : readClientConfig(this.adminConfig);
+  }
+
+  /** A control client as the fleet's admin; close it after use. */
+  client(): Client {
+    return new Client(this.coordinatorAddr, this.credentials());
+  }
+
+  /** The flags that make zddctl talk to this fleet's coordinator as its admin. */
+  zddctlTarget(): string[] {
+    return ['--coordinator', this.coordinatorAddr, ...(this.o.plaintext ? ['--plaintext'] : ['--config', this.adminConfig])];
+  }
+
+  /** Makes join tokens for agents that start for the first time (over TLS); startAgent passes them. */
+  async enrol(agents: number[]): Promise<void> {
+    if (this.o.plaintext) return;
+    const c = this.client();
+    try {
+      for (const i of agents) {
+        const t = await c.call('CreateJoinToken', { kind: 'agent', name: this.agentId(i), role: '', ttl_ms: 3_600_000 });
+        this.joinTokens.set(i, t.token);
+        this.caSha256 = t.ca_sha256;
+      }
+    } finally {
+      c.close();
+    }
+  }
+
   /** Starts the coordinator and waits until it answers; `env` can carry ZDD_CRASH_AT=SEQ:before|after, a step boundary to SIGKILL it at. */
   async startCoordinator(env?: Record<string, string>): Promise<void> {
     this.spawnLogged(
@@ -163,13 +210,15 @@ export class LocalFleet {
         '--db', this.dbFile,
         '--heartbeat-ms', '1000',
         '--log-level', this.o.logLevel ?? 'info',
+        ...(this.o.plaintext ? ['--plaintext'] : ['--pki-dir', this.pkiDir]),
         ...(this.o.coordinatorArgs ?? []),
       ],
       env,
     );
     const deadline = Date.now() + 15_000;
     while (Date.now() < deadline) {
-      const r = await this.zddctl(['agents', '--json']);
+      // the admin's config appears once the coordinator has made its certificates
+      const r = this.o.plaintext || fs.existsSync(this.adminConfig) ? await this.zddctl(['agents', '--json']) : { code: 1 };
       if (r.code === 0) return;
       if (!this.procs.has('coordinator')) break;
       await sleep(100);
@@ -208,8 +257,16 @@ export class LocalFleet {
       '--state-dir', this.agentDir(i),
       '--labels', `role=web,n=${i}`,
       '--port-offset', String(2 * (i - 1)),
+      '--releases-root', this.releases,
       '--log-level', this.o.logLevel ?? 'info',
     ];
+    if (this.o.plaintext) args.push('--plaintext');
+    else if (!fs.existsSync(path.join(this.agentDir(i), 'tls', 'agent.pem'))) {
+      const token = this.joinTokens.get(i);
+      if (!token) throw new Error(`agent ${i} has not joined: call fleet.enrol([${i}]) before its first start`);
+      this.joinTokens.delete(i);
+      args.push('--join', token, '--ca-sha256', this.caSha256);
+    }
     if (i === 1) {
       args.push('--edge', '--nginx-admin', this.adminAddr, '--nginx-workers', '2');
       if (this.o.edgeMode) args.push('--edge-mode', this.o.edgeMode);
@@ -236,7 +293,7 @@ export class LocalFleet {
   }
 
   async waitForAgents(n: number, timeoutMs = 20_000): Promise<void> {
-    const c = new Client(this.coordinatorAddr);
+    const c = this.client();
     try {
       const deadline = Date.now() + timeoutMs;
       while (Date.now() < deadline) {
@@ -296,7 +353,7 @@ export class LocalFleet {
   /** Runs zddctl against this fleet's coordinator. */
   zddctl(args: string[], opts: { inherit?: boolean } = {}): Promise<CliResult> {
     return new Promise((resolve) => {
-      const child = spawn(process.execPath, [path.join(ROOT, 'bin/zddctl.js'), '--coordinator', this.coordinatorAddr, ...args], {
+      const child = spawn(process.execPath, [path.join(ROOT, 'bin/zddctl.js'), ...this.zddctlTarget(), ...args], {
         stdio: opts.inherit ? ['ignore', 'inherit', 'inherit'] : ['ignore', 'pipe', 'pipe'],
       });
       let stdout = '';

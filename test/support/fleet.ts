@@ -76,7 +76,7 @@ export async function versionsServed(port: number, n = 30): Promise<Set<string>>
 
 /** A rollout as the coordinator has it now, over gRPC from this process: fast enough to catch a step of a few seconds on a loaded machine. */
 export async function rolloutNow(fleet: LocalFleet, id: string): Promise<any> {
-  const c = new Client(fleet.coordinatorAddr);
+  const c = fleet.client();
   try {
     return await c.call('GetRollout', { id });
   } catch {

@@ -5,6 +5,7 @@ import type { Heartbeat as _zdd_v1_Heartbeat, Heartbeat__Output as _zdd_v1_Heart
 import type { CommandAccepted as _zdd_v1_CommandAccepted, CommandAccepted__Output as _zdd_v1_CommandAccepted__Output } from '../../zdd/v1/CommandAccepted';
 import type { CommandProgress as _zdd_v1_CommandProgress, CommandProgress__Output as _zdd_v1_CommandProgress__Output } from '../../zdd/v1/CommandProgress';
 import type { CommandResult as _zdd_v1_CommandResult, CommandResult__Output as _zdd_v1_CommandResult__Output } from '../../zdd/v1/CommandResult';
+import type { RenewRequest as _zdd_v1_RenewRequest, RenewRequest__Output as _zdd_v1_RenewRequest__Output } from '../../zdd/v1/RenewRequest';
 
 export interface AgentMessage {
   'hello'?: (_zdd_v1_Hello | null);
@@ -12,7 +13,8 @@ export interface AgentMessage {
   'accepted'?: (_zdd_v1_CommandAccepted | null);
   'progress'?: (_zdd_v1_CommandProgress | null);
   'result'?: (_zdd_v1_CommandResult | null);
-  'body'?: "hello"|"heartbeat"|"accepted"|"progress"|"result";
+  'renew'?: (_zdd_v1_RenewRequest | null);
+  'body'?: "hello"|"heartbeat"|"accepted"|"progress"|"result"|"renew";
 }
 
 export interface AgentMessage__Output {
@@ -21,5 +23,6 @@ export interface AgentMessage__Output {
   'accepted'?: (_zdd_v1_CommandAccepted__Output | null);
   'progress'?: (_zdd_v1_CommandProgress__Output | null);
   'result'?: (_zdd_v1_CommandResult__Output | null);
-  'body'?: "hello"|"heartbeat"|"accepted"|"progress"|"result";
+  'renew'?: (_zdd_v1_RenewRequest__Output | null);
+  'body'?: "hello"|"heartbeat"|"accepted"|"progress"|"result"|"renew";
 }

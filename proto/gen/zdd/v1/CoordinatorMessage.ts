@@ -2,15 +2,18 @@
 
 import type { Welcome as _zdd_v1_Welcome, Welcome__Output as _zdd_v1_Welcome__Output } from '../../zdd/v1/Welcome';
 import type { Command as _zdd_v1_Command, Command__Output as _zdd_v1_Command__Output } from '../../zdd/v1/Command';
+import type { Certificate as _zdd_v1_Certificate, Certificate__Output as _zdd_v1_Certificate__Output } from '../../zdd/v1/Certificate';
 
 export interface CoordinatorMessage {
   'welcome'?: (_zdd_v1_Welcome | null);
   'command'?: (_zdd_v1_Command | null);
-  'body'?: "welcome"|"command";
+  'certificate'?: (_zdd_v1_Certificate | null);
+  'body'?: "welcome"|"command"|"certificate";
 }
 
 export interface CoordinatorMessage__Output {
   'welcome'?: (_zdd_v1_Welcome__Output | null);
   'command'?: (_zdd_v1_Command__Output | null);
-  'body'?: "welcome"|"command";
+  'certificate'?: (_zdd_v1_Certificate__Output | null);
+  'body'?: "welcome"|"command"|"certificate";
 }

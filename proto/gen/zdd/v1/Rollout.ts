@@ -26,6 +26,7 @@ export interface Rollout {
   'analysis_json'?: (string);
   'waiting'?: (string);
   'status'?: (string);
+  'created_by'?: (string);
 }
 
 export interface Rollout__Output {
@@ -50,4 +51,5 @@ export interface Rollout__Output {
   'analysis_json': (string);
   'waiting': (string);
   'status': (string);
+  'created_by': (string);
 }

@@ -1,0 +1,8 @@
+// Original file: proto/zdd/v1/control.proto
+
+
+export interface ListCertificatesRequest {
+}
+
+export interface ListCertificatesRequest__Output {
+}
