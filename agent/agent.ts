@@ -147,6 +147,7 @@ export class Agent {
           facts,
           instances: this.instances(),
           edge: this.edge ? { mode: this.edge.mode, listen_host: this.cfg.advertise } : null,
+          releases_roots: this.cfg.releasesRoots,
         },
       });
     });

@@ -309,6 +309,7 @@ export class AgentHub implements AgentPort {
         portOffset: s?.hello.port_offset ?? a.portOffset,
         connected: !!s,
         edge: !!(s?.hello.edge?.mode ?? a.edgeMode),
+        ...(s?.hello.releases_roots.length ? { releasesRoots: s.hello.releases_roots } : {}),
         ...(s?.facts ? { loadPct: s.facts.load_pct, cores: s.facts.cores } : {}),
       };
     });

@@ -48,6 +48,7 @@ const HelloSchema = z.object({
   facts,
   instances,
   edge: z.object({ mode: z.enum(['dynamic', 'reload']), listen_host: text(64) }).nullable(),
+  releases_roots: z.array(z.string().max(4096).startsWith('/', 'a release root is an absolute path')).max(16),
 });
 
 const HeartbeatSchema = z.object({ facts, instances });

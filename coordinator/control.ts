@@ -14,7 +14,7 @@ import type { StartRolloutRequest__Output } from '../proto/gen/zdd/v1/StartRollo
 import { pendingStep, type Store, type RolloutRow } from './store.js';
 import type { AgentHub } from './agent-hub.js';
 import type { Clock, Executor } from './executor.js';
-import { parseBatch, planRollbackSteps, planRollout, type Plan, type PlannedStep, type RolloutParams } from './planner.js';
+import { matchesSelector, parseBatch, planRollbackSteps, planRollout, refuseWorkdirOutsideRoots, type Plan, type PlannedStep, type RolloutParams } from './planner.js';
 import { refuseForeignOptions, strategyNamed, type StrategyRequest } from './strategies/index.js';
 import { compileSpec } from '../lib/spec.js';
 import { isMixed } from '../lib/traffic.js';
@@ -521,6 +521,9 @@ export class Control {
           throw new ZddError('INVALID_SPEC', 'the spec is not JSON');
         }
         const spec = validateSpec(raw);
+        // the hosts it selects now would refuse its workdir: say so before storing it
+        const selector = compileSpec(spec).selector;
+        refuseWorkdirOutsideRoots(spec, 'VERSION', this.hub.fleet().filter((h) => h.connected && matchesSelector(h.labels, selector)));
         const { row, changed } = this.store.applyService(spec.name, JSON.stringify(spec), this.clock.now());
         this.log.info({ service: spec.name, revision: row.revision, changed }, changed ? 'service spec stored' : 'service spec unchanged');
         return { name: row.name, revision: row.revision, spec_json: row.specJson, live_version: row.liveVersion, changed };

@@ -9,7 +9,7 @@ import { COORDINATOR_VERSION, startCoordinator } from './server.js';
 
 function lifetime(v: string): number {
   const ms = parseLifetime(v);
-  if (ms === undefined || ms < 60_000) throw new InvalidArgumentError('expected a lifetime such as 30d, 12h or 10m (at least 1m)');
+  if (ms === undefined || ms < 10_000) throw new InvalidArgumentError('expected a lifetime such as 30d, 12h or 10m (at least 10s)');
   return ms;
 }
 

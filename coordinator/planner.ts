@@ -2,7 +2,8 @@
 // batches, the slot each host swaps into, the steps and the traffic each batch will apply; the
 // executor (coordinator/executor.ts) performs the steps.
 import { ZddError } from '../lib/errors.js';
-import { VERSION_PATTERN, compileSpec, type ServiceSpec } from '../lib/spec.js';
+import path from 'node:path';
+import { VERSION_PATTERN, compileSpec, expandTemplate, type ServiceSpec } from '../lib/spec.js';
 import { otherSlot, type Slot } from '../lib/commands.js';
 import { applyOps, primaryTrack, type Backend, type Move, type TrafficDoc } from '../lib/traffic.js';
 import type { Thresholds } from '../lib/analysis.js';
@@ -27,6 +28,8 @@ export interface FleetHost {
   /** CPU load (0..100) and cores from the agent's latest heartbeat */
   loadPct?: number;
   cores?: number;
+  /** where the agent lets apps and hooks run (--releases-root); unknown for plaintext agents of old */
+  releasesRoots?: string[];
 }
 
 export type BatchSize = { count: number } | { percent: number };
@@ -108,6 +111,22 @@ export interface PlanInput {
   params: RolloutParams;
 }
 
+/**
+ * A spec whose workdir lies outside a host's release roots is refused before anything is
+ * journalled. The agent checks again with symlinks resolved; a relative workdir only it can judge.
+ */
+export function refuseWorkdirOutsideRoots(spec: ServiceSpec, version: string, targets: FleetHost[]) {
+  if (!spec.workdir || spec.workdir.includes('{release}') || !spec.workdir.startsWith('/')) return;
+  const dir = path.posix.resolve(expandTemplate(spec.workdir, { version, service: spec.name }));
+  for (const h of targets) {
+    const roots = h.releasesRoots;
+    if (!roots?.length || roots.some((r) => dir === r || dir.startsWith(r.endsWith('/') ? r : `${r}/`))) continue;
+    throw new ZddError('INVALID_ARGUMENT', `workdir ${dir} of ${spec.name} is outside the release roots of ${h.agentId} (${roots.join(', ')}): its agent would refuse to run there`, {
+      hint: "put the release under the agent's --releases-root, stage it with --artifact (workdir {release}), or start the agent with another --releases-root",
+    });
+  }
+}
+
 export function planRollout(input: PlanInput): Plan {
   const { spec, params, traffic } = input;
   const compiled = compileSpec(spec);
@@ -125,6 +144,7 @@ export function planRollout(input: PlanInput): Plan {
       hint: 'start agents with matching --labels, or check them with `zddctl agents`',
     });
   }
+  refuseWorkdirOutsideRoots(spec, params.version, targets);
   const edges = (compiled.nginx.edges.length ? compiled.nginx.edges : connected.filter((h) => h.edge).map((h) => h.agentId)).slice().sort();
   if (!edges.length) {
     throw new ZddError('NO_MATCHING_AGENTS', `no edge agent is connected to drive nginx for ${spec.name}`, { hint: 'start one agent with --edge' });

@@ -159,7 +159,7 @@ export class FleetTrust {
     if (!PRINCIPAL_NAME.test(name)) throw new ZddError('INVALID_ARGUMENT', `"${name.slice(0, 140)}" is not a valid ${kind} name (letters, digits, ".", "_", "-"; at most 128)`);
     if (kind === 'operator' && !ROLES.includes(role as Role)) throw new ZddError('INVALID_ARGUMENT', `an operator needs a role: ${ROLES.join(', ')}`);
     if (kind === 'agent' && role) throw new ZddError('INVALID_ARGUMENT', 'an agent has no role');
-    if (ttlMs < 60_000 || ttlMs > 7 * DAY_MS) throw new ZddError('INVALID_ARGUMENT', 'a join token lives from 1m to 7d', { hint: 'for example --ttl 1h' });
+    if (ttlMs < 1000 || ttlMs > 7 * DAY_MS) throw new ZddError('INVALID_ARGUMENT', 'a join token lives from 1s to 7d', { hint: 'for example --ttl 1h' });
     const id = crypto.randomBytes(8).toString('hex');
     const secret = crypto.randomBytes(32).toString('base64url');
     const now = Date.now();

@@ -2,6 +2,7 @@
 import test from 'ava';
 import fs from 'node:fs';
 import path from 'node:path';
+import os from 'node:os';
 import { deploy, fleetFor, versionsServed } from './support/fleet.js';
 
 test('bad input to zddctl gets a clear error and changes nothing', async (t) => {
@@ -53,11 +54,23 @@ test('bad input to zddctl gets a clear error and changes nothing', async (t) => 
   t.regex(r.stderr, /no rollout "web-99"/);
 });
 
-test('zddctl says what to do when the coordinator cannot be reached', async (t) => {
+test('zddctl says what to do when the coordinator cannot be reached, or when it has no credentials', async (t) => {
   const { spawnSync } = await import('node:child_process');
   const { ROOT } = await import('../lib/paths.js');
-  const r = spawnSync(process.execPath, [path.join(ROOT, 'bin/zddctl.js'), '--coordinator', '127.0.0.1:1', 'agents'], { encoding: 'utf8' });
+  const zddctl = (args: string[], env: Record<string, string> = {}) =>
+    spawnSync(process.execPath, [path.join(ROOT, 'bin/zddctl.js'), ...args], { encoding: 'utf8', env: { ...process.env, ...env } });
+  let r = zddctl(['--coordinator', '127.0.0.1:1', '--plaintext', 'agents']);
   t.is(r.status, 1);
   t.regex(r.stderr, /cannot reach the coordinator/);
   t.regex(r.stderr, /check that zdd-coordinator is running/);
+
+  // no config anywhere: over TLS there is nobody to be
+  const home = fs.mkdtempSync(path.join(os.tmpdir(), 'zdd-home-'));
+  t.teardown(() => fs.rmSync(home, { recursive: true, force: true }));
+  if (!fs.existsSync('/var/lib/zdd-coordinator/pki/admin.json')) {
+    r = zddctl(['--coordinator', '127.0.0.1:1', 'agents'], { HOME: home, XDG_CONFIG_HOME: '', ZDD_CONFIG: '' });
+    t.is(r.status, 1);
+    t.regex(r.stderr, /no zddctl config/);
+    t.regex(r.stderr, /zddctl operator create/);
+  }
 });

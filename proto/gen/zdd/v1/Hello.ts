@@ -13,6 +13,7 @@ export interface Hello {
   'facts'?: (_zdd_v1_HostFacts | null);
   'instances'?: (_zdd_v1_Instance)[];
   'edge'?: (_zdd_v1_EdgeInfo | null);
+  'releases_roots'?: (string)[];
 }
 
 export interface Hello__Output {
@@ -24,4 +25,5 @@ export interface Hello__Output {
   'facts': (_zdd_v1_HostFacts__Output | null);
   'instances': (_zdd_v1_Instance__Output)[];
   'edge': (_zdd_v1_EdgeInfo__Output | null);
+  'releases_roots': (string)[];
 }
