@@ -65,6 +65,12 @@ async function main() {
   let log = baseLog.child({ agentId: o.id });
   const stateDir = path.resolve(o.stateDir);
   fs.mkdirSync(stateDir, { recursive: true });
+  if (!net.isIP(o.advertise)) {
+    throw new Error(`--advertise ${o.advertise} must be an IP address: nginx's balancer connects to addresses, not names`);
+  }
+  if (!/^127\.\d+\.\d+\.\d+:\d+$|^\[::1\]:\d+$|^localhost:\d+$/.test(o.nginxAdmin)) {
+    throw new Error(`--nginx-admin ${o.nginxAdmin} must be a loopback address: the admin endpoint moves traffic`);
+  }
   if (o.portOffset < 0 || o.portOffset > MAX_PORT_OFFSET) throw new Error(`--port-offset must be from 0 to ${MAX_PORT_OFFSET}`);
   let identity: AgentIdentity | undefined;
   let id: string = o.id;
@@ -87,12 +93,6 @@ async function main() {
       throw new Error(`--id ${o.id} does not match this agent's certificate, which names ${identity.name}`);
     }
     id = identity.name;
-  }
-  if (!net.isIP(o.advertise)) {
-    throw new Error(`--advertise ${o.advertise} must be an IP address: nginx's balancer connects to addresses, not names`);
-  }
-  if (!/^127\.\d+\.\d+\.\d+:\d+$|^\[::1\]:\d+$|^localhost:\d+$/.test(o.nginxAdmin)) {
-    throw new Error(`--nginx-admin ${o.nginxAdmin} must be a loopback address: the admin endpoint moves traffic`);
   }
   let edge: EdgeDriver | undefined;
   if (o.edge) {

@@ -5,8 +5,10 @@ import { Command, Option } from 'commander';
 import { zeroDowntime, type ZeroDowntimeResult } from './zero-downtime.js';
 import { resume } from './resume.js';
 import { stage } from './stage.js';
+import { security } from './security.js';
+import { reconnect } from './reconnect.js';
 
-const program = new Command('zdd-bench').argument('<scenario>', 'zero-downtime | resume | stage');
+const program = new Command('zdd-bench').argument('<scenario>', 'zero-downtime | resume | stage | security | reconnect');
 program
   .addOption(new Option('--strategy <name>', 'rollout strategy').choices(['rolling', 'blue-green', 'canary']).default('rolling'))
   .addOption(new Option('--edge-mode <mode>', 'run only this edge mode').choices(['dynamic', 'reload']))
@@ -20,7 +22,9 @@ program
   .option('--baseline <seconds>', 'no-rollout baseline', (v) => Number(v), 20)
   .option('--size-mb <n>', 'stage: artifact size in MB (incompressible)', (v) => Number(v), 50)
   .option('--artifacts', 'resume, rolling: every rollout stages a release artifact and runs all six hooks')
-  .option('--random-kills <n>', 'resume: kills at random instants, besides every step boundary', (v) => Number(v), 10);
+  .option('--random-kills <n>', 'resume: kills at random instants, besides every step boundary', (v) => Number(v), 10)
+  .option('--compare-plaintext', 'zero-downtime: also run the dynamic edge over plaintext gRPC, before the TLS run, to measure what TLS costs')
+  .option('--agents <n>', 'reconnect: agent sessions', (v) => Number(v), 1000);
 
 async function main() {
   program.parse();
@@ -40,15 +44,26 @@ async function main() {
     for (const r of rs) process.stdout.write(JSON.stringify(r) + '\n');
     return;
   }
-  if (scenario !== 'zero-downtime') throw new Error(`unknown scenario "${scenario}" (available: zero-downtime, resume, stage)`);
+  if (scenario === 'security') {
+    process.stdout.write(JSON.stringify(await security({ log })) + '\n');
+    return;
+  }
+  if (scenario === 'reconnect') {
+    process.stdout.write(JSON.stringify(await reconnect({ agents: o.agents, log })) + '\n');
+    return;
+  }
+  if (scenario !== 'zero-downtime') throw new Error(`unknown scenario "${scenario}" (available: zero-downtime, resume, stage, security, reconnect)`);
   // With no mode named, all three run in one go, the headline (dynamic) last.
   // blue-green and canary run on zdd's edge only: a naive stop/start has no such strategy
-  const modes: ('dynamic' | 'reload' | 'naive')[] = o.naive ? ['naive'] : o.edgeMode ? [o.edgeMode] : o.strategy !== 'rolling' ? ['reload', 'dynamic'] : ['naive', 'reload', 'dynamic'];
+  const modes: ('dynamic' | 'reload' | 'naive' | 'dynamic-plaintext')[] = o.naive ? ['naive'] : o.edgeMode ? [o.edgeMode] : o.strategy !== 'rolling' ? ['reload', 'dynamic'] : ['naive', 'reload', 'dynamic'];
+  // the same run over plaintext right before the TLS one: the difference is what TLS costs
+  if (o.comparePlaintext && modes.at(-1) === 'dynamic') modes.splice(modes.length - 1, 0, 'dynamic-plaintext');
   if (o.naive && o.strategy !== 'rolling') throw new Error('--naive compares with rolling only');
   const results: ZeroDowntimeResult[] = [];
   for (const mode of modes) {
     const r = await zeroDowntime({
-      mode,
+      mode: mode === 'dynamic-plaintext' ? 'dynamic' : mode,
+      plaintext: mode === 'dynamic-plaintext',
       strategy: o.strategy,
       batch: o.batch,
       hosts: o.hosts,

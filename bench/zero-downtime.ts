@@ -29,6 +29,8 @@ export interface ZeroDowntimeOptions {
   minRequests: number;
   minRollouts: number;
   baselineMs: number;
+  /** plaintext gRPC between the parts instead of mutual TLS (to measure what TLS costs) */
+  plaintext?: boolean;
   log: (s: string) => void;
 }
 
@@ -37,6 +39,8 @@ export interface ZeroDowntimeResult {
   strategy: BenchStrategy;
   batch?: string;
   edge_mode: 'dynamic' | 'reload' | 'naive';
+  /** mutual TLS between coordinator, agents and the control client (false: plaintext) */
+  tls: boolean;
   rollouts: number;
   batches: number;
   requests: number;
@@ -163,7 +167,7 @@ async function strategyRollout(client: Client, o: ZeroDowntimeOptions, fleet: Lo
 }
 
 export async function zeroDowntime(o: ZeroDowntimeOptions): Promise<ZeroDowntimeResult> {
-  const fleet = await LocalFleet.start({ agents: o.hosts, edgeMode: o.mode === 'reload' ? 'reload' : 'dynamic', logLevel: 'warn' });
+  const fleet = await LocalFleet.start({ agents: o.hosts, edgeMode: o.mode === 'reload' ? 'reload' : 'dynamic', logLevel: 'warn', plaintext: !!o.plaintext });
   const naivePids: number[] = [];
   const client = fleet.client();
   try {
@@ -178,12 +182,12 @@ export async function zeroDowntime(o: ZeroDowntimeOptions): Promise<ZeroDowntime
     if (first.code !== 0) throw new Error(`initial deploy failed: ${first.stdout}${first.stderr}`);
     const loadOpts = { host: '127.0.0.1', port: fleet.nginxPort, connections: o.connections, rps: o.rps, maxDurationMs: 30 * 60_000 };
 
-    o.log(`[${o.mode}] baseline: ${o.baselineMs / 1000}s of load with no rollout`);
+    o.log(`[${o.mode}${o.plaintext ? ', plaintext' : ''}] baseline: ${o.baselineMs / 1000}s of load with no rollout`);
     const base = await new LoadGen(loadOpts).start();
     await sleep(o.baselineMs);
     const baseline = await base.stop();
 
-    o.log(`[${o.mode}] rollouts under load until ${o.minRequests} requests and ${o.minRollouts} rollouts`);
+    o.log(`[${o.mode}${o.plaintext ? ', plaintext' : ''}] rollouts under load until ${o.minRequests} requests and ${o.minRollouts} rollouts`);
     const gen = new LoadGen(loadOpts).start();
     const timings: ReturnType<typeof timing>[] = [];
     let rollouts = 0;
@@ -219,6 +223,7 @@ export async function zeroDowntime(o: ZeroDowntimeOptions): Promise<ZeroDowntime
       strategy: o.strategy,
       ...(o.batch && o.strategy !== 'rolling' ? { batch: o.batch } : {}),
       edge_mode: o.mode,
+      tls: !o.plaintext,
       rollouts,
       batches: timings.reduce((a, t) => a + t.batches, 0),
       requests: stats.requests,

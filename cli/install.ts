@@ -53,11 +53,16 @@ export interface AgentOptions {
   advertise?: string;
   edge?: boolean;
   edgeMode?: string;
+  join?: string;
+  caSha256?: string;
+  releasesRoot?: string;
+  plaintext?: boolean;
 }
 export interface CoordinatorOptions {
   listen?: string;
   db?: string;
   insecure?: boolean;
+  tlsSan?: string;
 }
 
 const invalid = (message: string, hint?: string) => new ZddError('INVALID_ARGUMENT', message, { hint });
@@ -95,14 +100,32 @@ export function envFileText(role: Role, o: AgentOptions & CoordinatorOptions): s
     }
     if (o.edge) vars.push(['ZDD_EDGE', 'true']);
     if (o.edgeMode !== undefined) vars.push(['ZDD_EDGE_MODE', o.edgeMode]);
+    if (o.releasesRoot !== undefined) {
+      for (const d of o.releasesRoot.split(',')) if (!path.isAbsolute(d.trim())) throw invalid(`--releases-root: "${d}" is not an absolute path`, 'for example --releases-root /srv/releases');
+      vars.push(['ZDD_RELEASES_ROOT', o.releasesRoot]);
+    }
+    if (o.plaintext) {
+      if (!isLoopback(o.coordinator)) throw invalid(`--plaintext to ${o.coordinator}: plaintext is for a coordinator on loopback only`, 'join over TLS with --join TOKEN --ca-sha256 FINGERPRINT (zddctl token create --agent ID)');
+      vars.push(['ZDD_PLAINTEXT', 'true']);
+    } else {
+      if (!o.join || !o.caSha256) {
+        throw invalid('the agent joins the fleet over mutual TLS: --join TOKEN and --ca-sha256 FINGERPRINT are required', 'an admin prints both with zddctl token create --agent ID');
+      }
+      if (!/^zdd1\.[0-9a-f]{16}\.[A-Za-z0-9_-]{43}$/.test(o.join)) throw invalid('--join is not a zdd join token (zdd1.…)', 'copy it whole from zddctl token create');
+      if (!/^[0-9a-f]{64}$/.test(o.caSha256.replace(/:/g, '').toLowerCase())) throw invalid('--ca-sha256 is not a sha256 fingerprint (64 hex digits)');
+      // spent at the first start; the agent ignores it from then on
+      vars.push(['ZDD_JOIN', o.join], ['ZDD_CA_SHA256', o.caSha256]);
+    }
   } else {
     if (o.listen !== undefined) {
       checkAddress('--listen', o.listen);
-      if (!isLoopback(o.listen) && !o.insecure) {
-        throw invalid(`--listen ${o.listen} is not a loopback address, and the coordinator serves plaintext gRPC there only with --insecure`, 'add --insecure if the network is private and you accept plaintext');
+      if (!isLoopback(o.listen) && o.insecure) {
+        // allowed, and loud: the coordinator warns at every start too
+        process.stderr.write(`warning: --insecure: the coordinator will serve plaintext with no authentication on ${o.listen}; anyone who reaches it can run commands on every host\n`);
       }
       vars.push(['ZDD_LISTEN', o.listen]);
     }
+    if (o.tlsSan !== undefined) vars.push(['ZDD_TLS_SAN', o.tlsSan]);
     if (o.db !== undefined) {
       if (!path.isAbsolute(o.db) || path.dirname(path.normalize(o.db)) !== DB_DIR) {
         throw invalid(`--db ${o.db} is not a file in ${DB_DIR}`, `the unit lets the coordinator write only there (ProtectSystem=strict); for another place, add ReadWritePaths= in a drop-in (systemctl edit zdd-coordinator) and edit ZDD_DB in ${LAYOUT.coordinator.envFile}`);
@@ -643,6 +666,10 @@ export function addInstallCommands(program: Command, pkgRoot: string, print: (s:
     .option('--advertise <ip>', "address at which nginx reaches this host's apps")
     .option('--edge', 'this host runs nginx: the agent drives it')
     .addOption(new Option('--edge-mode <mode>', 'dynamic or reload').choices(['dynamic', 'reload']))
+    .option('--join <token>', 'one-time join token (zddctl token create --agent ID prints it with the fingerprint)')
+    .option('--ca-sha256 <fingerprint>', "the fleet CA's sha256, pinned when the agent joins")
+    .option('--releases-root <dirs>', 'directories apps and hooks may run in besides staged releases, comma-separated (e.g. /srv/releases)')
+    .option('--plaintext', 'no TLS, for a coordinator on loopback that serves plaintext')
     .option('--force', FORCE)
     .option('--keep-env', KEEP_ENV)
     .action((o) => {
@@ -653,7 +680,8 @@ export function addInstallCommands(program: Command, pkgRoot: string, print: (s:
   common(install.command('coordinator').description('write /etc/zdd/coordinator.env and the zdd-coordinator unit'))
     .option('--listen <addr>', 'gRPC address for agents and zddctl (default 127.0.0.1:7700)')
     .option('--db <file>', 'SQLite database file (default /var/lib/zdd-coordinator/zdd.db)')
-    .option('--insecure', 'allow plaintext gRPC on a non-loopback address')
+    .option('--tls-san <names>', 'more DNS names or addresses for the server certificate, comma-separated')
+    .option('--insecure', 'serve plaintext gRPC with no authentication (loud; for a network you fully control)')
     .option('--force', FORCE)
     .option('--keep-env', KEEP_ENV)
     .action((o) => {

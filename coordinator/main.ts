@@ -24,7 +24,7 @@ const program = new EnvCommand('zdd-coordinator', process.env)
   .option('--agent-cert-ttl <lifetime>', "lifetime of agents' certificates (renewed over the session when a third is left)", lifetime, 30 * 86_400_000)
   .option('--operator-cert-ttl <lifetime>', "lifetime of operators' certificates", lifetime, 30 * 86_400_000)
   .option('--plaintext', 'serve plaintext gRPC with no authentication (loopback only, unless --insecure too)', false)
-  .option('--insecure', 'allow --plaintext on a non-loopback address', false)
+  .option('--insecure', 'serve plaintext on a non-loopback address (implies --plaintext)', false)
   .option('--heartbeat-ms <n>', 'agent heartbeat interval', (v) => Number(v), 5000)
   .option('--agent-grace-ms <n>', 'how long a step waits for its disconnected agent before the rollout pauses', (v) => Number(v), 30_000)
   .option('--resume-wait-ms <n>', 'after a restart, how long to wait for agents before resuming rollouts', (v) => Number(v), 10_000)
@@ -38,7 +38,8 @@ async function main() {
     Object.freeze({
       listen: o.listen,
       db: o.db,
-      plaintext: o.plaintext,
+      // --insecure alone means plaintext too: it is what a plaintext coordinator on a network needed before TLS existed
+      plaintext: o.plaintext || o.insecure,
       insecure: o.insecure,
       pkiDir: path.resolve(o.pkiDir ?? path.join(path.dirname(path.resolve(o.db)), 'pki')),
       tlsSans: o.tlsSan,

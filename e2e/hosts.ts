@@ -119,7 +119,8 @@ class Scenario {
   /** zddctl from the client namespace, as an operator's machine would run it. */
   async zddctl(args: string[], opts: { inherit?: boolean; timeoutMs?: number } = {}): Promise<RunResult> {
     if (opts.inherit) process.stdout.write(`$ zddctl ${args.join(' ')}\n`);
-    return this.topo.run('client', [node, bin('zddctl.js'), '--coordinator', this.coordinator, ...args], opts);
+    // as the fleet's admin, over mutual TLS: the config the coordinator wrote for its local admin
+    return this.topo.run('client', [node, bin('zddctl.js'), '--coordinator', this.coordinator, '--config', path.join(this.dir, 'pki', 'admin.json'), ...args], opts);
   }
 
   async zddctlOk(step: string, args: string[], opts: { inherit?: boolean; timeoutMs?: number } = {}): Promise<string> {
@@ -144,22 +145,31 @@ class Scenario {
     t.spawnIn('edge', [node, script('serve.js'), path.join(this.dir, 'artifacts'), `${this.edge}:${ARTIFACT_PORT}`], { log: this.log('artifacts') });
     t.spawnIn(
       'edge',
-      [node, bin('zdd-coordinator.js'), '--listen', this.coordinator, '--insecure', '--db', path.join(this.dir, 'coordinator.db'), '--heartbeat-ms', '1000'],
+      [node, bin('zdd-coordinator.js'), '--listen', this.coordinator, '--pki-dir', path.join(this.dir, 'pki'), '--db', path.join(this.dir, 'coordinator.db'), '--heartbeat-ms', '1000'],
       { log: this.log('coordinator') },
     );
-    await this.until('the coordinator answers from the client namespace', async () => ((await this.zddctl(['agents', '--json'], { timeoutMs: 5000 })).code === 0 ? true : undefined), 15_000);
-    const agent = (host: string, extra: string[]) => {
+    await this.until(
+      'the coordinator answers from the client namespace',
+      async () => (fs.existsSync(path.join(this.dir, 'pki', 'admin.json')) && (await this.zddctl(['agents', '--json'], { timeoutMs: 5000 })).code === 0 ? true : undefined),
+      15_000,
+    );
+    const agent = async (host: string, extra: string[]) => {
       const dir = this.hostDir(host);
-      fs.mkdirSync(dir, { recursive: true });
+      fs.mkdirSync(path.join(dir, 'releases'), { recursive: true });
+      // each host joins over TLS with its own one-time token, pinning the CA by its fingerprint
+      const tok = JSON.parse(await this.zddctlOk(`a join token for ${host}`, ['token', 'create', '--agent', host, '--json'])) as { token: string; ca_sha256: string };
       // cwd: the host's directory, where a relative workdir (--no-artifacts) finds its releases
       t.spawnIn(
         host,
-        [node, bin('zdd-agent.js'), '--coordinator', this.coordinator, '--id', host, '--state-dir', path.join(dir, 'state'), '--advertise', t.addr(host), ...extra],
+        [
+          node, bin('zdd-agent.js'), '--coordinator', this.coordinator, '--id', host, '--state-dir', path.join(dir, 'state'), '--advertise', t.addr(host),
+          '--join', tok.token, '--ca-sha256', tok.ca_sha256, '--releases-root', path.join(dir, 'releases'), ...extra,
+        ],
         { log: this.log(host), cwd: dir },
       );
     };
-    agent('edge', ['--labels', 'role=edge', '--edge', '--nginx-admin', '127.0.0.1:9180', '--nginx-workers', '2']);
-    for (const h of APP_HOSTS) agent(h, ['--labels', 'role=web']);
+    await agent('edge', ['--labels', 'role=edge', '--edge', '--nginx-admin', '127.0.0.1:9180', '--nginx-workers', '2']);
+    for (const h of APP_HOSTS) await agent(h, ['--labels', 'role=web']);
     const want = APP_HOSTS.length + 1;
     await this.until(
       `${want} agents connected`,

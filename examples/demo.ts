@@ -11,8 +11,12 @@ const say = (s: string) => process.stdout.write(`\x1b[1m==> ${s}\x1b[0m\n`);
 let interrupted: Promise<void> | undefined;
 
 async function main(): Promise<number> {
-  say('starting a coordinator and three agents on loopback (host-1 drives nginx)');
+  say('starting a coordinator and three agents on loopback (host-1 drives nginx), over mutual TLS');
   const fleet = await LocalFleet.start({ agents: 3, logLevel: 'warn' });
+  process.stdout.write(
+    `    the coordinator made its fleet CA (sha256 ${fleet.caSha256.slice(0, 16)}…) and an admin credential in ${fleet.adminConfig};\n` +
+      '    each agent joined with a one-time token (zddctl token create) and pinned the CA; zddctl below runs as that admin\n',
+  );
   const onSignal = () => {
     if (interrupted) return;
     process.stdout.write('\ninterrupted: stopping everything the demo started\n');

@@ -13,10 +13,11 @@ const coordinator = runCoordinator;
 test('plaintext gRPC on a non-loopback address is refused without --insecure', (t) => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'zdd-coord-'));
   t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
-  const r = coordinator(['--listen', '0.0.0.0:0', '--db', path.join(dir, 'zdd.db')]);
+  const r = coordinator(['--listen', '0.0.0.0:0', '--plaintext', '--db', path.join(dir, 'zdd.db')]);
   t.is(r.status, 1);
   t.regex(r.stderr, /refusing plaintext gRPC on 0\.0\.0\.0:0/);
-  t.regex(r.stderr, /pass --insecure/);
+  t.regex(r.stderr, /drop --plaintext to serve TLS, or add --insecure/);
+  t.false(fs.existsSync(path.join(dir, 'zdd.db')), 'nothing was created');
 });
 
 test("a database that is not zdd's is refused and left unmodified", (t) => {

@@ -39,14 +39,19 @@ function written(stdout: string, file: string, mode: string): string | undefined
   return start < 0 || end < 0 ? undefined : stdout.slice(start + head.length, end);
 }
 
+/** what zddctl token create --agent prints: the agent joins the fleet with them at its first start */
+const TOKEN = `zdd1.0123456789abcdef.${'A'.repeat(43)}`;
+const CA_SHA256 = 'ab'.repeat(32);
+const JOIN = ['--join', TOKEN, '--ca-sha256', CA_SHA256];
+
 test('install agent --dry-run prints the packaged unit byte for byte, the env file, and every command', (t) => {
-  const r = zddctl(['install', 'agent', '--dry-run', '--coordinator', '10.0.0.1:7700', '--id', 'web-1', '--labels', 'role=web,zone=a', '--advertise', '10.0.0.11', '--edge']);
+  const r = zddctl(['install', 'agent', '--dry-run', '--coordinator', '10.0.0.1:7700', '--id', 'web-1', '--labels', 'role=web,zone=a', '--advertise', '10.0.0.11', '--edge', ...JOIN]);
   t.is(r.code, 0, r.stderr);
   t.is(written(r.stdout, '/etc/systemd/system/zdd-agent.service', '0644'), unit('zdd-agent'));
   const env = written(r.stdout, '/etc/zdd/agent.env', '0640') ?? '';
   t.deepEqual(
     env.split('\n').filter((l) => l && !l.startsWith('#')),
-    ['ZDD_COORDINATOR=10.0.0.1:7700', 'ZDD_AGENT_ID=web-1', 'ZDD_LABELS=role=web,zone=a', 'ZDD_ADVERTISE=10.0.0.11', 'ZDD_EDGE=true'],
+    ['ZDD_COORDINATOR=10.0.0.1:7700', 'ZDD_AGENT_ID=web-1', 'ZDD_LABELS=role=web,zone=a', 'ZDD_ADVERTISE=10.0.0.11', 'ZDD_EDGE=true', `ZDD_JOIN=${TOKEN}`, `ZDD_CA_SHA256=${CA_SHA256}`],
   );
   t.regex(r.stdout, /ln -sf .*\/bin\/zdd-agent\.js \/usr\/local\/bin\/zdd-agent|note: \/usr\/local\/bin\/zdd-agent exists/);
   t.regex(r.stdout, /then run:\n {2}systemctl daemon-reload\n {2}systemctl enable --now zdd-agent/);
@@ -65,7 +70,7 @@ test('install coordinator --dry-run prints the packaged unit byte for byte and t
 
 test('install --root writes the unit and a 0640 env file; uninstall removes them and keeps the state unless --purge', (t) => {
   const root = scratch(t);
-  let r = zddctl(['install', 'agent', '--root', root, '--coordinator', '10.0.0.1:7700', '--labels', 'role=web', '--advertise', '10.0.0.12']);
+  let r = zddctl(['install', 'agent', '--root', root, '--coordinator', '10.0.0.1:7700', '--labels', 'role=web', '--advertise', '10.0.0.12', ...JOIN]);
   t.is(r.code, 0, r.stderr);
   const unitFile = path.join(root, 'etc/systemd/system/zdd-agent.service');
   const envFile = path.join(root, 'etc/zdd/agent.env');
@@ -78,14 +83,14 @@ test('install --root writes the unit and a 0640 env file; uninstall removes them
   t.regex(r.stdout, /then run:\n {2}systemctl daemon-reload/);
 
   // The same settings again change nothing; other settings are refused unless --force.
-  r = zddctl(['install', 'agent', '--root', root, '--coordinator', '10.0.0.1:7700', '--labels', 'role=web', '--advertise', '10.0.0.12']);
+  r = zddctl(['install', 'agent', '--root', root, '--coordinator', '10.0.0.1:7700', '--labels', 'role=web', '--advertise', '10.0.0.12', ...JOIN]);
   t.is(r.code, 0, r.stderr);
   t.regex(r.stdout, /agent\.env unchanged/);
-  r = zddctl(['install', 'agent', '--root', root, '--coordinator', '10.0.0.2:7700']);
+  r = zddctl(['install', 'agent', '--root', root, '--coordinator', '10.0.0.2:7700', ...JOIN]);
   t.is(r.code, 1);
   t.regex(r.stderr, /agent\.env exists with other settings\n {2}pass --keep-env to keep it as it is \(upgrades\), --force to replace it/);
   t.regex(fs.readFileSync(envFile, 'utf8'), /10\.0\.0\.1:7700/, 'left as it was');
-  r = zddctl(['install', 'agent', '--root', root, '--coordinator', '10.0.0.2:7700', '--force']);
+  r = zddctl(['install', 'agent', '--root', root, '--coordinator', '10.0.0.2:7700', ...JOIN, '--force']);
   t.is(r.code, 0, r.stderr);
   t.regex(fs.readFileSync(envFile, 'utf8'), /^ZDD_COORDINATOR=10\.0\.0\.2:7700$/m);
   t.regex(r.stdout, /systemctl try-restart zdd-agent/);
@@ -124,7 +129,7 @@ test('install --root of the coordinator, then uninstall --purge removes its data
   t.false(fs.existsSync(path.join(root, 'var/lib/private/zdd-coordinator')));
 });
 
-const AGENT_FLAGS = ['--coordinator', '10.0.0.1:7700', '--advertise', '10.0.0.12'];
+const AGENT_FLAGS = ['--coordinator', '10.0.0.1:7700', '--advertise', '10.0.0.12', ...JOIN];
 
 test('an upgrade with --keep-env updates the unit install wrote and keeps the edited env file', (t) => {
   const root = scratch(t);
@@ -313,7 +318,7 @@ const nobodyCanRun = !asNobody || spawnSync('setpriv', ['--reuid=65534', '--regi
   (t) => {
     const paths = ['/etc/zdd/agent.env', '/etc/systemd/system/zdd-agent.service', '/usr/local/bin/zdd-agent'];
     const before = paths.map((p) => fs.existsSync(p));
-    const r = zddctl(['install', 'agent', '--coordinator', '10.0.0.1:7700', '--now'], { asNobody });
+    const r = zddctl(['install', 'agent', '--coordinator', '10.0.0.1:7700', ...JOIN, '--now'], { asNobody });
     t.is(r.code, 1);
     t.regex(r.stderr, /zddctl install agent changes \/etc and systemd units: it must run as root\n {2}run it with sudo \(sudo zddctl install agent \.\.\.\)/);
     t.is(r.stdout, '');
@@ -351,7 +356,9 @@ test('bad install input gets a clear error naming the flag', (t) => {
     [['install', 'agent', '--coordinator', '10.0.0.1:7700', '--labels', 'role=web,'], /--labels: "" is not key=value/],
     [['install', 'agent', '--coordinator', '10.0.0.1:7700', '--advertise', 'web-2.internal'], /--advertise "web-2\.internal" is not an IP address/],
     [['install', 'agent', '--coordinator', '10.0.0.1:7700', '--edge-mode', 'fast'], /argument 'fast' is invalid\. Allowed choices are dynamic, reload/],
-    [['install', 'coordinator', '--listen', '10.0.0.1:7700'], /not a loopback address.*only with --insecure/],
+    [['install', 'agent', '--coordinator', '10.0.0.1:7700'], /joins the fleet over mutual TLS: --join TOKEN and --ca-sha256 FINGERPRINT are required\n {2}an admin prints both with zddctl token create --agent ID/],
+    [['install', 'agent', '--coordinator', '10.0.0.1:7700', '--join', 'secret', '--ca-sha256', CA_SHA256], /--join is not a zdd join token/],
+    [['install', 'agent', '--coordinator', '10.0.0.1:7700', '--plaintext'], /plaintext is for a coordinator on loopback only/],
     [['install', 'coordinator', '--db', '/srv/zdd.db'], /--db \/srv\/zdd\.db is not a file in \/var\/lib\/zdd-coordinator/],
     [['uninstall', 'nginx'], /"nginx" is neither agent nor coordinator/],
   ];
