@@ -64,7 +64,11 @@ function realDir(dir: string): string {
   }
 }
 
-/** Refuses a working directory outside every root, after resolving symlinks (a link inside a root may point anywhere). */
+/**
+ * Refuses a working directory outside every root, after resolving symlinks (a link inside a root
+ * may point anywhere), and returns the resolved path: the process starts in what was checked,
+ * not in a link that could be swapped meanwhile.
+ */
 export function confineTo(roots: readonly string[] | undefined, dir: string, what: string): string {
   if (!roots) return dir;
   const real = realDir(dir);
@@ -74,7 +78,7 @@ export function confineTo(roots: readonly string[] | undefined, dir: string, wha
       hint: 'put the release under --releases-root on the host (or stage it with --artifact), or give the agent another --releases-root',
     });
   }
-  return dir;
+  return real;
 }
 
 

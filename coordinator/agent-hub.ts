@@ -57,9 +57,14 @@ export interface AgentPort {
   call<K extends CommandKind>(agentId: string, kind: K, args: ArgsOf<K>, commandId: string, opts: CallOptions): Promise<ResultOf<K>>;
 }
 
+/** A session that has not said hello by then is closed: an open stream holds a slot and a certificate's standing. */
+const HELLO_WITHIN_MS = 10_000;
+
 export class AgentHub implements AgentPort {
   private readonly sessions = new Map<string, AgentSession>();
   private readonly pending = new Map<string, Pending>();
+  /** every open stream by the principal of its certificate, hello or not: a revocation ends them all */
+  private readonly streams = new Map<string, Set<SessionCall>>();
 
   constructor(
     private readonly store: Store,
@@ -86,10 +91,22 @@ export class AgentHub implements AgentPort {
       this.refuse(call, err);
       return;
     }
+    const key = principal?.label;
+    if (key) {
+      const set = this.streams.get(key) ?? new Set();
+      set.add(call);
+      this.streams.set(key, set);
+    }
+    const helloTimer = setTimeout(() => this.refuse(call, new ZddError('INVALID_ARGUMENT', `no hello within ${HELLO_WITHIN_MS / 1000}s`)), HELLO_WITHIN_MS);
     call.on('data', (m: AgentMessage__Output) => {
       try {
+        // revoked since the stream opened: nothing more from it counts (after a renewal over the
+        // session, the session's certificate is the renewed one)
+        const current = (agentId && this.sessions.get(agentId)?.principal) || principal;
+        if (current) this.trust!.recheck(current);
         if (!agentId) {
           if (!m.hello) throw new ZddError('INVALID_ARGUMENT', 'the first message of a session must be a hello');
+          clearTimeout(helloTimer);
           agentId = this.register(call, m.hello, principal);
           return;
         }
@@ -99,6 +116,12 @@ export class AgentHub implements AgentPort {
       }
     });
     const closed = () => {
+      clearTimeout(helloTimer);
+      if (key) {
+        const set = this.streams.get(key);
+        set?.delete(call);
+        if (!set?.size) this.streams.delete(key);
+      }
       if (agentId) this.unregister(agentId, call);
     };
     call.on('end', () => {
@@ -145,13 +168,13 @@ export class AgentHub implements AgentPort {
     return id;
   }
 
-  /** Closes an agent's session at once (its certificate was revoked); true if it was connected. */
+  /** Closes every stream of an agent at once, with or without a hello (its certificate was revoked); true if it was connected. */
   disconnect(id: string, reason: string): boolean {
     const s = this.sessions.get(id);
-    if (!s) return false;
-    this.unregister(id, s.call);
-    s.call.emit('error', toServiceError(new ZddError('UNAUTHENTICATED', reason)));
-    return true;
+    if (s) this.unregister(id, s.call);
+    const calls = new Set([...(this.streams.get(`agent/${id}`) ?? []), ...(s ? [s.call] : [])]);
+    for (const call of calls) call.emit('error', toServiceError(new ZddError('UNAUTHENTICATED', reason)));
+    return !!s;
   }
 
   private unregister(id: string, call: SessionCall) {
@@ -239,7 +262,10 @@ export class AgentHub implements AgentPort {
     s.renewing = true;
     this.trust
       .renew(s.principal, csrPem)
-      .then((c) => s.call.write({ certificate: { cert_pem: c.certPem, not_after_ms: c.notAfterMs } }))
+      .then((c) => {
+        s.principal = { ...s.principal!, fingerprint: c.fingerprint, notAfterMs: c.notAfterMs };
+        s.call.write({ certificate: { cert_pem: c.certPem, not_after_ms: c.notAfterMs } });
+      })
       .catch((err) => this.log.warn({ agentId: s.principal?.name, err: errorMessage(err) }, 'certificate renewal refused'))
       .finally(() => (s.renewing = false));
   }

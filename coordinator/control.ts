@@ -73,6 +73,8 @@ export class Control {
   private readonly runs = new Map<string, Promise<void>>();
   /** pauses the journal could not record (a full disk): they hold until resume */
   readonly pausedInMemory = new Map<string, string>();
+  /** open WatchRollout streams by principal: revoking an operator ends them */
+  private readonly watchers = new Map<string, Set<() => void>>();
 
   constructor(
     private readonly store: Store,
@@ -603,6 +605,8 @@ export class Control {
         if (!req.name) throw new ZddError('INVALID_ARGUMENT', 'name the operator to revoke');
         const revoked = this.store.revokePrincipal('operator', req.name, this.clock.now());
         if (!revoked) throw new ZddError('NOT_FOUND', `operator "${req.name}" holds no certificate that is not revoked already`);
+        for (const end of [...(this.watchers.get(`operator/${req.name}`) ?? [])]) end();
+        this.watchers.delete(`operator/${req.name}`);
         this.log.warn({ operator: req.name, by: who.label, revoked }, 'operator revoked');
         return { revoked, disconnected: false };
       }),
@@ -617,8 +621,9 @@ export class Control {
       WhoAmI: unary('WhoAmI', (_req, who) => ({ principal: who.label, role: who.role, not_after_ms: who.notAfterMs })),
       WatchRollout: (call) => {
         let row: RolloutRow;
+        let who: Principal;
         try {
-          this.admit('WatchRollout', call);
+          who = this.admit('WatchRollout', call);
           row = this.find(call.request.id);
         } catch (err) {
           call.emit('error', toServiceError(err));
@@ -638,12 +643,23 @@ export class Control {
           pending = true;
           setTimeout(send, 50);
         };
-        const finish = () => {
+        const watching = this.watchers.get(who.label) ?? new Set();
+        this.watchers.set(who.label, watching);
+        const revoked = () => {
           this.changes.off('change', onChange);
+          call.emit('error', toServiceError(new ZddError('UNAUTHENTICATED', `the certificate of ${who.label} was revoked`)));
+        };
+        watching.add(revoked);
+        const stop = () => {
+          this.changes.off('change', onChange);
+          watching.delete(revoked);
+        };
+        const finish = () => {
+          stop();
           call.end();
         };
         this.changes.on('change', onChange);
-        call.on('cancelled', () => this.changes.off('change', onChange));
+        call.on('cancelled', stop);
         send();
       },
     };

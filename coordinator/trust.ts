@@ -90,6 +90,8 @@ export class FleetTrust {
    */
   static async open(cfg: TrustConfig, store: Store, log: Logger): Promise<FleetTrust> {
     fs.mkdirSync(cfg.dir, { recursive: true, mode: 0o700 });
+    // an existing directory keeps its mode otherwise: the CA's key is in it
+    fs.chmodSync(cfg.dir, 0o700);
     const keyFile = path.join(cfg.dir, 'ca.key');
     const certFile = path.join(cfg.dir, 'ca.crt');
     let ca: KeyAndCert;
@@ -186,14 +188,29 @@ export class FleetTrust {
     return { certPem, row };
   }
 
-  /** A fresh certificate for a connected agent's new key (renewal over its session). */
-  async renew(p: Principal, csrPem: string): Promise<{ certPem: string; notAfterMs: number }> {
+  /** Throws UNAUTHENTICATED if the principal's certificate was revoked (or expired) since its session began. */
+  recheck(p: Principal): void {
+    const row = this.store.certificate(p.fingerprint);
+    if (!row || row.revokedMs) throw new ZddError('UNAUTHENTICATED', `the certificate of ${p.label} was revoked`);
+    if (row.notAfterMs <= Date.now()) throw new ZddError('UNAUTHENTICATED', `the certificate of ${p.label} has expired`, { hint: 'join again with a new token' });
+  }
+
+  /**
+   * A fresh certificate for a connected agent's new key (renewal over its session). Only once its
+   * current certificate is past half its life: a session cannot mint certificates at will.
+   */
+  async renew(p: Principal, csrPem: string): Promise<{ certPem: string; notAfterMs: number; fingerprint: string }> {
     if (csrPem.length > 16_384) throw new ZddError('INVALID_ARGUMENT', 'the certificate request is larger than 16 kB');
+    const ttlMs = p.kind === 'agent' ? this.cfg.agentCertTtlMs : this.cfg.operatorCertTtlMs;
+    this.recheck(p);
+    if (p.notAfterMs - Date.now() > ttlMs / 2) throw new ZddError('INVALID_ARGUMENT', `the certificate of ${p.label} is not yet half way through its life; renew later`);
     const identity: Identity = { kind: p.kind, name: p.name };
-    const certPem = await issueForCsr(this.ca, csrPem, { identity, ttlMs: p.kind === 'agent' ? this.cfg.agentCertTtlMs : this.cfg.operatorCertTtlMs });
+    const certPem = await issueForCsr(this.ca, csrPem, { identity, ttlMs });
+    // revoked while the certificate was being signed: nothing is recorded or handed out
+    this.recheck(p);
     const row = this.record(certPem, identity, p.role);
     this.log.info({ principal: p.label, notAfter: new Date(row.notAfterMs).toISOString() }, 'certificate renewed');
-    return { certPem, notAfterMs: row.notAfterMs };
+    return { certPem, notAfterMs: row.notAfterMs, fingerprint: row.fingerprint };
   }
 
   /**
@@ -218,6 +235,8 @@ export class FleetTrust {
         hint: 'an admin can let it join again with a new token: zddctl token create',
       });
     }
+    // node checks the dates at the handshake; a resumed TLS session is checked here too
+    if (row.notAfterMs <= Date.now()) throw new ZddError('UNAUTHENTICATED', `the certificate of ${row.kind} ${row.name} has expired`, { hint: 'join again with a new token' });
     return { kind: row.kind as PrincipalKind, name: row.name, role: row.role, label: `${row.kind}/${row.name}`, fingerprint: fp, notAfterMs: row.notAfterMs };
   }
 }

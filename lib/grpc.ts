@@ -158,7 +158,7 @@ export function fromServiceError(err: grpc.ServiceError): ZddError {
   if (err.code === grpc.status.UNAVAILABLE) {
     return new ZddError('AGENT_UNAVAILABLE', `cannot reach the coordinator: ${err.details || err.message}`, {
       cause: err,
-      hint: 'check that zdd-coordinator is running and that --coordinator names its address',
+      hint: 'check that zdd-coordinator is running and that --coordinator names its address; a coordinator started with --plaintext needs --plaintext here too, and one serving TLS needs a client without it',
     });
   }
   return new ZddError('INTERNAL', err.details || err.message, { cause: err });

@@ -21,41 +21,55 @@ const signal = z.enum(['SIGTERM', 'SIGINT', 'SIGQUIT', 'SIGHUP', 'SIGUSR1', 'SIG
 const listen = z
   .union([port.transform(String), z.string()])
   .pipe(z.string().regex(/^(?:(?:\d{1,3}\.){3}\d{1,3}:|\[[0-9a-fA-F:]+\]:)?\d{1,5}$/, 'expected "PORT" or "ADDRESS:PORT"'));
+/** nginx's own word separators (ngx_conf_file.c): not every character \s matches. */
+const NGINX_SPACE = new Set([' ', '\t', '\r', '\n']);
+
 /**
- * The directive names of an nginx snippet, as nginx reads them: quotes and escapes removed (a
- * quoted "access_by_lua" is still that directive), one per statement, comments skipped.
+ * The statements of an nginx snippet as nginx reads them: each a list of words, quotes and escapes
+ * removed. A quote opens a quoted word only at the start of a word (elsewhere nginx takes it as an
+ * ordinary character); a "#" at the start of a word comments out the rest of the line.
  */
-export function directiveNames(text: string): string[] {
-  const names: string[] = [];
-  let token = '';
-  let first = true;
-  let quote = '';
+export function nginxStatements(text: string): string[][] {
+  const statements: string[][] = [];
+  let words: string[] = [];
+  let word: string | undefined;
+  const endWord = () => {
+    if (word !== undefined) words.push(word);
+    word = undefined;
+  };
   for (let i = 0; i < text.length; i++) {
     const c = text[i];
-    if (quote) {
-      if (c === '\\') token += text[++i] ?? '';
-      else if (c === quote) quote = '';
-      else token += c;
+    if (word === undefined && (c === '"' || c === "'")) {
+      // a quoted word runs to its closing quote; \ escapes inside it
+      let w = '';
+      for (i++; i < text.length && text[i] !== c; i++) w += text[i] === '\\' ? (text[++i] ?? '') : text[i];
+      words.push(w);
       continue;
     }
-    if (c === '"' || c === "'") quote = c;
-    else if (c === '\\') token += text[++i] ?? '';
-    else if (c === '#' && !token) while (i < text.length && text[i] !== '\n') i++;
-    else if (/\s/.test(c) || c === ';') {
-      if (token && first) {
-        names.push(token);
-        first = false;
-      }
-      token = '';
-      if (c === ';') first = true;
-    } else token += c;
+    if (word === undefined && c === '#') {
+      while (i < text.length && text[i] !== '\n') i++;
+      continue;
+    }
+    if (NGINX_SPACE.has(c)) endWord();
+    else if (c === ';') {
+      endWord();
+      statements.push(words);
+      words = [];
+    } else word = (word ?? '') + (c === '\\' ? (text[++i] ?? '') : c);
   }
-  if (token && first) names.push(token);
-  return names;
+  endWord();
+  if (words.length) statements.push(words);
+  return statements;
 }
 
-/** Directives that run code inside nginx (Lua, Perl, njs, mruby) or pull in other files: never from a spec. */
-const CODE_DIRECTIVE = /_by_lua|^lua_|^perl|^js_|^njs|^mruby|^wasm|^include$|^load_module$/i;
+/**
+ * The directives a spec may add to its location block: headers, timeouts, buffers, sizes, limits,
+ * compression, caching headers and access rules. Nothing that runs code (Lua, Perl, njs), reads or
+ * serves files (root, alias, include, auth_basic_user_file), or sends requests elsewhere
+ * (proxy_pass, mirror): the edge's nginx runs as the agent's user, beside its key.
+ */
+export const ALLOWED_DIRECTIVE =
+  /^(?:add_header|add_trailer|expires|etag|charset|default_type|server_tokens|client_max_body_size|client_body_buffer_size|client_body_timeout|client_header_timeout|send_timeout|keepalive_timeout|keepalive_requests|gzip(?:_[a-z_]+)?|limit_req|limit_rate|limit_rate_after|limit_conn|allow|deny|error_page|proxy_(?:set_header|hide_header|pass_header|ignore_headers|read_timeout|send_timeout|connect_timeout|buffering|buffer_size|buffers|busy_buffers_size|request_buffering|http_version|intercept_errors|redirect|cookie_domain|cookie_path|cookie_flags|max_temp_file_size|next_upstream_timeout|next_upstream_tries)|chunked_transfer_encoding|tcp_nodelay|tcp_nopush|log_not_found|access_log|if_modified_since|max_ranges|postpone_output|sendfile|satisfy|real_ip_header|set_real_ip_from|real_ip_recursive)$/;
 
 // Operator-supplied nginx directives go inside the service's location block; nginx -t judges them.
 const directive = z
@@ -65,12 +79,21 @@ const directive = z
   .refine((d) => !/[{}]/.test(d), { message: 'a directive may not open or close a block' })
   .refine((d) => d.trim().endsWith(';'), { message: 'a directive must end with ";"' })
   .superRefine((d, ctx) => {
-    const bad = directiveNames(d).filter((n) => CODE_DIRECTIVE.test(n));
-    if (bad.length) {
+    const statements = nginxStatements(d);
+    if (statements.length !== 1) {
+      ctx.addIssue({ code: 'custom', message: `one directive per entry (this one reads as ${statements.length}); give each its own line in the list` });
+      return;
+    }
+    const name = statements[0][0] ?? '';
+    if (!ALLOWED_DIRECTIVE.test(name)) {
       ctx.addIssue({
         code: 'custom',
-        message: `${bad.join(', ')} would run code or load files in the edge's nginx; a spec may carry only ordinary directives (headers, timeouts, buffers)`,
+        message: `${name.slice(0, 60) || '(nothing)'} is not a directive a spec may add: only headers, timeouts, buffers, sizes, limits, gzip, expires and access rules (nothing that runs code, reads or serves files, or proxies elsewhere)`,
       });
+    }
+    // access_log writes where it is told: only to syslog or off
+    if (name === 'access_log' && !/^(?:off|syslog:.*)$/.test(statements[0][1] ?? '')) {
+      ctx.addIssue({ code: 'custom', message: 'access_log in a spec may only be off or syslog:…; nginx would write the file as the agent\'s user' });
     }
   });
 

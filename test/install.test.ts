@@ -423,7 +423,9 @@ test('a coordinator started with no flags takes its settings from the env file i
   const deadline = Date.now() + 15_000;
   let answered = false;
   while (!answered && Date.now() < deadline) {
-    answered = spawnSync(process.execPath, [ZDDCTL, '--coordinator', `127.0.0.1:${port}`, 'agents'], { encoding: 'utf8' }).status === 0;
+    // over TLS, as the local admin whose credentials the coordinator wrote beside its database
+    const admin = path.join(root, 'pki', 'admin.json');
+    answered = fs.existsSync(admin) && spawnSync(process.execPath, [ZDDCTL, '--coordinator', `127.0.0.1:${port}`, '--config', admin, 'agents'], { encoding: 'utf8' }).status === 0;
     if (!answered) await new Promise((res) => setTimeout(res, 100));
   }
   t.true(answered, `the coordinator answers on 127.0.0.1:${port}, from ZDD_LISTEN`);

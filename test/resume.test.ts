@@ -149,7 +149,7 @@ test('a coordinator restarted while a rollout is paused keeps it paused until re
   await sleep(Math.max(0, pauseStep.started_at_ms + 13_000 - Date.now()));
   const s = await status(fleet, 'web-2');
   t.is(s.state, 'paused');
-  t.is(s.pause_reason, 'paused by the operator');
+  t.is(s.pause_reason, 'paused by admin');
   t.true(s.steps.filter((x: any) => x.batch >= 2).every((x: any) => x.state === 'pending'), 'nothing after the pause ran');
   const r = await fleet.zddctl(['resume', 'web-2']);
   t.is(r.code, 0, r.stdout + r.stderr);

@@ -7,6 +7,7 @@ import path from 'node:path';
 import { forgedResultProbe, journalState, runSecurityProbes } from '../testkit/security-probes.js';
 import { deploy, fleetFor, parseJson, settled, sleep, until, versionsServed } from './support/fleet.js';
 import type { LocalFleet } from '../testkit/local-fleet.js';
+import { certInfo } from '../lib/pki.js';
 
 const connected = async (fleet: LocalFleet) => {
   const r = await fleet.zddctl(['agents', '--json']);
@@ -129,6 +130,12 @@ test('agents renew their certificates over the session, a revoked agent is cut o
   t.regex(s.error + s.steps.map((x: { error: string }) => x.error).join(' '), /outside this agent's release roots/);
   t.is(journalState(fleet).trafficGeneration, before.trafficGeneration, 'no traffic change');
   t.deepEqual(fleet.instances().filter((i) => i.state !== 'stopped'), [], 'nothing was started');
+
+  // past the first certificates' end, both agents are still connected, on renewed certificates
+  const firstEnds = certInfo(first.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----\n/)![0]).notAfterMs;
+  await sleep(Math.max(0, firstEnds - Date.now() + 3000));
+  t.deepEqual([...(await connected(fleet))].sort(), ['host-1', 'host-2']);
+  t.notRegex(fleet.log('host-1') + fleet.log('host-2'), /refused this agent/);
 
   // revoking closes the session at once; the agent's restarts are refused
   r = await fleet.zddctl(['agents', 'revoke', 'host-2']);

@@ -80,3 +80,25 @@ test('hooks and release settings: a command alone gets a 60s timeout, unknown ho
   t.regex(err!.message, /hooks: Unrecognized key: "before_start"/);
   t.regex(err!.message, /release\.keep/);
 });
+
+test('nginx directives: only ordinary ones, one per entry, read the way nginx reads them', (t) => {
+  const withDirective = (d: string) => ({ ...minimal, nginx: { listen: '80', directives: [d] } });
+  for (const ok of ['client_max_body_size 2m;', 'add_header X-Frame-Options "DENY; really";', "proxy_read_timeout 30s;", 'gzip on;', 'access_log off;']) {
+    t.notThrows(() => validateSpec(withDirective(ok)), ok);
+  }
+  const refused: [string, RegExp][] = [
+    ['access_by_lua "os.execute(\'id\')";', /access_by_lua is not a directive a spec may add/],
+    ['"access_by_lua" "os.execute(\'id\')";', /access_by_lua is not a directive a spec may add/],
+    ["acc\\ess_by_lua 'x';", /access_by_lua is not a directive/],
+    // a quote inside a word is an ordinary character to nginx: this is three statements
+    ['add_header X a"b; include /tmp/x.conf; #";', /one directive per entry/],
+    ["add_header X a'b; access_by_lua_file /tmp/x.lua; #';", /one directive per entry/],
+    ['root /;', /root is not a directive a spec may add/],
+    ['alias /var/lib/zdd-agent/tls/;', /alias is not a directive/],
+    ['proxy_pass http://169.254.169.254/;', /proxy_pass is not a directive/],
+    ['perl_modules /tmp;', /perl_modules is not a directive/],
+    ['js_content main.handler;', /js_content is not a directive/],
+    ['access_log /var/lib/zdd-agent/tls/agent.pem;', /access_log in a spec may only be off or syslog/],
+  ];
+  for (const [d, why] of refused) t.regex(message(withDirective(d)), why, d);
+});

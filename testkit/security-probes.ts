@@ -44,10 +44,17 @@ async function controlCall(addr: string, creds: grpc.ChannelCredentials, method:
 }
 
 /** Opens an agent session and sends `first`; resolves with how the coordinator answered (WELCOMED when it accepted it). */
-async function agentSession(addr: string, creds: grpc.ChannelCredentials, first: Record<string, unknown>, then?: Record<string, unknown>[]): Promise<{ status: string; detail: string; ms: number }> {
+async function agentSession(
+  addr: string,
+  creds: grpc.ChannelCredentials,
+  first: Record<string, unknown>,
+  then?: Record<string, unknown>[],
+  /** the stream is opened at once, and `first` written only once this settles */
+  hold?: Promise<unknown>,
+): Promise<{ status: string; detail: string; ms: number }> {
   const { AgentGateway } = protos().agent.zdd.v1;
   const c = new AgentGateway(addr, creds, CLIENT_OPTIONS);
-  const began = Date.now();
+  let began = Date.now();
   try {
     return await new Promise((resolve) => {
       const s = c.Session();
@@ -75,7 +82,10 @@ async function agentSession(addr: string, creds: grpc.ChannelCredentials, first:
       });
       s.on('error', (e: grpc.ServiceError) => done({ status: STATUS[e.code], detail: e.details }));
       s.on('end', () => done({ status: 'ENDED', detail: 'the coordinator ended the session without a status' }));
-      s.write(first);
+      void (hold ?? Promise.resolve()).then(() => {
+        began = Date.now();
+        s.write(first);
+      });
     });
   } finally {
     c.close();
@@ -175,6 +185,10 @@ export async function runSecurityProbes(fleet: LocalFleet, say: (s: string) => v
   const spent = JSON.parse((await fleet.zddctl(['token', 'create', '--agent', 'spent-1', '--json'])).stdout).token as string;
   if ((await enroll(addr, caPem, spent)).status !== 'OK') throw new Error('a fresh token was refused');
   const expired = JSON.parse((await fleet.zddctl(['token', 'create', '--agent', 'late-1', '--ttl', '1s', '--json'])).stdout).token as string;
+  // a stream host 3's certificate opened before its revocation, saying hello only after it
+  let revokedNow: () => void = () => undefined;
+  const heldOpen = agentSession(addr, fleetClientCredentials(agentCreds(fleet, 3)), hello(fleet.agentId(3)), undefined, new Promise<void>((r) => (revokedNow = r)));
+  await new Promise((r) => setTimeout(r, 300));
   const revoked = await fleet.zddctl(['agents', 'revoke', fleet.agentId(3)]);
   if (revoked.code !== 0) throw new Error(`revoke failed: ${revoked.stderr}`);
   await new Promise((r) => setTimeout(r, 1200)); // the 1 s token is past its time
@@ -190,6 +204,14 @@ export async function runSecurityProbes(fleet: LocalFleet, say: (s: string) => v
     { name: 'a certificate from another CA', expect: ['UNAUTHENTICATED'], run: () => controlCall(addr, tls({ caPem, ...foreign }), 'ListAgents', {}) },
     { name: 'an expired certificate', expect: ['UNAUTHENTICATED'], run: () => controlCall(addr, tls({ caPem, ...stale }), 'ListAgents', {}) },
     { name: 'a revoked agent', expect: ['UNAUTHENTICATED'], run: () => agentSession(addr, tls(agentCreds(fleet, 3)), hello(fleet.agentId(3))) },
+    {
+      name: 'a revoked agent saying hello on a stream it opened before',
+      expect: ['UNAUTHENTICATED'],
+      run: async () => {
+        revokedNow();
+        return heldOpen;
+      },
+    },
     { name: "an agent's certificate with a hello naming another agent", expect: ['PERMISSION_DENIED'], run: () => agentSession(addr, tls(agentCreds(fleet, 2)), hello(fleet.agentId(1))) },
     { name: 'a join token used twice', expect: ['UNAUTHENTICATED'], run: () => enroll(addr, caPem, spent) },
     { name: 'a join token after it expired', expect: ['UNAUTHENTICATED'], run: () => enroll(addr, caPem, expired) },
