@@ -1,8 +1,6 @@
 // Garbage on the wire: the coordinator answers with an error, stores nothing and keeps serving.
 import test from 'ava';
 import * as grpc from '@grpc/grpc-js';
-import fs from 'node:fs';
-import path from 'node:path';
 import { fleetFor } from './support/fleet.js';
 
 test('garbage gRPC messages and a bad hello are refused without harm', async (t) => {
@@ -50,12 +48,7 @@ test('garbage gRPC messages and a bad hello are refused without harm', async (t)
 
   // a well-formed hello with an id that is not allowed, from a real agent's certificate
   const { protos, CLIENT_OPTIONS } = await import('../lib/grpc.js');
-  const both = fs.readFileSync(path.join(fleet.agentDir(1), 'tls', 'agent.pem'), 'utf8');
-  const agentCreds = {
-    caPem: fs.readFileSync(path.join(fleet.agentDir(1), 'tls', 'ca.crt'), 'utf8'),
-    keyPem: /-----BEGIN PRIVATE KEY-----[\s\S]+?-----END PRIVATE KEY-----\n/.exec(both)![0],
-    certPem: /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----\n/.exec(both)![0],
-  };
+  const agentCreds = fleet.agentCredentials(1);
   const client = new (protos().agent.zdd.v1.AgentGateway)(fleet.coordinatorAddr, fleetClientCredentials(agentCreds), CLIENT_OPTIONS);
   t.teardown(() => client.close());
   const s = client.Session();

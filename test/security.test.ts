@@ -147,3 +147,14 @@ test('agents renew their certificates over the session, a revoked agent is cut o
   t.regex(fleet.log('host-2'), /refused this agent/);
   t.true((await connected(fleet)).has('host-1'));
 });
+
+test('plaintext is an explicit exception: on loopback only, with a warning at every start, and no identities', async (t) => {
+  const fleet = await fleetFor(t, { agents: 1, plaintext: true });
+  t.regex(fleet.log('coordinator'), /PLAINTEXT: no TLS and no authentication/);
+  t.regex(fleet.log('host-1'), /PLAINTEXT: no TLS/);
+  t.true((await connected(fleet)).has('host-1'));
+  // identity commands have nothing to work with
+  const tok = await fleet.zddctl(['token', 'create', '--agent', 'web-9']);
+  t.is(tok.code, 1);
+  t.regex(tok.stderr, /serves plaintext \(--plaintext\): it has no fleet CA/);
+});

@@ -12,6 +12,7 @@ import { ROOT } from '../lib/paths.js';
 import { portFree, processStartTicks } from '../lib/proc.js';
 import { Client, type Credentials } from '../cli/client.js';
 import { readClientConfig } from '../lib/client-config.js';
+import { AgentIdentity, type AgentCredentials } from '../agent/identity.js';
 import { agentStateLayout, nginxMasterPid } from '../agent/state-layout.js';
 
 export interface FleetOptions {
@@ -173,6 +174,13 @@ export class LocalFleet {
   /** The admin's credentials (or plaintext) for an in-process control client. */
   credentials(): Credentials {
     return this.o.plaintext ? 'plaintext' : readClientConfig(this.adminConfig);
+  }
+
+  /** Agent i's TLS credentials as it keeps them (the pinned CA, its key and certificate). */
+  agentCredentials(i: number): AgentCredentials {
+    const id = AgentIdentity.load(this.agentDir(i));
+    if (!id) throw new Error(`agent ${i} has not joined`);
+    return id.credentials;
   }
 
   /** A control client as the fleet's admin; close it after use. */

@@ -148,15 +148,7 @@ export function journalState(fleet: LocalFleet): Record<string, number> {
 
 const diff = (a: Record<string, number>, b: Record<string, number>) => Object.keys(a).filter((k) => a[k] !== b[k]).map((k) => `${k} ${a[k]} → ${b[k]}`);
 
-function agentCreds(fleet: LocalFleet, i: number): Creds {
-  const dir = path.join(fleet.agentDir(i), 'tls');
-  const both = fs.readFileSync(path.join(dir, 'agent.pem'), 'utf8');
-  return {
-    caPem: fs.readFileSync(path.join(dir, 'ca.crt'), 'utf8'),
-    keyPem: /-----BEGIN PRIVATE KEY-----[\s\S]+?-----END PRIVATE KEY-----\n/.exec(both)![0],
-    certPem: /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----\n/.exec(both)![0],
-  };
-}
+const agentCreds = (fleet: LocalFleet, i: number): Creds => fleet.agentCredentials(i);
 
 const hello = (id: string, extra: Record<string, unknown> = {}) => ({
   hello: { agent_id: id, agent_version: 'probe', labels: { role: 'web' }, advertise: '127.0.0.1', port_offset: 0, facts: null, instances: [], edge: null, releases_roots: [], ...extra },
