@@ -673,8 +673,10 @@ export function addInstallCommands(program: Command, pkgRoot: string, print: (s:
     .option('--force', FORCE)
     .option('--keep-env', KEEP_ENV)
     .action((o) => {
+      // zddctl's own --coordinator and --plaintext take these flags when they come before the subcommand's
       const coordinator = o.coordinator ?? (program.getOptionValueSource('coordinator') === 'cli' ? program.opts().coordinator : undefined);
-      const envText = () => envFileText('agent', { ...o, coordinator });
+      const plaintext = o.plaintext ?? (program.getOptionValueSource('plaintext') === 'cli' ? program.opts().plaintext : undefined);
+      const envText = () => envFileText('agent', { ...o, coordinator, plaintext });
       run('agent', o, 'install', (t, host) => planInstall('agent', { envText, unitText: unitText('agent', pkgRoot), force: !!o.force, keepEnv: !!o.keepEnv }, host, t));
     });
   common(install.command('coordinator').description('write /etc/zdd/coordinator.env and the zdd-coordinator unit'))
