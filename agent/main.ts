@@ -14,7 +14,7 @@ import type { EdgeDriver } from './edge-driver.js';
 import { agentStateLayout } from './state-layout.js';
 import { AgentIdentity } from './identity.js';
 import { join } from '../lib/join.js';
-import { normalizeFingerprint } from '../lib/pki.js';
+import { normalizeFingerprint } from '../lib/identity.js';
 import { MAX_PORT_OFFSET } from '../coordinator/agent-input.js';
 
 function parseLabels(v: string): Record<string, string> {

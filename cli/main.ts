@@ -16,8 +16,6 @@ import { addInstallCommands } from './install.js';
 import { strategies } from '../coordinator/strategies/index.js';
 import { defaultConfigPaths, readClientConfig, writeClientConfig } from '../lib/client-config.js';
 import { parseLifetime } from '../lib/duration.js';
-import { join } from '../lib/join.js';
-import { createCa, fingerprint } from '../lib/pki.js';
 
 const program = new Command('zddctl')
   .description('zdd: zero-downtime rollouts across your hosts')
@@ -456,6 +454,8 @@ program
   .action(async (o) => {
     const address = program.opts().coordinator;
     if (!address) throw new ZddError('INVALID_ARGUMENT', 'login needs --coordinator HOST:PORT');
+    // loaded here only: the X.509 library takes a while to load, and no other command needs it
+    const { join } = await import('../lib/join.js');
     const j = await join(address, o.join, o.caSha256, 'operator');
     const file = o.out ?? program.opts().config ?? defaultConfigPaths(process.env)[0];
     writeClientConfig(file, { coordinator: address, caPem: j.caPem, certPem: j.certPem, keyPem: j.keyPem, principal: `operator/${j.name}`, role: j.role });
@@ -496,6 +496,7 @@ ca.command('init')
   .description("create the fleet CA in the coordinator's PKI directory, unless it exists; print its sha256")
   .option('--pki-dir <dir>', "the coordinator's --pki-dir", '/var/lib/zdd-coordinator/pki')
   .action(async (o) => {
+    const { createCa, fingerprint } = await import('../lib/pki.js');
     const key = path.join(o.pkiDir, 'ca.key');
     const crt = path.join(o.pkiDir, 'ca.crt');
     if (!fs.existsSync(crt)) {

@@ -4,7 +4,7 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
 import { ZddError } from '../lib/errors.js';
-import { PRINCIPAL_NAME } from '../lib/pki.js';
+import { PRINCIPAL_NAME } from '../lib/identity.js';
 import type { Hello__Output } from '../proto/gen/zdd/v1/Hello.js';
 import type { Heartbeat__Output } from '../proto/gen/zdd/v1/Heartbeat.js';
 

@@ -5,7 +5,7 @@ import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { PROTO_DIR } from './paths.js';
 import { ZddError, type ErrorCode } from './errors.js';
-import { identityOf } from './pki.js';
+import { identityOf } from './identity.js';
 import type { PeerCertificate } from 'node:tls';
 import type { ProtoGrpcType as AgentProto } from '../proto/gen/agent.js';
 import type { ProtoGrpcType as ControlProto } from '../proto/gen/control.js';

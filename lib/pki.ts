@@ -15,27 +15,8 @@ const KEY_ALG = { name: 'ECDSA', namedCurve: 'P-256' } as const;
 const SIGN_ALG = { name: 'ECDSA', hash: 'SHA-256' } as const;
 const DAY_MS = 86_400_000;
 
-export type PrincipalKind = 'agent' | 'operator' | 'coordinator';
-export interface Identity {
-  kind: PrincipalKind;
-  name: string;
-}
-
-/** agent ids and operator names: what a certificate, a token and a Hello may carry */
-export const PRINCIPAL_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
-
-export const identityUri = (id: Identity) => (id.kind === 'coordinator' ? 'zdd://coordinator' : `zdd://${id.kind}/${id.name}`);
-
-/** The identity in a certificate's subjectAltName string as node:tls prints it ("URI:zdd://agent/web-1, IP Address:…"). */
-export function identityOf(subjectAltName: string | undefined): Identity | undefined {
-  for (const part of (subjectAltName ?? '').split(/,\s*/)) {
-    const m = /^URI:zdd:\/\/(?:(coordinator)|(agent|operator)\/([^/\s]+))$/.exec(part.trim());
-    if (!m) continue;
-    if (m[1]) return { kind: 'coordinator', name: 'coordinator' };
-    if (PRINCIPAL_NAME.test(m[3])) return { kind: m[2] as PrincipalKind, name: m[3] };
-  }
-  return undefined;
-}
+export { PRINCIPAL_NAME, identityOf, identityUri, normalizeFingerprint, type Identity, type PrincipalKind } from './identity.js';
+import { identityOf, identityUri, type Identity } from './identity.js';
 
 export interface KeyAndCert {
   keyPem: string;
@@ -61,11 +42,6 @@ async function importPrivateKey(keyPem: string): Promise<CryptoKey> {
 /** sha256 of the certificate's DER, lower-case hex without colons: what --ca-sha256 pins and the journal keys certificates by */
 export function fingerprint(certPem: string): string {
   return new crypto.X509Certificate(certPem).fingerprint256.replace(/:/g, '').toLowerCase();
-}
-
-/** Normalises a fingerprint an operator typed ("AB:CD:…", "sha256:abcd…"). */
-export function normalizeFingerprint(s: string): string {
-  return s.trim().replace(/^sha256:/i, '').replace(/:/g, '').toLowerCase();
 }
 
 const serial = () => crypto.randomBytes(16).toString('hex').replace(/^[89a-f]/, (c) => String(Number.parseInt(c, 16) - 8));
