@@ -24,6 +24,7 @@ program
   .option('--artifacts', 'resume, rolling: every rollout stages a release artifact and runs all six hooks')
   .option('--random-kills <n>', 'resume: kills at random instants, besides every step boundary', (v) => Number(v), 10)
   .option('--compare-plaintext', 'zero-downtime: also run the dynamic edge over plaintext gRPC, before the TLS run, to measure what TLS costs')
+  .option('--plaintext-after', 'with --compare-plaintext: the plaintext run after the TLS one (the machine drifts: run both orders)')
   .option('--agents <n>', 'reconnect: agent sessions', (v) => Number(v), 1000);
 
 async function main() {
@@ -57,7 +58,10 @@ async function main() {
   // blue-green and canary run on zdd's edge only: a naive stop/start has no such strategy
   const modes: ('dynamic' | 'reload' | 'naive' | 'dynamic-plaintext')[] = o.naive ? ['naive'] : o.edgeMode ? [o.edgeMode] : o.strategy !== 'rolling' ? ['reload', 'dynamic'] : ['naive', 'reload', 'dynamic'];
   // the same run over plaintext right before the TLS one: the difference is what TLS costs
-  if (o.comparePlaintext && modes.at(-1) === 'dynamic') modes.splice(modes.length - 1, 0, 'dynamic-plaintext');
+  if (o.comparePlaintext && modes.at(-1) === 'dynamic') {
+    if (o.plaintextAfter) modes.push('dynamic-plaintext');
+    else modes.splice(modes.length - 1, 0, 'dynamic-plaintext');
+  }
   if (o.naive && o.strategy !== 'rolling') throw new Error('--naive compares with rolling only');
   const results: ZeroDowntimeResult[] = [];
   for (const mode of modes) {
