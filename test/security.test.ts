@@ -158,3 +158,13 @@ test('plaintext is an explicit exception: on loopback only, with a warning at ev
   t.is(tok.code, 1);
   t.regex(tok.stderr, /serves plaintext \(--plaintext\): it has no fleet CA/);
 });
+
+test('every control call has a role in the table, and only reads are open to viewers', async (t) => {
+  const { NEEDS } = await import('../coordinator/control.js');
+  const { protos } = await import('../lib/grpc.js');
+  const methods = Object.keys(protos().control.zdd.v1.Control.service);
+  t.deepEqual(methods.filter((m) => !NEEDS[m]), [], 'a call missing from NEEDS');
+  const viewer = methods.filter((m) => NEEDS[m] === 'viewer').sort();
+  t.deepEqual(viewer, ['GetRollout', 'GetService', 'ListAgents', 'ListRollouts', 'Plan', 'WatchRollout', 'WhoAmI']);
+  t.is(NEEDS.ApplyService, 'admin', 'a spec carries commands');
+});
