@@ -631,9 +631,9 @@ export class Control {
           return;
         }
         const id = row.id;
-        let pending = false;
+        let pending: NodeJS.Timeout | undefined;
         const send = () => {
-          pending = false;
+          pending = undefined;
           const cur = this.store.getRollout(id)!;
           call.write(this.snapshot(cur));
           if ((AT_REST.has(cur.state) || this.pausedInMemory.has(id)) && !this.runs.has(id)) finish();
@@ -641,19 +641,20 @@ export class Control {
         // coalesce bursts of changes into one snapshot per tick
         const onChange = (changed: string) => {
           if (changed !== id || pending) return;
-          pending = true;
-          setTimeout(send, 50);
+          pending = setTimeout(send, 50);
         };
         const watching = this.watchers.get(who.label) ?? new Set();
         this.watchers.set(who.label, watching);
         const revoked = () => {
-          this.changes.off('change', onChange);
+          stop();
           call.emit('error', toServiceError(new ZddError('UNAUTHENTICATED', `the certificate of ${who.label} was revoked`)));
         };
         watching.add(revoked);
         const stop = () => {
           this.changes.off('change', onChange);
+          clearTimeout(pending);
           watching.delete(revoked);
+          if (!watching.size) this.watchers.delete(who.label);
         };
         const finish = () => {
           stop();

@@ -179,6 +179,8 @@ export interface Store {
   redeemJoinToken(id: string, secretSha256: string, nowMs: number, issue: (t: JoinTokenRow) => CertificateRow): CertificateRow;
   addCertificate(c: CertificateRow): void;
   certificate(fingerprint: string): CertificateRow | undefined;
+  /** The certificate issued last to a principal (a renewal supersedes the one before). */
+  latestCertificate(kind: PrincipalKind, name: string): CertificateRow | undefined;
   /** Revokes every certificate of a principal; the number revoked. */
   revokePrincipal(kind: PrincipalKind, name: string, nowMs: number): number;
   certificates(): CertificateRow[];
@@ -592,8 +594,16 @@ export class SqliteStore implements Store {
     fingerprint: r.fingerprint, kind: r.kind, name: r.name, role: r.role, issuedMs: r.issued_ms, notAfterMs: r.not_after_ms, revokedMs: r.revoked_ms,
   });
 
+  // asked on every message of every agent session: compiled once
+  private certStatement: Database.Statement | undefined;
   certificate(fingerprint: string): CertificateRow | undefined {
-    const r = this.db.prepare('SELECT * FROM certificates WHERE fingerprint = ?').get(fingerprint);
+    this.certStatement ??= this.db.prepare('SELECT * FROM certificates WHERE fingerprint = ?');
+    const r = this.certStatement.get(fingerprint);
+    return r ? this.certRow(r) : undefined;
+  }
+
+  latestCertificate(kind: PrincipalKind, name: string): CertificateRow | undefined {
+    const r = this.db.prepare('SELECT * FROM certificates WHERE kind = ? AND name = ? ORDER BY issued_ms DESC, rowid DESC LIMIT 1').get(kind, name);
     return r ? this.certRow(r) : undefined;
   }
 

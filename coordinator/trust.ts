@@ -203,6 +203,10 @@ export class FleetTrust {
     if (csrPem.length > 16_384) throw new ZddError('INVALID_ARGUMENT', 'the certificate request is larger than 16 kB');
     const ttlMs = p.kind === 'agent' ? this.cfg.agentCertTtlMs : this.cfg.operatorCertTtlMs;
     this.recheck(p);
+    // one renewal per certificate: a session on a superseded one cannot mint more
+    if (this.store.latestCertificate(p.kind, p.name)?.fingerprint !== p.fingerprint) {
+      throw new ZddError('INVALID_ARGUMENT', `the certificate of ${p.label} was renewed already; reconnect with the renewed one`);
+    }
     if (p.notAfterMs - Date.now() > ttlMs / 2) throw new ZddError('INVALID_ARGUMENT', `the certificate of ${p.label} is not yet half way through its life; renew later`);
     const identity: Identity = { kind: p.kind, name: p.name };
     const certPem = await issueForCsr(this.ca, csrPem, { identity, ttlMs });

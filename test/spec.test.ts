@@ -81,24 +81,30 @@ test('hooks and release settings: a command alone gets a 60s timeout, unknown ho
   t.regex(err!.message, /release\.keep/);
 });
 
-test('nginx directives: only ordinary ones, one per entry, read the way nginx reads them', (t) => {
-  const withDirective = (d: string) => ({ ...minimal, nginx: { listen: '80', directives: [d] } });
-  for (const ok of ['client_max_body_size 2m;', 'add_header X-Frame-Options "DENY; really";', "proxy_read_timeout 30s;", 'gzip on;', 'access_log off;']) {
-    t.notThrows(() => validateSpec(withDirective(ok)), ok);
+test('nginx directives: only ordinary ones, one per entry, none that could run on into the next', (t) => {
+  const withDirectives = (...d: string[]) => ({ ...minimal, nginx: { listen: '80', directives: d } });
+  for (const ok of ['client_max_body_size 2m;', 'add_header X-Frame-Options "DENY; really";', "proxy_read_timeout 30s;", 'gzip on;', "add_header Cache-Control 'no-store' always;"]) {
+    t.notThrows(() => validateSpec(withDirectives(ok)), ok);
   }
-  const refused: [string, RegExp][] = [
-    ['access_by_lua "os.execute(\'id\')";', /access_by_lua is not a directive a spec may add/],
-    ['"access_by_lua" "os.execute(\'id\')";', /access_by_lua is not a directive a spec may add/],
-    ["acc\\ess_by_lua 'x';", /access_by_lua is not a directive/],
+  const refused: [string[], RegExp][] = [
+    [['access_by_lua "os.execute(\'id\')";'], /access_by_lua is not a directive a spec may add/],
+    [['"access_by_lua" "os.execute(\'id\')";'], /access_by_lua is not a directive a spec may add/],
+    [["acc\\ess_by_lua 'x';"], /may not contain a backslash/],
     // a quote inside a word is an ordinary character to nginx: this is three statements
-    ['add_header X a"b; include /tmp/x.conf; #";', /one directive per entry/],
-    ["add_header X a'b; access_by_lua_file /tmp/x.lua; #';", /one directive per entry/],
-    ['root /;', /root is not a directive a spec may add/],
-    ['alias /var/lib/zdd-agent/tls/;', /alias is not a directive/],
-    ['proxy_pass http://169.254.169.254/;', /proxy_pass is not a directive/],
-    ['perl_modules /tmp;', /perl_modules is not a directive/],
-    ['js_content main.handler;', /js_content is not a directive/],
-    ['access_log /var/lib/zdd-agent/tls/agent.pem;', /access_log in a spec may only be off or syslog/],
+    [['add_header X a"b; include /tmp/x.conf; #";'], /may not contain a backslash, "#"/],
+    [['add_header X a"b; include /tmp/x.conf;'], /one directive per entry/],
+    // an unterminated quote would run on into the next entry as nginx reads them
+    [['add_header X "a;', 'add_header Y " ; include /tmp/evil.conf; #";'], /a quote is not closed/],
+    [['add_header X "a"b;'], /a closing quote must be followed by a space or ";"/],
+    [['add_header X y'], /must end with ";"/],
+    [['root /;'], /root is not a directive a spec may add/],
+    [['alias /var/lib/zdd-agent/tls/;'], /alias is not a directive/],
+    [['proxy_pass http://169.254.169.254/;'], /proxy_pass is not a directive/],
+    [['perl_modules /tmp;'], /perl_modules is not a directive/],
+    [['js_content main.handler;'], /js_content is not a directive/],
+    [['access_log syslog:server=10.0.0.9;'], /access_log is not a directive/],
+    [['gzip_static on;'], /gzip_static is not a directive/],
+    [['real_ip_header X-Forwarded-For;'], /real_ip_header is not a directive/],
   ];
-  for (const [d, why] of refused) t.regex(message(withDirective(d)), why, d);
+  for (const [d, why] of refused) t.regex(message(withDirectives(...d)), why, d.join(' | '));
 });
