@@ -23,7 +23,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import crypto from 'node:crypto';
 import { processStartTicks } from '../lib/proc.js';
-import { writeFileAtomic } from './fs-atomic.js';
+import { writeFileAtomic } from '../lib/fs-atomic.js';
 
 export const AGENT_VERSION = '0.1.0';
 
@@ -320,16 +320,17 @@ export class Agent {
     a: { service: string; hook: string; version: string; argv: string[]; timeoutMs: number; workdir?: string; env: Record<string, string> },
     onSpawn: (pid: number) => void,
   ): Promise<HookResult> {
+    // with neither a workdir nor a staged release, the hook runs in the agent's state directory
     let cwd = this.cfg.stateDir;
-    try {
-      // with neither a workdir nor a staged release, the hook runs in the agent's state directory
-      if (!a.workdir && !this.releases.has(a.service, a.version)) throw new ZddError('NOT_FOUND', 'no release directory');
-      const dir = this.supervisor.workdir({ name: a.service, workdir: a.workdir }, a.version);
-      if (fs.existsSync(dir)) cwd = dir;
-    } catch (err) {
-      // outside the release roots: refused, never run somewhere else instead
-      if (err instanceof ZddError && err.code === 'PERMISSION_DENIED') throw err;
-      /* the release is not staged (yet): the hook runs in the state directory */
+    if (a.workdir || this.releases.has(a.service, a.version)) {
+      try {
+        const dir = this.supervisor.workdir({ name: a.service, workdir: a.workdir }, a.version);
+        if (fs.existsSync(dir)) cwd = dir;
+      } catch (err) {
+        // outside the release roots: refused, never run somewhere else instead
+        if (err instanceof ZddError && err.code === 'PERMISSION_DENIED') throw err;
+        /* the release was pruned meanwhile: the hook runs in the state directory */
+      }
     }
     const release: Record<string, string> = this.releases.has(a.service, a.version) ? { ZDD_RELEASE_DIR: this.releases.dir(a.service, a.version) } : {};
     const r = await runBounded(a.argv, { cwd, env: commandEnv({ ...a.env, ...release, ZDD_SERVICE: a.service, ZDD_VERSION: a.version, ZDD_HOOK: a.hook, ZDD_AGENT_ID: this.cfg.id }), timeoutMs: a.timeoutMs, onSpawn });

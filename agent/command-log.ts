@@ -1,6 +1,6 @@
 // Results of recent command ids, on disk: a repeated id is answered from here, never run twice.
 import fs from 'node:fs';
-import { writeFileAtomic } from './fs-atomic.js';
+import { writeFileAtomic } from '../lib/fs-atomic.js';
 import { agentStateLayout } from './state-layout.js';
 
 export interface RecordedResult {

@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { ZddError } from '../lib/errors.js';
 import { certInfo, createCsr, signedBy, type CertInfo } from '../lib/pki.js';
-import { writeFileAtomic } from './fs-atomic.js';
+import { writeFileAtomic } from '../lib/fs-atomic.js';
 
 export interface AgentCredentials {
   caPem: string;

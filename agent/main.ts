@@ -15,7 +15,7 @@ import { agentStateLayout } from './state-layout.js';
 import { AgentIdentity } from './identity.js';
 import { join } from '../lib/join.js';
 import { normalizeFingerprint } from '../lib/identity.js';
-import { MAX_PORT_OFFSET } from '../coordinator/agent-input.js';
+import { MAX_PORT_OFFSET } from '../lib/spec.js';
 
 function parseLabels(v: string): Record<string, string> {
   const out: Record<string, string> = {};

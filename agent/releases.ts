@@ -17,7 +17,7 @@ import { ZddError } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
 import type { StageResult } from '../lib/commands.js';
 import { runBounded, commandEnv } from './run.js';
-import { writeFileAtomic } from './fs-atomic.js';
+import { writeFileAtomic } from '../lib/fs-atomic.js';
 
 const MARKER = '.zdd-release.json';
 const FETCH_TIMEOUT_MS = 10 * 60_000;

@@ -10,7 +10,7 @@ import { ZddError } from '../lib/errors.js';
 import { compileSpec, expandTemplate, type CompiledSpec, type ServiceSpec } from '../lib/spec.js';
 import type { Slot, StartInstanceResult, StopInstanceResult } from '../lib/commands.js';
 import { awaitHealthy } from './health-check.js';
-import { writeFileAtomic } from './fs-atomic.js';
+import { writeFileAtomic } from '../lib/fs-atomic.js';
 import { portFree, processStartTicks } from '../lib/proc.js';
 import { agentStateLayout } from './state-layout.js';
 

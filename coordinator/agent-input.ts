@@ -5,11 +5,10 @@ import { isIP } from 'node:net';
 import { z } from 'zod';
 import { ZddError } from '../lib/errors.js';
 import { PRINCIPAL_NAME } from '../lib/identity.js';
+import { MAX_PORT_OFFSET } from '../lib/spec.js';
 import type { Hello__Output } from '../proto/gen/zdd/v1/Hello.js';
 import type { Heartbeat__Output } from '../proto/gen/zdd/v1/Heartbeat.js';
 
-/** Ports of a spec plus the offset stay below 65536; offsets beyond this leave no room for any spec. */
-export const MAX_PORT_OFFSET = 60_000;
 
 const text = (max: number) => z.string().max(max);
 const facts = z

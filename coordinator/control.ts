@@ -52,6 +52,8 @@ export function checkRequestBounds(req: unknown, path = ''): void {
 
 /** How an operator appears in a rollout's events: by name, or "the operator" over plaintext. */
 const byWhom = (who: Principal) => (who === PLAINTEXT_PRINCIPAL ? 'the operator' : who.name);
+/** Who a rollout records as having started it: nobody over plaintext. */
+const recordedAs = (who: Principal) => (who === PLAINTEXT_PRINCIPAL ? '' : who.label);
 
 /** states in which no executor runs: a watch ends there */
 const AT_REST = new Set(['succeeded', 'failed', 'paused', 'rolled_back', 'aborted']);
@@ -335,7 +337,7 @@ export class Control {
         version: target,
         fromVersion: svc.liveVersion,
         strategy: 'rollback',
-        createdBy: who === PLAINTEXT_PRINCIPAL ? '' : who.label,
+        createdBy: recordedAs(who),
         paramsJson: JSON.stringify({ version: target, strategy: 'rollback', batch: { count: 1 }, pauseMs: 0, failureLimit: 0, edges, spec }),
       },
       steps,
@@ -567,7 +569,7 @@ export class Control {
             version: plan.version,
             fromVersion: plan.fromVersion,
             strategy: plan.strategy,
-            createdBy: who === PLAINTEXT_PRINCIPAL ? '' : who.label,
+            createdBy: recordedAs(who),
             paramsJson: JSON.stringify({ ...params, edges: plan.edges, batches: plan.batches, notes: plan.notes, spec: JSON.parse(this.store.getService(plan.service)!.specJson) }),
           },
           plan.steps,

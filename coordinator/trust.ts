@@ -14,6 +14,7 @@ import { fleetServerCredentials, peerCertificate } from '../lib/grpc.js';
 import { PRINCIPAL_NAME, certInfo, createCa, fingerprint, identityOf, issueForCsr, issueWithNewKey, type Identity, type KeyAndCert } from '../lib/pki.js';
 import { usableToken, type CertificateRow, type PrincipalKind, type Role, type Store } from './store.js';
 import { writeClientConfig } from '../lib/client-config.js';
+import { writeFileAtomic } from '../lib/fs-atomic.js';
 
 export const ROLES: readonly Role[] = ['viewer', 'deployer', 'admin'];
 const RANK: Record<Role, number> = { viewer: 0, deployer: 1, admin: 2 };
@@ -34,7 +35,7 @@ export const PLAINTEXT_PRINCIPAL: Principal = Object.freeze({ kind: 'operator', 
 export const DAY_MS = 86_400_000;
 
 export interface TrustConfig {
-  /** the PKI directory: ca.key, ca.crt, server.key, server.crt, admin.json (all 0600) */
+  /** the PKI directory: ca.key, ca.crt, admin.json (all 0600) */
   dir: string;
   /** the address the coordinator listens on; its host goes into the server certificate */
   listen: string;
@@ -56,12 +57,6 @@ function readIf(file: string): string | undefined {
   }
 }
 
-function writePrivate(file: string, text: string) {
-  const tmp = `${file}.${process.pid}.tmp`;
-  fs.writeFileSync(tmp, text, { mode: 0o600 });
-  fs.renameSync(tmp, file);
-}
-
 /** The names and addresses the server certificate carries: the listen host, or every local address when it listens on all. */
 function serverNames(listen: string, extra: string[]): { dns: string[]; ips: string[] } {
   const host = listen.startsWith('[') ? listen.slice(1, listen.indexOf(']')) : listen.replace(/:\d+$/, '');
@@ -76,13 +71,18 @@ function serverNames(listen: string, extra: string[]): { dns: string[]; ips: str
 }
 
 export class FleetTrust {
+  /** the fleet CA's sha256, what joining sides pin */
+  readonly caSha256: string;
+
   private constructor(
     private readonly cfg: TrustConfig,
     private readonly ca: KeyAndCert,
     private readonly server: KeyAndCert,
     private readonly store: Store,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.caSha256 = fingerprint(ca.certPem);
+  }
 
   /**
    * Loads the fleet CA from the PKI directory, or creates it on the first start, and issues the
@@ -104,22 +104,17 @@ export class FleetTrust {
       });
     } else {
       ca = await createCa();
-      writePrivate(keyFile, ca.keyPem);
-      writePrivate(certFile, ca.certPem);
+      writeFileAtomic(keyFile, ca.keyPem, 0o600);
+      writeFileAtomic(certFile, ca.certPem, 0o600);
       log.info({ dir: cfg.dir, caSha256: fingerprint(ca.certPem) }, 'fleet CA created');
     }
+    // kept in memory only: a new one at every start, for the addresses of that start
     const server = await issueWithNewKey(ca, { identity: { kind: 'coordinator', name: 'coordinator' }, ttlMs: 365 * DAY_MS, ...serverNames(cfg.listen, cfg.sans) });
-    writePrivate(path.join(cfg.dir, 'server.key'), server.keyPem);
-    writePrivate(path.join(cfg.dir, 'server.crt'), server.certPem);
     return new FleetTrust(cfg, ca, server, store, log);
   }
 
   get caPem(): string {
     return this.ca.certPem;
-  }
-
-  get caSha256(): string {
-    return fingerprint(this.ca.certPem);
   }
 
   credentials(): grpc.ServerCredentials {
@@ -148,9 +143,18 @@ export class FleetTrust {
     return file;
   }
 
-  private record(certPem: string, identity: Identity, role: Role | ''): CertificateRow {
+  private ttlFor(kind: PrincipalKind): number {
+    return kind === 'agent' ? this.cfg.agentCertTtlMs : this.cfg.operatorCertTtlMs;
+  }
+
+  /** The journal's row of a certificate just issued. */
+  private rowFor(certPem: string, identity: Identity, role: Role | ''): CertificateRow {
     const info = certInfo(certPem);
-    const row: CertificateRow = { fingerprint: info.fingerprint, kind: identity.kind as PrincipalKind, name: identity.name, role, issuedMs: Date.now(), notAfterMs: info.notAfterMs, revokedMs: 0 };
+    return { fingerprint: info.fingerprint, kind: identity.kind as PrincipalKind, name: identity.name, role, issuedMs: Date.now(), notAfterMs: info.notAfterMs, revokedMs: 0 };
+  }
+
+  private record(certPem: string, identity: Identity, role: Role | ''): CertificateRow {
+    const row = this.rowFor(certPem, identity, role);
     this.store.addCertificate(row);
     return row;
   }
@@ -173,17 +177,13 @@ export class FleetTrust {
   async enroll(token: string, csrPem: string): Promise<{ certPem: string; row: CertificateRow }> {
     const m = TOKEN.exec(token.trim());
     if (!m) throw new ZddError('UNAUTHENTICATED', 'join token refused: it is not a zdd join token (zdd1.…)', { hint: 'copy it whole from zddctl token create' });
-    if (csrPem.length > 16_384) throw new ZddError('INVALID_ARGUMENT', 'the certificate request is larger than 16 kB');
     const [, id, secret] = m;
     // signed first (async), then recorded with the token spent in one transaction that checks it
     // again: a token spent meanwhile costs a signature, nothing more
     const t = usableToken(this.store.joinToken(id), sha256(secret), Date.now());
     const identity: Identity = { kind: t.kind, name: t.name };
-    const certPem = await issueForCsr(this.ca, csrPem, { identity, ttlMs: t.kind === 'agent' ? this.cfg.agentCertTtlMs : this.cfg.operatorCertTtlMs });
-    const info = certInfo(certPem);
-    const row = this.store.redeemJoinToken(id, sha256(secret), Date.now(), (r) => ({
-      fingerprint: info.fingerprint, kind: r.kind, name: r.name, role: r.role, issuedMs: Date.now(), notAfterMs: info.notAfterMs, revokedMs: 0,
-    }));
+    const certPem = await issueForCsr(this.ca, csrPem, { identity, ttlMs: this.ttlFor(t.kind) });
+    const row = this.store.redeemJoinToken(id, sha256(secret), Date.now(), (r) => this.rowFor(certPem, { kind: r.kind, name: r.name }, r.role));
     this.log.info({ principal: `${row.kind}/${row.name}`, role: row.role || undefined }, 'joined the fleet');
     return { certPem, row };
   }
@@ -191,8 +191,8 @@ export class FleetTrust {
   /** Throws UNAUTHENTICATED if the principal's certificate was revoked (or expired) since its session began. */
   recheck(p: Principal): void {
     const row = this.store.certificate(p.fingerprint);
-    if (!row || row.revokedMs) throw new ZddError('UNAUTHENTICATED', `the certificate of ${p.label} was revoked`);
-    if (row.notAfterMs <= Date.now()) throw new ZddError('UNAUTHENTICATED', `the certificate of ${p.label} has expired`, { hint: 'join again with a new token' });
+    if (!row) throw new ZddError('UNAUTHENTICATED', `the certificate of ${p.label} is no longer on record`);
+    inStanding(row);
   }
 
   /**
@@ -200,8 +200,7 @@ export class FleetTrust {
    * current certificate is past half its life: a session cannot mint certificates at will.
    */
   async renew(p: Principal, csrPem: string): Promise<{ certPem: string; notAfterMs: number; fingerprint: string }> {
-    if (csrPem.length > 16_384) throw new ZddError('INVALID_ARGUMENT', 'the certificate request is larger than 16 kB');
-    const ttlMs = p.kind === 'agent' ? this.cfg.agentCertTtlMs : this.cfg.operatorCertTtlMs;
+    const ttlMs = this.ttlFor(p.kind);
     this.recheck(p);
     // one renewal per certificate: a session on a superseded one cannot mint more
     if (this.store.latestCertificate(p.kind, p.name)?.fingerprint !== p.fingerprint) {
@@ -234,15 +233,22 @@ export class FleetTrust {
     if (!identity || identity.kind === 'coordinator' || !row || row.kind !== identity.kind || row.name !== identity.name) {
       throw new ZddError('UNAUTHENTICATED', 'this certificate was not issued to an agent or operator by this coordinator', { hint: 'join again with a new token' });
     }
-    if (row.revokedMs) {
-      throw new ZddError('UNAUTHENTICATED', `the certificate of ${row.kind} ${row.name} was revoked at ${new Date(row.revokedMs).toISOString()}`, {
-        hint: 'an admin can let it join again with a new token: zddctl token create',
-      });
-    }
-    // node checks the dates at the handshake; a resumed TLS session is checked here too
-    if (row.notAfterMs <= Date.now()) throw new ZddError('UNAUTHENTICATED', `the certificate of ${row.kind} ${row.name} has expired`, { hint: 'join again with a new token' });
+    inStanding(row);
     return { kind: row.kind as PrincipalKind, name: row.name, role: row.role, label: `${row.kind}/${row.name}`, fingerprint: fp, notAfterMs: row.notAfterMs };
   }
+}
+
+/**
+ * Throws UNAUTHENTICATED for a revoked or expired certificate. node checks the dates at the
+ * handshake; a resumed TLS session, or a session that outlives its certificate, is checked here.
+ */
+function inStanding(row: CertificateRow): void {
+  if (row.revokedMs) {
+    throw new ZddError('UNAUTHENTICATED', `the certificate of ${row.kind} ${row.name} was revoked at ${new Date(row.revokedMs).toISOString()}`, {
+      hint: 'an admin can let it join again with a new token: zddctl token create',
+    });
+  }
+  if (row.notAfterMs <= Date.now()) throw new ZddError('UNAUTHENTICATED', `the certificate of ${row.kind} ${row.name} has expired`, { hint: 'join again with a new token' });
 }
 
 /** Refuses a principal below `need` (agents hold no role: they never pass). */

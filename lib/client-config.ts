@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
 import { ZddError } from './errors.js';
+import { writeFileAtomic } from './fs-atomic.js';
 
 export const ClientConfigSchema = z
   .object({
@@ -43,7 +44,5 @@ export function readClientConfig(file: string): ClientConfig {
 /** Written whole (temp file + rename), 0600. */
 export function writeClientConfig(file: string, c: ClientConfig): void {
   fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
-  const tmp = `${file}.${process.pid}.tmp`;
-  fs.writeFileSync(tmp, JSON.stringify(c, null, 2) + '\n', { mode: 0o600 });
-  fs.renameSync(tmp, file);
+  writeFileAtomic(file, JSON.stringify(c, null, 2) + '\n', 0o600);
 }

@@ -111,6 +111,7 @@ export async function issueWithNewKey(ca: KeyAndCert, o: IssueOptions): Promise<
 
 /** A certificate for the key of a CSR, after checking the CSR's signature (it holds the key). The CSR's own subject is ignored. */
 export async function issueForCsr(ca: KeyAndCert, csrPem: string, o: IssueOptions): Promise<string> {
+  if (csrPem.length > 16_384) throw new ZddError('INVALID_ARGUMENT', 'the certificate request is larger than 16 kB');
   let csr: x509.Pkcs10CertificateRequest;
   try {
     csr = new x509.Pkcs10CertificateRequest(csrPem);

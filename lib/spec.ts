@@ -328,4 +328,7 @@ export function expandTemplate(template: string, vars: { version: string; servic
   return template.replaceAll('{version}', vars.version).replaceAll('{service}', vars.service).replaceAll('{release}', vars.release ?? '{release}');
 }
 
+/** An agent's --port-offset at most: ports of a spec plus the offset stay below 65536, and beyond this no spec fits. */
+export const MAX_PORT_OFFSET = 60_000;
+
 export const VERSION_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$/;

@@ -171,9 +171,11 @@ export class LocalFleet {
     return path.join(this.pkiDir, 'admin.json');
   }
 
-  /** The admin's credentials (or plaintext) for an in-process control client. */
+  private adminCredentials: Credentials | undefined;
+  /** The admin's credentials (or plaintext) for an in-process control client; read once, tests poll with them. */
   credentials(): Credentials {
-    return this.o.plaintext ? 'plaintext' : readClientConfig(this.adminConfig);
+    this.adminCredentials ??= this.o.plaintext ? 'plaintext' : readClientConfig(this.adminConfig);
+    return this.adminCredentials;
   }
 
   /** Agent i's TLS credentials as it keeps them (the pinned CA, its key and certificate). */

@@ -111,10 +111,8 @@ async function enroll(addr: string, caPem: string, token: string): Promise<{ sta
 /** A coordinator impostor on loopback that presents `server` (and, in its chain, `ca`); returns its address and a stop function. */
 async function rogueCoordinator(ca: KeyAndCert, server: KeyAndCert): Promise<{ addr: string; stop: () => void }> {
   const s = new grpc.Server(SERVER_OPTIONS);
-  let commandsSent = 0;
   s.addService(protos().agent.zdd.v1.AgentGateway.service, {
     Session: (call: grpc.ServerDuplexStream<unknown, unknown>) => {
-      commandsSent++;
       call.write({ welcome: { coordinator_version: 'rogue', heartbeat_ms: 1000 } });
       call.write({ command: { command_id: 'rogue-1', kind: 'run_hook', args_json: JSON.stringify({ service: 'web', hook: 'pre', version: 'v1', argv: ['id'], timeoutMs: 1000, env: {} }) } });
     },
@@ -191,6 +189,15 @@ export async function runSecurityProbes(fleet: LocalFleet, say: (s: string) => v
   const rogueServer = await issueWithNewKey(otherCa, { identity: { kind: 'coordinator', name: 'coordinator' }, ttlMs: 86_400_000, ips: ['127.0.0.1'] });
 
   const tls = (c: Creds) => fleetClientCredentials(c);
+  /** agent i, with its real credentials, dials an impostor presenting `server` */
+  const dialRogue = async (issuer: KeyAndCert, server: KeyAndCert, i: number) => {
+    const rogue = await rogueCoordinator(issuer, server);
+    try {
+      return await agentSession(rogue.addr, tls(agentCreds(fleet, i)), hello(fleet.agentId(i)));
+    } finally {
+      rogue.stop();
+    }
+  };
   const probes: { name: string; expect: string[]; run: () => Promise<{ status: string; detail: string; ms: number }> }[] = [
     { name: 'no client certificate', expect: ['UNAUTHENTICATED'], run: () => controlCall(addr, tls({ caPem }), 'ListAgents', {}) },
     { name: 'a certificate from another CA', expect: ['UNAUTHENTICATED'], run: () => controlCall(addr, tls({ caPem, ...foreign }), 'ListAgents', {}) },
@@ -225,26 +232,12 @@ export async function runSecurityProbes(fleet: LocalFleet, say: (s: string) => v
     {
       name: 'an agent pinned to the fleet CA dialling a rogue coordinator',
       expect: ['UNAVAILABLE'],
-      run: async () => {
-        const rogue = await rogueCoordinator(otherCa, rogueServer);
-        try {
-          return await agentSession(rogue.addr, tls(agentCreds(fleet, 2)), hello(fleet.agentId(2)));
-        } finally {
-          rogue.stop();
-        }
-      },
+      run: () => dialRogue(otherCa, rogueServer, 2),
     },
     {
       name: "a rogue coordinator holding an agent's certificate of the fleet",
       expect: ['UNAVAILABLE'],
-      run: async () => {
-        const rogue = await rogueCoordinator(ca, stolenAgentAsServer);
-        try {
-          return await agentSession(rogue.addr, tls(agentCreds(fleet, 1)), hello(fleet.agentId(1)));
-        } finally {
-          rogue.stop();
-        }
-      },
+      run: () => dialRogue(ca, stolenAgentAsServer, 1),
     },
   ];
 

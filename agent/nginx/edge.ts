@@ -17,7 +17,7 @@ import { BUCKETS_MS, BUCKET_COUNT, figuresOf, parseMetricsText, windowOf, type C
 import { trafficText, type TrafficDoc } from '../../lib/traffic.js';
 import type { AnalyzeResult, ApplyTrafficResult, AwaitIdleResult, ConfigureEdgeResult, VerifyResult } from '../../lib/commands.js';
 import { LUA_DIR } from '../../lib/paths.js';
-import { writeFileAtomic } from '../fs-atomic.js';
+import { writeFileAtomic } from '../../lib/fs-atomic.js';
 import { docOfUpstreamConf, renderHttpConf, renderMainConf, renderServiceConf, renderUpstreamConf, type EdgeMode } from './render.js';
 import { agentStateLayout, nginxMasterPid } from '../state-layout.js';
 import type { EdgeDriver } from '../edge-driver.js';

@@ -2,10 +2,8 @@
 // served by the preview listener, optionally verified, then takes all traffic in one generation;
 // the old colour stays warm for a rollback window and is drained and stopped after it.
 import { ZddError } from '../../lib/errors.js';
-import { compileSpec } from '../../lib/spec.js';
-import { primaryTrack, type TrafficDoc } from '../../lib/traffic.js';
-import type { HostPlan, PlanInput } from '../planner.js';
-import { backendOf, hookSteps, matchesSelector, oldHosts, otherColour, parseSelector, retireOld, splitBatches, startSteps, thresholdsOf, trafficPhase, type Built, type StepList, type Strategy } from './kit.js';
+import type { TrafficDoc } from '../../lib/traffic.js';
+import { backendOf, matchesSelector, oldHosts, otherColour, parseSelector, retireOld, splitBatches, startSteps, thresholdsOf, trafficPhase, type Built, type PlanContext, type Strategy } from './kit.js';
 
 export const blueGreen: Strategy = {
   name: 'blue-green',
@@ -15,15 +13,13 @@ export const blueGreen: Strategy = {
   needsLiveVersion: true,
   parse: (r) => ({ keepOldMs: r.keepOldMs, bakeMs: r.bakeMs, hosts: parseSelector(r.hosts) }),
   group: (input, hosts) => (input.params.hosts ? hosts.filter((h) => matchesSelector(input.fleet.find((f) => f.agentId === h.agentId)!.labels, input.params.hosts!)) : hosts),
-  plan: (ctx) => planBlueGreen(ctx.input, ctx.hosts, ctx.edges, ctx.list),
+  plan: planBlueGreen,
 };
 
-function planBlueGreen(input: PlanInput, hosts: HostPlan[], edges: string[], list: StepList): Built {
-  const { spec, params, traffic } = input;
-  const compiled = compileSpec(spec);
-  const primary = primaryTrack(traffic);
+// the group (hosts with --hosts labels), the compiled spec, the live track and the hook adder come from the planner
+function planBlueGreen({ input, spec, compiled, params, hosts, group, edges, primary, list, hook }: PlanContext): Built {
+  const { traffic } = input;
   const colour = otherColour(primary);
-  const group = params.hosts ? hosts.filter((h) => matchesSelector(input.fleet.find((f) => f.agentId === h.agentId)!.labels, params.hosts!)) : hosts;
   if (!group.length) {
     throw new ZddError('NO_MATCHING_AGENTS', `no target host of ${spec.name} has the labels ${Object.entries(params.hosts!).map(([k, v]) => `${k}=${v}`).join(',')}`, {
       hint: 'check the labels with `zddctl agents`',
@@ -41,16 +37,15 @@ function planBlueGreen(input: PlanInput, hosts: HostPlan[], edges: string[], lis
   }
   const docs: TrafficDoc[] = [];
   // the new colour starts in groups of --batch hosts (all at once by default)
-  const hook = hookSteps(spec, list, params.version, input.liveVersion);
   for (const part of splitBatches(group, params.batch)) startSteps(spec, list, hook, 1, part, params.version);
   // the new colour joins the traffic document, served only by the preview listener (and to clients that ask for it)
-  trafficPhase(input.spec, input.traffic, list, edges, 1, [{ op: 'add', backends: group.map((h) => backendOf(h, colour, params.version)) }, { op: 'route', preview: colour }], docs);
+  trafficPhase(spec, traffic, list, edges, 1, [{ op: 'add', backends: group.map((h) => backendOf(h, colour, params.version)) }, { op: 'route', preview: colour }], docs);
   if (verify) {
     list.next();
     list.add(1, 'verify', edges[0], { service: spec.name, checks: [...compiled.verify.checks], argv: compiled.verify.argv && [...compiled.verify.argv], timeoutMs: compiled.verify.timeoutMs });
   }
   // the switch: one generation
-  trafficPhase(input.spec, input.traffic, list, edges, 1, [{ op: 'route', primary: colour, preview: null }], docs);
+  trafficPhase(spec, traffic, list, edges, 1, [{ op: 'route', primary: colour, preview: null }], docs);
   if (params.bakeMs && params.bakeMs > 0) {
     list.next();
     list.add(1, 'analyze', '', { mode: 'bake', track: colour, against: primary, waitMs: params.bakeMs, thresholds: thresholdsOf(input), intervalMs: compiled.analysis.intervalMs, maxWaitMs: compiled.analysis.maxWaitMs });
@@ -60,8 +55,8 @@ function planBlueGreen(input: PlanInput, hosts: HostPlan[], edges: string[], lis
     list.add(1, 'window', '', { ms: params.keepOldMs, track: primary });
   }
   hook(1, 'beforeDrain', oldHosts(hosts, old));
-  if (old.length) trafficPhase(input.spec, input.traffic, list, edges, 1, [{ op: 'drop', track: primary }], docs);
-  retireOld(input.spec, list, edges, 1, old);
+  if (old.length) trafficPhase(spec, traffic, list, edges, 1, [{ op: 'drop', track: primary }], docs);
+  retireOld(spec, list, edges, 1, old);
   hook(1, 'afterStop', oldHosts(hosts, old));
   hook(1, 'post', group.slice(0, 1));
   list.next();

@@ -3,10 +3,8 @@
 // of its error rate and latency against the stable track after each step; at 100% it becomes the
 // live track and the old instances leave.
 import { ZddError } from '../../lib/errors.js';
-import { compileSpec } from '../../lib/spec.js';
-import { primaryTrack, type TrafficDoc } from '../../lib/traffic.js';
-import type { HostPlan, PlanInput } from '../planner.js';
-import { backendOf, batchCount, CANARY_TRACK, hookSteps, oldHosts, parseBatch, parseSteps, retireOld, splitBatches, startSteps, thresholdsOf, trafficPhase, type Built, type StepList, type Strategy } from './kit.js';
+import type { TrafficDoc } from '../../lib/traffic.js';
+import { backendOf, batchCount, CANARY_TRACK, oldHosts, parseBatch, parseSteps, retireOld, splitBatches, startSteps, thresholdsOf, trafficPhase, type Built, type PlanContext, type Strategy } from './kit.js';
 
 export const canary: Strategy = {
   name: 'canary',
@@ -15,13 +13,11 @@ export const canary: Strategy = {
   defaultBatch: { percent: 100 },
   needsLiveVersion: true,
   parse: (r) => ({ steps: parseSteps(r.steps), ...(r.stepPauseMs >= 0 ? { stepPauseMs: r.stepPauseMs } : {}), canaryHosts: parseBatch(r.canaryHosts) }),
-  plan: (ctx) => planCanary(ctx.input, ctx.hosts, ctx.edges, ctx.list),
+  plan: planCanary,
 };
 
-function planCanary(input: PlanInput, hosts: HostPlan[], edges: string[], list: StepList): Built {
-  const { spec, params, traffic } = input;
-  const compiled = compileSpec(spec);
-  const primary = primaryTrack(traffic);
+function planCanary({ input, spec, compiled, params, hosts, edges, primary, list, hook }: PlanContext): Built {
+  const { traffic } = input;
   const steps = params.steps ?? [10, 50, 100];
   if (!steps.length || steps.some((p, i) => !Number.isInteger(p) || p < 1 || p > 100 || (i > 0 && p <= steps[i - 1])) || steps[steps.length - 1] !== 100) {
     throw new ZddError('INVALID_ARGUMENT', `canary steps ${steps.join(',')} must increase within 1..100 and end at 100`);
@@ -41,10 +37,9 @@ function planCanary(input: PlanInput, hosts: HostPlan[], edges: string[], list: 
   }
   const docs: TrafficDoc[] = [];
   const thresholds = thresholdsOf(input);
-  const hook = hookSteps(spec, list, params.version, input.liveVersion);
   startSteps(spec, list, hook, 1, canaries, params.version);
   // weight 0: the canary is reachable only by the header or cookie that forces its track
-  trafficPhase(input.spec, input.traffic, list, edges, 1, [{ op: 'add', backends: canaries.map((h) => backendOf(h, CANARY_TRACK, params.version)) }, { op: 'route', split: { track: CANARY_TRACK, percent: 0 } }], docs);
+  trafficPhase(spec, traffic, list, edges, 1, [{ op: 'add', backends: canaries.map((h) => backendOf(h, CANARY_TRACK, params.version)) }, { op: 'route', split: { track: CANARY_TRACK, percent: 0 } }], docs);
   if (params.stepPauseMs === undefined) {
     // manual: the canary waits dark first, reachable by the header or cookie, until promoted
     list.next();
@@ -55,9 +50,9 @@ function planCanary(input: PlanInput, hosts: HostPlan[], edges: string[], list: 
     if (p === 100 && rest.length) {
       // full weight: the new version on every host first, so the canary hosts do not carry it all
       for (const part of splitBatches(rest, params.batch)) startSteps(spec, list, hook, step, part, params.version);
-      trafficPhase(input.spec, input.traffic, list, edges, step, [{ op: 'add', backends: rest.map((h) => backendOf(h, CANARY_TRACK, params.version)) }, { op: 'route', split: { track: CANARY_TRACK, percent: 100 } }], docs);
+      trafficPhase(spec, traffic, list, edges, step, [{ op: 'add', backends: rest.map((h) => backendOf(h, CANARY_TRACK, params.version)) }, { op: 'route', split: { track: CANARY_TRACK, percent: 100 } }], docs);
     } else {
-      trafficPhase(input.spec, input.traffic, list, edges, step, [{ op: 'route', split: { track: CANARY_TRACK, percent: p } }], docs);
+      trafficPhase(spec, traffic, list, edges, step, [{ op: 'route', split: { track: CANARY_TRACK, percent: p } }], docs);
     }
     list.next();
     list.add(step, 'analyze', '', {
@@ -73,8 +68,8 @@ function planCanary(input: PlanInput, hosts: HostPlan[], edges: string[], list: 
   // promotion: the canary track becomes the live one, the old instances leave
   const last = steps.length;
   hook(last, 'beforeDrain', oldHosts(hosts, old));
-  trafficPhase(input.spec, input.traffic, list, edges, last, [{ op: 'drop', track: primary }, { op: 'retrack', from: CANARY_TRACK, to: primary }, { op: 'route', split: null }], docs);
-  retireOld(input.spec, list, edges, last, old);
+  trafficPhase(spec, traffic, list, edges, last, [{ op: 'drop', track: primary }, { op: 'retrack', from: CANARY_TRACK, to: primary }, { op: 'route', split: null }], docs);
+  retireOld(spec, list, edges, last, old);
   hook(last, 'afterStop', oldHosts(hosts, old));
   hook(last, 'post', hosts.slice(0, 1));
   list.next();

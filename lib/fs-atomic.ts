@@ -2,6 +2,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 
+/** `mode` applies from the start: a key is never readable by others, not even while it is written. */
 export function writeFileAtomic(file: string, data: string, mode = 0o644): void {
   const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.tmp`);
   const fd = fs.openSync(tmp, 'w', mode);
