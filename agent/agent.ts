@@ -6,13 +6,13 @@ import * as grpc from '@grpc/grpc-js';
 import type { Logger } from '../lib/log.js';
 import { CLIENT_OPTIONS, fleetClientCredentials, plaintextClientCredentials, protos } from '../lib/grpc.js';
 import type { AgentIdentity } from './identity.js';
-import { ZddError, errorCode, errorMessage } from '../lib/errors.js';
+import { ZddError, errorCode, errorMessage, hostFault } from '../lib/errors.js';
 import { CommandArgs, type CommandKind, COMMAND_KINDS } from '../lib/commands.js';
 import type { AgentMessage } from '../proto/gen/zdd/v1/AgentMessage.js';
 import type { CoordinatorMessage__Output } from '../proto/gen/zdd/v1/CoordinatorMessage.js';
 import type { Instance } from '../proto/gen/zdd/v1/Instance.js';
 import type { Command__Output } from '../proto/gen/zdd/v1/Command.js';
-import { Supervisor } from './supervisor.js';
+import { Supervisor, type Notice } from './supervisor.js';
 import { CommandLog, type RecordedResult } from './command-log.js';
 import { hostFacts } from './facts.js';
 import type { EdgeDriver } from './edge-driver.js';
@@ -24,6 +24,7 @@ import path from 'node:path';
 import crypto from 'node:crypto';
 import { processStartTicks } from '../lib/proc.js';
 import { writeFileAtomic } from '../lib/fs-atomic.js';
+import { agentStateLayout } from './state-layout.js';
 
 export const AGENT_VERSION = '0.1.0';
 
@@ -67,7 +68,17 @@ export class Agent {
     this.releases = new Releases(cfg.releasesDir, cfg.log.child({ part: 'releases' }), (service) =>
       this.supervisor.instances().filter((r) => r.service === service).map((r) => r.version),
     );
-    this.supervisor = new Supervisor({ stateDir: cfg.stateDir, portOffset: cfg.portOffset, probeHost: cfg.advertise, log: cfg.log, releases: this.releases, roots: cfg.releasesRoots });
+    this.supervisor = new Supervisor({
+      stateDir: cfg.stateDir,
+      agentId: cfg.id,
+      portOffset: cfg.portOffset,
+      probeHost: cfg.advertise,
+      log: cfg.log,
+      releases: this.releases,
+      roots: cfg.releasesRoots,
+      notify: (n) => this.notice(n),
+      changed: () => this.soonHeartbeat(),
+    });
     this.commands = new CommandLog(cfg.stateDir);
   }
 
@@ -81,8 +92,42 @@ export class Agent {
       state: r.state,
       started_at_ms: r.startedAtMs,
       log_file: r.logFile,
+      restarts: r.restarts?.length ?? 0,
     }));
   }
+
+  /** notices not yet sent (no session): the latest 100 go out when the next session opens */
+  private readonly notices: { level: string; service: string; slot: string; message: string; at_ms: number }[] = [];
+
+  private notice(n: Notice) {
+    const m = { ...n, message: n.message.slice(0, 2000), at_ms: Date.now() };
+    if (this.stream && this.welcomed) this.send({ notice: m });
+    else {
+      this.notices.push(m);
+      if (this.notices.length > 100) this.notices.shift();
+    }
+  }
+
+  private heartbeatSoon: NodeJS.Timeout | undefined;
+  /** An instance changed state: the coordinator hears of it within 200 ms, not at the next heartbeat. */
+  private soonHeartbeat() {
+    if (this.heartbeatSoon || !this.welcomed) return;
+    this.heartbeatSoon = setTimeout(() => {
+      this.heartbeatSoon = undefined;
+      void this.sendHeartbeat();
+    }, 200);
+  }
+
+  private async sendHeartbeat() {
+    try {
+      const facts = await hostFacts();
+      const ejected = this.edge ? await this.edge.ejected().catch(() => []) : [];
+      this.send({ heartbeat: { facts, instances: this.instances(), ejected } });
+    } catch (err) {
+      this.cfg.log.warn({ err: errorMessage(err) }, 'host facts unavailable');
+    }
+  }
+  private welcomed = false;
 
   /** Runs sessions until stop(); reconnects with a backoff capped at 1 s, so a restarted coordinator has its agents back at once. */
   async run(): Promise<void> {
@@ -101,7 +146,7 @@ export class Agent {
       }
       if (refused) {
         // a revoked or unknown certificate: retrying every second changes nothing
-        this.cfg.log.error({ reason, retryMs: 30_000 }, 'the coordinator refused this agent; an admin can revoke and re-admit it with a new token (zddctl token create --agent ID, then zdd-agent --join)');
+        this.cfg.log.error({ reason, retryMs: 30_000 }, 'the coordinator refused this agent (the reason says why; a revoked agent is re-admitted with a new token: zddctl token create --agent ID, then zdd-agent --join)');
         await sleep(30_000);
         continue;
       }
@@ -123,9 +168,11 @@ export class Agent {
       const stream = this.client!.Session();
       this.stream = stream;
       let done = false;
+      this.welcomed = false;
       const end = (why: string, refused = false) => {
         if (done) return;
         done = true;
+        this.welcomed = false;
         clearInterval(this.heartbeat);
         clearInterval(this.renewal);
         if (this.stream === stream) this.stream = undefined;
@@ -135,7 +182,9 @@ export class Agent {
         resolve({ reason: why, refused });
       };
       stream.on('data', (m: CoordinatorMessage__Output) => this.onMessage(m));
-      stream.on('error', (e: grpc.ServiceError) => end(e.details || e.message, e.code === grpc.status.UNAUTHENTICATED || e.code === grpc.status.PERMISSION_DENIED));
+      // refused (an unknown certificate, ports that overlap another agent's): retrying at once changes nothing
+      const refusedCodes = [grpc.status.UNAUTHENTICATED, grpc.status.PERMISSION_DENIED, grpc.status.FAILED_PRECONDITION];
+      stream.on('error', (e: grpc.ServiceError) => end(e.details || e.message, refusedCodes.includes(e.code)));
       stream.on('end', () => end('coordinator closed the session'));
       stream.write({
         hello: {
@@ -161,11 +210,9 @@ export class Agent {
     if (m.welcome) {
       this.cfg.log.info({ coordinator: this.cfg.coordinator }, 'session established');
       clearInterval(this.heartbeat);
-      this.heartbeat = setInterval(() => {
-        hostFacts()
-          .then((facts) => this.send({ heartbeat: { facts, instances: this.instances() } }))
-          .catch((err) => this.cfg.log.warn({ err }, 'host facts unavailable'));
-      }, m.welcome.heartbeat_ms || 5000);
+      this.welcomed = true;
+      this.heartbeat = setInterval(() => void this.sendHeartbeat(), m.welcome.heartbeat_ms || 5000);
+      for (const n of this.notices.splice(0)) this.send({ notice: n });
       this.scheduleRenewal();
     } else if (m.command) {
       void this.onCommand(m.command);
@@ -214,12 +261,23 @@ export class Agent {
     }
     this.send({ accepted: { command_id: id, replayed: false } });
     const work = this.execute(id, c.kind, c.args_json).then((r) => {
+      this.running.delete(id);
       // reads change nothing and repeat every second during an analysis: recording them would push
       // the records of real work out of the log
-      if (!READ_ONLY.has(c.kind)) this.commands.record(id, r);
-      if (c.kind === 'run_hook') fs.rmSync(this.hookMarker(id), { force: true });
-      this.running.delete(id);
-      return r;
+      // a disk fault is the host's, not the command's: a repeat once it is fixed runs the work again
+      if (READ_ONLY.has(c.kind) || r.errorCode === 'HOST_FAULT') return r;
+      try {
+        this.commands.record(id, r);
+        if (c.kind === 'run_hook') fs.rmSync(this.hookMarker(id), { force: true });
+        return r;
+      } catch (err) {
+        // unrecorded, a repeat of this id would run the work again: the coordinator is told
+        // why (the rollout pauses), and a repeat after the disk is fixed finds the work done
+        const fault = hostFault(err, `record the command's result in ${agentStateLayout(this.cfg.stateDir).commands}`);
+        this.cfg.log.error({ commandId: id, err: errorMessage(fault) }, 'command result not recorded');
+        const hint = fault instanceof ZddError && fault.hint ? ` (${fault.hint})` : '';
+        return { kind: c.kind, ok: false, errorCode: errorCode(fault), errorMessage: errorMessage(fault) + hint, resultJson: '', at: r.at };
+      }
     });
     this.running.set(id, work);
     this.sendResult(id, await work);
@@ -246,7 +304,9 @@ export class Agent {
       const result = await this.dispatch(kind as CommandKind, parsed.data, progress, id);
       log.info('command succeeded');
       return { kind, ok: true, errorCode: '', errorMessage: '', resultJson: JSON.stringify(result ?? {}), at };
-    } catch (err) {
+    } catch (caught) {
+      // a read-only, full or forbidden disk is the host's fault, said as such
+      const err = hostFault(caught);
       log.warn({ err: errorMessage(err) }, 'command failed');
       // the hint travels in the message: results carry no separate field for it
       const hint = err instanceof ZddError && err.hint ? ` (${err.hint})` : '';
@@ -349,6 +409,8 @@ export class Agent {
   /** Ends the session. App instances keep running: a new agent process re-adopts them. */
   async stop(): Promise<void> {
     this.stopped = true;
+    this.supervisor.close();
+    clearTimeout(this.heartbeatSoon);
     clearInterval(this.heartbeat);
     clearInterval(this.renewal);
     this.stream?.end();

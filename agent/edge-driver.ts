@@ -33,4 +33,6 @@ export interface EdgeDriver {
   /** the traffic generation the switch serves now (0: none) */
   liveGeneration(service: string): Promise<number>;
   knownServices(): string[];
+  /** "SERVICE ADDR SINCE_MS" for each backend the switch has ejected (it refused or reset connections) */
+  ejected(): Promise<string[]>;
 }

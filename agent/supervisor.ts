@@ -6,7 +6,8 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Logger } from '../lib/log.js';
-import { ZddError } from '../lib/errors.js';
+import { ZddError, errorMessage, hostFault } from '../lib/errors.js';
+import { formatMs } from '../lib/duration.js';
 import { compileSpec, expandTemplate, type CompiledSpec, type ServiceSpec } from '../lib/spec.js';
 import type { Slot, StartInstanceResult, StopInstanceResult } from '../lib/commands.js';
 import { awaitHealthy } from './health-check.js';
@@ -36,6 +37,18 @@ export interface InstanceRecord {
   logFile: string;
   state: InstanceState;
   exitReason?: string;
+  /** the spec it was started with: what a restart runs again */
+  spec?: ServiceSpec;
+  /** when the agent restarted it, within the spec's restart window */
+  restarts?: number[];
+}
+
+/** Something the supervisor did on its own, for the fleet's event log. */
+export interface Notice {
+  level: 'info' | 'warn' | 'error';
+  service: string;
+  slot: Slot;
+  message: string;
 }
 
 interface Live {
@@ -45,6 +58,12 @@ interface Live {
 
 export interface SupervisorConfig {
   stateDir: string;
+  /** every instance carries it (ZDD_AGENT_ID): the agent touches no process without it */
+  agentId: string;
+  /** an instance exited, was restarted, or was left down */
+  notify?: (n: Notice) => void;
+  /** an instance changed state: the coordinator should hear of it soon */
+  changed?: () => void;
   portOffset: number;
   /** address the apps are probed at (the agent's advertise host) */
   probeHost: string;
@@ -113,6 +132,12 @@ export class Supervisor {
       const ticks = processStartTicks(rec.pid);
       if (ticks === undefined || ticks !== rec.startTicks) {
         this.cfg.log.warn({ service: rec.service, slot: rec.slot, pid: rec.pid }, 'instance gone while the agent was away');
+        if (rec.state === 'healthy' && rec.spec) {
+          // a live instance that died with its host (or was killed meanwhile): restarted per its policy
+          const l: Live = { rec: { ...rec, state: 'failed', exitReason: 'gone while the agent was away' }, exited: Promise.resolve('gone') };
+          this.live.set(this.key(rec.service, rec.slot), l);
+          this.scheduleRestart(l, 'gone while the agent was away');
+        }
         continue;
       }
       const l: Live = { rec, exited: this.pollExit(rec) };
@@ -155,21 +180,119 @@ export class Supervisor {
     this.cfg.log.info({ service: rec.service, slot: rec.slot, version: rec.version, from: rec.state, to: next }, 'instance state changed');
     rec.state = next;
     this.persist();
+    this.cfg.changed?.();
   }
 
   private onExit(rec: InstanceRecord, reason: string) {
     rec.exitReason = reason;
+    const wasLive = rec.state === 'healthy';
     if (rec.state === 'stopping') this.setState(rec, 'stopped');
     else if (rec.state !== 'stopped') {
       this.cfg.log.warn({ service: rec.service, slot: rec.slot, reason }, 'instance exited unexpectedly');
       if (rec.state !== 'failed') this.setState(rec, 'failed');
     }
     this.persist();
+    const l = this.live.get(this.key(rec.service, rec.slot));
+    if (wasLive && l?.rec === rec && !this.closed) this.scheduleRestart(l, reason);
   }
 
-  private persist() {
+  /** why the instance state could not be written last time (cleared by the next good write) */
+  private writeFault: unknown;
+  private closed = false;
+
+  /**
+   * Writes the instance records. A failure (read-only or full disk) is remembered, not thrown:
+   * it may happen in an exit handler, where a throw would bring the agent down. Commands check
+   * it (writable()) and fail with it.
+   */
+  private persist(): boolean {
     const recs = [...this.live.values()].map((l) => l.rec).filter((r) => r.state !== 'stopped');
-    writeFileAtomic(this.file, JSON.stringify(recs, null, 1));
+    try {
+      writeFileAtomic(this.file, JSON.stringify(recs, null, 1));
+      this.writeFault = undefined;
+      return true;
+    } catch (err) {
+      this.writeFault = hostFault(err, `record the instances in ${this.file}`);
+      this.cfg.log.error({ err: errorMessage(this.writeFault) }, 'instance state not written');
+      return false;
+    }
+  }
+
+  /** Throws HOST_FAULT unless the instance records can be written now. */
+  private writable(): void {
+    if (!this.persist()) throw this.writeFault;
+  }
+
+  /** No more restarts (the agent is stopping). */
+  close(): void {
+    this.closed = true;
+  }
+
+  /**
+   * A live instance exited on its own: restart it per the spec's policy, with a backoff that
+   * doubles per restart within the window, or say why it stays down.
+   */
+  private scheduleRestart(l: Live, reason: string) {
+    const rec = l.rec;
+    if (!rec.spec) return;
+    const p = compileSpec(rec.spec).restart;
+    const what = `${rec.service} ${rec.version} in slot ${rec.slot}`;
+    const note = (level: Notice['level'], message: string) => {
+      this.cfg.log[level === 'info' ? 'info' : level]({ service: rec.service, slot: rec.slot }, message);
+      this.cfg.notify?.({ level, service: rec.service, slot: rec.slot, message });
+    };
+    if (p.policy === 'never' || (p.policy === 'on-failure' && reason === 'exit code 0')) {
+      note('warn', `${what} exited (${reason}); restart policy "${p.policy}": left down`);
+      return;
+    }
+    const now = Date.now();
+    const recent = (rec.restarts ?? []).filter((t) => now - t < p.windowMs);
+    if (recent.length >= p.limit) {
+      note('error', `${what} exited (${reason}) after ${recent.length} restart(s) within ${formatMs(p.windowMs)}: restart limit reached, left down`);
+      return;
+    }
+    const delay = Math.min(30_000, p.backoffMs * 2 ** recent.length);
+    note('warn', `${what} exited (${reason}); restarting in ${formatMs(delay)} (restart ${recent.length + 1} of at most ${p.limit} within ${formatMs(p.windowMs)})`);
+    setTimeout(() => void this.restart(l, [...recent, now], note), delay).unref();
+  }
+
+  private async restart(was: Live, restarts: number[], note: (level: Notice['level'], message: string) => void) {
+    const key = this.key(was.rec.service, was.rec.slot);
+    // stopped, replaced by a rollout's start, or the agent is going: nothing to restart
+    if (this.closed || this.live.get(key) !== was || was.rec.state !== 'failed') return;
+    const raw = was.rec.spec!;
+    const spec = compileSpec(raw);
+    const { version, slot, port } = was.rec;
+    let attempt: Live | undefined;
+    try {
+      this.writable();
+      if (!(await portFree(port))) throw new ZddError('PORT_IN_USE', `port ${port} is taken by another process`);
+      attempt = await this.spawnInstance(raw, spec, version, slot, port, this.workdir(spec, version), restarts);
+      const rec = attempt.rec;
+      const ms = await awaitHealthy({ host: this.cfg.probeHost, port, health: spec.health, isDead: () => rec.exitReason, onProgress: () => undefined });
+      this.setState(rec, 'healthy');
+      note('info', `restarted ${spec.name} ${version} in slot ${slot} (pid ${rec.pid}): healthy after ${ms}ms`);
+    } catch (err) {
+      const failed = attempt ?? was;
+      failed.rec.restarts = restarts;
+      if (attempt && this.live.get(key) === attempt) {
+        this.signalGroup(attempt.rec, 'SIGKILL');
+        await Promise.race([attempt.exited, sleep(5000)]);
+        if (attempt.rec.state === 'starting') this.setState(attempt.rec, 'failed');
+      }
+      if (this.live.get(key) === failed) this.scheduleRestart(failed, `restart failed: ${errorMessage(err)}`);
+    }
+  }
+
+  /** Signals an instance's process group, only while its pid is still the process we started. */
+  private signalGroup(rec: InstanceRecord, sig: NodeJS.Signals | string): boolean {
+    if (processStartTicks(rec.pid) !== rec.startTicks) return false;
+    try {
+      process.kill(-rec.pid, sig);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
+    }
+    return true;
   }
 
   portFor(spec: ServiceSpec, slot: Slot): number {
@@ -205,8 +328,29 @@ export class Supervisor {
         hint: 'stage the release on the host first, or fix "workdir" in the spec',
       });
     }
+    // nothing is started that could not be recorded: an unrecorded process would hold the port
+    this.writable();
+    const live = await this.spawnInstance(raw, spec, version, slot, port, cwd, []);
+    progress(`started ${version} in slot ${slot} (pid ${live.rec.pid}, port ${port})`);
+    const r = await this.gate(spec, live, progress);
+    // healthy, but its record could not be written: the command fails with the disk's reason
+    if (this.writeFault) throw this.writeFault;
+    return r;
+  }
+
+  /**
+   * Spawns an instance detached (its own process group, output to its log file) and records it
+   * before anything is awaited: an agent killed from here on leaves a record the next agent
+   * re-adopts, never an untracked process holding the port.
+   */
+  private async spawnInstance(raw: ServiceSpec, spec: CompiledSpec, version: string, slot: Slot, port: number, cwd: string, restarts: number[]): Promise<Live> {
     const logFile = path.join(this.logsDir, `${spec.name}-${slot}-${version.replace(/[^A-Za-z0-9._-]/g, '_')}.log`);
-    const fd = fs.openSync(logFile, 'a');
+    let fd: number;
+    try {
+      fd = fs.openSync(logFile, 'a');
+    } catch (err) {
+      throw hostFault(err, `open the log file ${logFile}`);
+    }
     const env: Record<string, string> = {
       PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin',
       ...(process.env.HOME ? { HOME: process.env.HOME } : {}),
@@ -215,6 +359,8 @@ export class Supervisor {
       ZDD_SERVICE: spec.name,
       ZDD_VERSION: version,
       ZDD_SLOT: slot,
+      // the identity an agent checks before it touches a process it has no record of
+      ZDD_AGENT_ID: this.cfg.agentId,
       ...(this.cfg.releases?.has(spec.name, version) ? { ZDD_RELEASE_DIR: this.cfg.releases.dir(spec.name, version) } : {}),
     };
     const child = spawn(spec.argv[0], spec.argv.slice(1), { cwd, env, detached: true, stdio: ['ignore', fd, fd] });
@@ -225,8 +371,6 @@ export class Supervisor {
     });
     let live: Live | undefined;
     if (child.pid !== undefined) {
-      // Recorded before anything is awaited: an agent killed from here on leaves a record the
-      // next agent re-adopts, never an untracked process holding the port.
       const rec: InstanceRecord = {
         service: spec.name,
         slot,
@@ -237,6 +381,8 @@ export class Supervisor {
         startedAtMs: Date.now(),
         logFile,
         state: 'starting',
+        spec: raw,
+        ...(restarts.length ? { restarts } : {}),
       };
       live = {
         rec,
@@ -250,6 +396,7 @@ export class Supervisor {
       };
       this.live.set(this.key(spec.name, slot), live);
       this.persist();
+      this.cfg.changed?.();
     }
     const failed = await spawnError;
     if (failed || !live) {
@@ -257,8 +404,7 @@ export class Supervisor {
     }
     child.unref();
     this.cfg.log.info({ service: spec.name, slot, version, pid: child.pid, port }, 'instance started');
-    progress(`started ${version} in slot ${slot} (pid ${child.pid}, port ${port})`);
-    return this.gate(spec, live, progress);
+    return live;
   }
 
   /**
@@ -283,12 +429,13 @@ export class Supervisor {
   /**
    * A process this agent started for the slot but never recorded (the agent was killed between
    * the spawn and writing its record) holds the port: it is found by the environment every
-   * instance gets (ZDD_SERVICE, ZDD_SLOT, PORT), and its process group is killed. Nothing else
-   * is ever touched. Returns whether the port is free afterwards.
+   * instance gets (ZDD_AGENT_ID, ZDD_SERVICE, ZDD_SLOT, PORT), and its process group is killed.
+   * Nothing else is ever touched: another agent's instance on the same port (agents whose
+   * ports overlap) carries another agent id. Returns whether the port is free afterwards.
    */
   private async reclaim(service: string, slot: Slot, port: number, progress: (m: string) => void): Promise<boolean> {
     const tracked = new Set([...this.live.values()].map((l) => l.rec.pid));
-    const want = [`ZDD_SERVICE=${service}`, `ZDD_SLOT=${slot}`, `PORT=${port}`];
+    const want = [`ZDD_AGENT_ID=${this.cfg.agentId}`, `ZDD_SERVICE=${service}`, `ZDD_SLOT=${slot}`, `PORT=${port}`];
     const orphans: number[] = [];
     for (const p of fs.readdirSync('/proc')) {
       if (!/^\d+$/.test(p) || tracked.has(Number(p))) continue;
@@ -364,9 +511,12 @@ export class Supervisor {
     if (!l || l.rec.state === 'stopped') return { forced: false, stoppedAfterMs: 0, alreadyStopped: true };
     const rec = l.rec;
     const began = Date.now();
-    if (rec.state === 'failed' && processStartTicks(rec.pid) !== rec.startTicks) {
+    // the pid no longer is the process this agent started (it exited, or the pid was reused):
+    // nothing is signalled, a pending restart is called off
+    if (processStartTicks(rec.pid) !== rec.startTicks) {
       this.live.delete(this.key(service, slot));
       this.persist();
+      this.cfg.changed?.();
       return { forced: false, stoppedAfterMs: 0, alreadyStopped: true };
     }
     this.setState(rec, 'stopping');

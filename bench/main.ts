@@ -7,8 +7,9 @@ import { resume } from './resume.js';
 import { stage } from './stage.js';
 import { security } from './security.js';
 import { reconnect } from './reconnect.js';
+import { hostLoss } from './host-loss.js';
 
-const program = new Command('zdd-bench').argument('<scenario>', 'zero-downtime | resume | stage | security | reconnect');
+const program = new Command('zdd-bench').argument('<scenario>', 'zero-downtime | resume | stage | security | reconnect | host-loss');
 program
   .addOption(new Option('--strategy <name>', 'rollout strategy').choices(['rolling', 'blue-green', 'canary']).default('rolling'))
   .addOption(new Option('--edge-mode <mode>', 'run only this edge mode').choices(['dynamic', 'reload']))
@@ -53,7 +54,14 @@ async function main() {
     process.stdout.write(JSON.stringify(await reconnect({ agents: o.agents, log })) + '\n');
     return;
   }
-  if (scenario !== 'zero-downtime') throw new Error(`unknown scenario "${scenario}" (available: zero-downtime, resume, stage, security, reconnect)`);
+  if (scenario === 'host-loss') {
+    // retry off first, the headline (the default retry: connect) last
+    for (const retry of ['off', 'connect'] as const) {
+      process.stdout.write(JSON.stringify(await hostLoss({ retry, rps: o.rps, connections: o.connections, log })) + '\n');
+    }
+    return;
+  }
+  if (scenario !== 'zero-downtime') throw new Error(`unknown scenario "${scenario}" (available: zero-downtime, resume, stage, security, reconnect, host-loss)`);
   // With no mode named, all three run in one go, the headline (dynamic) last.
   // blue-green and canary run on zdd's edge only: a naive stop/start has no such strategy
   const modes: ('dynamic' | 'reload' | 'naive' | 'dynamic-plaintext')[] = o.naive ? ['naive'] : o.edgeMode ? [o.edgeMode] : o.strategy !== 'rolling' ? ['reload', 'dynamic'] : ['naive', 'reload', 'dynamic'];

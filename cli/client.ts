@@ -6,7 +6,8 @@ import type { Rollout__Output } from '../proto/gen/zdd/v1/Rollout.js';
 
 export type Unary =
   | 'ApplyService' | 'GetService' | 'ListAgents' | 'Plan' | 'StartRollout' | 'GetRollout' | 'ListRollouts' | 'PauseRollout' | 'ResumeRollout' | 'PromoteRollout' | 'AbortRollout' | 'Rollback'
-  | 'CreateJoinToken' | 'RevokeAgent' | 'RevokeOperator' | 'ListCertificates' | 'ListAudit' | 'WhoAmI';
+  | 'CreateJoinToken' | 'RevokeAgent' | 'RevokeOperator' | 'ListCertificates' | 'ListAudit' | 'WhoAmI'
+  | 'Cordon' | 'Uncordon' | 'Drain' | 'RemoveAgent' | 'ListEvents';
 
 /** An operator's TLS credentials (lib/client-config.ts), or 'plaintext' for a coordinator that serves no TLS. */
 export type Credentials = { caPem: string; keyPem: string; certPem: string } | 'plaintext';

@@ -159,6 +159,61 @@ const agents = program
     if (o.json) json(r.agents);
     else print(r.agents.length ? agentsTable(r.agents) : 'no agents yet: start zdd-agent on your hosts');
   });
+const sleepMs = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+program
+  .command('cordon')
+  .argument('<host>', 'agent id')
+  .description('keep new rollouts off a host (it keeps serving what it runs)')
+  .action(async (host: string) => {
+    await client().call('Cordon', { name: host });
+    print(`host ${host} cordoned: new rollouts leave it alone (zddctl uncordon ${host} undoes it)`);
+  });
+program
+  .command('uncordon')
+  .argument('<host>', 'agent id')
+  .description('let rollouts use a host again; a drained host returns to traffic once healthy')
+  .action(async (host: string) => {
+    const a = await client().call('Uncordon', { name: host });
+    print(`host ${host} uncordoned${a.out_of_pool.length ? ': its backends return to traffic once healthy on the live version' : ''}`);
+  });
+program
+  .command('drain')
+  .argument('<host>', 'agent id')
+  .description("cordon a host and move its traffic away, then wait until nothing is in flight to it")
+  .option('--no-wait', 'return once the drain has begun')
+  .action(async (host: string, o) => {
+    const c = client();
+    let a = await c.call('Drain', { name: host });
+    if (o.wait) {
+      while (a.drain === 'draining') {
+        await sleepMs(250);
+        a = (await c.call('ListAgents', {})).agents.find((x: { id: string }) => x.id === host) ?? { drain: 'failed: the host was removed' };
+      }
+    }
+    if (a.drain.startsWith('failed')) throw new ZddError('DRAIN_TIMEOUT', `drain of ${host} ${a.drain}`, { hint: `zddctl events --host ${host} says more; zddctl drain ${host} tries again` });
+    print(a.drain === 'drained' ? `host ${host} drained: it serves nothing and stays cordoned` : `host ${host} draining (zddctl agents shows when it is done)`);
+  });
+program
+  .command('remove')
+  .argument('<host>', 'agent id')
+  .description('forget a host that serves nothing and whose agent is stopped (admin)')
+  .action(async (host: string) => {
+    await client().call('RemoveAgent', { name: host });
+    print(`host ${host} removed`);
+  });
+program
+  .command('events')
+  .description("the fleet's own events: hosts leaving and rejoining the pool, instances restarted")
+  .option('--host <id>', "only this host's")
+  .option('--limit <n>', 'how many, newest first', (v) => Number(v), 50)
+  .option('--json', 'JSON output')
+  .action(async (o) => {
+    const r = await client().call('ListEvents', { agent_id: o.host ?? '', limit: o.limit });
+    if (o.json) json(r.events);
+    else print(r.events.length ? [...r.events].reverse().map((e: any) => eventLine(e)).join('\n') : 'no fleet events yet');
+  });
+
 agents
   .command('revoke')
   .argument('<id>')
@@ -511,11 +566,31 @@ ca.command('init')
 
 addInstallCommands(program, ROOT, print);
 
+/**
+ * Exits once everything written has left the process: into a pipe, process.stdout writes are
+ * asynchronous, and exiting at once cut `zddctl agents --json | wc -c` at 64 kB. A reader that
+ * went away (`| head`) ends the output quietly.
+ */
+function exitWhenFlushed(code: number): void {
+  let left = 2;
+  const done = () => {
+    if (--left === 0) process.exit(code);
+  };
+  process.stdout.write('', done);
+  process.stderr.write('', done);
+}
+for (const out of [process.stdout, process.stderr]) {
+  out.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw err;
+  });
+}
+
 program.parseAsync().then(
-  () => process.exit(process.exitCode ?? 0),
+  () => exitWhenFlushed(Number(process.exitCode ?? 0)),
   (err) => {
     process.stderr.write(`zddctl: ${errorMessage(err)}\n`);
     if (err instanceof ZddError && err.hint) process.stderr.write(`  ${err.hint}\n`);
-    process.exit(1);
+    exitWhenFlushed(1);
   },
 );

@@ -13,12 +13,12 @@ const gib = (b: number) => `${(b / 1024 ** 3).toFixed(1)}G`;
 export function agentsTable(agents: AgentInfo__Output[]): string {
   const t = new Table({ head: ['AGENT', 'STATE', 'EDGE', 'ADDRESS', 'LABELS', 'CPU', 'LOAD', 'MEM FREE', 'INSTANCES'], style: { head: [], border: [] } });
   for (const a of agents) {
-    const inst = (JSON.parse(a.instances_json || '[]') as { service: string; slot: string; version: string; state: string }[])
-      .map((i) => `${i.service}/${i.slot}=${i.version}(${i.state})`)
+    const inst = (JSON.parse(a.instances_json || '[]') as { service: string; slot: string; version: string; state: string; restarts?: number }[])
+      .map((i) => `${i.service}/${i.slot}=${i.version}(${i.state}${i.restarts ? `, ${i.restarts} restart${i.restarts > 1 ? 's' : ''}` : ''})`)
       .join(' ');
     t.push([
       a.id,
-      a.connected ? 'connected' : `gone ${formatMs(Date.now() - a.last_seen_ms)}`,
+      hostState(a),
       a.edge ? a.edge_mode : '',
       a.advertise,
       Object.entries(a.labels).map(([k, v]) => `${k}=${v}`).join(','),
@@ -29,6 +29,16 @@ export function agentsTable(agents: AgentInfo__Output[]): string {
     ]);
   }
   return t.toString();
+}
+
+/** connected / gone for how long, then cordoned, draining, out of traffic, ejected by the edge */
+export function hostState(a: AgentInfo__Output): string {
+  const parts = [a.connected ? 'connected' : `gone ${formatMs(Date.now() - (Number(a.gone_since_ms) || Number(a.last_seen_ms)))}`];
+  if (a.drain) parts.push(a.drain);
+  else if (a.cordoned) parts.push('cordoned');
+  if (a.out_of_pool.length) parts.push(`out of traffic: ${a.out_of_pool.map((o) => o.split(':')[0]).join(', ')}`);
+  if (a.ejected.length) parts.push(`ejected by the edge: ${a.ejected.map((e) => e.split(' since ')[0]).join(', ')}`);
+  return parts.join(', ');
 }
 
 /** ↻ marks a step that ran (or ran again) after the last resume. */

@@ -8,7 +8,7 @@ import type * as grpc from '@grpc/grpc-js';
 import type { Logger } from '../lib/log.js';
 import { ZddError, errorMessage, type ErrorCode } from '../lib/errors.js';
 import { toServiceError } from '../lib/grpc.js';
-import { checkHeartbeat, checkHello, MAX_RESULT_BYTES } from './agent-input.js';
+import { checkHeartbeat, checkHello, checkNotice, MAX_RESULT_BYTES } from './agent-input.js';
 import type { FleetTrust, Principal } from './trust.js';
 import type { AgentMessage__Output } from '../proto/gen/zdd/v1/AgentMessage.js';
 import type { CoordinatorMessage } from '../proto/gen/zdd/v1/CoordinatorMessage.js';
@@ -31,6 +31,8 @@ export interface AgentSession {
   /** over TLS: the certificate the session was opened with */
   principal?: Principal;
   renewing?: boolean;
+  /** edges: "SERVICE ADDR SINCE_MS" per backend nginx has ejected, from the latest heartbeat */
+  ejected: string[];
 }
 
 interface Pending {
@@ -65,6 +67,12 @@ export class AgentHub implements AgentPort {
   private readonly pending = new Map<string, Pending>();
   /** every open stream by the principal of its certificate, hello or not: a revocation ends them all */
   private readonly streams = new Map<string, Set<SessionCall>>();
+  /** when each agent's last session ended, in this coordinator's life */
+  private readonly endedAt = new Map<string, number>();
+  /** connected agents by the address they advertise: agents on one machine share one */
+  private readonly byAddress = new Map<string, Set<string>>();
+  /** when this coordinator started: an agent not back since is gone since then, at the latest */
+  readonly startedMs = Date.now();
 
   constructor(
     private readonly store: Store,
@@ -139,13 +147,18 @@ export class AgentHub implements AgentPort {
     if (principal && principal.name !== id) {
       throw new ZddError('PERMISSION_DENIED', `this certificate is agent ${principal.name}'s; its hello names ${id}`, { hint: `start the agent with --id ${principal.name}, or join as ${id} with a token for it` });
     }
+    this.refuseOverlap(hello);
     const previous = this.sessions.get(id);
     if (previous && previous.call !== call) {
       this.log.warn({ agentId: id }, 'agent reconnected; closing its previous session');
       previous.call.end();
     }
     const now = Date.now();
-    this.sessions.set(id, { hello, facts: hello.facts, instances: hello.instances, call, connectedAt: now, lastSeen: now, principal });
+    this.sessions.set(id, { hello, facts: hello.facts, instances: hello.instances, call, connectedAt: now, lastSeen: now, principal, ejected: [] });
+    this.endedAt.delete(id);
+    if (previous) this.byAddress.get(previous.hello.advertise || '127.0.0.1')?.delete(id);
+    const addr = hello.advertise || '127.0.0.1';
+    this.byAddress.set(addr, (this.byAddress.get(addr) ?? new Set()).add(id));
     this.saveAgent({
       id,
       hostname: hello.facts?.hostname ?? '',
@@ -177,10 +190,56 @@ export class AgentHub implements AgentPort {
     return !!s;
   }
 
+  /**
+   * Two agents that advertise one address must not share a port: the second would find the
+   * first's instance on its port. Refused at hello, naming both, with every applied service's
+   * ports in view.
+   */
+  private refuseOverlap(hello: Hello__Output) {
+    const addr = hello.advertise || '127.0.0.1';
+    let ports: number[] | undefined;
+    for (const other of this.byAddress.get(addr) ?? []) {
+      const s = this.sessions.get(other);
+      if (other === hello.agent_id || !s) continue;
+      ports ??= this.store.listServices().flatMap((r) => {
+        const p = (JSON.parse(r.specJson) as { ports: { a: number; b: number } }).ports;
+        return [p.a, p.b];
+      });
+      const mine = new Set(ports.map((p) => p + hello.port_offset));
+      const clash = hello.port_offset === s.hello.port_offset ? 'the same port offset' : ports.map((p) => p + s.hello.port_offset).find((p) => mine.has(p));
+      if (clash !== undefined) {
+        throw new ZddError(
+          'PORT_IN_USE',
+          `agents ${hello.agent_id} and ${other} both advertise ${addr} and their ports overlap (${typeof clash === 'number' ? `both would use port ${clash}` : clash}; port offsets ${hello.port_offset} and ${s.hello.port_offset})`,
+          { hint: `give ${hello.agent_id} a --port-offset whose ports no other agent on ${addr} uses (or another --advertise address)` },
+        );
+      }
+    }
+  }
+
+  /** When the agent's session ended (0 while connected); an agent not seen since this coordinator started counts from its start. */
+  goneSince(id: string, lastSeenMs: number): number {
+    if (this.sessions.has(id)) return 0;
+    return this.endedAt.get(id) ?? Math.max(lastSeenMs, this.startedMs);
+  }
+
+  /** The host is gone for good (past the host grace): its pending commands end now, as HOST_GONE. */
+  abandon(id: string, reason: string): number {
+    let n = 0;
+    for (const [cid, p] of this.pending) {
+      if (p.agentId !== id || this.sessions.has(id)) continue;
+      this.settle(cid, new ZddError('HOST_GONE', reason));
+      n++;
+    }
+    return n;
+  }
+
   private unregister(id: string, call: SessionCall) {
     const s = this.sessions.get(id);
     if (!s || s.call !== call) return;
     this.sessions.delete(id);
+    this.endedAt.set(id, Date.now());
+    this.byAddress.get(s.hello.advertise || '127.0.0.1')?.delete(id);
     this.saveAgent({ ...this.rowOf(id, s), lastSeenMs: Date.now() });
     this.log.warn({ agentId: id }, 'agent disconnected');
     for (const [cid, p] of this.pending) {
@@ -221,6 +280,16 @@ export class AgentHub implements AgentPort {
       checkHeartbeat(m.heartbeat);
       s.facts = m.heartbeat.facts ?? s.facts;
       s.instances = m.heartbeat.instances;
+      s.ejected = m.heartbeat.ejected;
+    } else if (m.notice) {
+      const n = checkNotice(m.notice);
+      // what the agent did on its own (a restart): an event of the fleet's log
+      try {
+        this.store.addEvent({ rolloutId: '', atMs: Date.now(), level: n.level as 'info' | 'warn' | 'error', agentId: id, message: n.message, kind: 'instance' });
+      } catch (err) {
+        this.log.warn({ agentId: id, err: errorMessage(err) }, 'notice not journalled');
+      }
+      this.log[n.level === 'error' ? 'error' : n.level === 'warn' ? 'warn' : 'info']({ agentId: id, service: n.service, slot: n.slot }, n.message);
     } else if (m.progress) {
       const p = this.pending.get(m.progress.command_id);
       if (p?.sentOn === call) p.onProgress?.(m.progress.message.slice(0, 4096));
@@ -335,6 +404,7 @@ export class AgentHub implements AgentPort {
         portOffset: s?.hello.port_offset ?? a.portOffset,
         connected: !!s,
         edge: !!(s?.hello.edge?.mode ?? a.edgeMode),
+        ...(a.cordonedMs ? { cordoned: true } : {}),
         ...(s?.hello.releases_roots.length ? { releasesRoots: s.hello.releases_roots } : {}),
         ...(s?.facts ? { loadPct: s.facts.load_pct, cores: s.facts.cores } : {}),
       };

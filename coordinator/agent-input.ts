@@ -32,6 +32,7 @@ const instances = z
       state: text(16),
       started_at_ms: z.number(),
       log_file: text(4096),
+      restarts: z.number().int().min(0).max(100_000),
     }),
   )
   .max(256, 'more than 256 instances');
@@ -50,7 +51,8 @@ const HelloSchema = z.object({
   releases_roots: z.array(z.string().max(4096).startsWith('/', 'a release root is an absolute path')).max(16),
 });
 
-const HeartbeatSchema = z.object({ facts, instances });
+const HeartbeatSchema = z.object({ facts, instances, ejected: z.array(text(400)).max(1000, 'more than 1000 ejected backends') });
+const NoticeSchema = z.object({ level: z.enum(['info', 'warn', 'error']), service: text(63), slot: text(8), message: text(2000), at_ms: z.number() });
 
 function check<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
   const r = schema.safeParse(value);
@@ -60,6 +62,7 @@ function check<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
 }
 
 export const checkHello = (h: Hello__Output): Hello__Output => (check(HelloSchema, h, 'hello'), h);
+export const checkNotice = <T>(n: T): T => (check(NoticeSchema, n, 'notice'), n);
 export const checkHeartbeat = (h: Heartbeat__Output): Heartbeat__Output => (check(HeartbeatSchema, h, 'heartbeat'), h);
 
 /** The most a command's result, error or progress may carry back. */

@@ -21,13 +21,16 @@ import { isMixed } from '../lib/traffic.js';
 import { isWait, statusOf, transition } from './rollout-state.js';
 import { resultOf } from './steps.js';
 import { PLAINTEXT_PRINCIPAL, requireRole, type FleetTrust, type Principal } from './trust.js';
-import type { Role } from './store.js';
+import type { AgentRow, EventRow, Role } from './store.js';
+import type { Membership } from './membership.js';
 
 type Method = Exclude<Extract<keyof ControlHandlers, string>, ''>;
 
 /** The least role each call needs. Reads are the viewer's; anything that changes state is audited. */
 export const NEEDS: Record<string, Role> = {
-  GetService: 'viewer', ListAgents: 'viewer', Plan: 'viewer', GetRollout: 'viewer', ListRollouts: 'viewer', WatchRollout: 'viewer', WhoAmI: 'viewer',
+  GetService: 'viewer', ListAgents: 'viewer', Plan: 'viewer', GetRollout: 'viewer', ListRollouts: 'viewer', WatchRollout: 'viewer', WhoAmI: 'viewer', ListEvents: 'viewer',
+  // taking a host in or out of the pool is day-to-day operation; forgetting one is an admin's
+  Cordon: 'deployer', Uncordon: 'deployer', Drain: 'deployer', RemoveAgent: 'admin',
   StartRollout: 'deployer', PauseRollout: 'deployer', ResumeRollout: 'deployer', PromoteRollout: 'deployer', AbortRollout: 'deployer', Rollback: 'deployer',
   // a spec carries commands that run on every host: applying one is an admin's
   ApplyService: 'admin', CreateJoinToken: 'admin', RevokeAgent: 'admin', RevokeOperator: 'admin', ListCertificates: 'admin', ListAudit: 'admin',
@@ -85,10 +88,48 @@ export class Control {
     private readonly log: Logger,
     /** absent over plaintext: every caller is then PLAINTEXT_PRINCIPAL */
     private readonly trust?: FleetTrust,
+    /** who is in the pool; absent in tests that drive the control API alone */
+    private readonly membership?: Membership,
     /** the executor's clock: journal times from both read alike */
     private readonly clock: Clock = executor.clock,
   ) {
     this.changes.setMaxListeners(0);
+  }
+
+  private members(): Membership {
+    if (!this.membership) throw new ZddError('INTERNAL', 'this coordinator runs without fleet membership');
+    return this.membership;
+  }
+
+  private hostName(req: { name: string }): string {
+    if (!req.name) throw new ZddError('INVALID_ARGUMENT', 'name the host (its agent id): zddctl agents lists them');
+    return req.name;
+  }
+
+  private agentInfo(a: AgentRow, outOfPool: string[] = [], ejected: string[] = []) {
+    const s = this.hub.session(a.id);
+    const m = this.membership?.state(a);
+    return {
+      id: a.id,
+      hostname: s?.facts?.hostname ?? a.hostname,
+      labels: a.labels,
+      advertise: a.advertise,
+      connected: !!s,
+      edge: !!a.edgeMode,
+      edge_mode: a.edgeMode,
+      cores: s?.facts?.cores ?? 0,
+      load_pct: s?.facts?.load_pct ?? 0,
+      mem_total_bytes: s?.facts?.mem_total_bytes ?? 0,
+      mem_available_bytes: s?.facts?.mem_available_bytes ?? 0,
+      last_seen_ms: s?.lastSeen ?? a.lastSeenMs,
+      instances_json: JSON.stringify(s?.instances ?? []),
+      agent_version: a.agentVersion,
+      gone_since_ms: m?.goneSinceMs ?? (s ? 0 : a.lastSeenMs),
+      cordoned: !!a.cordonedMs,
+      drain: a.drain ?? '',
+      out_of_pool: outOfPool,
+      ejected,
+    };
   }
 
   snapshot(r: RolloutRow): Rollout {
@@ -538,26 +579,40 @@ export class Control {
         if (!row) throw new ZddError('UNKNOWN_SERVICE', `no service named "${req.name}"`, { hint: 'apply its spec first: zddctl apply -f SPEC' });
         return { name: row.name, revision: row.revision, spec_json: row.specJson, live_version: row.liveVersion, changed: false };
       }),
-      ListAgents: unary('ListAgents', () => ({
-        agents: this.store.listAgents().map((a) => {
-          const s = this.hub.session(a.id);
-          return {
-            id: a.id,
-            hostname: s?.facts?.hostname ?? a.hostname,
-            labels: a.labels,
-            advertise: a.advertise,
-            connected: !!s,
-            edge: !!a.edgeMode,
-            edge_mode: a.edgeMode,
-            cores: s?.facts?.cores ?? 0,
-            load_pct: s?.facts?.load_pct ?? 0,
-            mem_total_bytes: s?.facts?.mem_total_bytes ?? 0,
-            mem_available_bytes: s?.facts?.mem_available_bytes ?? 0,
-            last_seen_ms: s?.lastSeen ?? a.lastSeenMs,
-            instances_json: JSON.stringify(s?.instances ?? []),
-            agent_version: a.agentVersion,
-          };
-        }),
+      ListAgents: unary('ListAgents', () => {
+        const rows = this.store.listAgents();
+        // which host each backend in traffic (or parked out of it) belongs to, and what the edges ejected
+        const owner = new Map<string, string>();
+        for (const svc of this.store.listServices()) for (const b of this.store.traffic(svc.name)?.backends ?? []) if (b.agentId) owner.set(`${svc.name} ${b.addr}`, b.agentId);
+        const outOfPool = new Map<string, string[]>();
+        for (const p of this.store.parked()) {
+          const b = JSON.parse(p.backendJson) as { addr: string };
+          const list = outOfPool.get(p.agentId) ?? [];
+          list.push(`${p.service} ${b.addr}: ${p.reason === 'gone' ? 'host gone' : 'drained'} since ${new Date(p.sinceMs).toISOString()}`);
+          outOfPool.set(p.agentId, list);
+        }
+        const ejected = new Map<string, string[]>();
+        for (const a of rows) {
+          for (const line of this.hub.session(a.id)?.ejected ?? []) {
+            const [service, addr, since] = line.split(' ');
+            const host = owner.get(`${service} ${addr}`);
+            if (!host) continue;
+            const list = ejected.get(host) ?? [];
+            list.push(`${service} ${addr} since ${since}`);
+            ejected.set(host, list);
+          }
+        }
+        return { agents: rows.map((a) => this.agentInfo(a, outOfPool.get(a.id) ?? [], ejected.get(a.id) ?? [])) };
+      }),
+      Cordon: unary('Cordon', (req, who) => this.agentInfo(this.members().cordon(this.hostName(req), byWhom(who)))),
+      Uncordon: unary('Uncordon', (req, who) => this.agentInfo(this.members().uncordon(this.hostName(req), byWhom(who)))),
+      Drain: unary('Drain', (req, who) => this.agentInfo(this.members().drain(this.hostName(req), byWhom(who)))),
+      RemoveAgent: unary('RemoveAgent', (req, who) => {
+        this.members().remove(this.hostName(req), byWhom(who));
+        return { name: req.name };
+      }),
+      ListEvents: unary('ListEvents', (req) => ({
+        events: this.store.fleetEvents(req.agent_id, Math.min(1000, req.limit || 100)).map((e: EventRow) => ({ at_ms: e.atMs, level: e.level, message: e.message, agent_id: e.agentId })),
       })),
       Plan: unary('Plan', (req) => ({ plan_json: JSON.stringify(this.plan(req).plan) })),
       StartRollout: unary('StartRollout', (req: StartRolloutRequest__Output, who) => {

@@ -23,6 +23,7 @@ import { transition, type RolloutState, type Transition } from './rollout-state.
 import { PHASE_HANDLERS, type PhaseHandler } from './step-handlers.js';
 import { resultOf, type StepKind, type StepResults } from './steps.js';
 import { pendingStep } from './store.js';
+import { KeyedLock } from '../lib/keyed-lock.js';
 import {
   JournalUnavailable,
   PauseRollout,
@@ -57,6 +58,10 @@ export interface ExecutorOptions {
   onPausedInMemory?: (rolloutId: string, reason: string) => void;
   /** whether the operator (or a journal failure) asked this rollout to pause */
   pauseRequested?: (rolloutId: string) => boolean;
+  /** why a host is out of the pool (gone past the host grace, drained), or undefined: its steps are left out */
+  hostOut?: (agentId: string) => string | undefined;
+  /** a service's traffic lock, shared with the fleet's own traffic changes (membership.ts) */
+  trafficLock?: KeyedLock;
 }
 
 /** hosts that fetch and unpack a release at the same time, unless the rollout says otherwise */
@@ -65,7 +70,8 @@ export const DEFAULT_STAGE_CONCURRENCY = 4;
 /** A step's life; every change goes through setStep, which refuses anything else. */
 const STEP_TRANSITIONS: Record<StepState, StepState[]> = {
   pending: ['running', 'skipped'],
-  running: ['done', 'failed'],
+  // skipped from running: the host left the pool while its command was under way
+  running: ['done', 'failed', 'skipped'],
   done: [],
   failed: [],
   skipped: [],
@@ -92,7 +98,20 @@ export class Executor implements PhaseContext {
     private readonly log: Logger,
     private readonly notify: (rolloutId: string) => void,
     private readonly opts: ExecutorOptions = {},
-  ) {}
+  ) {
+    this.trafficLock = opts.trafficLock ?? new KeyedLock();
+  }
+
+  private readonly trafficLock: KeyedLock;
+
+  withTraffic<T>(service: string, fn: () => Promise<T>): Promise<T> {
+    return this.trafficLock.run(service, fn);
+  }
+
+  hostOut(st: RunState, agentId: string): string | undefined {
+    if (!agentId || st.edges.includes(agentId)) return undefined;
+    return this.opts.hostOut?.(agentId);
+  }
 
   /** The coordinator is going away: what is under way now is resumed by the next coordinator, not paused. */
   stop(): void {
@@ -308,6 +327,12 @@ export class Executor implements PhaseContext {
   }
 
   async step<T>(st: RunState, s: StepRow, fn: (commandId: string) => Promise<T>): Promise<Outcome<T>> {
+    // a host out of the pool (gone past the host grace, drained) is left out of what remains
+    const out = s.state === 'pending' ? this.hostOut(st, s.agentId) : undefined;
+    if (out) {
+      this.skip(st, s, `host out of the pool (${out})`);
+      return { ok: false, error: new ZddError('HOST_GONE', `host ${s.agentId} is out of the pool (${out}): left out of this rollout`) };
+    }
     if (s.state === 'pending') this.setStep(st, s, { state: 'running', attempt: s.attempt + 1, startedMs: this.clock.now() });
     this.boundary(st, s, 'before');
     if (st.resumeBegan !== undefined) {
@@ -324,8 +349,14 @@ export class Executor implements PhaseContext {
         this.setStep(st, s, { state: 'done', endedMs: this.clock.now(), detail: `ended early: ${error.message}` });
         throw error;
       }
-      if (error instanceof ZddError && error.code === 'AGENT_UNAVAILABLE') {
-        throw new PauseRollout(`${error.message} (step ${s.seq}, ${s.kind}; resume it once the agent is back: zddctl resume ${st.rolloutId})`);
+      if (error instanceof ZddError && error.code === 'HOST_GONE' && !st.edges.includes(s.agentId)) {
+        // the host left the pool while this step ran: whatever it did there takes no traffic
+        this.setStep(st, s, { state: 'skipped', endedMs: this.clock.now(), detail: `host out of the pool: ${error.message}` });
+        return { ok: false, error };
+      }
+      if (error instanceof ZddError && (error.code === 'AGENT_UNAVAILABLE' || error.code === 'HOST_GONE' || error.code === 'HOST_FAULT')) {
+        const when = error.code === 'HOST_FAULT' ? "once the host's disk is fixed" : 'once the agent is back';
+        throw new PauseRollout(`${error.message} (step ${s.seq}, ${s.kind} on ${s.agentId || 'the coordinator'}; resume it ${when}: zddctl resume ${st.rolloutId})`);
       }
       this.setStep(st, s, { state: 'failed', endedMs: this.clock.now(), error: errorMessage(error) });
       return { ok: false, error };
@@ -518,7 +549,14 @@ export class Executor implements PhaseContext {
    * Journals a document, then sends it to every edge of the phase. The generation is part of the
    * command id: a push sent again after an interruption is a new command, not a replayed answer.
    */
-  private async pushToEdges(st: RunState, group: StepRow[], doc: TrafficDoc, what: string, failure: string): Promise<boolean> {
+  private pushToEdges(st: RunState, group: StepRow[], doc: TrafficDoc, what: string, failure: string): Promise<boolean> {
+    return this.withTraffic(st.service, () => this.pushLocked(st, group, doc, what, failure));
+  }
+
+  private async pushLocked(st: RunState, group: StepRow[], doc: TrafficDoc, what: string, failure: string): Promise<boolean> {
+    // a fleet change (a host gone) may have journalled a newer generation meanwhile
+    const live = this.store.traffic(st.service);
+    if (live && live.generation >= doc.generation) doc = { ...doc, generation: live.generation + 1 };
     this.journal(() => this.store.updateStep(st.rolloutId, group[0].seq, {}, doc));
     const results = await Promise.all(
       group.map((s) =>

@@ -27,6 +27,11 @@ const program = new EnvCommand('zdd-coordinator', process.env)
   .option('--insecure', 'serve plaintext on a non-loopback address (implies --plaintext)', false)
   .option('--heartbeat-ms <n>', 'agent heartbeat interval', (v) => Number(v), 5000)
   .option('--agent-grace-ms <n>', 'how long a step waits for its disconnected agent before the rollout pauses', (v) => Number(v), 30_000)
+  .option('--host-grace <lifetime>', 'how long an agent may be gone before its host leaves the pool (taken out of traffic)', (v) => {
+    const ms = parseLifetime(v);
+    if (ms === undefined || ms < 1000) throw new InvalidArgumentError('expected a duration such as 10s or 2m (at least 1s)');
+    return ms;
+  }, 10_000)
   .option('--resume-wait-ms <n>', 'after a restart, how long to wait for agents before resuming rollouts', (v) => Number(v), 10_000)
   .option('--log-level <level>', 'pino log level', 'info');
 
@@ -47,6 +52,7 @@ async function main() {
       operatorCertTtlMs: o.operatorCertTtl,
       heartbeatMs: o.heartbeatMs,
       agentGraceMs: o.agentGraceMs,
+      hostGraceMs: o.hostGrace,
       resumeWaitMs: o.resumeWaitMs,
       log,
     }),

@@ -30,6 +30,8 @@ export interface FleetHost {
   cores?: number;
   /** where the agent lets apps and hooks run (--releases-root); unknown for plaintext agents of old */
   releasesRoots?: string[];
+  /** an operator cordoned it (zddctl cordon / drain): new rollouts leave it alone */
+  cordoned?: boolean;
 }
 
 export type BatchSize = { count: number } | { percent: number };
@@ -127,6 +129,27 @@ export function refuseWorkdirOutsideRoots(spec: ServiceSpec, version: string, ta
   }
 }
 
+/**
+ * Two hosts that would serve at one address (agents on one machine whose port offsets overlap)
+ * would stop each other's instances: the plan is refused, naming both.
+ */
+export function refuseSharedAddresses(service: string, hosts: HostPlan[], traffic: TrafficDoc | undefined) {
+  const seen = new Map<string, string>();
+  for (const b of traffic?.backends ?? []) if (b.agentId) seen.set(b.addr, b.agentId);
+  for (const h of hosts) {
+    for (const addr of [h.newAddr, h.oldAddr]) {
+      if (!addr) continue;
+      const other = seen.get(addr);
+      if (other && other !== h.agentId) {
+        throw new ZddError('PORT_IN_USE', `${service}: hosts ${other} and ${h.agentId} would both serve at ${addr}; their agents share an address and their port offsets overlap`, {
+          hint: `give one of them another --port-offset (or --advertise address); nothing was planned`,
+        });
+      }
+      seen.set(addr, h.agentId);
+    }
+  }
+}
+
 export function planRollout(input: PlanInput): Plan {
   const { spec, params, traffic } = input;
   const compiled = compileSpec(spec);
@@ -137,7 +160,10 @@ export function planRollout(input: PlanInput): Plan {
     throw new ZddError('INVALID_ARGUMENT', 'failure limit must be a whole number of hosts, 0 or more');
   }
   const connected = input.fleet.filter((h) => h.connected);
-  const targets = connected.filter((h) => matchesSelector(h.labels, compiled.selector)).sort((a, b) => a.agentId.localeCompare(b.agentId));
+  const matching = connected.filter((h) => matchesSelector(h.labels, compiled.selector)).sort((a, b) => a.agentId.localeCompare(b.agentId));
+  // cordoned hosts (zddctl cordon / drain) are left alone: they keep what they run
+  const cordoned = matching.filter((h) => h.cordoned).map((h) => h.agentId);
+  const targets = matching.filter((h) => !h.cordoned);
   if (!targets.length) {
     const sel = Object.entries(compiled.selector).map(([k, v]) => `${k}=${v}`).join(',') || '(any)';
     throw new ZddError('NO_MATCHING_AGENTS', `no connected agent matches the hosts of ${spec.name} (selector ${sel})`, {
@@ -183,7 +209,9 @@ export function planRollout(input: PlanInput): Plan {
       hint: 'roll out a different version',
     });
   }
-  const base = { service: spec.name, version: params.version, fromVersion: input.liveVersion, strategy: params.strategy, edges, hosts, notes: [] as string[], ...(params.inPlace ? { inPlace: true } : {}) };
+  refuseSharedAddresses(spec.name, hosts, traffic);
+  const notes = cordoned.length ? [`left out (cordoned): ${cordoned.join(', ')}; they keep the version they run`] : [];
+  const base = { service: spec.name, version: params.version, fromVersion: input.liveVersion, strategy: params.strategy, edges, hosts, notes, ...(params.inPlace ? { inPlace: true } : {}) };
   const list = new StepList();
   for (const e of edges) list.add(0, 'configure_edge', e, { spec });
   const group = strategy.group ? strategy.group(input, hosts) : hosts;

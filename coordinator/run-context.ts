@@ -74,6 +74,10 @@ export interface PhaseContext {
   nap(rolloutId: string, ms: number): Promise<void>;
   /** What an operator asked of a waiting step: throws ReturnRequested when a return was asked. */
   asked(st: RunState, s: StepRow): 'promoted' | undefined;
+  /** Runs fn holding the service's traffic lock (shared with the fleet's own traffic changes). */
+  withTraffic<T>(service: string, fn: () => Promise<T>): Promise<T>;
+  /** Why a host (not an edge of the run) is out of the pool, or undefined. */
+  hostOut(st: RunState, agentId: string): string | undefined;
 }
 
 export class RolloutFailed extends Error {}

@@ -9,6 +9,11 @@ import { SqliteStore } from './store.js';
 import { AgentHub } from './agent-hub.js';
 import { Executor, systemClock } from './executor.js';
 import { Control } from './control.js';
+import { Membership } from './membership.js';
+import { KeyedLock } from '../lib/keyed-lock.js';
+import { processStartTicks } from '../lib/proc.js';
+import crypto from 'node:crypto';
+import os from 'node:os';
 
 export const COORDINATOR_VERSION = '0.1.0';
 
@@ -26,6 +31,8 @@ export interface CoordinatorConfig {
   operatorCertTtlMs: number;
   heartbeatMs: number;
   agentGraceMs: number;
+  /** how long an agent may be gone before its host leaves the pool */
+  hostGraceMs: number;
   /** how long a resumed rollout waits for its agents to reconnect before going on without them */
   resumeWaitMs: number;
   log: Logger;
@@ -42,6 +49,14 @@ export interface Coordinator {
 export async function startCoordinator(cfg: CoordinatorConfig): Promise<Coordinator> {
   if (cfg.plaintext) plaintextServerCredentials(cfg.listen, cfg.insecure); // refuses a plaintext non-loopback listen without --insecure
   const store = new SqliteStore(cfg.db);
+  // one coordinator per database: a second one refuses to start and names the first
+  const holder = { token: crypto.randomUUID(), pid: process.pid, startTicks: processStartTicks(process.pid) ?? 0, hostname: os.hostname(), listen: cfg.listen, startedMs: Date.now(), renewedMs: Date.now() };
+  try {
+    store.acquire(holder, Date.now(), LEASE_TTL_MS, (h) => (h.hostname === os.hostname() ? processStartTicks(h.pid) === h.startTicks && h.startTicks !== 0 : undefined));
+  } catch (err) {
+    store.close();
+    throw err;
+  }
   let trust: FleetTrust | undefined;
   try {
     if (!cfg.plaintext) {
@@ -69,11 +84,18 @@ export async function startCoordinator(cfg: CoordinatorConfig): Promise<Coordina
     trust,
   );
   let control: Control | undefined;
+  const trafficLock = new KeyedLock();
+  const membership = new Membership(store, hub, trafficLock, cfg.log.child({ part: 'membership' }), { hostGraceMs: cfg.hostGraceMs }, (service) => {
+    const r = store.activeRollout(service);
+    return !!r && (r.state === 'running' || r.state === 'paused');
+  });
   const executor = new Executor(store, hub, systemClock, cfg.log.child({ part: 'executor' }), (id) => control?.changes.emit('change', id), {
     onPausedInMemory: (id, reason) => control?.pausedInMemory.set(id, reason),
     pauseRequested: (id) => control?.pausedInMemory.has(id) ?? false,
+    hostOut: (id) => (membership.isOut(id) ? membership.whyOut(id) : undefined),
+    trafficLock,
   });
-  control = new Control(store, hub, executor, cfg.log.child({ part: 'control' }), trust);
+  control = new Control(store, hub, executor, cfg.log.child({ part: 'control' }), trust, membership);
 
   const server = new grpc.Server(SERVER_OPTIONS);
   const { agent, control: ctl } = protos();
@@ -106,6 +128,22 @@ export async function startCoordinator(cfg: CoordinatorConfig): Promise<Coordina
     adminConfig = await trust.ensureBootstrapAdmin(address);
   }
   cfg.log.info({ listen: cfg.listen, port, db: cfg.db, tls: !!trust, caSha256: trust?.caSha256, adminConfig }, 'coordinator listening');
+  const lease = setInterval(() => {
+    let held = false;
+    try {
+      held = store.renew(holder.token, Date.now());
+    } catch (err) {
+      cfg.log.warn({ err: errorMessage(err) }, 'lease not renewed');
+      return;
+    }
+    if (!held) {
+      // another coordinator took the database (this one was stopped too long): stop at once
+      cfg.log.fatal({ db: cfg.db }, 'another coordinator holds the database now; exiting');
+      process.exit(3);
+    }
+  }, LEASE_TTL_MS / 5);
+  lease.unref();
+  membership.start();
   // Rollouts this coordinator was running when it stopped continue where they were.
   void control.resumeInterrupted(Math.round(performance.timeOrigin), cfg.resumeWaitMs).catch((err) => cfg.log.error({ err }, 'resume failed'));
   return {
@@ -113,6 +151,8 @@ export async function startCoordinator(cfg: CoordinatorConfig): Promise<Coordina
     caSha256: trust?.caSha256,
     adminConfig,
     async shutdown() {
+      clearInterval(lease);
+      membership.stop();
       executor.stop();
       hub.close();
       await new Promise<void>((resolve) => {
@@ -125,7 +165,15 @@ export async function startCoordinator(cfg: CoordinatorConfig): Promise<Coordina
           resolve();
         });
       });
+      try {
+        store.release(holder.token);
+      } catch {
+        /* the next coordinator waits out the lease */
+      }
       store.close();
     },
   };
 }
+
+/** A coordinator on another host that stopped renewing holds the database this long. */
+const LEASE_TTL_MS = 15_000;

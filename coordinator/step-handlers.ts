@@ -59,6 +59,8 @@ const hook: PhaseHandler<'hook'> = async (x, st, group, all) => {
       if (r.ok) {
         x.setStep(st, s, { detail: `${name} passed in ${r.value.ms}ms` });
         x.event(st.rolloutId, 'info', `hook ${name} passed in ${r.value.ms}ms${tail(r.value.output)}`, s.agentId, 'hook');
+      } else if (r.error instanceof ZddError && r.error.code === 'HOST_GONE') {
+        x.event(st.rolloutId, 'warn', `hook ${name} left out: ${errorMessage(r.error)}`, s.agentId, 'hook');
       } else {
         x.setStep(st, s, { detail: `${name} failed` });
         x.event(st.rolloutId, 'error', errorMessage(r.error), s.agentId, 'hook');
@@ -85,6 +87,8 @@ const start: PhaseHandler<'start'> = async (x, st, group, all) => {
       st.started.set(s.agentId, { slot: r.value.slot, port: r.value.port });
       st.failed.delete(s.agentId);
       x.event(st.rolloutId, 'info', `${r.value.version} healthy in slot ${r.value.slot} after ${r.value.healthyAfterMs}ms`, s.agentId);
+    } else if (r.error instanceof ZddError && r.error.code === 'HOST_GONE') {
+      x.event(st.rolloutId, 'warn', `left out of this rollout: ${errorMessage(r.error)}`, s.agentId);
     } else {
       st.failed.add(s.agentId);
       x.event(st.rolloutId, 'error', `${s.args.version} did not start: ${errorMessage(r.error)}`, s.agentId);
@@ -100,6 +104,12 @@ const traffic: PhaseHandler<'traffic'> = async (x, st, group, all) => {
   // the whole phase (every edge), not only its unfinished steps: the document and what it
   // replaced are journalled on the phase's first step
   const phase = all.filter((s) => s.phase === group[0].phase);
+  const outcome = await x.withTraffic(st.service, () => applyTraffic(x, st, group, phase));
+  if (outcome === 'failed') return x.checkFailures(st, phase, all);
+};
+
+/** A traffic phase's change, under the service's traffic lock: journalled, then pushed to every edge. */
+async function applyTraffic(x: PhaseContext, st: RunState, group: StepOf<'traffic'>[], phase: StepRow[]): Promise<'done' | 'failed' | 'skipped'> {
   const first = phase[0];
   const journalled = first.state !== 'pending';
   let doc: TrafficDoc;
@@ -112,10 +122,11 @@ const traffic: PhaseHandler<'traffic'> = async (x, st, group, all) => {
     const ops: TrafficOp[] = args.ops ?? [{ op: 'swap', moves: args.moves ?? [] }];
     // hosts whose new instance is not healthy stay out of the document
     const newcomers = ops.flatMap((o) => (o.op === 'swap' ? o.moves.map((m) => m.agentId) : o.op === 'add' ? o.backends.map((b) => b.agentId ?? '') : []));
-    const exclude = new Set(newcomers.filter((a) => !st.started.has(a) || st.failed.has(a)));
+    // and so do hosts that left the pool meanwhile (gone past the host grace, drained)
+    const exclude = new Set(newcomers.filter((a) => !st.started.has(a) || st.failed.has(a) || x.hostOut(st, a)));
     if (newcomers.length && newcomers.every((a) => exclude.has(a)) && ops.every((o) => o.op === 'swap' || o.op === 'add')) {
       for (const s of group) x.skip(st, s, 'no host of this batch became healthy');
-      return;
+      return 'skipped';
     }
     const prev = x.store.traffic(st.service);
     doc = applyOps(prev, st.service, ops, (prev?.generation ?? 0) + 1, exclude);
@@ -124,7 +135,7 @@ const traffic: PhaseHandler<'traffic'> = async (x, st, group, all) => {
       // every new instance of the track failed (within the failure limit): nothing to route to;
       // the return skips this phase's steps in the same transaction that appends it
       x.beginReturn(st, 'rolled_back', `no instance of ${st.version} became healthy for the ${empty.join(', ')} track`);
-      return;
+      return 'skipped';
     }
     checkServable(doc);
     // the generation, and what it replaces, are journalled before any edge is touched
@@ -133,7 +144,7 @@ const traffic: PhaseHandler<'traffic'> = async (x, st, group, all) => {
   }
   const rs = await settleAll(group.map((s) => x.step(st, s, (id) => x.agents.call(s.agentId, 'apply_traffic', doc, id, { timeoutMs: 30_000 }))));
   const r0 = rs.find((r) => r.ok);
-  if (!r0 || !r0.ok || rs.some((r) => !r.ok)) return x.checkFailures(st, phase, all);
+  if (!r0 || !r0.ok || rs.some((r) => !r.ok)) return 'failed';
   const shares = versionShares(doc);
   x.event(
     st.rolloutId,
@@ -144,7 +155,8 @@ const traffic: PhaseHandler<'traffic'> = async (x, st, group, all) => {
     '',
     'traffic',
   );
-};
+  return 'done';
+}
 
 const drain: PhaseHandler<'drain'> = async (x, st, group) => {
   await settleAll(

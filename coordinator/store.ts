@@ -20,6 +20,30 @@ export interface AgentRow {
   edgeMode: string;
   agentVersion: string;
   lastSeenMs: number;
+  /** membership, set by operators (zddctl cordon / drain): never overwritten by a hello */
+  cordonedMs?: number;
+  /** '' | 'draining' | 'drained' | 'failed: why' */
+  drain?: string;
+}
+
+/** A backend taken out of a service's traffic because its host is gone or drained: put back from here. */
+export interface ParkedRow {
+  service: string;
+  agentId: string;
+  backendJson: string;
+  reason: 'gone' | 'drain';
+  sinceMs: number;
+}
+
+/** Who holds the database: one coordinator at a time (the lease the HA work builds on). */
+export interface Holder {
+  token: string;
+  pid: number;
+  startTicks: number;
+  hostname: string;
+  listen: string;
+  startedMs: number;
+  renewedMs: number;
 }
 
 export interface ServiceRow {
@@ -137,6 +161,27 @@ export type RolloutPatch = Partial<Pick<RolloutRow, 'state' | 'error' | 'endedMs
 export interface Store {
   upsertAgent(a: AgentRow): void;
   listAgents(): AgentRow[];
+  /** An operator's membership change (cordon, drain state). */
+  setMembership(id: string, m: { cordonedMs?: number; drain?: string }): void;
+  /** Forgets an agent and what was parked of it. */
+  removeAgent(id: string): void;
+  listServices(): ServiceRow[];
+  parked(): ParkedRow[];
+  /**
+   * A traffic change made outside a rollout (a host gone, drained or back), in one transaction:
+   * the new document, the backends parked or put back, and the event that says why.
+   */
+  changeTraffic(doc: TrafficDoc, park: ParkedRow[], unpark: { service: string; agentId: string }[], event: EventRow): void;
+  /** Events of the fleet itself (rollout id ''), newest first. */
+  fleetEvents(agentId: string, limit: number): EventRow[];
+  /**
+   * Takes the database for this coordinator, or throws DB_HELD naming the one that holds it: a
+   * holder whose lease is fresh, or whose process still runs on this host.
+   */
+  acquire(h: Holder, nowMs: number, ttlMs: number, alive: (h: Holder) => boolean | undefined): void;
+  /** Renews the lease; false when another coordinator took it meanwhile. */
+  renew(token: string, nowMs: number): boolean;
+  release(token: string): void;
   getService(name: string): ServiceRow | undefined;
   /** Stores a new revision when the spec differs; returns the row and whether it changed. */
   applyService(name: string, specJson: string, nowMs: number): { row: ServiceRow; changed: boolean };
@@ -251,6 +296,11 @@ const MIGRATIONS: string[] = [
      id INTEGER PRIMARY KEY AUTOINCREMENT, at_ms INTEGER NOT NULL, principal TEXT NOT NULL, role TEXT NOT NULL,
      action TEXT NOT NULL, target TEXT NOT NULL, outcome TEXT NOT NULL, detail TEXT NOT NULL);
    ALTER TABLE rollouts ADD COLUMN created_by TEXT NOT NULL DEFAULT '';`,
+  `ALTER TABLE agents ADD COLUMN cordoned_ms INTEGER NOT NULL DEFAULT 0;
+   ALTER TABLE agents ADD COLUMN drain TEXT NOT NULL DEFAULT '';
+   CREATE TABLE parked (
+     service TEXT NOT NULL, agent_id TEXT NOT NULL, backend_json TEXT NOT NULL, reason TEXT NOT NULL, since_ms INTEGER NOT NULL,
+     PRIMARY KEY (service, agent_id, backend_json));`,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
@@ -339,7 +389,87 @@ export class SqliteStore implements Store {
       edgeMode: r.edge_mode,
       agentVersion: r.agent_version,
       lastSeenMs: r.last_seen_ms,
+      cordonedMs: r.cordoned_ms,
+      drain: r.drain,
     }));
+  }
+
+  setMembership(id: string, m: { cordonedMs?: number; drain?: string }): void {
+    if (m.cordonedMs !== undefined) this.db.prepare('UPDATE agents SET cordoned_ms = ? WHERE id = ?').run(m.cordonedMs, id);
+    if (m.drain !== undefined) this.db.prepare('UPDATE agents SET drain = ? WHERE id = ?').run(m.drain, id);
+  }
+
+  removeAgent(id: string): void {
+    this.db.transaction(() => {
+      this.db.prepare('DELETE FROM parked WHERE agent_id = ?').run(id);
+      this.db.prepare('DELETE FROM agents WHERE id = ?').run(id);
+    })();
+  }
+
+  listServices(): ServiceRow[] {
+    return (this.db.prepare('SELECT name FROM services ORDER BY name').all() as { name: string }[]).map((r) => this.getService(r.name)!);
+  }
+
+  parked(): ParkedRow[] {
+    return (this.db.prepare('SELECT * FROM parked ORDER BY service, agent_id').all() as any[]).map((r) => ({
+      service: r.service,
+      agentId: r.agent_id,
+      backendJson: r.backend_json,
+      reason: r.reason,
+      sinceMs: r.since_ms,
+    }));
+  }
+
+  changeTraffic(doc: TrafficDoc, park: ParkedRow[], unpark: { service: string; agentId: string }[], event: EventRow): void {
+    this.db.transaction(() => {
+      this.writeTraffic(doc);
+      for (const u of unpark) this.db.prepare('DELETE FROM parked WHERE service = ? AND agent_id = ?').run(u.service, u.agentId);
+      for (const p of park) {
+        this.db
+          .prepare('INSERT OR REPLACE INTO parked (service, agent_id, backend_json, reason, since_ms) VALUES (?, ?, ?, ?, ?)')
+          .run(p.service, p.agentId, p.backendJson, p.reason, p.sinceMs);
+      }
+      this.addEvent(event);
+    })();
+  }
+
+  fleetEvents(agentId: string, limit: number): EventRow[] {
+    const rows = agentId
+      ? this.db.prepare("SELECT * FROM events WHERE rollout_id = '' AND agent_id = ? ORDER BY id DESC LIMIT ?").all(agentId, limit)
+      : this.db.prepare("SELECT * FROM events WHERE rollout_id = '' ORDER BY id DESC LIMIT ?").all(limit);
+    return (rows as any[]).map((r) => ({ rolloutId: '', atMs: r.at_ms, level: r.level, agentId: r.agent_id, message: r.message, kind: r.kind }));
+  }
+
+  acquire(h: Holder, nowMs: number, ttlMs: number, alive: (h: Holder) => boolean | undefined): void {
+    // IMMEDIATE: two coordinators starting at once cannot both read "free" and both write
+    this.db.transaction(() => {
+      const r = this.db.prepare("SELECT value FROM meta WHERE key = 'holder'").get() as { value: string } | undefined;
+      const cur = r ? (JSON.parse(r.value) as Holder) : undefined;
+      if (cur && cur.token !== h.token) {
+        const running = alive(cur);
+        // on this host the process table decides; elsewhere, whether its lease is fresh
+        if (running === true || (running === undefined && cur.renewedMs + ttlMs > nowMs)) {
+          const since = new Date(cur.startedMs).toISOString();
+          throw new ZddError('DB_HELD', `this database is held by another coordinator: pid ${cur.pid} on ${cur.hostname}, listening on ${cur.listen}, since ${since}; nothing was changed`, {
+            hint: running === true ? `stop that coordinator first (kill ${cur.pid}), or give this one another --db` : `if that coordinator is gone, this one can start once its lease runs out (${Math.ceil((cur.renewedMs + ttlMs - nowMs) / 1000)}s)`,
+          });
+        }
+      }
+      this.db.prepare("INSERT INTO meta (key, value) VALUES ('holder', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value").run(JSON.stringify(h));
+    }).immediate();
+  }
+
+  renew(token: string, nowMs: number): boolean {
+    const r = this.db.prepare("SELECT value FROM meta WHERE key = 'holder'").get() as { value: string } | undefined;
+    const cur = r ? (JSON.parse(r.value) as Holder) : undefined;
+    if (!cur || cur.token !== token) return false;
+    this.db.prepare("UPDATE meta SET value = ? WHERE key = 'holder'").run(JSON.stringify({ ...cur, renewedMs: nowMs }));
+    return true;
+  }
+
+  release(token: string): void {
+    const r = this.db.prepare("SELECT value FROM meta WHERE key = 'holder'").get() as { value: string } | undefined;
+    if (r && (JSON.parse(r.value) as Holder).token === token) this.db.prepare("DELETE FROM meta WHERE key = 'holder'").run();
   }
 
   getService(name: string): ServiceRow | undefined {
@@ -514,15 +644,17 @@ export class SqliteStore implements Store {
           .prepare(`UPDATE steps SET ${keys.map((k) => `${cols[k]} = @${k}`).join(', ')} WHERE rollout_id = @rolloutId AND seq = @seq`)
           .run({ ...patch, rolloutId, seq });
       }
-      if (alsoTraffic) {
-        this.db
-          .prepare(
-            `INSERT INTO traffic (service, generation, doc_json, updated_ms) VALUES (?, ?, ?, ?)
-             ON CONFLICT(service) DO UPDATE SET generation = excluded.generation, doc_json = excluded.doc_json, updated_ms = excluded.updated_ms`,
-          )
-          .run(alsoTraffic.service, alsoTraffic.generation, JSON.stringify(alsoTraffic), Date.now());
-      }
+      if (alsoTraffic) this.writeTraffic(alsoTraffic);
     })();
+  }
+
+  private writeTraffic(doc: TrafficDoc) {
+    this.db
+      .prepare(
+        `INSERT INTO traffic (service, generation, doc_json, updated_ms) VALUES (?, ?, ?, ?)
+         ON CONFLICT(service) DO UPDATE SET generation = excluded.generation, doc_json = excluded.doc_json, updated_ms = excluded.updated_ms`,
+      )
+      .run(doc.service, doc.generation, JSON.stringify(doc), Date.now());
   }
 
   addEvent(e: EventRow): void {

@@ -28,6 +28,12 @@ export type ErrorCode =
   | 'HOOK_FAILED'
   | 'PERMISSION_DENIED'
   | 'UNAUTHENTICATED'
+  /** the host's disk refused a write (read-only, full, no permission): the command failed, the agent runs on */
+  | 'HOST_FAULT'
+  /** the host's agent has been gone past the host grace: it left the pool, its steps are left out */
+  | 'HOST_GONE'
+  /** a coordinator already holds this database */
+  | 'DB_HELD'
   | 'INTERNAL';
 
 export class ZddError extends Error {
@@ -49,4 +55,24 @@ export function errorMessage(err: unknown): string {
 
 export function errorCode(err: unknown): ErrorCode {
   return err instanceof ZddError ? err.code : 'INTERNAL';
+}
+
+const FAULTS: Record<string, { what: string; hint: string }> = {
+  EROFS: { what: 'the file system is read-only', hint: 'remount it read-write (or move the state directory to a writable disk)' },
+  ENOSPC: { what: 'the disk is full', hint: 'free space on that disk' },
+  EDQUOT: { what: 'the disk quota is exhausted', hint: 'free space or raise the quota' },
+  EACCES: { what: 'permission denied', hint: "give the agent's user write access to it" },
+  EPERM: { what: 'operation not permitted', hint: "give the agent's user write access to it" },
+  EIO: { what: 'an I/O error', hint: 'check the disk (dmesg)' },
+};
+
+/**
+ * A file system error (read-only, full, no permission) as HOST_FAULT naming the path and what to
+ * do; any other error is returned as it is.
+ */
+export function hostFault(err: unknown, doing?: string): unknown {
+  const e = err as NodeJS.ErrnoException;
+  const f = e && typeof e === 'object' && e.code ? FAULTS[e.code] : undefined;
+  if (!f || err instanceof ZddError) return err;
+  return new ZddError('HOST_FAULT', `cannot ${doing ?? `write ${e.path ?? 'a file'}`}: ${f.what} (${e.code})`, { cause: err, hint: `${f.hint}; then zddctl resume the paused rollout` });
 }

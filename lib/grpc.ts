@@ -133,6 +133,7 @@ const TO_STATUS: Partial<Record<ErrorCode, grpc.status>> = {
   NOT_WAITING: grpc.status.FAILED_PRECONDITION,
   PORT_IN_USE: grpc.status.FAILED_PRECONDITION,
   AGENT_UNAVAILABLE: grpc.status.UNAVAILABLE,
+  DB_HELD: grpc.status.FAILED_PRECONDITION,
   UNAUTHENTICATED: grpc.status.UNAUTHENTICATED,
   PERMISSION_DENIED: grpc.status.PERMISSION_DENIED,
 };

@@ -122,7 +122,30 @@ export const ServiceSpecSchema = z
       .object({ signal: signal.default('SIGTERM'), drainTimeout: duration.default('30s') })
       .strict()
       .prefault({}),
-    hosts: z.object({ selector: z.record(z.string(), z.string()).default({}) }).strict().prefault({}),
+    hosts: z
+      .object({
+        selector: z.record(z.string(), z.string()).default({}),
+        /**
+         * the share of the service's backends (percent) that stays in traffic when hosts are gone:
+         * a gone host leaves the pool only while at least this share remains (a coordinator cut off
+         * from a healthy fleet never empties it; the edge still ejects backends that refuse)
+         */
+        minHealthyShare: z.number().min(0).max(100).default(50),
+      })
+      .strict()
+      .prefault({}),
+    /** what the agent does when a live instance exits on its own */
+    restart: z
+      .object({
+        policy: z.enum(['always', 'on-failure', 'never']).default('on-failure'),
+        /** restarts within `window`; past it the instance stays down and says so */
+        limit: z.number().int().min(0).max(1000).default(5),
+        window: duration.default('10m'),
+        /** the first restart's delay; it doubles per restart within the window, up to 30s */
+        backoff: duration.default('1s'),
+      })
+      .strict()
+      .prefault({}),
     nginx: z
       .object({
         listen,
@@ -217,6 +240,8 @@ export interface CompiledSpec {
   };
   readonly stop: { readonly signal: NodeJS.Signals; readonly drainTimeoutMs: number };
   readonly selector: Readonly<Record<string, string>>;
+  readonly minHealthyShare: number;
+  readonly restart: { readonly policy: 'always' | 'on-failure' | 'never'; readonly limit: number; readonly windowMs: number; readonly backoffMs: number };
   readonly nginx: {
     readonly listen: string;
     readonly serverName: string;
@@ -287,6 +312,8 @@ export function compileSpec(spec: ServiceSpec): CompiledSpec {
     }),
     stop: Object.freeze({ signal: spec.stop.signal as NodeJS.Signals, drainTimeoutMs: ms(spec.stop.drainTimeout) }),
     selector: Object.freeze({ ...spec.hosts.selector }),
+    minHealthyShare: spec.hosts.minHealthyShare,
+    restart: Object.freeze({ policy: spec.restart.policy, limit: spec.restart.limit, windowMs: ms(spec.restart.window), backoffMs: ms(spec.restart.backoff) }),
     nginx: Object.freeze({
       listen: spec.nginx.listen,
       serverName: spec.nginx.serverName,

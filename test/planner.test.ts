@@ -352,3 +352,26 @@ test('a return from an in-place rollout starts the old version again on hosts th
   const doc = applyOps(traffic, 'web', (steps.find((s) => s.kind === 'traffic')!.args.ops as TrafficOp[]), 5);
   t.deepEqual(doc.backends.map((b) => `${b.agentId}=${b.version}`), ['h1=v1', 'h2=v1', 'h3=v1', 'h4=v1']);
 });
+
+test('two hosts that would serve at one address are refused at plan time, naming both', (t) => {
+  // h1 and h2 advertise one address with port offsets 0 and 1: h1's slot b is h2's slot a
+  const f = [host(0, { edge: true, labels: { role: 'edge' } }), host(1, { advertise: '10.0.0.9' }), host(2, { advertise: '10.0.0.9', portOffset: 1 })];
+  const live: TrafficDoc = {
+    service: 'web',
+    generation: 1,
+    backends: [
+      { addr: '10.0.0.9:8001', track: 'stable', weight: 1, agentId: 'h1', slot: 'a', version: 'v1' },
+      { addr: '10.0.0.9:8002', track: 'stable', weight: 1, agentId: 'h2', slot: 'a', version: 'v1' },
+    ],
+  };
+  const err = t.throws(() => planRollout(input({ fleet: f, traffic: live, liveVersion: 'v1' })), { instanceOf: ZddError });
+  t.is((err as ZddError).code, 'PORT_IN_USE');
+  t.regex(err!.message, /hosts h2 and h1 would both serve at 10\.0\.0\.9:8002|hosts h1 and h2 would both serve at 10\.0\.0\.9:8002/);
+});
+
+test('cordoned hosts are left out of a plan, with a note', (t) => {
+  const f = fleet(3).map((h) => (h.agentId === 'h2' ? { ...h, cordoned: true } : h));
+  const plan = planRollout(input({ fleet: f }));
+  t.deepEqual(plan.hosts.map((h) => h.agentId), ['h1', 'h3']);
+  t.true(plan.notes.some((n) => /left out \(cordoned\): h2/.test(n)));
+});

@@ -42,19 +42,21 @@ test('reload mode: the upstream include is a pure function of the traffic docume
   const conf = renderUpstreamConf(spec(), doc);
   t.is(conf, renderUpstreamConf(spec(), doc));
   t.regex(conf, /map \$host \$zdd_gen_web_app \{ default "12"; \}/);
-  t.regex(conf, /server 10\.0\.0\.1:8002 weight=1 max_fails=0;/);
+  t.regex(conf, /server 10\.0\.0\.1:8002 weight=1 max_fails=1 fail_timeout=1s;/);
   t.notRegex(conf, /server 10\.0\.0\.2/, 'a backend with weight 0 gets no traffic');
   t.deepEqual(docOfUpstreamConf(conf), doc, 'the file holds the document it was rendered from');
   t.regex(renderUpstreamConf(spec(), { service: 'web-app', generation: 0, backends: [] }), /server 127\.0\.0\.1:1 down;/);
 });
 
 test('the admin server is loopback-only and answers the config serial', (t) => {
-  const dyn = renderHttpConf({ mode: 'dynamic', adminListen: '127.0.0.1:9180', luaDir: '/opt/zdd/lua', services: [{ name: 'web', trafficFile: '/s/web.txt' }], serial: 'abc123' });
+  const dyn = renderHttpConf({ mode: 'dynamic', adminListen: '127.0.0.1:9180', luaDir: '/opt/zdd/lua', services: [{ name: 'web', trafficFile: '/s/web.txt', healthPath: '/healthz', healthStatus: 200 }], serial: 'abc123' });
   t.regex(dyn, /lua_shared_dict zdd 16m;/);
-  t.regex(dyn, /init_by_lua_block \{ require\("zdd"\)\.init\(\{ \{ "web", "\/s\/web\.txt" \} \}\) \}/);
+  t.regex(dyn, /init_by_lua_block \{ require\("zdd"\)\.init\(\{ \{ "web", "\/s\/web\.txt", "\/healthz", 200 \} \}\) \}/);
+  // ejected backends are probed back with the service's health check
+  t.regex(dyn, /init_worker_by_lua_block \{ require\("zdd"\)\.worker\(\) \}/);
   t.regex(dyn, /listen 127\.0\.0\.1:9180;\n  access_log off;\n  allow 127\.0\.0\.1;\n  allow ::1;\n  deny all;/);
   t.regex(dyn, /location = \/zdd\/config \{ default_type text\/plain; return 200 "abc123\\n"; \}/);
-  const rel = renderHttpConf({ mode: 'reload', adminListen: '127.0.0.1:9180', luaDir: '/x', services: [{ name: 'web', trafficFile: '' }], serial: 's' });
+  const rel = renderHttpConf({ mode: 'reload', adminListen: '127.0.0.1:9180', luaDir: '/x', services: [{ name: 'web', trafficFile: '', healthPath: '/', healthStatus: 200 }], serial: 's' });
   t.notRegex(rel, /lua/);
   t.regex(rel, /location = \/zdd\/traffic\/web \{ default_type text\/plain; return 200 "\$zdd_gen_web\\n"; \}/);
 });

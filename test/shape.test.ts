@@ -75,6 +75,9 @@ class FakeEdge implements EdgeDriver {
   async liveGeneration() {
     return this.applied.at(-1)?.generation ?? 0;
   }
+  async ejected() {
+    return [];
+  }
   knownServices() {
     return [...this.specs.keys()];
   }

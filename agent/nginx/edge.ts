@@ -31,6 +31,8 @@ export interface EdgeConfig {
   nginxBin: string;
   modulesDir: string;
   workerProcesses: number;
+  /** dynamic mode: an access log with each request's upstream, status and timing */
+  accessLog?: string;
   log: Logger;
 }
 
@@ -136,7 +138,10 @@ export abstract class NginxEdge implements EdgeDriver {
    * taking not-yet-written files from `pending`, so a reload is verified against what it should load.
    */
   private renderHttp(pending: Map<string, string> = new Map()): string {
-    const services = [...this.services.keys()].sort().map((name) => ({ name, trafficFile: this.trafficFile(name) }));
+    const services = [...this.services.keys()].sort().map((name) => {
+      const h = compileSpec(this.services.get(name)!).health;
+      return { name, trafficFile: this.trafficFile(name), healthPath: h.path, healthStatus: h.expectStatus };
+    });
     const input = { mode: this.cfg.mode, adminListen: this.cfg.adminListen, luaDir: LUA_DIR, services, serial: '' };
     const h = crypto.createHash('sha256').update(renderHttpConf(input));
     for (const s of services) {
@@ -322,7 +327,8 @@ export abstract class NginxEdge implements EdgeDriver {
       await this.checkListeners(spec, hadBefore ? compileSpec(hadBefore) : undefined);
       this.services.set(spec.name, raw);
       const files = new Map<string, string>();
-      files.set(this.fileName('svc', spec.name), renderServiceConf(spec, this.cfg.mode, this.upstreamFile(spec.name), this.accessLog(spec.name)));
+      const log = this.cfg.mode === 'dynamic' ? this.cfg.accessLog : this.accessLog(spec.name);
+      files.set(this.fileName('svc', spec.name), renderServiceConf(spec, this.cfg.mode, this.upstreamFile(spec.name), log));
       this.moreConfig(spec, files);
       const unchanged = [...files].every(([f, t]) => fs.existsSync(f) && fs.readFileSync(f, 'utf8') === t);
       const httpText = this.renderHttp(files);
@@ -480,6 +486,11 @@ export abstract class NginxEdge implements EdgeDriver {
   /** After a service's configuration was loaded. */
   protected configured(_service: string): void {}
 
+  /** "SERVICE ADDR SINCE_MS" for each backend the balancer has ejected (dynamic mode only). */
+  async ejected(): Promise<string[]> {
+    return [];
+  }
+
   async liveGeneration(service: string): Promise<number> {
     const r = await adminRequest(this.cfg.adminListen, 'GET', `/zdd/traffic/${service}`);
     return r.status === 200 ? Number(r.text) || 0 : 0;
@@ -564,6 +575,19 @@ export class NginxDynamicEdge extends NginxEdge {
     const noop = r.text.endsWith('noop');
     this.cfg.log.info({ service: doc.service, generation: doc.generation, backends: doc.backends.map((b) => b.addr) }, 'traffic applied');
     return { mode: 'dynamic', generation: doc.generation, switchMs: Date.now() - began, noop };
+  }
+
+  override async ejected(): Promise<string[]> {
+    const out: string[] = [];
+    for (const service of this.knownServices()) {
+      const r = await adminRequest(this.cfg.adminListen, 'GET', `/zdd/ejected/${service}`);
+      if (r.status !== 200) continue;
+      for (const line of r.text.split('\n')) {
+        const [addr, since] = line.trim().split(' ');
+        if (addr && since) out.push(`${service} ${addr} ${Math.round(Number(since) * 1000)}`);
+      }
+    }
+    return out.slice(0, 1000);
   }
 
   protected async readCounters(service: string): Promise<Counters> {

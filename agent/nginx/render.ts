@@ -49,8 +49,8 @@ export interface HttpConfInput {
   mode: EdgeMode;
   adminListen: string;
   luaDir: string;
-  /** every service this edge serves, with the traffic file nginx restores it from */
-  services: { name: string; trafficFile: string }[];
+  /** every service this edge serves, with the traffic file nginx restores it from and the health check that lets an ejected backend back */
+  services: { name: string; trafficFile: string; healthPath: string; healthStatus: number }[];
   /** answered at /zdd/config so the agent can verify that a reload took effect */
   serial: string;
 }
@@ -59,11 +59,16 @@ export interface HttpConfInput {
 export function renderHttpConf(i: HttpConfInput): string {
   let out = HEADER;
   if (i.mode === 'dynamic') {
-    const list = i.services.map((s) => `{ ${q(s.name)}, ${q(s.trafficFile)} }`).join(', ');
+    const list = i.services.map((s) => `{ ${q(s.name)}, ${q(s.trafficFile)}, ${q(s.healthPath)}, ${s.healthStatus} }`).join(', ');
     out +=
       'lua_shared_dict zdd 16m;\n' +
+      'lua_shared_dict zdd_down 1m;\n' +
+      // for --edge-access-log: when each request ended, how long it took, and which upstreams it tried
+      "log_format zdd_edge '$msec $request_time $status $upstream_addr $upstream_status $upstream_header_time';\n" +
       `lua_package_path ${q(`${i.luaDir}/?.lua;;`)};\n` +
-      `init_by_lua_block { require("zdd").init({ ${list} }) }\n`;
+      `init_by_lua_block { require("zdd").init({ ${list} }) }\n` +
+      // the prober: ejected backends are let back once their health check passes
+      'init_worker_by_lua_block { require("zdd").worker() }\n';
   }
   out +=
     'server {\n' +
@@ -129,7 +134,9 @@ export function renderServiceConf(spec: CompiledSpec, mode: EdgeMode, upstreamFi
     '    proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;\n' +
     '    proxy_connect_timeout 2s;\n' +
     retry +
-    (mode === 'dynamic' ? `    log_by_lua_block { require("zdd").log(${q(spec.name)}) }\n` : accessLog ? `    access_log ${accessLog} ${up};\n` : '') +
+    (mode === 'dynamic'
+      ? `    log_by_lua_block { require("zdd").log(${q(spec.name)}) }\n` + (accessLog ? `    access_log ${q(accessLog)} zdd_edge;\n` : '')
+      : accessLog ? `    access_log ${accessLog} ${up};\n` : '') +
     n.directives.map((d) => `    ${d}\n`).join('') +
     '  }\n' +
     '}\n';
@@ -169,7 +176,9 @@ export function renderUpstreamConf(spec: CompiledSpec, doc: TrafficDoc): string 
     const servers = live.filter((b) => b.track === t);
     out +=
       `upstream ${up}__${t} {\n` +
-      (servers.length ? servers.map((b) => `  server ${b.addr} weight=${b.weight} max_fails=0;\n`).join('') : '  server 127.0.0.1:1 down; # no backend yet\n') +
+      // passive ejection: a backend that fails once is left alone for a second (plain nginx has no
+      // active health check; the next request after that is the probe)
+      (servers.length ? servers.map((b) => `  server ${b.addr} weight=${b.weight} max_fails=1 fail_timeout=1s;\n`).join('') : '  server 127.0.0.1:1 down; # no backend yet\n') +
       (n.upstreamKeepalive > 0 ? `  keepalive ${n.upstreamKeepalive};\n  keepalive_timeout ${n.upstreamKeepaliveTimeoutMs}ms;\n` : '') +
       '}\n';
   }

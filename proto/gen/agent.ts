@@ -17,6 +17,7 @@ import type { Heartbeat as _zdd_v1_Heartbeat, Heartbeat__Output as _zdd_v1_Heart
 import type { Hello as _zdd_v1_Hello, Hello__Output as _zdd_v1_Hello__Output } from './zdd/v1/Hello';
 import type { HostFacts as _zdd_v1_HostFacts, HostFacts__Output as _zdd_v1_HostFacts__Output } from './zdd/v1/HostFacts';
 import type { Instance as _zdd_v1_Instance, Instance__Output as _zdd_v1_Instance__Output } from './zdd/v1/Instance';
+import type { Notice as _zdd_v1_Notice, Notice__Output as _zdd_v1_Notice__Output } from './zdd/v1/Notice';
 import type { RenewRequest as _zdd_v1_RenewRequest, RenewRequest__Output as _zdd_v1_RenewRequest__Output } from './zdd/v1/RenewRequest';
 import type { Welcome as _zdd_v1_Welcome, Welcome__Output as _zdd_v1_Welcome__Output } from './zdd/v1/Welcome';
 
@@ -43,6 +44,7 @@ export interface ProtoGrpcType {
       Hello: MessageTypeDefinition<_zdd_v1_Hello, _zdd_v1_Hello__Output>
       HostFacts: MessageTypeDefinition<_zdd_v1_HostFacts, _zdd_v1_HostFacts__Output>
       Instance: MessageTypeDefinition<_zdd_v1_Instance, _zdd_v1_Instance__Output>
+      Notice: MessageTypeDefinition<_zdd_v1_Notice, _zdd_v1_Notice__Output>
       RenewRequest: MessageTypeDefinition<_zdd_v1_RenewRequest, _zdd_v1_RenewRequest__Output>
       Welcome: MessageTypeDefinition<_zdd_v1_Welcome, _zdd_v1_Welcome__Output>
     }

@@ -11,6 +11,7 @@ import type { CreateJoinTokenRequest as _zdd_v1_CreateJoinTokenRequest, CreateJo
 import type { Event as _zdd_v1_Event, Event__Output as _zdd_v1_Event__Output } from './zdd/v1/Event';
 import type { GetRolloutRequest as _zdd_v1_GetRolloutRequest, GetRolloutRequest__Output as _zdd_v1_GetRolloutRequest__Output } from './zdd/v1/GetRolloutRequest';
 import type { GetServiceRequest as _zdd_v1_GetServiceRequest, GetServiceRequest__Output as _zdd_v1_GetServiceRequest__Output } from './zdd/v1/GetServiceRequest';
+import type { HostRequest as _zdd_v1_HostRequest, HostRequest__Output as _zdd_v1_HostRequest__Output } from './zdd/v1/HostRequest';
 import type { JoinToken as _zdd_v1_JoinToken, JoinToken__Output as _zdd_v1_JoinToken__Output } from './zdd/v1/JoinToken';
 import type { ListAgentsRequest as _zdd_v1_ListAgentsRequest, ListAgentsRequest__Output as _zdd_v1_ListAgentsRequest__Output } from './zdd/v1/ListAgentsRequest';
 import type { ListAgentsResponse as _zdd_v1_ListAgentsResponse, ListAgentsResponse__Output as _zdd_v1_ListAgentsResponse__Output } from './zdd/v1/ListAgentsResponse';
@@ -18,9 +19,12 @@ import type { ListAuditRequest as _zdd_v1_ListAuditRequest, ListAuditRequest__Ou
 import type { ListAuditResponse as _zdd_v1_ListAuditResponse, ListAuditResponse__Output as _zdd_v1_ListAuditResponse__Output } from './zdd/v1/ListAuditResponse';
 import type { ListCertificatesRequest as _zdd_v1_ListCertificatesRequest, ListCertificatesRequest__Output as _zdd_v1_ListCertificatesRequest__Output } from './zdd/v1/ListCertificatesRequest';
 import type { ListCertificatesResponse as _zdd_v1_ListCertificatesResponse, ListCertificatesResponse__Output as _zdd_v1_ListCertificatesResponse__Output } from './zdd/v1/ListCertificatesResponse';
+import type { ListEventsRequest as _zdd_v1_ListEventsRequest, ListEventsRequest__Output as _zdd_v1_ListEventsRequest__Output } from './zdd/v1/ListEventsRequest';
+import type { ListEventsResponse as _zdd_v1_ListEventsResponse, ListEventsResponse__Output as _zdd_v1_ListEventsResponse__Output } from './zdd/v1/ListEventsResponse';
 import type { ListRolloutsRequest as _zdd_v1_ListRolloutsRequest, ListRolloutsRequest__Output as _zdd_v1_ListRolloutsRequest__Output } from './zdd/v1/ListRolloutsRequest';
 import type { ListRolloutsResponse as _zdd_v1_ListRolloutsResponse, ListRolloutsResponse__Output as _zdd_v1_ListRolloutsResponse__Output } from './zdd/v1/ListRolloutsResponse';
 import type { PlanResponse as _zdd_v1_PlanResponse, PlanResponse__Output as _zdd_v1_PlanResponse__Output } from './zdd/v1/PlanResponse';
+import type { RemoveAgentResponse as _zdd_v1_RemoveAgentResponse, RemoveAgentResponse__Output as _zdd_v1_RemoveAgentResponse__Output } from './zdd/v1/RemoveAgentResponse';
 import type { RevokeRequest as _zdd_v1_RevokeRequest, RevokeRequest__Output as _zdd_v1_RevokeRequest__Output } from './zdd/v1/RevokeRequest';
 import type { RevokeResponse as _zdd_v1_RevokeResponse, RevokeResponse__Output as _zdd_v1_RevokeResponse__Output } from './zdd/v1/RevokeResponse';
 import type { RollbackRequest as _zdd_v1_RollbackRequest, RollbackRequest__Output as _zdd_v1_RollbackRequest__Output } from './zdd/v1/RollbackRequest';
@@ -48,6 +52,7 @@ export interface ProtoGrpcType {
       Event: MessageTypeDefinition<_zdd_v1_Event, _zdd_v1_Event__Output>
       GetRolloutRequest: MessageTypeDefinition<_zdd_v1_GetRolloutRequest, _zdd_v1_GetRolloutRequest__Output>
       GetServiceRequest: MessageTypeDefinition<_zdd_v1_GetServiceRequest, _zdd_v1_GetServiceRequest__Output>
+      HostRequest: MessageTypeDefinition<_zdd_v1_HostRequest, _zdd_v1_HostRequest__Output>
       JoinToken: MessageTypeDefinition<_zdd_v1_JoinToken, _zdd_v1_JoinToken__Output>
       ListAgentsRequest: MessageTypeDefinition<_zdd_v1_ListAgentsRequest, _zdd_v1_ListAgentsRequest__Output>
       ListAgentsResponse: MessageTypeDefinition<_zdd_v1_ListAgentsResponse, _zdd_v1_ListAgentsResponse__Output>
@@ -55,9 +60,12 @@ export interface ProtoGrpcType {
       ListAuditResponse: MessageTypeDefinition<_zdd_v1_ListAuditResponse, _zdd_v1_ListAuditResponse__Output>
       ListCertificatesRequest: MessageTypeDefinition<_zdd_v1_ListCertificatesRequest, _zdd_v1_ListCertificatesRequest__Output>
       ListCertificatesResponse: MessageTypeDefinition<_zdd_v1_ListCertificatesResponse, _zdd_v1_ListCertificatesResponse__Output>
+      ListEventsRequest: MessageTypeDefinition<_zdd_v1_ListEventsRequest, _zdd_v1_ListEventsRequest__Output>
+      ListEventsResponse: MessageTypeDefinition<_zdd_v1_ListEventsResponse, _zdd_v1_ListEventsResponse__Output>
       ListRolloutsRequest: MessageTypeDefinition<_zdd_v1_ListRolloutsRequest, _zdd_v1_ListRolloutsRequest__Output>
       ListRolloutsResponse: MessageTypeDefinition<_zdd_v1_ListRolloutsResponse, _zdd_v1_ListRolloutsResponse__Output>
       PlanResponse: MessageTypeDefinition<_zdd_v1_PlanResponse, _zdd_v1_PlanResponse__Output>
+      RemoveAgentResponse: MessageTypeDefinition<_zdd_v1_RemoveAgentResponse, _zdd_v1_RemoveAgentResponse__Output>
       RevokeRequest: MessageTypeDefinition<_zdd_v1_RevokeRequest, _zdd_v1_RevokeRequest__Output>
       RevokeResponse: MessageTypeDefinition<_zdd_v1_RevokeResponse, _zdd_v1_RevokeResponse__Output>
       RollbackRequest: MessageTypeDefinition<_zdd_v1_RollbackRequest, _zdd_v1_RollbackRequest__Output>

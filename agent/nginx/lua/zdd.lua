@@ -6,7 +6,12 @@
 local balancer = require "ngx.balancer"
 
 local dict = ngx.shared.zdd
+-- backends the balancer ejected: "SVC ADDR" -> when (ngx.now()); its own dict, so the prober's
+-- scan of its keys never walks the counters
+local down = ngx.shared.zdd_down
 local M = {}
+-- per service, from init: the health check the prober asks an ejected backend
+local health = {}
 
 -- per-worker cache of parsed documents: service -> { gen, backends, rr }
 local cache = {}
@@ -78,6 +83,7 @@ end
 -- traffic survives an nginx restart without the agent.
 function M.init(services)
   for _, s in ipairs(services) do
+    health[s[1]] = { path = s[3] or "/", status = tonumber(s[4]) or 200 }
     local f = io.open(s[2], "r")
     if f then
       local text = f:read("*a")
@@ -90,6 +96,13 @@ function M.init(services)
 end
 
 local function inflight_key(svc, addr) return "inflight:" .. svc .. ":" .. addr end
+
+-- Passive ejection: a backend that refused or reset a connection takes no new request until the
+-- prober's health check lets it back.
+local function eject(svc, addr, why)
+  local ok = down:add(svc .. " " .. addr, ngx.now())
+  if ok then ngx.log(ngx.WARN, "zdd: ejected ", svc, " backend ", addr, " (", why, ")") end
+end
 
 -- Which track serves this request:
 --   1. a track forced by the X-Zdd-Track header or the zdd_track cookie (for testing), if it has backends;
@@ -131,18 +144,29 @@ function M.balance(svc, retry)
   local n = #t.backends
   local b
   if ctx.zdd_peer then
-    -- a retry: only reached when nginx could not use the previous peer; pick another one
+    -- a retry: only reached when nginx could not use the previous peer (it refused or reset the
+    -- connection): eject it, and pick another one that is not ejected
     dict:incr(inflight_key(svc, ctx.zdd_peer), -1, 0)
     local failed_peer = ctx.zdd_peer
     ctx.zdd_peer = nil
+    eject(svc, failed_peer, "retry")
     for i = 1, n do
       local cand = t.backends[((t.rr + i - 1) % n) + 1]
-      if cand.addr ~= failed_peer then b = cand break end
+      if cand.addr ~= failed_peer and not down:get(svc .. " " .. cand.addr) then b = cand break end
     end
     b = b or t.backends[(t.rr % n) + 1]
   else
-    t.rr = (t.rr % n) + 1
-    b = t.backends[t.rr]
+    -- round robin over the backends that are not ejected; if every one is, over all of them
+    -- (an ejection never turns a working pool into certain 502s)
+    for _ = 1, n do
+      t.rr = (t.rr % n) + 1
+      local cand = t.backends[t.rr]
+      if not down:get(svc .. " " .. cand.addr) then b = cand break end
+    end
+    if not b then
+      t.rr = (t.rr % n) + 1
+      b = t.backends[t.rr]
+    end
     if retry and n > 1 then balancer.set_more_tries(1) end
   end
   local ok, err = balancer.set_current_peer(b.host, b.port)
@@ -167,6 +191,11 @@ function M.log(svc)
   if not peer then return end
   dict:incr(inflight_key(svc, peer), -1, 0)
   local status = ngx.status
+  -- the last peer failed without sending a response header (refused, reset, timed out): eject it
+  if status == 502 or status == 504 then
+    local ht = ngx.var.upstream_header_time or ""
+    if ht:match("[^,%s]+$") == "-" or ht == "" then eject(svc, peer, "no response") end
+  end
   local failed = status >= 500
   if failed then dict:incr("err:" .. svc .. ":" .. peer, 1, 0) end
   local pair = svc .. "|" .. (ctx.zdd_track or "?") .. "|" .. peer
@@ -201,6 +230,52 @@ local function metrics(svc)
   return table.concat(out, "\n")
 end
 
+-- Active probing: every half second one worker (whichever takes the lock) asks each ejected
+-- backend the service's health check; an answer with the expected status lets it back. A backend
+-- no longer in the service's document is forgotten.
+local function probe_one(svc, addr)
+  local host, port = addr:match("^%[?([^%]]+)%]?:(%d+)$")
+  local h = health[svc] or { path = "/", status = 200 }
+  local sock = ngx.socket.tcp()
+  sock:settimeout(1000)
+  local ok = sock:connect(host, tonumber(port))
+  if not ok then return false end
+  sock:send("GET " .. h.path .. " HTTP/1.0\r\nHost: zdd-probe\r\nUser-Agent: zdd-edge-probe\r\n\r\n")
+  local line = sock:receive("*l")
+  sock:close()
+  local code = line and tonumber(line:match("^HTTP/%d%.%d (%d%d%d)"))
+  return code == h.status
+end
+
+local function probe_all()
+  if not down:add("probe-lock", true, 0.45) then return end
+  for _, key in ipairs(down:get_keys(0)) do
+    local svc, addr = key:match("^(%S+) (%S+)$")
+    if svc then
+      local c = current(svc)
+      local listed = false
+      for _, t in pairs(c and c.tracks or {}) do
+        for _, b in ipairs(t.backends) do if b.addr == addr then listed = true end end
+      end
+      if not listed then
+        down:delete(key)
+      elseif probe_one(svc, addr) then
+        down:delete(key)
+        ngx.log(ngx.WARN, "zdd: ", svc, " backend ", addr, " passed its health check; back in the pool")
+      end
+    end
+  end
+end
+
+-- init_worker_by_lua
+function M.worker()
+  ngx.timer.every(0.5, function(premature)
+    if premature then return end
+    local ok, err = pcall(probe_all)
+    if not ok then ngx.log(ngx.ERR, "zdd: prober: ", err) end
+  end)
+end
+
 local function reply(status, body)
   ngx.status = status
   ngx.header["Content-Type"] = "text/plain"
@@ -214,6 +289,7 @@ end
 --   GET  /zdd/inflight/SVC?addr=A&addr=B   in-flight requests to those backends, summed
 --   GET  /zdd/stats/SVC?addr=A   "requests errors inflight" for each address
 --   GET  /zdd/metrics/SVC   "TRACK ADDR requests errors b1 … bN" per track and backend (cumulative)
+--   GET  /zdd/ejected/SVC   "ADDR SINCE" per backend ejected now (SINCE: seconds since the epoch)
 function M.admin()
   local uri = ngx.var.uri
   local method = ngx.req.get_method()
@@ -234,6 +310,8 @@ function M.admin()
       for _, b in ipairs(old and old.backends or {}) do before[b.track .. "|" .. b.addr] = true end
       for _, b in ipairs(doc.backends) do
         if not before[b.track .. "|" .. b.addr] then
+          -- a backend the coordinator (re)adds was health-gated by its agent: not ejected
+          down:delete(svc .. " " .. b.addr)
           local pair = svc .. "|" .. b.track .. "|" .. b.addr
           dict:delete("n:" .. pair)
           dict:delete("e:" .. pair)
@@ -253,6 +331,15 @@ function M.admin()
     local total = 0
     for _, a in ipairs(addrs) do total = total + (dict:get(inflight_key(svc, a)) or 0) end
     return reply(200, tostring(total))
+  end
+  svc = uri:match("^/zdd/ejected/([%w%-]+)$")
+  if svc then
+    local out = {}
+    for _, key in ipairs(down:get_keys(0)) do
+      local s2, addr = key:match("^(%S+) (%S+)$")
+      if s2 == svc then out[#out + 1] = addr .. " " .. string.format("%.3f", down:get(key) or 0) end
+    end
+    return reply(200, table.concat(out, "\n"))
   end
   svc = uri:match("^/zdd/metrics/([%w%-]+)$")
   if svc then return reply(200, metrics(svc)) end

@@ -17,6 +17,11 @@ export interface AgentInfo {
   'last_seen_ms'?: (number | string | Long);
   'instances_json'?: (string);
   'agent_version'?: (string);
+  'gone_since_ms'?: (number | string | Long);
+  'cordoned'?: (boolean);
+  'drain'?: (string);
+  'out_of_pool'?: (string)[];
+  'ejected'?: (string)[];
 }
 
 export interface AgentInfo__Output {
@@ -34,4 +39,9 @@ export interface AgentInfo__Output {
   'last_seen_ms': (number);
   'instances_json': (string);
   'agent_version': (string);
+  'gone_since_ms': (number);
+  'cordoned': (boolean);
+  'drain': (string);
+  'out_of_pool': (string)[];
+  'ejected': (string)[];
 }

@@ -6,6 +6,7 @@ import type { CommandAccepted as _zdd_v1_CommandAccepted, CommandAccepted__Outpu
 import type { CommandProgress as _zdd_v1_CommandProgress, CommandProgress__Output as _zdd_v1_CommandProgress__Output } from '../../zdd/v1/CommandProgress';
 import type { CommandResult as _zdd_v1_CommandResult, CommandResult__Output as _zdd_v1_CommandResult__Output } from '../../zdd/v1/CommandResult';
 import type { RenewRequest as _zdd_v1_RenewRequest, RenewRequest__Output as _zdd_v1_RenewRequest__Output } from '../../zdd/v1/RenewRequest';
+import type { Notice as _zdd_v1_Notice, Notice__Output as _zdd_v1_Notice__Output } from '../../zdd/v1/Notice';
 
 export interface AgentMessage {
   'hello'?: (_zdd_v1_Hello | null);
@@ -14,7 +15,8 @@ export interface AgentMessage {
   'progress'?: (_zdd_v1_CommandProgress | null);
   'result'?: (_zdd_v1_CommandResult | null);
   'renew'?: (_zdd_v1_RenewRequest | null);
-  'body'?: "hello"|"heartbeat"|"accepted"|"progress"|"result"|"renew";
+  'notice'?: (_zdd_v1_Notice | null);
+  'body'?: "hello"|"heartbeat"|"accepted"|"progress"|"result"|"renew"|"notice";
 }
 
 export interface AgentMessage__Output {
@@ -24,5 +26,6 @@ export interface AgentMessage__Output {
   'progress'?: (_zdd_v1_CommandProgress__Output | null);
   'result'?: (_zdd_v1_CommandResult__Output | null);
   'renew'?: (_zdd_v1_RenewRequest__Output | null);
-  'body'?: "hello"|"heartbeat"|"accepted"|"progress"|"result"|"renew";
+  'notice'?: (_zdd_v1_Notice__Output | null);
+  'body'?: "hello"|"heartbeat"|"accepted"|"progress"|"result"|"renew"|"notice";
 }

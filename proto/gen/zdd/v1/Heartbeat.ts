@@ -6,9 +6,11 @@ import type { Instance as _zdd_v1_Instance, Instance__Output as _zdd_v1_Instance
 export interface Heartbeat {
   'facts'?: (_zdd_v1_HostFacts | null);
   'instances'?: (_zdd_v1_Instance)[];
+  'ejected'?: (string)[];
 }
 
 export interface Heartbeat__Output {
   'facts': (_zdd_v1_HostFacts__Output | null);
   'instances': (_zdd_v1_Instance__Output)[];
+  'ejected': (string)[];
 }

@@ -11,6 +11,7 @@ export interface Instance {
   'state'?: (string);
   'started_at_ms'?: (number | string | Long);
   'log_file'?: (string);
+  'restarts'?: (number);
 }
 
 export interface Instance__Output {
@@ -22,4 +23,5 @@ export interface Instance__Output {
   'state': (string);
   'started_at_ms': (number);
   'log_file': (string);
+  'restarts': (number);
 }
