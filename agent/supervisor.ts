@@ -41,6 +41,10 @@ export interface InstanceRecord {
   spec?: ServiceSpec;
   /** when the agent restarted it, within the spec's restart window */
   restarts?: number[];
+  /** it exited and a restart is due: a new agent process schedules it again */
+  restartPending?: boolean;
+  /** started by a restart, not by a command: a new agent process health-gates it itself */
+  restarted?: boolean;
 }
 
 /** Something the supervisor did on its own, for the fleet's event log. */
@@ -132,8 +136,9 @@ export class Supervisor {
       const ticks = processStartTicks(rec.pid);
       if (ticks === undefined || ticks !== rec.startTicks) {
         this.cfg.log.warn({ service: rec.service, slot: rec.slot, pid: rec.pid }, 'instance gone while the agent was away');
-        if (rec.state === 'healthy' && rec.spec) {
-          // a live instance that died with its host (or was killed meanwhile): restarted per its policy
+        if ((rec.state === 'healthy' || rec.restartPending || (rec.restarted && rec.state === 'starting')) && rec.spec) {
+          // a live instance that died with its host (or was killed meanwhile), or one whose restart
+          // was due or under way when the last agent process went: restarted per its policy
           const l: Live = { rec: { ...rec, state: 'failed', exitReason: 'gone while the agent was away' }, exited: Promise.resolve('gone') };
           this.live.set(this.key(rec.service, rec.slot), l);
           this.scheduleRestart(l, 'gone while the agent was away');
@@ -144,6 +149,8 @@ export class Supervisor {
       this.live.set(this.key(rec.service, rec.slot), l);
       adopted.push(rec);
       this.cfg.log.info({ service: rec.service, slot: rec.slot, pid: rec.pid, version: rec.version }, 'instance adopted');
+      // a restart's instance that was being health-gated: nobody else will gate it
+      if (rec.restarted && rec.state === 'starting' && rec.spec) void this.gateRestarted(l);
     }
     this.persist();
     return adopted;
@@ -242,16 +249,22 @@ export class Supervisor {
       this.cfg.notify?.({ level, service: rec.service, slot: rec.slot, message });
     };
     if (p.policy === 'never' || (p.policy === 'on-failure' && reason === 'exit code 0')) {
+      rec.restartPending = false;
+      this.persist();
       note('warn', `${what} exited (${reason}); restart policy "${p.policy}": left down`);
       return;
     }
     const now = Date.now();
     const recent = (rec.restarts ?? []).filter((t) => now - t < p.windowMs);
     if (recent.length >= p.limit) {
+      rec.restartPending = false;
+      this.persist();
       note('error', `${what} exited (${reason}) after ${recent.length} restart(s) within ${formatMs(p.windowMs)}: restart limit reached, left down`);
       return;
     }
     const delay = Math.min(30_000, p.backoffMs * 2 ** recent.length);
+    rec.restartPending = true;
+    this.persist();
     note('warn', `${what} exited (${reason}); restarting in ${formatMs(delay)} (restart ${recent.length + 1} of at most ${p.limit} within ${formatMs(p.windowMs)})`);
     setTimeout(() => void this.restart(l, [...recent, now], note), delay).unref();
   }
@@ -266,12 +279,13 @@ export class Supervisor {
     let attempt: Live | undefined;
     try {
       this.writable();
-      if (!(await portFree(port))) throw new ZddError('PORT_IN_USE', `port ${port} is taken by another process`);
-      attempt = await this.spawnInstance(raw, spec, version, slot, port, this.workdir(spec, version), restarts);
-      const rec = attempt.rec;
-      const ms = await awaitHealthy({ host: this.cfg.probeHost, port, health: spec.health, isDead: () => rec.exitReason, onProgress: () => undefined });
-      this.setState(rec, 'healthy');
-      note('info', `restarted ${spec.name} ${version} in slot ${slot} (pid ${rec.pid}): healthy after ${ms}ms`);
+      const free = await portFree(port);
+      // stopped or replaced while the port was checked: nothing to restart any more
+      if (this.closed || this.live.get(key) !== was || was.rec.state !== 'failed') return;
+      if (!free) throw new ZddError('PORT_IN_USE', `port ${port} is taken by another process`);
+      attempt = await this.spawnInstance(raw, spec, version, slot, port, this.workdir(spec, version), restarts, true);
+      await this.gateRestarted(attempt, note);
+      return;
     } catch (err) {
       const failed = attempt ?? was;
       failed.rec.restarts = restarts;
@@ -281,6 +295,29 @@ export class Supervisor {
         if (attempt.rec.state === 'starting') this.setState(attempt.rec, 'failed');
       }
       if (this.live.get(key) === failed) this.scheduleRestart(failed, `restart failed: ${errorMessage(err)}`);
+    }
+  }
+
+  /**
+   * Health-gates an instance a restart started: healthy, or killed and restarted again later.
+   * Also for one a previous agent process was gating when it went.
+   */
+  private async gateRestarted(l: Live, note?: (level: Notice['level'], message: string) => void): Promise<void> {
+    const rec = l.rec;
+    const spec = compileSpec(rec.spec!);
+    const say = note ?? ((level: Notice['level'], message: string) => this.cfg.notify?.({ level, service: rec.service, slot: rec.slot, message }));
+    const key = this.key(rec.service, rec.slot);
+    try {
+      const ms = await awaitHealthy({ host: this.cfg.probeHost, port: rec.port, health: spec.health, isDead: () => rec.exitReason, onProgress: () => undefined });
+      if (this.live.get(key) !== l || rec.state !== 'starting') return;
+      this.setState(rec, 'healthy');
+      say('info', `restarted ${rec.service} ${rec.version} in slot ${rec.slot} (pid ${rec.pid}): healthy after ${ms}ms`);
+    } catch (err) {
+      if (this.live.get(key) !== l) return;
+      this.signalGroup(rec, 'SIGKILL');
+      await Promise.race([l.exited, sleep(5000)]);
+      if (rec.state === 'starting') this.setState(rec, 'failed');
+      if (this.live.get(key) === l && !this.closed) this.scheduleRestart(l, `restart failed: ${errorMessage(err)}`);
     }
   }
 
@@ -343,7 +380,7 @@ export class Supervisor {
    * before anything is awaited: an agent killed from here on leaves a record the next agent
    * re-adopts, never an untracked process holding the port.
    */
-  private async spawnInstance(raw: ServiceSpec, spec: CompiledSpec, version: string, slot: Slot, port: number, cwd: string, restarts: number[]): Promise<Live> {
+  private async spawnInstance(raw: ServiceSpec, spec: CompiledSpec, version: string, slot: Slot, port: number, cwd: string, restarts: number[], restarted = false): Promise<Live> {
     const logFile = path.join(this.logsDir, `${spec.name}-${slot}-${version.replace(/[^A-Za-z0-9._-]/g, '_')}.log`);
     let fd: number;
     try {
@@ -383,6 +420,7 @@ export class Supervisor {
         state: 'starting',
         spec: raw,
         ...(restarts.length ? { restarts } : {}),
+        ...(restarted ? { restarted } : {}),
       };
       live = {
         rec,
@@ -511,6 +549,8 @@ export class Supervisor {
     if (!l || l.rec.state === 'stopped') return { forced: false, stoppedAfterMs: 0, alreadyStopped: true };
     const rec = l.rec;
     const began = Date.now();
+    // a stop that could not be written down would be undone by the next agent process (it restarts live instances)
+    this.writable();
     // the pid no longer is the process this agent started (it exited, or the pid was reused):
     // nothing is signalled, a pending restart is called off
     if (processStartTicks(rec.pid) !== rec.startTicks) {
@@ -543,7 +583,7 @@ export class Supervisor {
     kill('SIGKILL');
     if (rec.state !== 'stopped') this.setState(rec, 'stopped');
     this.live.delete(this.key(service, slot));
-    this.persist();
+    if (!this.persist()) throw this.writeFault;
     this.cfg.log.info({ service, slot, version: rec.version, forced }, 'instance stopped');
     return { forced, stoppedAfterMs: Date.now() - began, alreadyStopped: false };
   }

@@ -156,6 +156,7 @@ export class AgentHub implements AgentPort {
     const now = Date.now();
     this.sessions.set(id, { hello, facts: hello.facts, instances: hello.instances, call, connectedAt: now, lastSeen: now, principal, ejected: [] });
     this.endedAt.delete(id);
+    this.abandoned.delete(id);
     if (previous) this.byAddress.get(previous.hello.advertise || '127.0.0.1')?.delete(id);
     const addr = hello.advertise || '127.0.0.1';
     this.byAddress.set(addr, (this.byAddress.get(addr) ?? new Set()).add(id));
@@ -198,9 +199,14 @@ export class AgentHub implements AgentPort {
   private refuseOverlap(hello: Hello__Output) {
     const addr = hello.advertise || '127.0.0.1';
     let ports: number[] | undefined;
+    const loopback = /^127\.|^::1$/.test(addr);
     for (const other of this.byAddress.get(addr) ?? []) {
       const s = this.sessions.get(other);
       if (other === hello.agent_id || !s) continue;
+      // a loopback address is each machine's own: agents on two machines that left --advertise
+      // at its default share nothing
+      const [h1, h2] = [hello.facts?.hostname, s.facts?.hostname];
+      if (loopback && h1 && h2 && h1 !== h2) continue;
       ports ??= this.store.listServices().flatMap((r) => {
         const p = (JSON.parse(r.specJson) as { ports: { a: number; b: number } }).ports;
         return [p.a, p.b];
@@ -223,8 +229,13 @@ export class AgentHub implements AgentPort {
     return this.endedAt.get(id) ?? Math.max(lastSeenMs, this.startedMs);
   }
 
-  /** The host is gone for good (past the host grace): its pending commands end now, as HOST_GONE. */
+  /** hosts gone past the host grace: a command to one fails at once, until its next hello */
+  private readonly abandoned = new Map<string, string>();
+
+  /** The host is gone for good (past the host grace): its pending commands end now, as HOST_GONE, and so do new ones. */
   abandon(id: string, reason: string): number {
+    if (this.sessions.has(id)) return 0;
+    this.abandoned.set(id, reason);
     let n = 0;
     for (const [cid, p] of this.pending) {
       if (p.agentId !== id || this.sessions.has(id)) continue;
@@ -355,6 +366,8 @@ export class AgentHub implements AgentPort {
 
   private send(agentId: string, kind: CommandKind, args: unknown, commandId: string, opts: CallOptions): Promise<unknown> {
     return new Promise((resolve, reject) => {
+      const gone = this.abandoned.get(agentId);
+      if (gone && !this.sessions.has(agentId)) return reject(new ZddError('HOST_GONE', gone));
       const existing = this.pending.get(commandId);
       if (existing) {
         if (existing.agentId !== agentId) {

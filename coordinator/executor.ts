@@ -554,9 +554,13 @@ export class Executor implements PhaseContext {
   }
 
   private async pushLocked(st: RunState, group: StepRow[], doc: TrafficDoc, what: string, failure: string): Promise<boolean> {
-    // a fleet change (a host gone) may have journalled a newer generation meanwhile
+    // a fleet change (a host gone or drained) may have journalled a newer generation meanwhile:
+    // the document goes out after it, without the hosts it took out
     const live = this.store.traffic(st.service);
     if (live && live.generation >= doc.generation) doc = { ...doc, generation: live.generation + 1 };
+    const parked = new Set(this.store.parked().filter((p) => p.service === st.service).map((p) => p.agentId));
+    const kept = doc.backends.filter((b) => !b.agentId || (!parked.has(b.agentId) && !this.hostOut(st, b.agentId)));
+    if (kept.length !== doc.backends.length && kept.some((b) => b.track === primaryTrack(doc) && b.weight > 0)) doc = { ...doc, backends: kept };
     this.journal(() => this.store.updateStep(st.rolloutId, group[0].seq, {}, doc));
     const results = await Promise.all(
       group.map((s) =>

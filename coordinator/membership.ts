@@ -57,6 +57,16 @@ export class Membership {
   ) {}
 
   start(): void {
+    // a change journalled just before the last coordinator stopped may not have reached the
+    // edges: every service's journalled document goes out again (an edge that has it answers noop)
+    for (const svc of this.store.listServices()) if (this.store.traffic(svc.name)) this.unpushed.add(svc.name);
+    // a drain under way when the last coordinator stopped is not carried on: it says so
+    for (const a of this.store.listAgents()) {
+      if (a.drain === 'draining') {
+        this.store.setMembership(a.id, { drain: 'failed: interrupted by a coordinator restart' });
+        this.addEvent('warn', a.id, `the drain of ${a.id} was interrupted by a coordinator restart: run zddctl drain ${a.id} again`);
+      }
+    }
     this.timer = setInterval(() => void this.tick(), this.opts.intervalMs ?? 500);
     this.timer.unref();
   }
@@ -76,20 +86,22 @@ export class Membership {
     };
   }
 
-  /** A host a rollout leaves out: gone past the host grace, or drained (or draining) by an operator. */
-  isOut(agentId: string): boolean {
-    const a = this.store.listAgents().find((x) => x.id === agentId);
-    if (!a) return false;
-    const s = this.state(a);
-    return s.out || s.drain === 'draining' || s.drain === 'drained';
+  /** hosts a rollout leaves out, with why: recomputed at every look and membership change */
+  private out = new Map<string, string>();
+
+  private refreshOut(agents: Iterable<AgentRow>, now = Date.now()) {
+    const out = new Map<string, string>();
+    for (const a of agents) {
+      const s = this.state(a, now);
+      if (s.out) out.set(a.id, `gone since ${new Date(s.goneSinceMs).toISOString()}`);
+      else if (s.drain === 'draining' || s.drain === 'drained') out.set(a.id, `${s.drain} by an operator`);
+    }
+    this.out = out;
   }
 
-  /** Why a host is out, for a rollout's event. */
-  whyOut(agentId: string): string {
-    const a = this.store.listAgents().find((x) => x.id === agentId);
-    if (!a) return 'unknown host';
-    const s = this.state(a);
-    return s.out ? `gone since ${new Date(s.goneSinceMs).toISOString()}` : `drain ${s.drain}`;
+  /** Why a rollout leaves a host out (gone past the host grace, drained or draining), or undefined. */
+  whyOut(agentId: string): string | undefined {
+    return this.out.get(agentId);
   }
 
   private event(level: EventRow['level'], agentId: string, message: string, kind = 'membership'): EventRow {
@@ -123,14 +135,26 @@ export class Membership {
     return this.push(service, spec, doc);
   }
 
+  /** pushes made by this process: a push sent again is a new command, never a replayed answer */
+  private pushes = 0;
+  private readonly nonce = Math.random().toString(36).slice(2, 8);
+
   private async push(service: string, spec: ServiceSpec, doc: TrafficDoc): Promise<boolean> {
     const edges = this.edgesOf(spec);
+    // an edge that is not connected gets the document when it is back (a look later): a call
+    // now would hold the service's traffic lock for the agent grace
+    if (!edges.length || edges.some((e) => !this.hub.session(e))) {
+      this.unpushed.add(service);
+      return false;
+    }
     const results = await Promise.all(
       edges.map((e) =>
-        this.hub.call(e, 'apply_traffic', doc, `${this.store.instanceId()}:fleet/${service}/${doc.generation}/${e}`, { timeoutMs: 15_000 }).then(
+        this.hub.call(e, 'apply_traffic', doc, `${this.store.instanceId()}:fleet/${service}/${doc.generation}/${e}/${this.nonce}.${++this.pushes}`, { timeoutMs: 15_000 }).then(
           () => true,
           (err) => {
-            this.log.warn({ service, edge: e, generation: doc.generation, err: errorMessage(err) }, 'fleet traffic change not applied on an edge; trying again');
+            // an edge that never had the service configured does not serve it
+            if (err instanceof ZddError && err.code === 'NOT_FOUND') return true;
+            if (!this.unpushed.has(service)) this.log.warn({ service, edge: e, generation: doc.generation, err: errorMessage(err) }, 'fleet traffic change not applied on an edge; trying again');
             return false;
           },
         ),
@@ -142,7 +166,14 @@ export class Membership {
     return ok;
   }
 
-  /** One look at the fleet: hosts gone past the grace leave the pool, hosts back and healthy return. */
+  /** services whose membership work is under way (it may wait for a rollout's traffic lock) */
+  private readonly busy = new Set<string>();
+
+  /**
+   * One look at the fleet: hosts gone past the grace leave the pool, hosts back and healthy return.
+   * Who is out is decided at once; the traffic changes wait for each service's lock, a slow one
+   * holding back only its own service.
+   */
   async tick(): Promise<void> {
     if (this.ticking) return;
     this.ticking = true;
@@ -150,6 +181,7 @@ export class Membership {
       const now = Date.now();
       const agents = new Map(this.store.listAgents().map((a) => [a.id, a]));
       const states = new Map([...agents].map(([id, a]) => [id, this.state(a, now)]));
+      this.refreshOut(agents.values(), now);
       for (const [id, st] of states) {
         if (st.out && !this.abandoned.has(id)) {
           this.abandoned.add(id);
@@ -160,14 +192,19 @@ export class Membership {
       }
       const parked = this.store.parked();
       for (const svc of this.store.listServices()) {
+        if (this.busy.has(svc.name)) continue;
+        this.busy.add(svc.name);
         const spec = JSON.parse(svc.specJson) as ServiceSpec;
-        await this.lock.run(svc.name, async () => {
-          const doc = this.store.traffic(svc.name);
-          if (!doc) return;
-          if (this.unpushed.has(svc.name)) await this.push(svc.name, spec, doc);
-          await this.takeOutGone(svc.name, spec, doc, agents, states);
-          if (!this.rolloutActive(svc.name)) await this.putBack(svc.name, spec, svc.liveVersion, parked.filter((p) => p.service === svc.name), agents, states);
-        }).catch((err) => this.log.error({ service: svc.name, err: errorMessage(err) }, 'membership change failed'));
+        void this.lock
+          .run(svc.name, async () => {
+            const doc = this.store.traffic(svc.name);
+            if (!doc) return;
+            if (this.unpushed.has(svc.name)) await this.push(svc.name, spec, doc);
+            await this.takeOutGone(svc.name, spec, doc, agents, states);
+            if (!this.rolloutActive(svc.name)) await this.putBack(svc.name, spec, svc.liveVersion, parked.filter((p) => p.service === svc.name), agents, states);
+          })
+          .catch((err) => this.log.error({ service: svc.name, err: errorMessage(err) }, 'membership change failed'))
+          .finally(() => this.busy.delete(svc.name));
       }
     } catch (err) {
       this.log.error({ err: errorMessage(err) }, 'membership look failed');
@@ -275,6 +312,7 @@ export class Membership {
     if (a.cordonedMs || a.drain) {
       if (a.drain === 'draining') throw new ZddError('ROLLOUT_ACTIVE', `host ${name} is still draining`, { hint: 'wait for the drain to end (zddctl agents), then uncordon it' });
       this.store.setMembership(name, { cordonedMs: 0, drain: '' });
+      this.refreshOut(this.store.listAgents());
       this.addEvent('info', name, `host ${name} uncordoned by ${by}${a.drain ? ': its backends return to traffic once healthy' : ''}`);
     }
     return this.row(name);
@@ -309,6 +347,7 @@ export class Membership {
       plan.push({ service: svc.name, spec });
     }
     this.store.setMembership(name, { cordonedMs: a.cordonedMs || Date.now(), drain: 'draining' });
+    this.refreshOut(this.store.listAgents());
     this.addEvent('info', name, `host ${name} draining (by ${by}): ${plan.length ? `its traffic leaves ${plan.map((p) => p.service).join(', ')}` : 'it serves nothing'}`);
     void this.runDrain(name, plan);
     return this.row(name);
@@ -321,6 +360,10 @@ export class Membership {
           const doc = this.store.traffic(service);
           const leaving = doc?.backends.filter((b) => b.agentId === name) ?? [];
           if (!doc || !leaving.length) return [];
+          // checked again here: another drain or a gone host may have taken its share meanwhile
+          if (leaving.some((b) => b.track === primaryTrack(doc)) && this.allowance(spec, doc) < 1) {
+            throw new ZddError('INVALID_ARGUMENT', `taking ${name} out would leave ${service} with less than ${compileSpec(spec).minHealthyShare}% of its hosts in traffic (hosts.minHealthyShare)`);
+          }
           const next: TrafficDoc = { ...doc, generation: doc.generation + 1, backends: doc.backends.filter((b) => b.agentId !== name) };
           const ok = await this.change(
             service,

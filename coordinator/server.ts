@@ -5,7 +5,8 @@ import { ZddError } from '../lib/errors.js';
 import { SERVER_OPTIONS, plaintextServerCredentials, protos, toServiceError } from '../lib/grpc.js';
 import { errorMessage } from '../lib/errors.js';
 import { FleetTrust } from './trust.js';
-import { SqliteStore } from './store.js';
+import { SqliteStore, type Holder } from './store.js';
+import fs from 'node:fs';
 import { AgentHub } from './agent-hub.js';
 import { Executor, systemClock } from './executor.js';
 import { Control } from './control.js';
@@ -48,15 +49,11 @@ export interface Coordinator {
 
 export async function startCoordinator(cfg: CoordinatorConfig): Promise<Coordinator> {
   if (cfg.plaintext) plaintextServerCredentials(cfg.listen, cfg.insecure); // refuses a plaintext non-loopback listen without --insecure
-  const store = new SqliteStore(cfg.db);
   // one coordinator per database: a second one refuses to start and names the first
-  const holder = { token: crypto.randomUUID(), pid: process.pid, startTicks: processStartTicks(process.pid) ?? 0, hostname: os.hostname(), listen: cfg.listen, startedMs: Date.now(), renewedMs: Date.now() };
-  try {
-    store.acquire(holder, Date.now(), LEASE_TTL_MS, (h) => (h.hostname === os.hostname() ? processStartTicks(h.pid) === h.startTicks && h.startTicks !== 0 : undefined));
-  } catch (err) {
-    store.close();
-    throw err;
-  }
+  const holder = { token: crypto.randomUUID(), pid: process.pid, startTicks: processStartTicks(process.pid) ?? 0, hostname: os.hostname(), bootId: bootId(), listen: cfg.listen, startedMs: Date.now(), renewedMs: Date.now() };
+  // on this host (same name, same boot) the process table says whether the holder runs; elsewhere, or when it cannot tell, the lease's freshness
+  const alive = (h: Holder) => (h.hostname === holder.hostname && h.bootId && h.bootId === holder.bootId && h.startTicks ? processStartTicks(h.pid) === h.startTicks : undefined);
+  const store = new SqliteStore(cfg.db, { beforeMigrate: (s) => s.acquire(holder, Date.now(), LEASE_TTL_MS, alive) });
   let trust: FleetTrust | undefined;
   try {
     if (!cfg.plaintext) {
@@ -92,7 +89,7 @@ export async function startCoordinator(cfg: CoordinatorConfig): Promise<Coordina
   const executor = new Executor(store, hub, systemClock, cfg.log.child({ part: 'executor' }), (id) => control?.changes.emit('change', id), {
     onPausedInMemory: (id, reason) => control?.pausedInMemory.set(id, reason),
     pauseRequested: (id) => control?.pausedInMemory.has(id) ?? false,
-    hostOut: (id) => (membership.isOut(id) ? membership.whyOut(id) : undefined),
+    hostOut: (id) => membership.whyOut(id),
     trafficLock,
   });
   control = new Control(store, hub, executor, cfg.log.child({ part: 'control' }), trust, membership);
@@ -173,6 +170,14 @@ export async function startCoordinator(cfg: CoordinatorConfig): Promise<Coordina
       store.close();
     },
   };
+}
+
+function bootId(): string {
+  try {
+    return fs.readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+  } catch {
+    return '';
+  }
 }
 
 /** A coordinator on another host that stopped renewing holds the database this long. */

@@ -41,6 +41,8 @@ export interface Holder {
   pid: number;
   startTicks: number;
   hostname: string;
+  /** /proc/sys/kernel/random/boot_id: the same host name after a reboot, or on another machine, is another host */
+  bootId: string;
   listen: string;
   startedMs: number;
   renewedMs: number;
@@ -308,7 +310,11 @@ export const SCHEMA_VERSION = MIGRATIONS.length;
 export class SqliteStore implements Store {
   private readonly db: Database.Database;
 
-  constructor(file: string) {
+  /**
+   * `beforeMigrate` runs on a database that already has a schema, before it is migrated: a
+   * coordinator takes its lease there, so a newer one refused never migrates a live database.
+   */
+  constructor(file: string, opts: { beforeMigrate?: (store: SqliteStore) => void } = {}) {
     const existed = fs.existsSync(file) && fs.statSync(file).size > 0;
     try {
       this.db = new Database(file, { fileMustExist: false });
@@ -321,7 +327,10 @@ export class SqliteStore implements Store {
       this.db.pragma('synchronous = FULL');
       this.db.pragma('foreign_keys = ON');
       this.db.pragma('busy_timeout = 5000');
+      const hasSchema = (this.db.pragma('user_version', { simple: true }) as number) > 0;
+      if (hasSchema) opts.beforeMigrate?.(this);
       this.migrate();
+      if (!hasSchema) opts.beforeMigrate?.(this);
     } catch (err) {
       this.db.close();
       throw err;
@@ -460,11 +469,12 @@ export class SqliteStore implements Store {
   }
 
   renew(token: string, nowMs: number): boolean {
-    const r = this.db.prepare("SELECT value FROM meta WHERE key = 'holder'").get() as { value: string } | undefined;
-    const cur = r ? (JSON.parse(r.value) as Holder) : undefined;
-    if (!cur || cur.token !== token) return false;
-    this.db.prepare("UPDATE meta SET value = ? WHERE key = 'holder'").run(JSON.stringify({ ...cur, renewedMs: nowMs }));
-    return true;
+    // compare and set: never over a holder that took the database meanwhile
+    return (
+      this.db
+        .prepare("UPDATE meta SET value = json_set(value, '$.renewedMs', ?) WHERE key = 'holder' AND json_extract(value, '$.token') = ?")
+        .run(nowMs, token).changes === 1
+    );
   }
 
   release(token: string): void {

@@ -296,7 +296,7 @@ test('an instance left unrecorded in a slot (its agent was killed between starti
   const port = fleet.appPortBase + 2 + 1;
   const orphan = spawn(process.execPath, ['server.js'], {
     cwd: path.join(fleet.releases, 'v2'),
-    env: { ...process.env, PORT: String(port), ZDD_SERVICE: 'web', ZDD_SLOT: 'b', ZDD_VERSION: 'v2' },
+    env: { ...process.env, PORT: String(port), ZDD_SERVICE: 'web', ZDD_SLOT: 'b', ZDD_VERSION: 'v2', ZDD_AGENT_ID: fleet.agentId(2) },
     detached: true,
     stdio: 'ignore',
   });

@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { fleetFor, load, runCoordinator, status, until, versionsServed } from './support/fleet.js';
+import { SqliteStore } from '../coordinator/store.js';
 
 const canMount = process.getuid?.() === 0 && spawnSync('mount', ['--version']).status === 0;
 
@@ -95,4 +96,24 @@ test('a database written by a newer zdd is refused and left as it was', (t) => {
   t.is(r.status, 1);
   t.regex(r.stderr, /has schema version 99, newer than this coordinator's \d+; it was not modified/);
   t.true(fs.readFileSync(file).equals(before));
+});
+
+test('the lease: a second holder is refused while the first runs, takes over when it is gone, and the first then cannot renew', (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'zdd-lease-'));
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const file = path.join(dir, 'zdd.db');
+  const holder = (token: string) => ({ token, pid: 1, startTicks: 1, hostname: 'h', bootId: 'b', listen: `127.0.0.1:${token}`, startedMs: 0, renewedMs: Date.now() });
+  const a = new SqliteStore(file, { beforeMigrate: (s) => s.acquire(holder('7701'), Date.now(), 15_000, () => undefined) });
+  t.teardown(() => a.close());
+  t.true(a.renew('7701', Date.now()));
+  // the first still runs: refused, naming it
+  const err = t.throws(() => new SqliteStore(file, { beforeMigrate: (s) => s.acquire(holder('7702'), Date.now(), 15_000, () => true) }));
+  t.regex(err!.message, /held by another coordinator: pid 1 on h, listening on 127\.0\.0\.1:7701/);
+  // a fresh lease of a holder elsewhere: refused too
+  t.throws(() => new SqliteStore(file, { beforeMigrate: (s) => s.acquire(holder('7702'), Date.now(), 15_000, () => undefined) }), { message: /held by another coordinator/ });
+  // the first is gone: the second takes over, and the first's renewal fails from then on
+  const b = new SqliteStore(file, { beforeMigrate: (s) => s.acquire(holder('7702'), Date.now(), 15_000, () => false) });
+  t.teardown(() => b.close());
+  t.false(a.renew('7701', Date.now()));
+  t.true(b.renew('7702', Date.now()));
 });

@@ -237,7 +237,7 @@ local function probe_one(svc, addr)
   local host, port = addr:match("^%[?([^%]]+)%]?:(%d+)$")
   local h = health[svc] or { path = "/", status = 200 }
   local sock = ngx.socket.tcp()
-  sock:settimeout(1000)
+  sock:settimeout(500)
   local ok = sock:connect(host, tonumber(port))
   if not ok then return false end
   sock:send("GET " .. h.path .. " HTTP/1.0\r\nHost: zdd-probe\r\nUser-Agent: zdd-edge-probe\r\n\r\n")
@@ -247,24 +247,33 @@ local function probe_one(svc, addr)
   return code == h.status
 end
 
-local function probe_all()
-  if not down:add("probe-lock", true, 0.45) then return end
-  for _, key in ipairs(down:get_keys(0)) do
-    local svc, addr = key:match("^(%S+) (%S+)$")
-    if svc then
-      local c = current(svc)
-      local listed = false
-      for _, t in pairs(c and c.tracks or {}) do
-        for _, b in ipairs(t.backends) do if b.addr == addr then listed = true end end
-      end
-      if not listed then
-        down:delete(key)
-      elseif probe_one(svc, addr) then
-        down:delete(key)
-        ngx.log(ngx.WARN, "zdd: ", svc, " backend ", addr, " passed its health check; back in the pool")
-      end
-    end
+local function probe_key(key)
+  local svc, addr = key:match("^(%S+) (%S+)$")
+  if not svc then return end
+  local c = current(svc)
+  local listed = false
+  for _, t in pairs(c and c.tracks or {}) do
+    for _, b in ipairs(t.backends) do if b.addr == addr then listed = true end end
   end
+  if not listed then
+    down:delete(key)
+  elseif probe_one(svc, addr) then
+    down:delete(key)
+    ngx.log(ngx.WARN, "zdd: ", svc, " backend ", addr, " passed its health check; back in the pool")
+  end
+end
+
+-- one round at a time across workers: the lock is held for the whole round (its expiry only
+-- guards against a worker that died holding it); the backends are probed side by side
+local function probe_all()
+  if not down:add("probe-lock", true, 10) then return end
+  local threads = {}
+  for _, key in ipairs(down:get_keys(0)) do
+    if key ~= "probe-lock" then threads[#threads + 1] = ngx.thread.spawn(probe_key, key) end
+    if #threads >= 64 then break end
+  end
+  for _, th in ipairs(threads) do ngx.thread.wait(th) end
+  down:delete("probe-lock")
 end
 
 -- init_worker_by_lua
@@ -272,7 +281,11 @@ function M.worker()
   ngx.timer.every(0.5, function(premature)
     if premature then return end
     local ok, err = pcall(probe_all)
-    if not ok then ngx.log(ngx.ERR, "zdd: prober: ", err) end
+    if not ok then
+      -- only the worker holding the round's lock gets this far
+      down:delete("probe-lock")
+      ngx.log(ngx.ERR, "zdd: prober: ", err)
+    end
   end)
 end
 
