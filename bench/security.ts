@@ -5,7 +5,9 @@ import { LocalFleet } from '../testkit/local-fleet.js';
 import { forgedResultProbe, runSecurityProbes } from '../testkit/security-probes.js';
 
 export async function security(o: { log: (s: string) => void }) {
-  const fleet = await LocalFleet.start({ agents: 3, logLevel: 'warn' });
+  // the probes revoke host-3: past the host grace its host would leave the traffic (the
+  // revocation's consequence, not a probe's), so the grace outlasts the probes
+  const fleet = await LocalFleet.start({ agents: 3, logLevel: 'warn', coordinatorArgs: ['--host-grace', '10m'] });
   try {
     fleet.writeRelease('v1');
     if ((await fleet.apply(fleet.spec())).code !== 0) throw new Error('apply failed');
