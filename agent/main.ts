@@ -54,7 +54,7 @@ const program = new EnvCommand('zdd-agent', process.env, { id: 'ZDD_AGENT_ID' })
   .option('--nginx-include-dir <dir>', 'manage the system nginx through this include directory instead of running a private nginx')
   .option('--nginx-bin <path>', 'nginx binary', 'nginx')
   .option('--nginx-modules <dir>', 'directory of nginx dynamic modules', '/usr/lib/nginx/modules')
-  .option('--edge-access-log <file>', "dynamic mode: log each request with its upstream, status and timing ($msec $request_time $status $upstream_addr $upstream_status $upstream_header_time)")
+  .option('--edge-access-log <file>', "dynamic mode: log each request with its upstream, status and timing ($msec $request_time $status $request_method $upstream_addr $upstream_status $upstream_header_time)")
   .option('--nginx-workers <n>', 'worker processes of a private nginx', parseIntArg, 2)
   .option('--stop-nginx', 'stop the private nginx when the agent stops (by default it keeps serving and the next agent adopts it)', false)
   .option('--log-level <level>', 'pino log level', 'info');

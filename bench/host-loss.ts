@@ -14,6 +14,8 @@ import { processStartTicks } from '../lib/proc.js';
 
 export interface HostLossOptions {
   retry: 'connect' | 'off';
+  /** nginx's idle connections to each backend (the spec's upstreamKeepalive); 0: a new connection per request */
+  upstreamKeepalive?: number;
   rps: number;
   connections: number;
   log: (s: string) => void;
@@ -22,6 +24,7 @@ export interface HostLossOptions {
 export interface HostLossResult {
   scenario: 'host-loss';
   retry: 'connect' | 'off';
+  upstream_keepalive: number;
   kills: number;
   requests: number;
   failed: number;
@@ -76,7 +79,7 @@ export async function hostLoss(o: HostLossOptions): Promise<HostLossResult> {
     for (const v of ['v1', 'v2', 'v3']) fleet.writeRelease(v);
     const spec = fleet.spec({
       health: { path: '/healthz', interval: '25ms', timeout: '1s', healthyThreshold: 2, deadline: '20s' },
-      nginx: { listen: `127.0.0.1:${fleet.nginxPort}`, retry: o.retry, upstreamKeepaliveTimeout: '4s' },
+      nginx: { listen: `127.0.0.1:${fleet.nginxPort}`, retry: o.retry, upstreamKeepalive: o.upstreamKeepalive ?? 64, upstreamKeepaliveTimeout: '4s' },
     });
     if ((await fleet.apply(spec)).code !== 0) throw new Error('apply failed');
     const first = await fleet.zddctl(['rollout', 'web', '--version', 'v1', '--batch', '100%']);
@@ -96,7 +99,8 @@ export async function hostLoss(o: HostLossOptions): Promise<HostLossResult> {
     await sleep(3000);
 
     // 1. host 4 dies while nothing else happens
-    o.log(`[retry ${o.retry}] killing host 4 (agent and apps) while idle`);
+    const tag = `retry ${o.retry}, upstream keepalive ${o.upstreamKeepalive ?? 64}`;
+    o.log(`[${tag}] killing host 4 (agent and apps) while idle`);
     const live4 = (await traffic()).backends.filter((b) => b.agentId === fleet.agentId(4)).map((b) => b.addr);
     const k1 = await killHost(fleet, 4);
     kills.push({ at: k1, addrs: live4 });
@@ -106,7 +110,7 @@ export async function hostLoss(o: HostLossOptions): Promise<HostLossResult> {
     await sleep(1000);
 
     // 2. a rolling rollout, one host per batch; host 3 dies as soon as its batch begins
-    o.log(`[retry ${o.retry}] rolling v1 -> v2, killing host 3 when its batch begins`);
+    o.log(`[${tag}] rolling v1 -> v2, killing host 3 when its batch begins`);
     rollouts++;
     const started = await client.call('StartRollout', { service: 'web', version: 'v2', strategy: 'rolling', batch: '1' });
     const host3 = fleet.agentId(3);
@@ -135,7 +139,7 @@ export async function hostLoss(o: HostLossOptions): Promise<HostLossResult> {
     outMs.push(Date.now() - k2);
 
     // 3. one more rollout on what is left
-    o.log(`[retry ${o.retry}] rolling v2 -> v3 on the hosts left`);
+    o.log(`[${tag}] rolling v2 -> v3 on the hosts left`);
     rollouts++;
     const again = await fleet.zddctl(['rollout', 'web', '--version', 'v3', '--batch', '1']);
     if (again.code === 0) completed++;
@@ -149,17 +153,20 @@ export async function hostLoss(o: HostLossOptions): Promise<HostLossResult> {
     // "$msec $request_time $status $upstream_addr $upstream_status $upstream_header_time"
     let inFlight = 0;
     for (const line of fs.readFileSync(accessLog, 'utf8').split('\n')) {
-      const m = /^([\d.]+) ([\d.]+) (\d+) (.*)$/.exec(line.trim());
+      const m = /^([\d.]+) ([\d.]+) (\d+) \S+ (.*)$/.exec(line.trim());
       if (!m) continue;
       const endMs = Number(m[1]) * 1000;
       const startMs = endMs - Number(m[2]) * 1000;
       // every upstream the request tried (a retry lists two)
       const ups = m[4].split(/[,\s]+/).filter((x) => /^\d+\.\d+\.\d+\.\d+:\d+$/.test(x));
       for (const k of kills) if (startMs <= k.at && endMs >= k.at && k.addrs.some((a) => ups.includes(a))) inFlight++;
+      // every failed request, placed against the kills: what the figures do not say by themselves
+      if (Number(m[3]) >= 500) o.log(`  failed at the edge: ${line.trim()}  (${kills.map((k) => `${Math.round(startMs - k.at)}ms after kill at ${k.addrs.join(',')}`).join('; ')})`);
     }
     return {
       scenario: 'host-loss',
       retry: o.retry,
+      upstream_keepalive: o.upstreamKeepalive ?? 64,
       kills: kills.length,
       requests: stats.requests,
       failed: stats.failed,

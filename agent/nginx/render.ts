@@ -64,7 +64,7 @@ export function renderHttpConf(i: HttpConfInput): string {
       'lua_shared_dict zdd 16m;\n' +
       'lua_shared_dict zdd_down 1m;\n' +
       // for --edge-access-log: when each request ended, how long it took, and which upstreams it tried
-      "log_format zdd_edge '$msec $request_time $status $upstream_addr $upstream_status $upstream_header_time';\n" +
+      "log_format zdd_edge '$msec $request_time $status $request_method $upstream_addr $upstream_status $upstream_header_time';\n" +
       `lua_package_path ${q(`${i.luaDir}/?.lua;;`)};\n` +
       `init_by_lua_block { require("zdd").init({ ${list} }) }\n` +
       // the prober: ejected backends are let back once their health check passes
