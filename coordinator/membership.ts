@@ -188,7 +188,11 @@ export class Membership {
           const n = this.hub.abandon(id, `host ${id} has been gone for ${formatMs(now - st.goneSinceMs)} (host grace ${formatMs(this.opts.hostGraceMs)}): it left the pool`);
           if (n) this.log.warn({ agentId: id, commands: n }, 'commands to a gone host ended');
         }
-        if (st.connected) this.abandoned.delete(id);
+        if (st.connected) {
+          this.abandoned.delete(id);
+          // back: a later absence is told again
+          for (const k of this.held) if (k.endsWith(`/${id}`)) this.held.delete(k);
+        }
       }
       const parked = this.store.parked();
       for (const svc of this.store.listServices()) {
