@@ -131,6 +131,8 @@ export class Supervisor {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') this.cfg.log.warn({ err }, 'instance state unreadable; starting empty');
     }
     const adopted: InstanceRecord[] = [];
+    // restarts are scheduled once every record is back in memory: scheduling one writes the file
+    const restarts: Live[] = [];
     for (const rec of recs) {
       if (rec.state === 'stopped') continue;
       const ticks = processStartTicks(rec.pid);
@@ -141,7 +143,7 @@ export class Supervisor {
           // was due or under way when the last agent process went: restarted per its policy
           const l: Live = { rec: { ...rec, state: 'failed', exitReason: 'gone while the agent was away' }, exited: Promise.resolve('gone') };
           this.live.set(this.key(rec.service, rec.slot), l);
-          this.scheduleRestart(l, 'gone while the agent was away');
+          restarts.push(l);
         }
         continue;
       }
@@ -153,6 +155,7 @@ export class Supervisor {
       if (rec.restarted && rec.state === 'starting' && rec.spec) void this.gateRestarted(l);
     }
     this.persist();
+    for (const l of restarts) this.scheduleRestart(l, 'gone while the agent was away');
     return adopted;
   }
 

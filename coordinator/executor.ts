@@ -558,8 +558,11 @@ export class Executor implements PhaseContext {
     // the document goes out after it, without the hosts it took out
     const live = this.store.traffic(st.service);
     if (live && live.generation >= doc.generation) doc = { ...doc, generation: live.generation + 1 };
-    const parked = new Set(this.store.parked().filter((p) => p.service === st.service).map((p) => p.agentId));
-    const kept = doc.backends.filter((b) => !b.agentId || (!parked.has(b.agentId) && !this.hostOut(st, b.agentId)));
+    // a parked backend is the very one parked (same host, address and version): a host that a
+    // rollout gave a new instance since is not held out by its old one
+    const key = (b: { agentId?: string; addr: string; version?: string }) => `${b.agentId}|${b.addr}|${b.version}`;
+    const parked = new Set(this.store.parked().filter((p) => p.service === st.service).map((p) => key(JSON.parse(p.backendJson))));
+    const kept = doc.backends.filter((b) => !b.agentId || (!parked.has(key(b)) && !this.hostOut(st, b.agentId)));
     if (kept.length !== doc.backends.length && kept.some((b) => b.track === primaryTrack(doc) && b.weight > 0)) doc = { ...doc, backends: kept };
     this.journal(() => this.store.updateStep(st.rolloutId, group[0].seq, {}, doc));
     const results = await Promise.all(

@@ -67,6 +67,8 @@ export class Membership {
         this.addEvent('warn', a.id, `the drain of ${a.id} was interrupted by a coordinator restart: run zddctl drain ${a.id} again`);
       }
     }
+    // who is out is known before the first look: a rollout resumed at once leaves them out
+    this.refreshOut(this.store.listAgents());
     this.timer = setInterval(() => void this.tick(), this.opts.intervalMs ?? 500);
     this.timer.unref();
   }
@@ -139,30 +141,45 @@ export class Membership {
   private pushes = 0;
   private readonly nonce = Math.random().toString(36).slice(2, 8);
 
+  /** per service: the generation being pushed, the edges that confirmed it, and when to try the others again */
+  private readonly pushState = new Map<string, { generation: number; confirmed: Set<string>; retryAt: number; delayMs: number }>();
+
+  /**
+   * Sends a journalled document to the service's connected edges that have not confirmed it.
+   * The service stays "unpushed" until every edge has; the others are tried again with a
+   * backoff (1 s doubling to 30 s), each time as a new command.
+   */
   private async push(service: string, spec: ServiceSpec, doc: TrafficDoc): Promise<boolean> {
     const edges = this.edgesOf(spec);
-    // an edge that is not connected gets the document when it is back (a look later): a call
-    // now would hold the service's traffic lock for the agent grace
-    if (!edges.length || edges.some((e) => !this.hub.session(e))) {
-      this.unpushed.add(service);
-      return false;
-    }
-    const results = await Promise.all(
-      edges.map((e) =>
+    let st = this.pushState.get(service);
+    if (!st || st.generation !== doc.generation) {
+      st = { generation: doc.generation, confirmed: new Set(), retryAt: 0, delayMs: 1000 };
+      this.pushState.set(service, st);
+    } else if (Date.now() < st.retryAt) return false;
+    const state = st;
+    // an edge that is not connected gets the document when it is back: a call now would hold
+    // the service's traffic lock for the agent grace
+    const todo = edges.filter((e) => !state.confirmed.has(e) && this.hub.session(e));
+    await Promise.all(
+      todo.map((e) =>
         this.hub.call(e, 'apply_traffic', doc, `${this.store.instanceId()}:fleet/${service}/${doc.generation}/${e}/${this.nonce}.${++this.pushes}`, { timeoutMs: 15_000 }).then(
-          () => true,
+          () => void state.confirmed.add(e),
           (err) => {
             // an edge that never had the service configured does not serve it
-            if (err instanceof ZddError && err.code === 'NOT_FOUND') return true;
-            if (!this.unpushed.has(service)) this.log.warn({ service, edge: e, generation: doc.generation, err: errorMessage(err) }, 'fleet traffic change not applied on an edge; trying again');
-            return false;
+            if (err instanceof ZddError && err.code === 'NOT_FOUND') state.confirmed.add(e);
+            else if (state.delayMs === 1000) this.log.warn({ service, edge: e, generation: doc.generation, err: errorMessage(err) }, 'fleet traffic change not applied on an edge; trying again');
           },
         ),
       ),
     );
-    const ok = edges.length > 0 && results.every(Boolean);
-    if (ok) this.unpushed.delete(service);
-    else this.unpushed.add(service);
+    const ok = edges.length > 0 && edges.every((e) => state.confirmed.has(e));
+    if (ok) {
+      this.unpushed.delete(service);
+    } else {
+      this.unpushed.add(service);
+      state.retryAt = Date.now() + state.delayMs;
+      state.delayMs = Math.min(30_000, state.delayMs * 2);
+    }
     return ok;
   }
 
@@ -188,7 +205,7 @@ export class Membership {
           const n = this.hub.abandon(id, `host ${id} has been gone for ${formatMs(now - st.goneSinceMs)} (host grace ${formatMs(this.opts.hostGraceMs)}): it left the pool`);
           if (n) this.log.warn({ agentId: id, commands: n }, 'commands to a gone host ended');
         }
-        if (st.connected) {
+        if (!st.out) {
           this.abandoned.delete(id);
           // back: a later absence is told again
           for (const k of this.held) if (k.endsWith(`/${id}`)) this.held.delete(k);

@@ -264,15 +264,29 @@ local function probe_key(key)
 end
 
 -- one round at a time across workers: the lock is held for the whole round (its expiry only
--- guards against a worker that died holding it); the backends are probed side by side
+-- guards against a worker that died holding it). The backends are probed 64 side by side at a
+-- time, at most 512 a round, starting where the last round stopped.
 local function probe_all()
   if not down:add("probe-lock", true, 10) then return end
-  local threads = {}
+  local keys = {}
   for _, key in ipairs(down:get_keys(0)) do
-    if key ~= "probe-lock" then threads[#threads + 1] = ngx.thread.spawn(probe_key, key) end
-    if #threads >= 64 then break end
+    if key:find(" ", 1, true) then keys[#keys + 1] = key end
   end
-  for _, th in ipairs(threads) do ngx.thread.wait(th) end
+  local n = #keys
+  if n > 0 then
+    local from = (down:incr("probe-from", 0, 0) or 0) % n
+    local count = math.min(n, 512)
+    local i = 0
+    while i < count do
+      local threads = {}
+      for k = i, math.min(count, i + 64) - 1 do
+        threads[#threads + 1] = ngx.thread.spawn(probe_key, keys[((from + k) % n) + 1])
+      end
+      for _, th in ipairs(threads) do ngx.thread.wait(th) end
+      i = i + 64
+    end
+    down:set("probe-from", (from + count) % n)
+  end
   down:delete("probe-lock")
 end
 
