@@ -104,7 +104,8 @@ test('a host killed during a rolling rollout is left out: the rollout completes 
 });
 
 test('cordon keeps rollouts off a host, drain moves its traffic away with no failed request, remove forgets it and is refused while it serves or is connected', async (t) => {
-  const fleet = await fleetFor(t, { coordinatorArgs: HOST_GRACE });
+  // a host grace longer than the test: a stopped agent's host must still be serving when it is removed
+  const fleet = await fleetFor(t, { coordinatorArgs: ['--host-grace', '5m'] });
   for (const v of ['v1', 'v2']) fleet.writeRelease(v);
   await deploy(t, fleet, 'v1');
   const [h2, h3] = [fleet.agentId(2), fleet.agentId(3)];
