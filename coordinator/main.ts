@@ -31,7 +31,7 @@ const program = new EnvCommand('zdd-coordinator', process.env)
     const ms = parseLifetime(v);
     if (ms === undefined || ms < 1000) throw new InvalidArgumentError('expected a duration such as 10s or 2m (at least 1s)');
     return ms;
-  }, 10_000)
+  }, 20_000)
   .option('--resume-wait-ms <n>', 'after a restart, how long to wait for agents before resuming rollouts', (v) => Number(v), 10_000)
   .option('--log-level <level>', 'pino log level', 'info');
 

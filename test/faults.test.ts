@@ -83,7 +83,8 @@ test('a second rollout of a service while one runs is refused and changes nothin
 });
 
 test('an agent restarted while idle leaves its app serving, re-adopts it, and can swap it later', async (t) => {
-  const fleet = await fleetFor(t);
+  // an agent restart, not a host loss (see the membership tests for that): the host stays in the pool
+  const fleet = await fleetFor(t, { coordinatorArgs: ['--host-grace', '2m'] });
   fleet.writeRelease('v1');
   fleet.writeRelease('v2');
   await deploy(t, fleet, 'v1');

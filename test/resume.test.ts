@@ -110,7 +110,9 @@ test('coordinator SIGKILLed at random instants of rollouts under load: each comp
 });
 
 test('an agent SIGKILLed after starting the new instance and before the old one was drained: the rollout completes with no failed request', async (t) => {
-  const fleet = await fleetFor(t);
+  // an agent restart, not a host loss: on a busy machine the new agent may need more than the
+  // default host grace to come back, and past it the host would be left out of the rollout
+  const fleet = await fleetFor(t, { coordinatorArgs: ['--host-grace', '2m'] });
   fleet.writeRelease('v1');
   fleet.writeRelease('v2');
   // a slow health gate gives the test a window while host-2's new instance is being gated
