@@ -247,14 +247,10 @@ export class Supervisor {
     if (!rec.spec) return;
     const p = compileSpec(rec.spec).restart;
     const what = `${rec.service} ${rec.version} in slot ${rec.slot}`;
-    const note = (level: Notice['level'], message: string) => {
-      this.cfg.log[level === 'info' ? 'info' : level]({ service: rec.service, slot: rec.slot }, message);
-      this.cfg.notify?.({ level, service: rec.service, slot: rec.slot, message });
-    };
     if (p.policy === 'never' || (p.policy === 'on-failure' && reason === 'exit code 0')) {
       rec.restartPending = false;
       this.persist();
-      note('warn', `${what} exited (${reason}); restart policy "${p.policy}": left down`);
+      this.note(rec, 'warn', `${what} exited (${reason}); restart policy "${p.policy}": left down`);
       return;
     }
     const now = Date.now();
@@ -262,59 +258,59 @@ export class Supervisor {
     if (recent.length >= p.limit) {
       rec.restartPending = false;
       this.persist();
-      note('error', `${what} exited (${reason}) after ${recent.length} restart(s) within ${formatMs(p.windowMs)}: restart limit reached, left down`);
+      this.note(rec, 'error', `${what} exited (${reason}) after ${recent.length} restart(s) within ${formatMs(p.windowMs)}: restart limit reached, left down`);
       return;
     }
     const delay = Math.min(30_000, p.backoffMs * 2 ** recent.length);
     rec.restartPending = true;
     this.persist();
-    note('warn', `${what} exited (${reason}); restarting in ${formatMs(delay)} (restart ${recent.length + 1} of at most ${p.limit} within ${formatMs(p.windowMs)})`);
-    setTimeout(() => void this.restart(l, [...recent, now], note), delay).unref();
+    this.note(rec, 'warn', `${what} exited (${reason}); restarting in ${formatMs(delay)} (restart ${recent.length + 1} of at most ${p.limit} within ${formatMs(p.windowMs)})`);
+    setTimeout(() => void this.restart(l, [...recent, now]), delay).unref();
   }
 
-  private async restart(was: Live, restarts: number[], note: (level: Notice['level'], message: string) => void) {
+  /** What the supervisor did on its own: logged, and told to the coordinator as a fleet event. */
+  private note(rec: InstanceRecord, level: Notice['level'], message: string) {
+    this.cfg.log[level]({ service: rec.service, slot: rec.slot }, message);
+    this.cfg.notify?.({ level, service: rec.service, slot: rec.slot, message });
+  }
+
+  private async restart(was: Live, restarts: number[]) {
     const key = this.key(was.rec.service, was.rec.slot);
+    const current = () => !this.closed && this.live.get(key) === was && was.rec.state === 'failed';
     // stopped, replaced by a rollout's start, or the agent is going: nothing to restart
-    if (this.closed || this.live.get(key) !== was || was.rec.state !== 'failed') return;
+    if (!current()) return;
     const raw = was.rec.spec!;
     const spec = compileSpec(raw);
     const { version, slot, port } = was.rec;
-    let attempt: Live | undefined;
+    let attempt: Live;
     try {
       this.writable();
       const free = await portFree(port);
-      // stopped or replaced while the port was checked: nothing to restart any more
-      if (this.closed || this.live.get(key) !== was || was.rec.state !== 'failed') return;
+      if (!current()) return;
       if (!free) throw new ZddError('PORT_IN_USE', `port ${port} is taken by another process`);
       attempt = await this.spawnInstance(raw, spec, version, slot, port, this.workdir(spec, version), restarts, true);
-      await this.gateRestarted(attempt, note);
-      return;
     } catch (err) {
-      const failed = attempt ?? was;
-      failed.rec.restarts = restarts;
-      if (attempt && this.live.get(key) === attempt) {
-        this.signalGroup(attempt.rec, 'SIGKILL');
-        await Promise.race([attempt.exited, sleep(5000)]);
-        if (attempt.rec.state === 'starting') this.setState(attempt.rec, 'failed');
-      }
-      if (this.live.get(key) === failed) this.scheduleRestart(failed, `restart failed: ${errorMessage(err)}`);
+      // not started: tried again later, this attempt counted
+      was.rec.restarts = restarts;
+      if (this.live.get(key) === was) this.scheduleRestart(was, `restart failed: ${errorMessage(err)}`);
+      return;
     }
+    await this.gateRestarted(attempt);
   }
 
   /**
    * Health-gates an instance a restart started: healthy, or killed and restarted again later.
    * Also for one a previous agent process was gating when it went.
    */
-  private async gateRestarted(l: Live, note?: (level: Notice['level'], message: string) => void): Promise<void> {
+  private async gateRestarted(l: Live): Promise<void> {
     const rec = l.rec;
     const spec = compileSpec(rec.spec!);
-    const say = note ?? ((level: Notice['level'], message: string) => this.cfg.notify?.({ level, service: rec.service, slot: rec.slot, message }));
     const key = this.key(rec.service, rec.slot);
     try {
       const ms = await awaitHealthy({ host: this.cfg.probeHost, port: rec.port, health: spec.health, isDead: () => rec.exitReason, onProgress: () => undefined });
       if (this.live.get(key) !== l || rec.state !== 'starting') return;
       this.setState(rec, 'healthy');
-      say('info', `restarted ${rec.service} ${rec.version} in slot ${rec.slot} (pid ${rec.pid}): healthy after ${ms}ms`);
+      this.note(rec, 'info', `restarted ${rec.service} ${rec.version} in slot ${rec.slot} (pid ${rec.pid}): healthy after ${ms}ms`);
     } catch (err) {
       if (this.live.get(key) !== l) return;
       this.signalGroup(rec, 'SIGKILL');

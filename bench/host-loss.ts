@@ -10,7 +10,6 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { LocalFleet } from '../testkit/local-fleet.js';
 import { LoadGen } from '../testkit/loadgen.js';
-import { processStartTicks } from '../lib/proc.js';
 
 export interface HostLossOptions {
   retry: 'connect' | 'off';
@@ -39,22 +38,6 @@ export interface HostLossResult {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const HOST_GRACE_MS = 3000;
-
-/** Kills agent i and every app instance it runs, at once; returns the instant and the app addresses. */
-async function killHost(fleet: LocalFleet, i: number): Promise<number> {
-  const apps = fleet.instances().filter((x) => x.agent === i && processStartTicks(x.pid) === x.startTicks);
-  const agent = fleet.stopAgent(i, 'SIGKILL');
-  const at = Date.now();
-  for (const a of apps) {
-    try {
-      process.kill(-a.pid, 'SIGKILL');
-    } catch {
-      /* gone */
-    }
-  }
-  await agent;
-  return at;
-}
 
 async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
   const deadline = Date.now() + timeoutMs;
@@ -102,7 +85,7 @@ export async function hostLoss(o: HostLossOptions): Promise<HostLossResult> {
     const tag = `retry ${o.retry}, upstream keepalive ${o.upstreamKeepalive ?? 64}`;
     o.log(`[${tag}] killing host 4 (agent and apps) while idle`);
     const live4 = (await traffic()).backends.filter((b) => b.agentId === fleet.agentId(4)).map((b) => b.addr);
-    const k1 = await killHost(fleet, 4);
+    const k1 = (await fleet.killHost(4)).at;
     kills.push({ at: k1, addrs: live4 });
     for (const a of live4) ejectedMs.push((await waitFor('ejection of host 4', () => ejectedAt(a), 10_000)) - k1);
     await waitFor('host 4 out of traffic', async () => ((await traffic()).backends.some((b) => b.agentId === fleet.agentId(4)) ? undefined : true), HOST_GRACE_MS + 10_000);
@@ -123,7 +106,7 @@ export async function hostLoss(o: HostLossOptions): Promise<HostLossResult> {
       120_000,
     );
     const live3 = (await traffic()).backends.filter((b) => b.agentId === host3).map((b) => b.addr);
-    const k2 = await killHost(fleet, 3);
+    const k2 = (await fleet.killHost(3)).at;
     kills.push({ at: k2, addrs: live3 });
     for (const a of live3) ejectedMs.push((await waitFor('ejection of host 3', () => ejectedAt(a), 10_000)) - k2);
     const end = await waitFor(

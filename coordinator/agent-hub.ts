@@ -234,7 +234,8 @@ export class AgentHub implements AgentPort {
 
   /** The host is gone for good (past the host grace): its pending commands end now, as HOST_GONE, and so do new ones. */
   abandon(id: string, reason: string): number {
-    if (this.sessions.has(id)) return 0;
+    // once per absence: its pending commands ended then, and new ones fail at once since
+    if (this.sessions.has(id) || this.abandoned.has(id)) return 0;
     this.abandoned.set(id, reason);
     let n = 0;
     for (const [cid, p] of this.pending) {
@@ -400,6 +401,11 @@ export class AgentHub implements AgentPort {
           this.opts.graceMs,
         );
     });
+  }
+
+  /** Edge agents connected now. */
+  connectedEdges(): string[] {
+    return [...this.sessions].filter(([, s]) => s.hello.edge?.mode).map(([id]) => id);
   }
 
   session(id: string): AgentSession | undefined {

@@ -592,8 +592,8 @@ export class Control {
           outOfPool.set(p.agentId, list);
         }
         const ejected = new Map<string, string[]>();
-        for (const a of rows) {
-          for (const line of this.hub.session(a.id)?.ejected ?? []) {
+        for (const edge of this.hub.connectedEdges()) {
+          for (const line of this.hub.session(edge)?.ejected ?? []) {
             const [service, addr, since] = line.split(' ');
             const host = owner.get(`${service} ${addr}`);
             if (!host) continue;

@@ -41,10 +41,6 @@ export class Membership {
   private readonly held = new Set<string>();
   /** parked backends already told that they cannot return (another version is live): said once */
   private readonly stale = new Set<string>();
-  /** hosts whose pending commands were ended as HOST_GONE */
-  private readonly abandoned = new Set<string>();
-  /** documents journalled but not confirmed by every edge: pushed again at the next look */
-  private readonly unpushed = new Set<string>();
 
   constructor(
     private readonly store: Store,
@@ -59,7 +55,10 @@ export class Membership {
   start(): void {
     // a change journalled just before the last coordinator stopped may not have reached the
     // edges: every service's journalled document goes out again (an edge that has it answers noop)
-    for (const svc of this.store.listServices()) if (this.store.traffic(svc.name)) this.unpushed.add(svc.name);
+    for (const svc of this.store.listServices()) {
+      const doc = this.store.traffic(svc.name);
+      if (doc) this.pushState.set(svc.name, { generation: doc.generation, confirmed: new Set(), retryAt: 0, delayMs: 1000 });
+    }
     // a drain under way when the last coordinator stopped is not carried on: it says so
     for (const a of this.store.listAgents()) {
       if (a.drain === 'draining') {
@@ -68,7 +67,7 @@ export class Membership {
       }
     }
     // who is out is known before the first look: a rollout resumed at once leaves them out
-    this.refreshOut(this.store.listAgents());
+    this.refreshOut();
     this.timer = setInterval(() => void this.tick(), this.opts.intervalMs ?? 500);
     this.timer.unref();
   }
@@ -88,15 +87,18 @@ export class Membership {
     };
   }
 
+  private states(now = Date.now()): Map<string, HostState> {
+    return new Map(this.store.listAgents().map((a) => [a.id, this.state(a, now)]));
+  }
+
   /** hosts a rollout leaves out, with why: recomputed at every look and membership change */
   private out = new Map<string, string>();
 
-  private refreshOut(agents: Iterable<AgentRow>, now = Date.now()) {
+  private refreshOut(states: Map<string, HostState> = this.states()) {
     const out = new Map<string, string>();
-    for (const a of agents) {
-      const s = this.state(a, now);
-      if (s.out) out.set(a.id, `gone since ${new Date(s.goneSinceMs).toISOString()}`);
-      else if (s.drain === 'draining' || s.drain === 'drained') out.set(a.id, `${s.drain} by an operator`);
+    for (const [id, s] of states) {
+      if (s.out) out.set(id, `gone since ${new Date(s.goneSinceMs).toISOString()}`);
+      else if (s.drain === 'draining' || s.drain === 'drained') out.set(id, `${s.drain} by an operator`);
     }
     this.out = out;
   }
@@ -122,7 +124,7 @@ export class Membership {
   /** The edges that serve a service: the spec's, else every connected edge agent. */
   private edgesOf(spec: ServiceSpec): string[] {
     const named = compileSpec(spec).nginx.edges;
-    return named.length ? [...named] : this.hub.fleet().filter((h) => h.edge && h.connected).map((h) => h.agentId);
+    return named.length ? [...named] : this.hub.connectedEdges();
   }
 
   /**
@@ -133,7 +135,6 @@ export class Membership {
   private async change(service: string, spec: ServiceSpec, doc: TrafficDoc, park: ParkedRow[], unpark: { service: string; agentId: string }[], event: EventRow): Promise<boolean> {
     checkServable(doc);
     this.store.changeTraffic(doc, park, unpark, event);
-    this.log[event.level]({ service, generation: doc.generation, agentId: event.agentId }, event.message);
     return this.push(service, spec, doc);
   }
 
@@ -141,7 +142,10 @@ export class Membership {
   private pushes = 0;
   private readonly nonce = Math.random().toString(36).slice(2, 8);
 
-  /** per service: the generation being pushed, the edges that confirmed it, and when to try the others again */
+  /**
+   * Documents journalled but not yet confirmed by every edge, per service: the generation, the
+   * edges that confirmed it, and when to try the others again. Pushed again at each look.
+   */
   private readonly pushState = new Map<string, { generation: number; confirmed: Set<string>; retryAt: number; delayMs: number }>();
 
   /**
@@ -173,10 +177,8 @@ export class Membership {
       ),
     );
     const ok = edges.length > 0 && edges.every((e) => state.confirmed.has(e));
-    if (ok) {
-      this.unpushed.delete(service);
-    } else {
-      this.unpushed.add(service);
+    if (ok) this.pushState.delete(service);
+    else {
       state.retryAt = Date.now() + state.delayMs;
       state.delayMs = Math.min(30_000, state.delayMs * 2);
     }
@@ -198,15 +200,12 @@ export class Membership {
       const now = Date.now();
       const agents = new Map(this.store.listAgents().map((a) => [a.id, a]));
       const states = new Map([...agents].map(([id, a]) => [id, this.state(a, now)]));
-      this.refreshOut(agents.values(), now);
+      this.refreshOut(states);
       for (const [id, st] of states) {
-        if (st.out && !this.abandoned.has(id)) {
-          this.abandoned.add(id);
+        if (st.out) {
           const n = this.hub.abandon(id, `host ${id} has been gone for ${formatMs(now - st.goneSinceMs)} (host grace ${formatMs(this.opts.hostGraceMs)}): it left the pool`);
           if (n) this.log.warn({ agentId: id, commands: n }, 'commands to a gone host ended');
-        }
-        if (!st.out) {
-          this.abandoned.delete(id);
+        } else {
           // back: a later absence is told again
           for (const k of this.held) if (k.endsWith(`/${id}`)) this.held.delete(k);
         }
@@ -220,7 +219,7 @@ export class Membership {
           .run(svc.name, async () => {
             const doc = this.store.traffic(svc.name);
             if (!doc) return;
-            if (this.unpushed.has(svc.name)) await this.push(svc.name, spec, doc);
+            if (this.pushState.has(svc.name)) await this.push(svc.name, spec, doc);
             await this.takeOutGone(svc.name, spec, doc, agents, states);
             if (!this.rolloutActive(svc.name)) await this.putBack(svc.name, spec, svc.liveVersion, parked.filter((p) => p.service === svc.name), agents, states);
           })
@@ -333,7 +332,7 @@ export class Membership {
     if (a.cordonedMs || a.drain) {
       if (a.drain === 'draining') throw new ZddError('ROLLOUT_ACTIVE', `host ${name} is still draining`, { hint: 'wait for the drain to end (zddctl agents), then uncordon it' });
       this.store.setMembership(name, { cordonedMs: 0, drain: '' });
-      this.refreshOut(this.store.listAgents());
+      this.refreshOut();
       this.addEvent('info', name, `host ${name} uncordoned by ${by}${a.drain ? ': its backends return to traffic once healthy' : ''}`);
     }
     return this.row(name);
@@ -368,7 +367,7 @@ export class Membership {
       plan.push({ service: svc.name, spec });
     }
     this.store.setMembership(name, { cordonedMs: a.cordonedMs || Date.now(), drain: 'draining' });
-    this.refreshOut(this.store.listAgents());
+    this.refreshOut();
     this.addEvent('info', name, `host ${name} draining (by ${by}): ${plan.length ? `its traffic leaves ${plan.map((p) => p.service).join(', ')}` : 'it serves nothing'}`);
     void this.runDrain(name, plan);
     return this.row(name);

@@ -6,7 +6,6 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { spawn, spawnSync } from 'node:child_process';
 import { ROOT } from '../lib/paths.js';
-import { processStartTicks } from '../lib/proc.js';
 import type { LocalFleet } from '../testkit/local-fleet.js';
 import { joinSims, simAddress, SimAgent } from '../testkit/sim-agents.js';
 import { deploy, fleetFor, load, parseJson, rolloutNow, running, sleep, until, versionsServed } from './support/fleet.js';
@@ -27,14 +26,6 @@ async function fleetEvents(fleet: LocalFleet, host?: string): Promise<string[]> 
   return parseJson(r).map((e: { message: string }) => e.message);
 }
 
-/** Kills agent i and its apps outright (SIGKILL), as a host that loses power. */
-async function killHost(fleet: LocalFleet, i: number) {
-  const apps = fleet.instances().filter((x) => x.agent === i && processStartTicks(x.pid) === x.startTicks);
-  await fleet.stopAgent(i, 'SIGKILL');
-  for (const a of apps) process.kill(-a.pid, 'SIGKILL');
-  return apps;
-}
-
 const retryConnect = (fleet: LocalFleet) => fleet.spec({ nginx: { listen: `127.0.0.1:${fleet.nginxPort}`, retry: 'connect', upstreamKeepaliveTimeout: '4s' } });
 
 test('a host killed outright leaves the pool after the host grace, the edge ejects it at once, and it returns when its agent is back and its app healthy', async (t) => {
@@ -44,7 +35,7 @@ test('a host killed outright leaves the pool after the host grace, the edge ejec
   const gen = load(fleet, 300, 8);
   await sleep(1000);
   const host3 = fleet.agentId(3);
-  const [app] = await killHost(fleet, 3);
+  const [app] = (await fleet.killHost(3)).apps;
   // the edge ejects the dead backend on the first refused connection
   const addr = `127.0.0.1:${app.port}`;
   await until('the edge to eject host 3', async () => ((await fetch(`http://${fleet.adminAddr}/zdd/ejected/web`).then((r) => r.text())).includes(addr) ? true : undefined), 5000);
@@ -86,7 +77,7 @@ test('a host killed during a rolling rollout is left out: the rollout completes 
     const r = await c.call('StartRollout', { service: 'web', version: 'v2', strategy: 'rolling', batch: '1' });
     const host3 = fleet.agentId(3);
     await until('the batch of host 3', async () => ((await rolloutNow(fleet, r.id))?.steps.some((s: any) => s.agent_id === host3 && s.kind === 'start' && s.state !== 'pending') ? true : undefined), 60_000);
-    await killHost(fleet, 3);
+    await fleet.killHost(3);
     const end = await until('the rollout to end', async () => {
       const x = await rolloutNow(fleet, r.id);
       return x && x.state !== 'running' ? x : undefined;

@@ -294,6 +294,25 @@ export class LocalFleet {
     await exited;
   }
 
+  /**
+   * Kills agent i and every app instance it runs at once (SIGKILL), as a host that loses power.
+   * Returns the instant of the kill and the apps it killed.
+   */
+  async killHost(i: number): Promise<{ at: number; apps: ReturnType<LocalFleet['instances']> }> {
+    const apps = this.instances().filter((x) => x.agent === i && processStartTicks(x.pid) === x.startTicks);
+    const agent = this.stopAgent(i, 'SIGKILL');
+    const at = Date.now();
+    for (const a of apps) {
+      try {
+        process.kill(-a.pid, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+    }
+    await agent;
+    return { at, apps };
+  }
+
   log(name: string): string {
     try {
       return fs.readFileSync(path.join(this.dir, 'logs', `${name}.log`), 'utf8');
