@@ -25,6 +25,7 @@ import crypto from 'node:crypto';
 import { processStartTicks } from '../lib/proc.js';
 import { writeFileAtomic } from '../lib/fs-atomic.js';
 import { agentStateLayout } from './state-layout.js';
+import { reconnectDelay } from '../lib/backoff.js';
 
 export const AGENT_VERSION = '0.1.0';
 
@@ -129,16 +130,16 @@ export class Agent {
   }
   private welcomed = false;
 
-  /** Runs sessions until stop(); reconnects with a backoff capped at 1 s, so a restarted coordinator has its agents back at once. */
+  /** Runs sessions until stop(); reconnects with a jittered backoff capped at 1 s (lib/backoff.ts), so a restarted coordinator has its agents back at once. */
   async run(): Promise<void> {
     this.supervisor.adopt();
     this.client = this.dial();
-    let backoff = 200;
+    let attempt = 0;
     while (!this.stopped) {
       const began = Date.now();
       const { reason, refused } = await this.session();
       if (this.stopped) break;
-      if (Date.now() - began > 5000) backoff = 200;
+      if (Date.now() - began > 5000) attempt = 0;
       if (this.credentialsChanged) {
         this.credentialsChanged = false;
         this.client.close();
@@ -150,9 +151,9 @@ export class Agent {
         await sleep(30_000);
         continue;
       }
-      this.cfg.log.warn({ reason, retryMs: backoff }, 'session to coordinator ended; reconnecting');
-      await sleep(backoff);
-      backoff = Math.min(backoff * 2, 1000);
+      const retryMs = reconnectDelay(attempt++);
+      this.cfg.log.warn({ reason, retryMs }, 'session to coordinator ended; reconnecting');
+      await sleep(retryMs);
     }
   }
 

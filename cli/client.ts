@@ -12,6 +12,19 @@ export type Unary =
 /** An operator's TLS credentials (lib/client-config.ts), or 'plaintext' for a coordinator that serves no TLS. */
 export type Credentials = { caPem: string; keyPem: string; certPem: string } | 'plaintext';
 
+/** A watch's update applied to the rollout as known: changed steps replace theirs (by seq), new events follow. */
+export function mergeDelta(known: Rollout__Output, d: Rollout__Output): Rollout__Output {
+  const steps = new Map(known.steps.map((s) => [s.seq, s]));
+  for (const s of d.steps) steps.set(s.seq, s);
+  const seen = new Set(known.events.map((e) => String(e.id)));
+  return {
+    ...d,
+    delta: false,
+    steps: [...steps.values()].sort((a, b) => a.seq - b.seq),
+    events: [...known.events, ...d.events.filter((e) => !seen.has(String(e.id)))],
+  };
+}
+
 export class Client {
   private readonly c: ControlClient;
 
@@ -35,7 +48,10 @@ export class Client {
     return new Promise((resolve, reject) => {
       let last: Rollout__Output | undefined;
       const stream = this.c.WatchRollout({ id });
-      stream.on('data', (r: Rollout__Output) => {
+      stream.on('data', (m: Rollout__Output) => {
+        // after the first snapshot, each message carries only what changed: merged here, so
+        // callers always see the whole rollout as far as it was sent
+        const r = m.delta && last ? mergeDelta(last, m) : m;
         last = r;
         onSnapshot(r);
         if (stopAt?.(r)) {

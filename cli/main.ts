@@ -9,7 +9,9 @@ import { formatMs, parseDuration } from '../lib/duration.js';
 import { parseSpecText } from '../lib/spec.js';
 import type { Rollout__Output } from '../proto/gen/zdd/v1/Rollout.js';
 import { Client } from './client.js';
-import { agentsTable, eventLine, historyTable, rolloutView } from './render.js';
+import { agentsTable, eventLine, fleetSummary, historyTable, rolloutView } from './render.js';
+import type { AgentInfo__Output } from '../proto/gen/zdd/v1/AgentInfo.js';
+import type { ListAgentsResponse__Output } from '../proto/gen/zdd/v1/ListAgentsResponse.js';
 import { versionShares } from '../lib/traffic.js';
 import { ROOT } from '../lib/paths.js';
 import { addInstallCommands } from './install.js';
@@ -153,11 +155,23 @@ program
 const agents = program
   .command('agents')
   .description('list agents with their host facts and instances')
-  .option('--json', 'JSON output')
+  .option('--all', 'every agent, also in a fleet of more than 50')
+  .option('--json', 'JSON output (every agent)')
   .action(async (o) => {
-    const r = await client().call('ListAgents', {});
-    if (o.json) json(r.agents);
-    else print(r.agents.length ? agentsTable(r.agents) : 'no agents yet: start zdd-agent on your hosts');
+    const c = client();
+    // page by page: one reply never holds a large fleet
+    const all: AgentInfo__Output[] = [];
+    let r: ListAgentsResponse__Output;
+    let token = '';
+    do {
+      r = await c.call('ListAgents', { page_token: token });
+      all.push(...r.agents);
+      token = r.next_page_token;
+    } while (token);
+    if (o.json) json(all);
+    else if (!all.length) print('no agents yet: start zdd-agent on your hosts');
+    else if (all.length <= 50 || o.all) print(agentsTable(all));
+    else print(fleetSummary(all));
   });
 const sleepMs = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -188,7 +202,7 @@ program
     if (o.wait) {
       while (a.drain === 'draining') {
         await sleepMs(250);
-        a = (await c.call('ListAgents', {})).agents.find((x: { id: string }) => x.id === host) ?? { drain: 'failed: the host was removed' };
+        a = (await c.call('ListAgents', { id: host })).agents[0] ?? { drain: 'failed: the host was removed' };
       }
     }
     if (a.drain.startsWith('failed')) throw new ZddError('DRAIN_TIMEOUT', `drain of ${host} ${a.drain}`, { hint: `zddctl events --host ${host} says more; zddctl drain ${host} tries again` });
@@ -310,14 +324,19 @@ withRolloutOptions(program.command('rollout').argument('<service>').description(
   });
 
 withRolloutOptions(program.command('plan').argument('<service>').description('show what a rollout would do, without doing it'))
+  .option('--from-batch <n>', 'show batches from this one (a plan shows 20 at a time)', countArg, 1)
+  .option('--batches <n>', 'how many batches to show, at most 200', countArg, 20)
   .action(async (service: string, o) => {
-    const r = await client().call('Plan', rolloutRequest(service, o));
+    const r = await client().call('Plan', { ...rolloutRequest(service, o), plan_first_batch: o.fromBatch, plan_batches: o.batches });
     const plan = JSON.parse(r.plan_json);
     if (o.json) {
       json(plan);
       return;
     }
-    print(`plan: ${plan.service} ${plan.fromVersion || '(nothing)'} → ${plan.version} [${plan.strategy}], ${plan.batches.length} batch(es), edges: ${plan.edges.join(', ')}`);
+    print(`plan: ${plan.service} ${plan.fromVersion || '(nothing)'} → ${plan.version} [${plan.strategy}], ${plan.hostCount} host(s) in ${plan.batchCount} batch(es), edges: ${plan.edges.join(', ')}`);
+    const lastShown = plan.firstBatch + plan.batches.length - 1;
+    if (plan.batches.length < plan.batchCount) print(`  batches ${plan.firstBatch}–${lastShown} of ${plan.batchCount} below${lastShown < plan.batchCount ? ` (zddctl plan ${service} --from-batch ${lastShown + 1} shows the next)` : ''}`);
+    const sharesOf = (d: any) => (d.shares ?? versionShares(d)) as { version: string; percent: number }[];
     for (const note of plan.notes ?? []) print(`  note: ${note}`);
     const stages = plan.steps.filter((x: { kind: string }) => x.kind === 'stage');
     if (stages.length) print(`  first: stage ${stages[0].args.url} on ${stages.map((x: { agentId: string }) => x.agentId).join(', ')}`);
@@ -330,7 +349,8 @@ withRolloutOptions(program.command('plan').argument('<service>').description('sh
         if (st.kind === 'traffic') {
           if (st.agentId !== plan.edges[0]) continue;
           const d = plan.traffic[t++];
-          const shares = versionShares(d).map((x) => `${x.version} ${Math.round(x.percent)}%`).join(', ');
+          if (!d) continue;
+          const shares = sharesOf(d).map((x) => `${x.version} ${Math.round(x.percent)}%`).join(', ');
           print(`  traffic  generation ${d.generation}: live → ${d.primary ?? 'stable'}${d.preview ? `, preview → ${d.preview}` : ''}${d.split ? `, ${d.split.percent}% of clients → ${d.split.track}` : ''} (${shares})`);
         } else if (st.kind === 'start') print(`  start    ${plan.version} on ${st.agentId} in slot ${st.args.slot}`);
         else if (st.kind === 'analyze') print(`  analyze  ${st.args.mode === 'bake' ? 'bake' : `canary at ${st.args.percent}%`}: ${st.args.waitMs < 0 ? 'until zddctl promote' : `at least ${formatMs(st.args.waitMs)}`}, then until judged`);
@@ -342,14 +362,17 @@ withRolloutOptions(program.command('plan').argument('<service>').description('sh
       }
       return;
     }
+    const hostPlan = new Map(plan.hosts.map((x: any) => [x.agentId, x]));
     plan.batches.forEach((b: string[], i: number) => {
-      print(`  batch ${i + 1}: ${b.join(', ')}`);
-      for (const id of b) {
-        const h = plan.hosts.find((x: any) => x.agentId === id);
+      const n = plan.firstBatch + i;
+      print(`  batch ${n}: ${b.length > 10 ? `${b.length} hosts, ${b[0]} … ${b[b.length - 1]}` : b.join(', ')}`);
+      for (const id of b.slice(0, 10)) {
+        const h: any = hostPlan.get(id);
         print(`    ${id}: start ${plan.version} in slot ${h.newSlot} (${h.newAddr})${h.oldAddr ? `, then drain and stop ${h.oldVersion} in slot ${h.oldSlot} (${h.oldAddr})` : ''}`);
       }
-      const t = plan.traffic[i];
-      print(`    nginx: generation ${t.generation} → ${t.backends.map((x: any) => `${x.addr}(${x.version ?? '?'})`).join(' ')}`);
+      if (b.length > 10) print(`    … and ${b.length - 10} more, alike`);
+      const t = plan.traffic.find((x: any) => x.batch === n);
+      if (t) print(`    nginx: generation ${t.generation} → ${t.backends ? t.backends.map((x: any) => `${x.addr}(${x.version ?? '?'})`).join(' ') : sharesOf(t).map((x) => `${x.version} ${Math.round(x.percent)}%`).join(', ') + ` of ${t.backendCount} backends`}`);
     });
   });
 

@@ -31,6 +31,19 @@ export function agentsTable(agents: AgentInfo__Output[]): string {
   return t.toString();
 }
 
+/** A large fleet in a few lines: how many are in each state, then the hosts that need a look (at most 50). */
+export function fleetSummary(agents: AgentInfo__Output[]): string {
+  const connected = agents.filter((a) => a.connected).length;
+  const edges = agents.filter((a) => a.edge).length;
+  const look = agents.filter((a) => !a.connected || a.cordoned || a.drain || a.out_of_pool.length || a.ejected.length);
+  const lines = [`${agents.length} agents: ${connected} connected, ${agents.length - connected} gone, ${edges} edge(s), ${look.length} that need a look`];
+  if (look.length) {
+    lines.push(agentsTable(look.slice(0, 50)));
+    if (look.length > 50) lines.push(`… and ${look.length - 50} more (zddctl agents --all, or --json)`);
+  } else lines.push('every host connected and in the pool (zddctl agents --all lists them)');
+  return lines.join('\n');
+}
+
 /** connected / gone for how long, then cordoned, draining, out of traffic, ejected by the edge */
 export function hostState(a: AgentInfo__Output): string {
   const parts = [a.connected ? 'connected' : `gone ${formatMs(Date.now() - (Number(a.gone_since_ms) || Number(a.last_seen_ms)))}`];
@@ -61,8 +74,13 @@ function stepLabel(s: Step__Output, resumedAt = 0): string {
   return `${MARK[s.state] ?? '?'}${after} ${names[s.kind] ?? s.kind}`;
 }
 
-/** The live view: one line per batch and host with its steps, then the latest events. */
+/** More hosts than this, or a page that does not hold every step: the summary view. */
+const DETAIL_HOSTS = 40;
+
+/** The live view: one line per batch and host with its steps (a large rollout: counts and the hosts that matter), then the latest events. */
 export function rolloutView(r: Rollout__Output, eventLines = 6): string {
+  const sum = r.summary;
+  if (sum && (sum.hosts > DETAIL_HOSTS || r.steps.length < sum.steps)) return summaryView(r, eventLines);
   const lines: string[] = [];
   const dur = (r.ended_at_ms || Date.now()) - r.created_at_ms;
   lines.push(`rollout ${r.id}: ${r.service} ${r.from_version || '(nothing)'} → ${r.version}  [${r.strategy}]  ${(r.status || r.state).toUpperCase()}  ${formatMs(dur)}`);
@@ -107,6 +125,37 @@ export function rolloutView(r: Rollout__Output, eventLines = 6): string {
   if (r.waiting === 'keep-old window') lines.push(`  waiting  ${r.from_version} is kept warm: zddctl rollback ${r.service} switches back`);
   if (r.forced_kills) lines.push(`  forced kills: ${r.forced_kills}`);
   if (r.failed_hosts) lines.push(`  failed hosts: ${r.failed_hosts}`);
+  const ev = r.events.slice(-eventLines);
+  if (ev.length) {
+    lines.push('  events:');
+    for (const e of ev) lines.push(`    ${eventLine(e)}`);
+  }
+  if (r.error) lines.push(`  error: ${r.error}`);
+  return lines.join('\n');
+}
+
+/** A large rollout: what every batch adds up to, the steps under way or failed, the traffic's shares. */
+function summaryView(r: Rollout__Output, eventLines: number): string {
+  const s = r.summary!;
+  const dur = (r.ended_at_ms || Date.now()) - r.created_at_ms;
+  const lines = [`rollout ${r.id}: ${r.service} ${r.from_version || '(nothing)'} → ${r.version}  [${r.strategy}]  ${(r.status || r.state).toUpperCase()}  ${formatMs(dur)}`];
+  if (r.created_by) lines.push(`  started by ${r.created_by}`);
+  if (r.pause_reason) lines.push(`  paused: ${r.pause_reason}`);
+  if (r.resumed_at_ms.length) lines.push(`  resumed ${r.resumed_at_ms.length} time(s)`);
+  lines.push(`  hosts    ${s.hosts}: ${s.hosts_started} on ${r.version}${s.hosts_failed ? `, ${s.hosts_failed} failed` : ''}, ${Math.max(0, s.hosts - s.hosts_started - s.hosts_failed)} to go`);
+  lines.push(`  batches  ${s.batches_done} of ${s.batches} done${s.current_batch ? `; batch ${s.current_batch} under way` : ''}`);
+  lines.push(`  steps    ${s.steps}: ${s.done} done, ${s.running} running, ${s.pending} pending${s.failed ? `, ${s.failed} failed` : ''}${s.skipped ? `, ${s.skipped} skipped` : ''}`);
+  const running = r.notable.filter((x) => x.state === 'running');
+  const failed = r.notable.filter((x) => x.state === 'failed');
+  if (running.length) lines.push(`  running  ${running.slice(0, 8).map((x) => `${x.agent_id || 'coordinator'} ${stepLabel(x)}${x.detail ? ` (${x.detail.slice(0, 60)})` : ''}`).join('  ')}${running.length > 8 ? `  … ${s.running - 8} more` : ''}`);
+  for (const x of failed.slice(0, 10)) lines.push(`  failed   ${x.agent_id || 'coordinator'} ${stepLabel(x)}: ${x.error.slice(0, 160)}`);
+  if (failed.length > 10) lines.push(`  failed   … ${s.failed - 10} more (zddctl status ${r.id} --json)`);
+  const t = r.traffic_json ? (JSON.parse(r.traffic_json) as (TrafficDoc & { shares?: { version: string; track: string; percent: number }[] }) | null) : null;
+  const shares = t ? (t.shares ?? versionShares(t)) : [];
+  if (shares.length) lines.push(`  serving  ${shares.map((x) => `${x.version} ${x.percent.toFixed(x.percent % 1 ? 1 : 0)}% (${x.track})`).join(', ')}`);
+  if (r.analysis_json) lines.push(`  analysis ${(JSON.parse(r.analysis_json) as { detail: string }).detail}`);
+  if (r.waiting === 'promote') lines.push(`  waiting  for zddctl promote ${r.id} (or zddctl abort ${r.id})`);
+  if (r.forced_kills) lines.push(`  forced kills: ${r.forced_kills}`);
   const ev = r.events.slice(-eventLines);
   if (ev.length) {
     lines.push('  events:');

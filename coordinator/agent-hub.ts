@@ -15,7 +15,7 @@ import type { CoordinatorMessage } from '../proto/gen/zdd/v1/CoordinatorMessage.
 import type { Hello__Output } from '../proto/gen/zdd/v1/Hello.js';
 import type { HostFacts__Output } from '../proto/gen/zdd/v1/HostFacts.js';
 import type { Instance__Output } from '../proto/gen/zdd/v1/Instance.js';
-import type { Store } from './store.js';
+import type { AgentRow, Store } from './store.js';
 import type { FleetHost } from './planner.js';
 import type { ArgsOf, CommandKind, ResultOf } from '../lib/commands.js';
 
@@ -57,6 +57,21 @@ export interface CallOptions {
 export interface AgentPort {
   /** Sends a command (or attaches to the one pending under the same id) and resolves with its result. */
   call<K extends CommandKind>(agentId: string, kind: K, args: ArgsOf<K>, commandId: string, opts: CallOptions): Promise<ResultOf<K>>;
+}
+
+/** Whether a hello tells the journal nothing new about an agent (its last-seen time aside). */
+function sameAgent(a: AgentRow | undefined, b: AgentRow): boolean {
+  if (!a) return false;
+  const la = Object.entries(a.labels);
+  return (
+    a.hostname === b.hostname &&
+    a.advertise === b.advertise &&
+    a.portOffset === b.portOffset &&
+    a.edgeMode === b.edgeMode &&
+    a.agentVersion === b.agentVersion &&
+    la.length === Object.keys(b.labels).length &&
+    la.every(([k, v]) => b.labels[k] === v)
+  );
 }
 
 /** A session that has not said hello by then is closed: an open stream holds a slot and a certificate's standing. */
@@ -160,7 +175,7 @@ export class AgentHub implements AgentPort {
     if (previous) this.byAddress.get(previous.hello.advertise || '127.0.0.1')?.delete(id);
     const addr = hello.advertise || '127.0.0.1';
     this.byAddress.set(addr, (this.byAddress.get(addr) ?? new Set()).add(id));
-    this.saveAgent({
+    const row = {
       id,
       hostname: hello.facts?.hostname ?? '',
       labels: hello.labels,
@@ -169,7 +184,11 @@ export class AgentHub implements AgentPort {
       edgeMode: hello.edge?.mode ?? '',
       agentVersion: hello.agent_version,
       lastSeenMs: now,
-    });
+    };
+    // a hello costs a disk sync only when it changes what the journal knows of the agent: ten
+    // thousand agents back after a coordinator restart write nothing (while connected, an agent
+    // is seen now; its last-seen time is written when its session ends)
+    if (!sameAgent(this.store.agent(id), row)) this.saveAgent(row);
     call.write({ welcome: { coordinator_version: this.opts.coordinatorVersion, heartbeat_ms: this.opts.heartbeatMs } });
     this.log.info({ agentId: id, edge: hello.edge?.mode || null, instances: hello.instances.length }, 'agent connected');
     for (const [cid, p] of this.pending) {
@@ -252,13 +271,34 @@ export class AgentHub implements AgentPort {
     this.sessions.delete(id);
     this.endedAt.set(id, Date.now());
     this.byAddress.get(s.hello.advertise || '127.0.0.1')?.delete(id);
-    this.saveAgent({ ...this.rowOf(id, s), lastSeenMs: Date.now() });
+    this.seenLast({ ...this.rowOf(id, s), lastSeenMs: Date.now() });
     this.log.warn({ agentId: id }, 'agent disconnected');
     for (const [cid, p] of this.pending) {
       if (p.agentId !== id || p.grace) continue;
       p.grace = setTimeout(() => {
         this.settle(cid, new ZddError('AGENT_UNAVAILABLE', `agent ${id} disconnected during ${p.kind} and did not return within ${this.opts.graceMs}ms`));
       }, this.opts.graceMs);
+    }
+  }
+
+  /** agents whose session ended, written together once a second: a thousand sessions ending at once cost one sync */
+  private readonly lastSeen = new Map<string, Parameters<Store['upsertAgent']>[0]>();
+  private lastSeenTimer: NodeJS.Timeout | undefined;
+
+  private seenLast(row: Parameters<Store['upsertAgent']>[0]) {
+    this.lastSeen.set(row.id, row);
+    this.lastSeenTimer ??= setTimeout(() => this.writeLastSeen(), 1000);
+  }
+
+  private writeLastSeen() {
+    clearTimeout(this.lastSeenTimer);
+    this.lastSeenTimer = undefined;
+    const rows = [...this.lastSeen.values()];
+    this.lastSeen.clear();
+    try {
+      this.store.batch(() => rows.forEach((r) => this.store.upsertAgent(r)));
+    } catch (err) {
+      this.log.warn({ agents: rows.length, err: (err as Error).message }, 'agent records not saved');
     }
   }
 
@@ -403,6 +443,10 @@ export class AgentHub implements AgentPort {
     });
   }
 
+  connectedCount(): number {
+    return this.sessions.size;
+  }
+
   /** Edge agents connected now. */
   connectedEdges(): string[] {
     return [...this.sessions].filter(([, s]) => s.hello.edge?.mode).map(([id]) => id);
@@ -431,6 +475,7 @@ export class AgentHub implements AgentPort {
   }
 
   close(): void {
+    this.writeLastSeen();
     for (const s of this.sessions.values()) s.call.end();
     for (const [cid] of this.pending) this.settle(cid, new ZddError('AGENT_UNAVAILABLE', 'coordinator shutting down'));
   }

@@ -14,14 +14,15 @@ import type { StartRolloutRequest__Output } from '../proto/gen/zdd/v1/StartRollo
 import { pendingStep, type Store, type RolloutRow } from './store.js';
 import type { AgentHub } from './agent-hub.js';
 import type { Clock, Executor } from './executor.js';
-import { matchesSelector, parseBatch, planRollbackSteps, planRollout, refuseWorkdirOutsideRoots, type Plan, type PlannedStep, type RolloutParams } from './planner.js';
+import { matchesSelector, parseBatch, planRollbackSteps, planRollout, refuseWorkdirOutsideRoots, trafficPreviews, type Plan, type PlannedStep, type RolloutParams } from './planner.js';
 import { refuseForeignOptions, strategyNamed, type StrategyRequest } from './strategies/index.js';
 import { compileSpec } from '../lib/spec.js';
-import { isMixed } from '../lib/traffic.js';
+import { isMixed, versionShares, type TrafficDoc } from '../lib/traffic.js';
 import { isWait, statusOf, transition } from './rollout-state.js';
-import { resultOf } from './steps.js';
+import type { StepResults } from './steps.js';
 import { PLAINTEXT_PRINCIPAL, requireRole, type FleetTrust, type Principal } from './trust.js';
-import type { AgentRow, EventRow, Role } from './store.js';
+import type { AgentRow, EventRow, Role, StepView } from './store.js';
+import type { GetRolloutRequest__Output } from '../proto/gen/zdd/v1/GetRolloutRequest.js';
 import type { Membership } from './membership.js';
 
 type Method = Exclude<Extract<keyof ControlHandlers, string>, ''>;
@@ -57,6 +58,85 @@ export function checkRequestBounds(req: unknown, path = ''): void {
 const byWhom = (who: Principal) => (who === PLAINTEXT_PRINCIPAL ? 'the operator' : who.name);
 /** Who a rollout records as having started it: nobody over plaintext. */
 const recordedAs = (who: Principal) => (who === PLAINTEXT_PRINCIPAL ? '' : who.label);
+
+/** Page sizes of the control API: no reply grows with the fleet past its page. */
+const DEFAULT_STEPS = 1000;
+const MAX_STEPS = 5000;
+const DEFAULT_EVENTS = 200;
+const MAX_EVENTS = 2000;
+const NOTABLE_STEPS = 50;
+const DEFAULT_AGENTS = 1000;
+const MAX_AGENTS = 5000;
+/** a traffic document with more backends than this is shown as a summary (the versions' shares) */
+const TRAFFIC_BACKENDS_SHOWN = 200;
+
+const stepMessage = (s: StepView) => ({
+  seq: s.seq,
+  batch: s.batch,
+  phase: s.phase,
+  kind: s.kind,
+  agent_id: s.agentId,
+  state: s.state,
+  detail: s.detail,
+  error: s.error,
+  started_at_ms: s.startedMs,
+  ended_at_ms: s.endedMs,
+  attempt: s.attempt,
+  result_json: s.resultJson,
+});
+
+const eventMessage = (e: EventRow) => ({ id: e.id ?? 0, at_ms: e.atMs, level: e.level, message: e.message, agent_id: e.agentId });
+
+/** The rollout's parameters without the host list of every batch (the plan's pages show those). */
+function paramsView(paramsJson: string): string {
+  const p = JSON.parse(paramsJson || '{}') as { batches?: string[][] };
+  if (!p.batches) return paramsJson;
+  const { batches, ...rest } = p;
+  return JSON.stringify({ ...rest, batchCount: batches.length });
+}
+
+/** A traffic document as replies carry it: whole while small, else its routes and the versions' shares. */
+export function trafficView(doc: TrafficDoc | undefined): unknown {
+  if (!doc || doc.backends.length <= TRAFFIC_BACKENDS_SHOWN) return doc ?? null;
+  const { backends, ...rest } = doc;
+  return { ...rest, backendCount: backends.length, shares: versionShares(doc) };
+}
+
+/**
+ * A plan as `zddctl plan` shows it: the summary and one page of batches, each with its hosts,
+ * its steps and what its traffic change leaves serving (the versions' shares; the document only
+ * while small). Previews are worked out up to the page's last batch and no further.
+ */
+function planPage(plan: Plan, live: TrafficDoc | undefined, firstBatch: number, count: number) {
+  const lastBatch = Math.min(plan.batches.length, firstBatch + count - 1);
+  const inPage = (b: number) => b === 0 || (b >= firstBatch && b <= lastBatch);
+  // the traffic phases up to the page's end, one per edge each: the first edge's are the plan's changes
+  const firstEdge = plan.edges[0];
+  const phases = plan.steps.filter((s) => s.kind === 'traffic' && s.agentId === firstEdge);
+  const upTo = phases.filter((s) => s.batch <= lastBatch).length;
+  const docs = trafficPreviews(live, plan.service, plan.trafficOps, upTo);
+  const hosts = new Set(plan.batches.slice(firstBatch - 1, lastBatch).flat());
+  return {
+    service: plan.service,
+    version: plan.version,
+    fromVersion: plan.fromVersion,
+    strategy: plan.strategy,
+    edges: plan.edges,
+    notes: plan.notes,
+    ...(plan.inPlace ? { inPlace: true } : {}),
+    batchCount: plan.batches.length,
+    hostCount: plan.hosts.length,
+    stepCount: plan.steps.length,
+    firstBatch,
+    batches: plan.batches.slice(firstBatch - 1, lastBatch),
+    hosts: plan.hosts.filter((h) => hosts.has(h.agentId)),
+    steps: plan.steps.filter((s) => inPage(s.batch)),
+    traffic: phases
+      .map((s, i) => ({ batch: s.batch, doc: docs[i] }))
+      .filter((t) => t.doc && inPage(t.batch))
+      .map((t) => ({ batch: t.batch, ...(trafficView(t.doc) as object) })),
+  };
+}
 
 /** states in which no executor runs: a watch ends there */
 const AT_REST = new Set(['succeeded', 'failed', 'paused', 'rolled_back', 'aborted']);
@@ -132,9 +212,21 @@ export class Control {
     };
   }
 
-  snapshot(r: RolloutRow): Rollout {
-    const steps = this.store.steps(r.id);
+  /**
+   * A rollout as the control API shows it: its header, the summary of its steps, the steps that
+   * matter (running, failed), and a page of steps and of events. No reply grows with the fleet
+   * beyond its page (at most 5,000 steps and 2,000 events).
+   */
+  snapshot(r: RolloutRow, page: Partial<Pick<GetRolloutRequest__Output, 'steps_after' | 'max_steps' | 'events_after' | 'max_events' | 'summary_only'>> = {}): Rollout {
     const memPause = this.pausedInMemory.get(r.id);
+    const sum = this.store.stepSummary(r.id);
+    const maxSteps = Math.min(page.max_steps || DEFAULT_STEPS, MAX_STEPS);
+    const maxEvents = Math.min(page.max_events || DEFAULT_EVENTS, MAX_EVENTS);
+    const steps = page.summary_only ? [] : this.store.stepPage(r.id, page.steps_after ?? 0, maxSteps);
+    const events = page.summary_only ? [] : Number(page.events_after) > 0 ? this.store.eventsAfter(r.id, Number(page.events_after), maxEvents) : this.store.latestEvents(r.id, maxEvents);
+    const notable = this.store.notableSteps(r.id, NOTABLE_STEPS);
+    const waits = r.state === 'running' ? this.store.runningWaits(r.id) : [];
+    const last = steps[steps.length - 1];
     return {
       id: r.id,
       service: r.service,
@@ -143,45 +235,45 @@ export class Control {
       strategy: r.strategy,
       created_by: r.createdBy,
       state: memPause ? 'paused' : r.state,
-      status: memPause ? 'paused' : statusOf(r, steps),
+      status: memPause ? 'paused' : statusOf(r, waits),
       pause_reason: memPause ?? (r.state === 'paused' ? r.pauseReason : ''),
       resumed_at_ms: this.store.resumedAt(r.id),
       error: r.error,
       created_at_ms: r.createdMs,
       ended_at_ms: r.endedMs,
-      batches: Math.max(0, ...steps.map((s) => s.batch)),
+      batches: sum.batches,
       forced_kills: r.forcedKills,
       failed_hosts: r.failedHosts,
-      params_json: r.paramsJson,
-      traffic_json: JSON.stringify(this.store.traffic(r.service) ?? null),
+      params_json: paramsView(r.paramsJson),
+      traffic_json: JSON.stringify(trafficView(this.store.traffic(r.service))),
       analysis_json: (() => {
-        const a = [...steps].reverse().find((s) => s.kind === 'analyze' && s.resultJson);
-        const v = a?.kind === 'analyze' ? resultOf(a).verdict : undefined;
+        const a = this.store.lastResult(r.id, 'analyze');
+        const v = a ? (JSON.parse(a.resultJson) as StepResults['analyze']).verdict : undefined;
         return a && v ? JSON.stringify({ seq: a.seq, detail: a.detail, verdict: v }) : '';
       })(),
       waiting: (() => {
-        if (r.state !== 'running') return '';
-        const w = steps.find((s) => s.state === 'running' && isWait(s.kind));
+        const w = waits[0];
         if (!w) return '';
         if (w.kind === 'window') return 'keep-old window';
         if (w.kind === 'pause') return 'pause';
         return w.kind === 'analyze' && w.args.waitMs < 0 ? 'promote' : 'analysis';
       })(),
-      steps: steps.map((s) => ({
-        seq: s.seq,
-        batch: s.batch,
-        phase: s.phase,
-        kind: s.kind,
-        agent_id: s.agentId,
-        state: s.state,
-        detail: s.detail,
-        error: s.error,
-        started_at_ms: s.startedMs,
-        ended_at_ms: s.endedMs,
-        attempt: s.attempt,
-        result_json: s.resultJson,
-      })),
-      events: this.store.events(r.id).map((e) => ({ at_ms: e.atMs, level: e.level, message: e.message, agent_id: e.agentId })),
+      summary: {
+        steps: sum.steps,
+        ...sum.byState,
+        hosts: sum.hosts,
+        hosts_started: sum.hostsStarted,
+        hosts_failed: sum.hostsFailed,
+        batches: sum.batches,
+        batches_done: sum.batchesDone,
+        current_batch: sum.currentBatch,
+        events: this.store.eventCount(r.id),
+      },
+      next_step: last && steps.length === maxSteps && last.seq < this.store.lastSeq(r.id) ? last.seq : 0,
+      notable: notable.map(stepMessage),
+      steps: steps.map(stepMessage),
+      events: events.map(eventMessage),
+      delta: false,
     };
   }
 
@@ -282,7 +374,7 @@ export class Control {
   /** Ends the wait of the running canary step, bake, keep-old window or pause. */
   private promote(id: string, who: Principal): RolloutRow {
     const r = this.find(id);
-    const w = this.store.steps(r.id).find((s) => s.state === 'running' && isWait(s.kind));
+    const w = this.store.runningWaits(r.id).find((s) => isWait(s.kind));
     if ((r.state !== 'running' && r.state !== 'paused') || !w || this.pausedInMemory.has(r.id)) {
       throw new ZddError('NOT_WAITING', `rollout ${r.id} is ${r.state} and not waiting at a step that can be promoted`, {
         hint: 'promote applies to a canary step, a bake, a keep-old window or a pause; see zddctl status',
@@ -448,12 +540,14 @@ export class Control {
         }),
     );
     const running = steps.filter((s) => s.state === 'running').map((s) => `${s.seq} ${s.kind}${s.agentId ? ` on ${s.agentId}` : ''}`);
+    // one event line however large the fleet: the first few by name, then how many more
+    const some = (xs: string[]) => (xs.length > 20 ? `${xs.slice(0, 20).join(', ')} … and ${xs.length - 20} more` : xs.join(', '));
     this.store.addEvent({
       rolloutId: r.id,
       atMs: this.clock.now(),
       level: 'info',
       agentId: '',
-      message: `reconciled: journal generation ${traffic?.generation ?? 0}; ${seen.sort().join('; ') || 'no agent answered'}${running.length ? `; re-sending in-flight step(s) ${running.join(', ')} with their command ids` : ''}${missing.length ? `; not connected yet: ${missing.join(', ')}` : ''}`,
+      message: `reconciled: journal generation ${traffic?.generation ?? 0}; ${some(seen.sort()) || 'no agent answered'}${running.length ? `; re-sending in-flight step(s) ${some(running)} with their command ids` : ''}${missing.length ? `; not connected yet: ${some(missing)}` : ''}`,
       kind: 'resumed',
     });
     this.log.info({ rolloutId: r.id, running }, 'rollout resumed after a restart');
@@ -579,13 +673,29 @@ export class Control {
         if (!row) throw new ZddError('UNKNOWN_SERVICE', `no service named "${req.name}"`, { hint: 'apply its spec first: zddctl apply -f SPEC' });
         return { name: row.name, revision: row.revision, spec_json: row.specJson, live_version: row.liveVersion, changed: false };
       }),
-      ListAgents: unary('ListAgents', () => {
-        const rows = this.store.listAgents();
+      ListAgents: unary('ListAgents', (req) => {
+        const all = req.id ? [this.store.agent(req.id)].filter((a): a is AgentRow => !!a) : this.store.listAgents();
+        const size = Math.min(req.page_size || DEFAULT_AGENTS, MAX_AGENTS);
+        // by id, after the page token: a page is the same whatever joins or leaves before it
+        let from = 0;
+        if (req.page_token) {
+          let lo = 0;
+          let hi = all.length;
+          while (lo < hi) {
+            const mid = (lo + hi) >> 1;
+            if (all[mid].id <= req.page_token) lo = mid + 1;
+            else hi = mid;
+          }
+          from = lo;
+        }
+        const rows = all.slice(from, from + size);
+        const inPage = new Set(rows.map((a) => a.id));
         // which host each backend in traffic (or parked out of it) belongs to, and what the edges ejected
         const owner = new Map<string, string>();
         for (const svc of this.store.listServices()) for (const b of this.store.traffic(svc.name)?.backends ?? []) if (b.agentId) owner.set(`${svc.name} ${b.addr}`, b.agentId);
         const outOfPool = new Map<string, string[]>();
         for (const p of this.store.parked()) {
+          if (!inPage.has(p.agentId)) continue;
           const b = JSON.parse(p.backendJson) as { addr: string };
           const list = outOfPool.get(p.agentId) ?? [];
           list.push(`${p.service} ${b.addr}: ${p.reason === 'gone' ? 'host gone' : 'drained'} since ${new Date(p.sinceMs).toISOString()}`);
@@ -602,7 +712,12 @@ export class Control {
             ejected.set(host, list);
           }
         }
-        return { agents: rows.map((a) => this.agentInfo(a, outOfPool.get(a.id) ?? [], ejected.get(a.id) ?? [])) };
+        return {
+          agents: rows.map((a) => this.agentInfo(a, outOfPool.get(a.id) ?? [], ejected.get(a.id) ?? [])),
+          next_page_token: from + size < all.length ? rows[rows.length - 1].id : '',
+          total: all.length,
+          connected: this.hub.connectedCount(),
+        };
       }),
       Cordon: unary('Cordon', (req, who) => this.agentInfo(this.members().cordon(this.hostName(req), byWhom(who)))),
       Uncordon: unary('Uncordon', (req, who) => this.agentInfo(this.members().uncordon(this.hostName(req), byWhom(who)))),
@@ -614,7 +729,7 @@ export class Control {
       ListEvents: unary('ListEvents', (req) => ({
         events: this.store.fleetEvents(req.agent_id, Math.min(1000, req.limit || 100)).map((e: EventRow) => ({ at_ms: e.atMs, level: e.level, message: e.message, agent_id: e.agentId })),
       })),
-      Plan: unary('Plan', (req) => ({ plan_json: JSON.stringify(this.plan(req).plan) })),
+      Plan: unary('Plan', (req) => ({ plan_json: JSON.stringify(planPage(this.plan(req).plan, this.store.traffic(req.service), req.plan_first_batch || 1, Math.min(req.plan_batches || 20, 200))) })),
       StartRollout: unary('StartRollout', (req: StartRolloutRequest__Output, who) => {
         const { plan, params, revision } = this.plan(req);
         const row = this.insert(
@@ -635,7 +750,7 @@ export class Control {
         this.launch(row.id);
         return this.snapshot(row);
       }),
-      GetRollout: unary('GetRollout', (req) => this.snapshot(this.find(req.id))),
+      GetRollout: unary('GetRollout', (req) => this.snapshot(this.find(req.id), req)),
       PauseRollout: unary('PauseRollout', (req, who) => this.snapshot(this.pauseRollout(req.id, who))),
       ResumeRollout: unary('ResumeRollout', (req, who) => this.snapshot(this.resumeRollout(req.id, who))),
       PromoteRollout: unary('PromoteRollout', (req, who) => this.snapshot(this.promote(req.id, who))),
@@ -643,7 +758,7 @@ export class Control {
         this.snapshot(this.requestReturn(this.find(req.id), 'aborted', `aborted by ${byWhom(who)}${req.reason ? `: ${req.reason}` : ''}`)),
       ),
       Rollback: unary('Rollback', (req, who) => this.snapshot(this.rollback(req.service, who))),
-      ListRollouts: unary('ListRollouts', (req) => ({ rollouts: this.store.listRollouts(req.service || undefined, req.limit || 20).map((r) => this.snapshot(r)) })),
+      ListRollouts: unary('ListRollouts', (req) => ({ rollouts: this.store.listRollouts(req.service || undefined, Math.min(req.limit || 20, 200)).map((r) => this.snapshot(r, { summary_only: true })) })),
       CreateJoinToken: unary('CreateJoinToken', (req, who) => {
         const t = trust();
         const { token, expiresMs } = t.createToken(who, req.kind as 'agent' | 'operator', req.name, req.role as Role | '', req.ttl_ms || 3_600_000);
@@ -689,16 +804,38 @@ export class Control {
         }
         const id = row.id;
         let pending: NodeJS.Timeout | undefined;
+        // the first message is a snapshot (a page, with the summary); each one after carries only
+        // the steps that changed and the events that are new since the one before
+        let first = true;
+        let lastEvent = 0;
+        let changedSteps = new Set<number>();
         const send = () => {
           pending = undefined;
           const cur = this.store.getRollout(id)!;
-          call.write(this.snapshot(cur));
-          if ((AT_REST.has(cur.state) || this.pausedInMemory.has(id)) && !this.runs.has(id)) finish();
+          if (first) {
+            const snap = this.snapshot(cur);
+            // the newest event: the snapshot holds the latest page of them
+            lastEvent = this.store.latestEvents(id, 1)[0]?.id ?? 0;
+            first = false;
+            changedSteps.clear();
+            call.write(snap);
+          } else {
+            const seqs = [...changedSteps].sort((a, b) => a - b);
+            const now = seqs.slice(0, MAX_STEPS);
+            changedSteps = new Set(seqs.slice(MAX_STEPS));
+            const head = this.snapshot(cur, { summary_only: true });
+            const events = this.store.eventsAfter(id, lastEvent, MAX_EVENTS);
+            if (events.length) lastEvent = events[events.length - 1].id ?? lastEvent;
+            call.write({ ...head, delta: true, steps: this.store.stepsBySeq(id, now).map(stepMessage), events: events.map(eventMessage) });
+            if (changedSteps.size) pending = setTimeout(send, 50);
+          }
+          if ((AT_REST.has(cur.state) || this.pausedInMemory.has(id)) && !this.runs.has(id) && !changedSteps.size) finish();
         };
-        // coalesce bursts of changes into one snapshot per tick
-        const onChange = (changed: string) => {
-          if (changed !== id || pending) return;
-          pending = setTimeout(send, 50);
+        // coalesce bursts of changes into one update per 50 ms
+        const onChange = (changed: string, seq?: number) => {
+          if (changed !== id) return;
+          if (seq !== undefined) changedSteps.add(seq);
+          if (!pending && !first) pending = setTimeout(send, 50);
         };
         const watching = this.watchers.get(who.label) ?? new Set();
         this.watchers.set(who.label, watching);

@@ -5,7 +5,7 @@ import { ZddError } from '../lib/errors.js';
 import path from 'node:path';
 import { VERSION_PATTERN, compileSpec, expandTemplate, type ServiceSpec } from '../lib/spec.js';
 import { otherSlot, type Slot } from '../lib/commands.js';
-import { applyOps, primaryTrack, type Backend, type Move, type TrafficDoc } from '../lib/traffic.js';
+import { applyOps, primaryTrack, type Backend, type Move, type TrafficDoc, type TrafficOp } from '../lib/traffic.js';
 import type { Thresholds } from '../lib/analysis.js';
 import type { PlannedArgs } from './steps.js';
 import { hookSteps, matchesSelector, onHost, StepList } from './strategies/kit.js';
@@ -92,8 +92,14 @@ export interface Plan {
   hosts: HostPlan[];
   batches: string[][];
   steps: PlannedStep[];
-  /** the traffic each batch applies if every host succeeds (the nginx change, for `zddctl plan`) */
-  traffic: TrafficDoc[];
+  /** each traffic phase's operations, in order (the nginx change of each batch) */
+  trafficOps: TrafficOp[][];
+  /**
+   * The document each traffic phase applies if every host succeeds, for `zddctl plan`: worked
+   * out when read (and kept), never while planning, so a plan of 10,000 one-host batches holds
+   * no 10,000 documents. Not enumerable: a plan serialised carries the operations instead.
+   */
+  readonly traffic: TrafficDoc[];
   /** what the planner decided that the operator should know (a batch shrunk for load) */
   notes: string[];
   inPlace?: boolean;
@@ -231,5 +237,20 @@ export function planRollout(input: PlanInput): Plan {
   }
   const hook = hookSteps(spec, list, params.version, input.liveVersion);
   hook(0, 'pre', group.slice(0, 1));
-  return { ...base, ...strategy.plan({ input, spec, compiled, params, hosts, group, edges, primary, list, hook, notes: base.notes }) };
+  const built = strategy.plan({ input, spec, compiled, params, hosts, group, edges, primary, list, hook, notes: base.notes });
+  const plan = { ...base, ...built } as Plan;
+  let docs: TrafficDoc[] | undefined;
+  Object.defineProperty(plan, 'traffic', { enumerable: false, get: () => (docs ??= trafficPreviews(traffic, spec.name, built.trafficOps, built.trafficOps.length)) });
+  return plan;
+}
+
+/** The documents of the first `count` traffic phases of a plan, from the live document: each costs one pass over it. */
+export function trafficPreviews(before: TrafficDoc | undefined, service: string, changes: readonly TrafficOp[][], count: number): TrafficDoc[] {
+  const docs: TrafficDoc[] = [];
+  let doc = before;
+  for (const ops of changes.slice(0, count)) {
+    doc = applyOps(doc, service, ops, (doc?.generation ?? 0) + 1);
+    docs.push(doc);
+  }
+  return docs;
 }

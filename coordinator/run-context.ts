@@ -39,6 +39,9 @@ export interface RunState {
   forcedKills: number;
   /** set when this run resumes an interrupted rollout: the first side effect reports its delay */
   resumeBegan?: number;
+  /** the walk's steps by phase and by batch (executor.ts walk): handlers look up, never scan */
+  byPhase?: Map<number, StepRow[]>;
+  byBatch?: Map<number, StepRow[]>;
 }
 
 /** A step of one kind, its arguments narrowed. */

@@ -86,7 +86,7 @@ export async function startCoordinator(cfg: CoordinatorConfig): Promise<Coordina
     const r = store.activeRollout(service);
     return !!r && (r.state === 'running' || r.state === 'paused');
   });
-  const executor = new Executor(store, hub, systemClock, cfg.log.child({ part: 'executor' }), (id) => control?.changes.emit('change', id), {
+  const executor = new Executor(store, hub, systemClock, cfg.log.child({ part: 'executor' }), (id, seq) => control?.changes.emit('change', id, seq), {
     onPausedInMemory: (id, reason) => control?.pausedInMemory.set(id, reason),
     pauseRequested: (id) => control?.pausedInMemory.has(id) ?? false,
     hostOut: (id) => membership.whyOut(id),

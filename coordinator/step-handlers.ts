@@ -5,7 +5,7 @@
 import { errorMessage, ZddError } from '../lib/errors.js';
 import { compileSpec } from '../lib/spec.js';
 import { formatMs } from '../lib/duration.js';
-import { applyOps, checkServable, primaryTrack, versionShares, type TrafficDoc, type TrafficOp } from '../lib/traffic.js';
+import { applyOps, checkServable, describeTraffic, replacedBy, versionShares, type TrafficDoc, type TrafficOp } from '../lib/traffic.js';
 import { addCounters, describeFigures, figuresOf, judge, type Counters, type Verdict } from '../lib/analysis.js';
 import type { AnalyzeResult } from '../lib/commands.js';
 import { pooled, settleAll, PauseRollout, RolloutFailed, type PhaseContext, type RunState, type StepOf } from './run-context.js';
@@ -73,7 +73,8 @@ const hook: PhaseHandler<'hook'> = async (x, st, group, all) => {
 const start: PhaseHandler<'start'> = async (x, st, group, all) => {
   const spec = compileSpec(st.spec);
   const batch = group[0].batch;
-  x.event(st.rolloutId, 'info', `batch ${batch}: starting ${group[0].args.version} on ${group.map((s) => s.agentId).join(', ')}`);
+  const on = group.length <= 20 ? group.map((s) => s.agentId).join(', ') : `${group.length} hosts (${group[0].agentId} … ${group[group.length - 1].agentId})`;
+  x.event(st.rolloutId, 'info', `batch ${batch}: starting ${group[0].args.version} on ${on}`);
   const rs = await settleAll(
     group.map((s) =>
       x.step(st, s, (id) =>
@@ -95,15 +96,15 @@ const start: PhaseHandler<'start'> = async (x, st, group, all) => {
     }
   });
   await x.checkFailures(st, group, all);
-  for (const s of all) {
-    if (s.batch === batch && s.state === 'pending' && s.kind === 'stop' && st.failed.has(s.agentId)) x.skip(st, s, 'new instance did not start');
+  for (const s of st.byBatch?.get(batch) ?? all.filter((s) => s.batch === batch)) {
+    if (s.state === 'pending' && s.kind === 'stop' && st.failed.has(s.agentId)) x.skip(st, s, 'new instance did not start');
   }
 };
 
 const traffic: PhaseHandler<'traffic'> = async (x, st, group, all) => {
   // the whole phase (every edge), not only its unfinished steps: the document and what it
   // replaced are journalled on the phase's first step
-  const phase = all.filter((s) => s.phase === group[0].phase);
+  const phase = st.byPhase?.get(group[0].phase) ?? all.filter((s) => s.phase === group[0].phase);
   const outcome = await x.withTraffic(st.service, () => applyTraffic(x, st, group, phase));
   if (outcome === 'failed') return x.checkFailures(st, phase, all);
 };
@@ -138,8 +139,8 @@ async function applyTraffic(x: PhaseContext, st: RunState, group: StepOf<'traffi
       return 'skipped';
     }
     checkServable(doc);
-    // the generation, and what it replaces, are journalled before any edge is touched
-    const begun: StepResults['traffic'] = { prev: prev ?? null };
+    // the generation, and what it replaces (as a difference), are journalled before any edge is touched
+    const begun: StepResults['traffic'] = { replaced: replacedBy(prev, doc) };
     x.setStep(st, first, { state: 'running', attempt: first.attempt + 1, startedMs: x.clock.now(), resultJson: JSON.stringify(begun) }, doc);
   }
   const rs = await settleAll(group.map((s) => x.step(st, s, (id) => x.agents.call(s.agentId, 'apply_traffic', doc, id, { timeoutMs: 30_000 }))));
@@ -149,7 +150,7 @@ async function applyTraffic(x: PhaseContext, st: RunState, group: StepOf<'traffi
   x.event(
     st.rolloutId,
     'info',
-    `traffic generation ${doc.generation} applied in ${r0.value.switchMs}ms: ${doc.backends.map((b) => `${b.agentId ?? b.addr}=${b.track === primaryTrack(doc) ? '' : `${b.track}:`}${b.version ?? '?'}`).join(' ')}${
+    `traffic generation ${doc.generation} applied in ${r0.value.switchMs}ms: ${describeTraffic(doc, resultOf(phase[0] as StepOf<'traffic'>).replaced)}${
       shares.length > 1 ? ` — serving ${shares.map((v) => `${v.version} ${Math.round(v.percent)}%`).join(', ')}` : ''
     }`,
     '',

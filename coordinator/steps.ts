@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { CommandArgs, SlotSchema, type StartInstanceResult, type StopInstanceResult, type ApplyTrafficResult, type AwaitIdleResult, type ConfigureEdgeResult, type StageResult, type HookResult, type VerifyResult } from '../lib/commands.js';
 import { ZddError } from '../lib/errors.js';
 import type { ServiceSpec } from '../lib/spec.js';
-import type { Move, TrafficDoc, TrafficOp } from '../lib/traffic.js';
+import type { Move, Replaced, TrafficDoc, TrafficOp } from '../lib/traffic.js';
 import type { Verdict } from '../lib/analysis.js';
 
 // The spec was validated when it was applied, and the agent validates it again when it receives
@@ -92,8 +92,12 @@ export interface StepResults {
   stage: StageResult;
   hook: HookResult;
   start: StartInstanceResult;
-  /** the document replaced (journalled before any edge is touched), and a return's re-push */
-  traffic: Partial<ApplyTrafficResult> & { prev?: TrafficDoc | null; reapplied?: number };
+  /**
+   * what the change replaced, journalled before any edge is touched: `replaced` (a difference,
+   * lib/traffic.ts) since zdd 0.1's size work; `prev` (the whole document) in older journals.
+   * And a return's re-push.
+   */
+  traffic: Partial<ApplyTrafficResult> & { prev?: TrafficDoc | null; replaced?: Replaced; reapplied?: number };
   verify: VerifyResult;
   analyze: { baseline?: Record<string, import('../lib/analysis.js').Counters>; verdict?: Verdict; ended?: 'passed' | 'failed' | 'promoted' };
   window: { ended?: 'elapsed' | 'promoted' };

@@ -149,6 +149,8 @@ export interface StepRecord {
 }
 
 export interface EventRow {
+  /** its place in the journal (set when read back): pages of events go by it */
+  id?: number;
   rolloutId: string;
   atMs: number;
   level: 'info' | 'warn' | 'error';
@@ -158,11 +160,30 @@ export interface EventRow {
   kind?: string;
 }
 
+/** A step as the control API shows it: its record and kind, without its arguments. */
+export type StepView = StepRecord & { kind: string };
+
+/** A rollout's steps counted, for the control API's summary: what every page carries. */
+export interface StepSummary {
+  steps: number;
+  byState: Record<StepState, number>;
+  /** hosts with a start step, and by that step's state */
+  hosts: number;
+  hostsStarted: number;
+  hostsFailed: number;
+  batches: number;
+  /** batches whose every step has ended */
+  batchesDone: number;
+  /** the first batch with a step not yet ended (0 when none) */
+  currentBatch: number;
+}
+
 export type RolloutPatch = Partial<Pick<RolloutRow, 'state' | 'error' | 'endedMs' | 'forcedKills' | 'failedHosts' | 'pauseReason' | 'abortReason' | 'abortOutcome' | 'promoteSeq'>>;
 
 export interface Store {
   upsertAgent(a: AgentRow): void;
   listAgents(): AgentRow[];
+  agent(id: string): AgentRow | undefined;
   /** An operator's membership change (cordon, drain state). */
   setMembership(id: string, m: { cordonedMs?: number; drain?: string }): void;
   /** Forgets an agent and what was parked of it. */
@@ -209,9 +230,29 @@ export interface Store {
    */
   transitionRollout(id: string, from: RolloutState, patch: RolloutPatch & { state: RolloutState }, event?: EventRow): boolean;
   steps(rolloutId: string): StepRow[];
+  /** The highest step seq of a rollout (0 without steps): a return appends steps after it. */
+  lastSeq(rolloutId: string): number;
+  /** Steps after `afterSeq`, at most `limit`, in order; without their arguments (nothing is parsed). */
+  stepPage(rolloutId: string, afterSeq: number, limit: number): StepView[];
+  /** These steps, by seq, without their arguments. */
+  stepsBySeq(rolloutId: string, seqs: number[]): StepView[];
+  stepSummary(rolloutId: string): StepSummary;
+  /** Steps running or failed, in order, at most `limit`: the ones an operator looks for at any size. */
+  notableSteps(rolloutId: string, limit: number): StepView[];
+  /** The latest step of a kind that has a result (the latest analysis figures). */
+  lastResult(rolloutId: string, kind: string): StepView | undefined;
+  /** Steps running that wait for time or for an operator (analyze, window, pause), with their arguments. */
+  runningWaits(rolloutId: string): StepRow[];
+  /** Runs fn in one transaction: the executor commits a phase's transitions together. */
+  batch(fn: () => void): void;
   updateStep(rolloutId: string, seq: number, patch: StepPatch, alsoTraffic?: TrafficDoc): void;
   addEvent(e: EventRow): void;
   events(rolloutId: string): EventRow[];
+  /** Events after event id `afterId`, oldest first, at most `limit`. */
+  eventsAfter(rolloutId: string, afterId: number, limit: number): EventRow[];
+  /** The newest `limit` events, oldest first. */
+  latestEvents(rolloutId: string, limit: number): EventRow[];
+  eventCount(rolloutId: string): number;
   /** when the rollout was resumed, oldest first */
   resumedAt(rolloutId: string): number[];
   traffic(service: string): TrafficDoc | undefined;
@@ -309,6 +350,16 @@ export const SCHEMA_VERSION = MIGRATIONS.length;
 
 export class SqliteStore implements Store {
   private readonly db: Database.Database;
+  /** statements compiled once each: a 10,000-host rollout runs the same few tens of thousands of times */
+  private readonly statements = new Map<string, Database.Statement>();
+  private stmt(sql: string): Database.Statement {
+    let st = this.statements.get(sql);
+    if (!st) {
+      st = this.db.prepare(sql);
+      this.statements.set(sql, st);
+    }
+    return st;
+  }
 
   /**
    * `beforeMigrate` runs on a database that already has a schema, before it is migrated: a
@@ -346,7 +397,7 @@ export class SqliteStore implements Store {
     try {
       appId = this.db.pragma('application_id', { simple: true }) as number;
       version = this.db.pragma('user_version', { simple: true }) as number;
-      tables = (this.db.prepare("SELECT count(*) AS n FROM sqlite_master WHERE type = 'table'").get() as { n: number }).n;
+      tables = (this.stmt("SELECT count(*) AS n FROM sqlite_master WHERE type = 'table'").get() as { n: number }).n;
     } catch (err) {
       throw new ZddError('DB_ERROR', `${file} is not a readable SQLite database: ${(err as Error).message}`, {
         cause: err,
@@ -376,9 +427,49 @@ export class SqliteStore implements Store {
     }
   }
 
+  /**
+   * The agents and the traffic documents, as last written: read on every membership look and every
+   * traffic change, written only here, so kept in memory (frozen: callers share them).
+   */
+  private agentMap: Map<string, AgentRow> | undefined;
+  private agentList: AgentRow[] | undefined;
+  private readonly trafficCache = new Map<string, TrafficDoc | undefined>();
+
+  private agentRows(): Map<string, AgentRow> {
+    this.agentMap ??= new Map(
+      (this.stmt('SELECT * FROM agents ORDER BY id').all() as any[]).map((r) => [
+        r.id,
+        Object.freeze({
+          id: r.id,
+          hostname: r.hostname,
+          labels: JSON.parse(r.labels_json),
+          advertise: r.advertise,
+          portOffset: r.port_offset,
+          edgeMode: r.edge_mode,
+          agentVersion: r.agent_version,
+          lastSeenMs: r.last_seen_ms,
+          cordonedMs: r.cordoned_ms,
+          drain: r.drain,
+        }),
+      ]),
+    );
+    return this.agentMap;
+  }
+
+  /** Keeps the in-memory rows in step with a write that succeeded. */
+  private cacheAgent(id: string, row: AgentRow | undefined) {
+    if (!this.agentMap) return;
+    if (row) this.agentMap.set(id, Object.freeze(row));
+    else this.agentMap.delete(id);
+    this.agentList = undefined;
+  }
+
+  agent(id: string): AgentRow | undefined {
+    return this.agentRows().get(id);
+  }
+
   upsertAgent(a: AgentRow): void {
-    this.db
-      .prepare(
+    this.stmt(
         `INSERT INTO agents (id, hostname, labels_json, advertise, port_offset, edge_mode, agent_version, last_seen_ms)
          VALUES (@id, @hostname, @labels, @advertise, @portOffset, @edgeMode, @agentVersion, @lastSeenMs)
          ON CONFLICT(id) DO UPDATE SET hostname = excluded.hostname, labels_json = excluded.labels_json,
@@ -386,41 +477,37 @@ export class SqliteStore implements Store {
            agent_version = excluded.agent_version, last_seen_ms = excluded.last_seen_ms`,
       )
       .run({ ...a, labels: JSON.stringify(a.labels) });
+    const had = this.agentMap?.get(a.id);
+    this.cacheAgent(a.id, { ...a, labels: { ...a.labels }, cordonedMs: had?.cordonedMs ?? 0, drain: had?.drain ?? '' });
   }
 
   listAgents(): AgentRow[] {
-    return (this.db.prepare('SELECT * FROM agents ORDER BY id').all() as any[]).map((r) => ({
-      id: r.id,
-      hostname: r.hostname,
-      labels: JSON.parse(r.labels_json),
-      advertise: r.advertise,
-      portOffset: r.port_offset,
-      edgeMode: r.edge_mode,
-      agentVersion: r.agent_version,
-      lastSeenMs: r.last_seen_ms,
-      cordonedMs: r.cordoned_ms,
-      drain: r.drain,
-    }));
+    this.agentList ??= [...this.agentRows().values()].sort((x, y) => (x.id < y.id ? -1 : x.id > y.id ? 1 : 0));
+    return this.agentList;
   }
 
   setMembership(id: string, m: { cordonedMs?: number; drain?: string }): void {
-    if (m.cordonedMs !== undefined) this.db.prepare('UPDATE agents SET cordoned_ms = ? WHERE id = ?').run(m.cordonedMs, id);
-    if (m.drain !== undefined) this.db.prepare('UPDATE agents SET drain = ? WHERE id = ?').run(m.drain, id);
+    // read first: the row as it was, to keep in memory with the change
+    const had = this.agentRows().get(id);
+    if (m.cordonedMs !== undefined) this.stmt('UPDATE agents SET cordoned_ms = ? WHERE id = ?').run(m.cordonedMs, id);
+    if (m.drain !== undefined) this.stmt('UPDATE agents SET drain = ? WHERE id = ?').run(m.drain, id);
+    if (had) this.cacheAgent(id, { ...had, ...(m.cordonedMs !== undefined ? { cordonedMs: m.cordonedMs } : {}), ...(m.drain !== undefined ? { drain: m.drain } : {}) });
   }
 
   removeAgent(id: string): void {
     this.db.transaction(() => {
-      this.db.prepare('DELETE FROM parked WHERE agent_id = ?').run(id);
-      this.db.prepare('DELETE FROM agents WHERE id = ?').run(id);
+      this.stmt('DELETE FROM parked WHERE agent_id = ?').run(id);
+      this.stmt('DELETE FROM agents WHERE id = ?').run(id);
     })();
+    this.cacheAgent(id, undefined);
   }
 
   listServices(): ServiceRow[] {
-    return (this.db.prepare('SELECT name FROM services ORDER BY name').all() as { name: string }[]).map((r) => this.getService(r.name)!);
+    return (this.stmt('SELECT name FROM services ORDER BY name').all() as { name: string }[]).map((r) => this.getService(r.name)!);
   }
 
   parked(): ParkedRow[] {
-    return (this.db.prepare('SELECT * FROM parked ORDER BY service, agent_id').all() as any[]).map((r) => ({
+    return (this.stmt('SELECT * FROM parked ORDER BY service, agent_id').all() as any[]).map((r) => ({
       service: r.service,
       agentId: r.agent_id,
       backendJson: r.backend_json,
@@ -430,29 +517,29 @@ export class SqliteStore implements Store {
   }
 
   changeTraffic(doc: TrafficDoc, park: ParkedRow[], unpark: { service: string; agentId: string }[], event: EventRow): void {
-    this.db.transaction(() => {
+    this.tx(() => {
       this.writeTraffic(doc);
-      for (const u of unpark) this.db.prepare('DELETE FROM parked WHERE service = ? AND agent_id = ?').run(u.service, u.agentId);
+      for (const u of unpark) this.stmt('DELETE FROM parked WHERE service = ? AND agent_id = ?').run(u.service, u.agentId);
       for (const p of park) {
-        this.db
-          .prepare('INSERT OR REPLACE INTO parked (service, agent_id, backend_json, reason, since_ms) VALUES (?, ?, ?, ?, ?)')
+        this
+          .stmt('INSERT OR REPLACE INTO parked (service, agent_id, backend_json, reason, since_ms) VALUES (?, ?, ?, ?, ?)')
           .run(p.service, p.agentId, p.backendJson, p.reason, p.sinceMs);
       }
       this.addEvent(event);
-    })();
+    });
   }
 
   fleetEvents(agentId: string, limit: number): EventRow[] {
     const rows = agentId
-      ? this.db.prepare("SELECT * FROM events WHERE rollout_id = '' AND agent_id = ? ORDER BY id DESC LIMIT ?").all(agentId, limit)
-      : this.db.prepare("SELECT * FROM events WHERE rollout_id = '' ORDER BY id DESC LIMIT ?").all(limit);
+      ? this.stmt("SELECT * FROM events WHERE rollout_id = '' AND agent_id = ? ORDER BY id DESC LIMIT ?").all(agentId, limit)
+      : this.stmt("SELECT * FROM events WHERE rollout_id = '' ORDER BY id DESC LIMIT ?").all(limit);
     return (rows as any[]).map((r) => ({ rolloutId: '', atMs: r.at_ms, level: r.level, agentId: r.agent_id, message: r.message, kind: r.kind }));
   }
 
   acquire(h: Holder, nowMs: number, ttlMs: number, alive: (h: Holder) => boolean | undefined): void {
     // IMMEDIATE: two coordinators starting at once cannot both read "free" and both write
     this.db.transaction(() => {
-      const r = this.db.prepare("SELECT value FROM meta WHERE key = 'holder'").get() as { value: string } | undefined;
+      const r = this.stmt("SELECT value FROM meta WHERE key = 'holder'").get() as { value: string } | undefined;
       const cur = r ? (JSON.parse(r.value) as Holder) : undefined;
       if (cur && cur.token !== h.token) {
         const running = alive(cur);
@@ -464,26 +551,26 @@ export class SqliteStore implements Store {
           });
         }
       }
-      this.db.prepare("INSERT INTO meta (key, value) VALUES ('holder', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value").run(JSON.stringify(h));
+      this.stmt("INSERT INTO meta (key, value) VALUES ('holder', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value").run(JSON.stringify(h));
     }).immediate();
   }
 
   renew(token: string, nowMs: number): boolean {
     // compare and set: never over a holder that took the database meanwhile
     return (
-      this.db
-        .prepare("UPDATE meta SET value = json_set(value, '$.renewedMs', ?) WHERE key = 'holder' AND json_extract(value, '$.token') = ?")
+      this
+        .stmt("UPDATE meta SET value = json_set(value, '$.renewedMs', ?) WHERE key = 'holder' AND json_extract(value, '$.token') = ?")
         .run(nowMs, token).changes === 1
     );
   }
 
   release(token: string): void {
-    const r = this.db.prepare("SELECT value FROM meta WHERE key = 'holder'").get() as { value: string } | undefined;
-    if (r && (JSON.parse(r.value) as Holder).token === token) this.db.prepare("DELETE FROM meta WHERE key = 'holder'").run();
+    const r = this.stmt("SELECT value FROM meta WHERE key = 'holder'").get() as { value: string } | undefined;
+    if (r && (JSON.parse(r.value) as Holder).token === token) this.stmt("DELETE FROM meta WHERE key = 'holder'").run();
   }
 
   getService(name: string): ServiceRow | undefined {
-    const r = this.db.prepare('SELECT * FROM services WHERE name = ?').get(name) as any;
+    const r = this.stmt('SELECT * FROM services WHERE name = ?').get(name) as any;
     return r && { name: r.name, revision: r.revision, specJson: r.spec_json, liveVersion: r.live_version, previousVersion: r.previous_version };
   }
 
@@ -492,9 +579,9 @@ export class SqliteStore implements Store {
       const cur = this.getService(name);
       if (cur && cur.specJson === specJson) return { row: cur, changed: false };
       const revision = (cur?.revision ?? 0) + 1;
-      this.db.prepare('INSERT INTO service_specs (name, revision, spec_json, created_ms) VALUES (?, ?, ?, ?)').run(name, revision, specJson, nowMs);
-      this.db
-        .prepare(
+      this.stmt('INSERT INTO service_specs (name, revision, spec_json, created_ms) VALUES (?, ?, ?, ?)').run(name, revision, specJson, nowMs);
+      this
+        .stmt(
           `INSERT INTO services (name, revision, spec_json, updated_ms) VALUES (?, ?, ?, ?)
            ON CONFLICT(name) DO UPDATE SET revision = excluded.revision, spec_json = excluded.spec_json, updated_ms = excluded.updated_ms`,
         )
@@ -504,8 +591,7 @@ export class SqliteStore implements Store {
   }
 
   setLiveVersion(name: string, version: string): void {
-    this.db
-      .prepare("UPDATE services SET previous_version = CASE WHEN live_version != ? AND live_version != '' THEN live_version ELSE previous_version END, live_version = ? WHERE name = ?")
+    this.stmt("UPDATE services SET previous_version = CASE WHEN live_version != ? AND live_version != '' THEN live_version ELSE previous_version END, live_version = ? WHERE name = ?")
       .run(version, version, name);
   }
 
@@ -514,9 +600,9 @@ export class SqliteStore implements Store {
       const r = this.getRollout(rolloutId);
       if (!r || r.outcome) return false;
       if (endStep) this.updateStep(rolloutId, endStep.seq, endStep.patch);
-      this.db.prepare("UPDATE steps SET state = 'skipped', detail = ? WHERE rollout_id = ? AND state = 'pending'").run(`skipped: ${outcome === 'aborted' ? 'aborted' : 'rolled back'}`, rolloutId);
+      this.stmt("UPDATE steps SET state = 'skipped', detail = ? WHERE rollout_id = ? AND state = 'pending'").run(`skipped: ${outcome === 'aborted' ? 'aborted' : 'rolled back'}`, rolloutId);
       this.insertSteps(rolloutId, steps);
-      this.db.prepare('UPDATE rollouts SET outcome = ?, error = ? WHERE id = ?').run(outcome, error, rolloutId);
+      this.stmt('UPDATE rollouts SET outcome = ?, error = ? WHERE id = ?').run(outcome, error, rolloutId);
       return true;
     })();
   }
@@ -528,7 +614,7 @@ export class SqliteStore implements Store {
       parseStepArgs(s.kind, argsJson);
       return { s, argsJson };
     });
-    const ins = this.db.prepare(
+    const ins = this.stmt(
       `INSERT INTO steps (rollout_id, seq, batch, phase, kind, agent_id, args_json, state)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
     );
@@ -560,17 +646,17 @@ export class SqliteStore implements Store {
   }
 
   activeRollout(service: string): RolloutRow | undefined {
-    const r = this.db.prepare("SELECT * FROM rollouts WHERE service = ? AND state IN ('running', 'paused')").get(service);
+    const r = this.stmt("SELECT * FROM rollouts WHERE service = ? AND state IN ('running', 'paused')").get(service);
     return r ? this.rollout(r) : undefined;
   }
 
   createRollout(r: NewRollout, steps: NewStep[]): RolloutRow {
     return this.db.transaction(() => {
       if (this.activeRollout(r.service)) throw new ZddError('ROLLOUT_ACTIVE', `a rollout of ${r.service} is already active`);
-      const n = (this.db.prepare('SELECT count(*) AS n FROM rollouts WHERE service = ?').get(r.service) as { n: number }).n;
+      const n = (this.stmt('SELECT count(*) AS n FROM rollouts WHERE service = ?').get(r.service) as { n: number }).n;
       const id = `${r.service}-${n + 1}`;
-      this.db
-        .prepare(
+      this
+        .stmt(
           `INSERT INTO rollouts (id, service, revision, version, from_version, strategy, params_json, state, error, created_ms, created_by)
            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
         )
@@ -581,24 +667,24 @@ export class SqliteStore implements Store {
   }
 
   getRollout(id: string): RolloutRow | undefined {
-    const r = this.db.prepare('SELECT * FROM rollouts WHERE id = ?').get(id);
+    const r = this.stmt('SELECT * FROM rollouts WHERE id = ?').get(id);
     return r ? this.rollout(r) : undefined;
   }
 
   latestRollout(): RolloutRow | undefined {
-    const r = this.db.prepare('SELECT * FROM rollouts ORDER BY created_ms DESC, rowid DESC LIMIT 1').get();
+    const r = this.stmt('SELECT * FROM rollouts ORDER BY created_ms DESC, rowid DESC LIMIT 1').get();
     return r ? this.rollout(r) : undefined;
   }
 
   listRollouts(service: string | undefined, limit: number): RolloutRow[] {
     const rows = service
-      ? this.db.prepare('SELECT * FROM rollouts WHERE service = ? ORDER BY created_ms DESC, rowid DESC LIMIT ?').all(service, limit)
-      : this.db.prepare('SELECT * FROM rollouts ORDER BY created_ms DESC, rowid DESC LIMIT ?').all(limit);
+      ? this.stmt('SELECT * FROM rollouts WHERE service = ? ORDER BY created_ms DESC, rowid DESC LIMIT ?').all(service, limit)
+      : this.stmt('SELECT * FROM rollouts ORDER BY created_ms DESC, rowid DESC LIMIT ?').all(limit);
     return rows.map((r) => this.rollout(r));
   }
 
   runningRollouts(): RolloutRow[] {
-    return this.db.prepare("SELECT * FROM rollouts WHERE state = 'running'").all().map((r) => this.rollout(r));
+    return this.stmt("SELECT * FROM rollouts WHERE state = 'running'").all().map((r) => this.rollout(r));
   }
 
   transitionRollout(id: string, from: RolloutState, patch: RolloutPatch & { state: RolloutState }, event?: EventRow): boolean {
@@ -621,17 +707,30 @@ export class SqliteStore implements Store {
     };
     const keys = Object.keys(patch) as (keyof typeof patch)[];
     if (!keys.length) return;
-    this.db.prepare(`UPDATE rollouts SET ${keys.map((k) => `${cols[k]} = @${k}`).join(', ')} WHERE id = @id`).run({ ...patch, id });
+    this.stmt(`UPDATE rollouts SET ${keys.map((k) => `${cols[k]} = @${k}`).join(', ')} WHERE id = @id`).run({ ...patch, id });
   }
 
   steps(rolloutId: string): StepRow[] {
-    return (this.db.prepare('SELECT * FROM steps WHERE rollout_id = ? ORDER BY seq').all(rolloutId) as any[]).map((r) => ({
+    return this.stepRows(this.stmt('SELECT * FROM steps WHERE rollout_id = ? ORDER BY seq').all(rolloutId));
+  }
+
+  private stepRows(rows: unknown[]): StepRow[] {
+    // the hosts of a batch carry the same arguments (a start step holds the whole spec): each
+    // distinct text is checked against the step contract once per read, not once per host
+    const parsed = new Map<string, ReturnType<typeof parseStepArgs>>();
+    const argsOf = (kind: string, json: string) => {
+      const key = `${kind}\u0000${json}`;
+      let v = parsed.get(key);
+      if (!v) parsed.set(key, (v = parseStepArgs(kind, json)));
+      return v;
+    };
+    return (rows as any[]).map((r) => ({
       rolloutId: r.rollout_id,
       seq: r.seq,
       batch: r.batch,
       phase: r.phase,
       agentId: r.agent_id,
-      ...parseStepArgs(r.kind, r.args_json),
+      ...argsOf(r.kind, r.args_json),
       state: r.state,
       attempt: r.attempt,
       detail: r.detail,
@@ -642,25 +741,116 @@ export class SqliteStore implements Store {
     }));
   }
 
+  lastSeq(rolloutId: string): number {
+    return (this.stmt('SELECT max(seq) AS n FROM steps WHERE rollout_id = ?').get(rolloutId) as { n: number | null }).n ?? 0;
+  }
+
+  private stepView = (r: any): StepView => ({
+    rolloutId: r.rollout_id,
+    seq: r.seq,
+    batch: r.batch,
+    phase: r.phase,
+    kind: r.kind,
+    agentId: r.agent_id,
+    state: r.state,
+    attempt: r.attempt,
+    detail: r.detail,
+    error: r.error,
+    resultJson: r.result_json,
+    startedMs: r.started_ms,
+    endedMs: r.ended_ms,
+  });
+
+  private static readonly VIEW_COLUMNS = 'rollout_id, seq, batch, phase, kind, agent_id, state, attempt, detail, error, result_json, started_ms, ended_ms';
+
+  stepPage(rolloutId: string, afterSeq: number, limit: number): StepView[] {
+    return this.stmt(`SELECT ${SqliteStore.VIEW_COLUMNS} FROM steps WHERE rollout_id = ? AND seq > ? ORDER BY seq LIMIT ?`).all(rolloutId, afterSeq, limit).map(this.stepView);
+  }
+
+  stepsBySeq(rolloutId: string, seqs: number[]): StepView[] {
+    if (!seqs.length) return [];
+    const q = this.stmt(`SELECT ${SqliteStore.VIEW_COLUMNS} FROM steps WHERE rollout_id = ? AND seq = ?`);
+    return seqs.flatMap((seq) => {
+      const r = q.get(rolloutId, seq);
+      return r ? [this.stepView(r)] : [];
+    });
+  }
+
+  notableSteps(rolloutId: string, limit: number): StepView[] {
+    return this.stmt(`SELECT ${SqliteStore.VIEW_COLUMNS} FROM steps WHERE rollout_id = ? AND state IN ('running', 'failed') ORDER BY seq LIMIT ?`).all(rolloutId, limit).map(this.stepView);
+  }
+
+  lastResult(rolloutId: string, kind: string): StepView | undefined {
+    const r = this.stmt(`SELECT ${SqliteStore.VIEW_COLUMNS} FROM steps WHERE rollout_id = ? AND kind = ? AND result_json != '' ORDER BY seq DESC LIMIT 1`).get(rolloutId, kind);
+    return r ? this.stepView(r) : undefined;
+  }
+
+  runningWaits(rolloutId: string): StepRow[] {
+    return this.stepRows(this.stmt("SELECT * FROM steps WHERE rollout_id = ? AND state = 'running' AND kind IN ('analyze', 'window', 'pause') ORDER BY seq").all(rolloutId));
+  }
+
+  stepSummary(rolloutId: string): StepSummary {
+    const byState: Record<StepState, number> = { pending: 0, running: 0, done: 0, failed: 0, skipped: 0 };
+    let steps = 0;
+    let hosts = 0;
+    let hostsStarted = 0;
+    let hostsFailed = 0;
+    for (const r of this.stmt('SELECT kind, state, count(*) AS n, count(DISTINCT agent_id) AS h FROM steps WHERE rollout_id = ? GROUP BY kind, state').all(rolloutId) as { kind: string; state: StepState; n: number; h: number }[]) {
+      byState[r.state] += r.n;
+      steps += r.n;
+      if (r.kind === 'start') {
+        hosts += r.h;
+        if (r.state === 'done') hostsStarted += r.h;
+        if (r.state === 'failed') hostsFailed += r.h;
+      }
+    }
+    const b = this
+      .stmt(
+        `SELECT max(batch) AS batches, min(CASE WHEN state IN ('pending', 'running') THEN batch END) AS cur,
+           count(DISTINCT CASE WHEN state IN ('pending', 'running') THEN batch END) AS open
+         FROM steps WHERE rollout_id = ? AND batch > 0`,
+      )
+      .get(rolloutId) as { batches: number | null; cur: number | null; open: number };
+    const batches = b.batches ?? 0;
+    return { steps, byState, hosts, hostsStarted, hostsFailed, batches, batchesDone: batches - b.open, currentBatch: b.cur ?? 0 };
+  }
+
+  batch(fn: () => void): void {
+    this.tx(fn);
+  }
+
+  /** A transaction; when it fails (rolled back), what the in-memory rows learnt inside it is forgotten with it. */
+  private tx<T>(fn: () => T): T {
+    try {
+      return this.db.transaction(fn)();
+    } catch (err) {
+      this.agentMap = undefined;
+      this.agentList = undefined;
+      this.trafficCache.clear();
+      throw err;
+    }
+  }
+
   updateStep(rolloutId: string, seq: number, patch: StepPatch, alsoTraffic?: TrafficDoc): void {
     const cols: Record<string, string> = {
       state: 'state', attempt: 'attempt',
       detail: 'detail', error: 'error', resultJson: 'result_json', startedMs: 'started_ms', endedMs: 'ended_ms',
     };
     const keys = Object.keys(patch) as (keyof typeof patch)[];
-    this.db.transaction(() => {
+    this.tx(() => {
       if (keys.length) {
-        this.db
-          .prepare(`UPDATE steps SET ${keys.map((k) => `${cols[k]} = @${k}`).join(', ')} WHERE rollout_id = @rolloutId AND seq = @seq`)
+        this
+          .stmt(`UPDATE steps SET ${keys.map((k) => `${cols[k]} = @${k}`).join(', ')} WHERE rollout_id = @rolloutId AND seq = @seq`)
           .run({ ...patch, rolloutId, seq });
       }
       if (alsoTraffic) this.writeTraffic(alsoTraffic);
-    })();
+    });
   }
 
+  /** Always inside tx(): a failed transaction forgets the document kept here. */
   private writeTraffic(doc: TrafficDoc) {
-    this.db
-      .prepare(
+    this.trafficCache.set(doc.service, doc);
+    this.stmt(
         `INSERT INTO traffic (service, generation, doc_json, updated_ms) VALUES (?, ?, ?, ?)
          ON CONFLICT(service) DO UPDATE SET generation = excluded.generation, doc_json = excluded.doc_json, updated_ms = excluded.updated_ms`,
       )
@@ -668,40 +858,48 @@ export class SqliteStore implements Store {
   }
 
   addEvent(e: EventRow): void {
-    this.db
-      .prepare('INSERT INTO events (rollout_id, at_ms, level, agent_id, message, kind) VALUES (?, ?, ?, ?, ?, ?)')
+    this.stmt('INSERT INTO events (rollout_id, at_ms, level, agent_id, message, kind) VALUES (?, ?, ?, ?, ?, ?)')
       .run(e.rolloutId, e.atMs, e.level, e.agentId, e.message, e.kind ?? '');
   }
 
   events(rolloutId: string): EventRow[] {
-    return (this.db.prepare('SELECT * FROM events WHERE rollout_id = ? ORDER BY id').all(rolloutId) as any[]).map((r) => ({
-      rolloutId: r.rollout_id,
-      atMs: r.at_ms,
-      level: r.level,
-      agentId: r.agent_id,
-      message: r.message,
-      kind: r.kind,
-    }));
+    return this.stmt('SELECT * FROM events WHERE rollout_id = ? ORDER BY id').all(rolloutId).map(this.eventRow);
+  }
+
+  private eventRow = (r: any): EventRow => ({ id: r.id, rolloutId: r.rollout_id, atMs: r.at_ms, level: r.level, agentId: r.agent_id, message: r.message, kind: r.kind });
+
+  eventsAfter(rolloutId: string, afterId: number, limit: number): EventRow[] {
+    return this.stmt('SELECT * FROM events WHERE rollout_id = ? AND id > ? ORDER BY id LIMIT ?').all(rolloutId, afterId, limit).map(this.eventRow);
+  }
+
+  latestEvents(rolloutId: string, limit: number): EventRow[] {
+    return this.stmt('SELECT * FROM events WHERE rollout_id = ? ORDER BY id DESC LIMIT ?').all(rolloutId, limit).map(this.eventRow).reverse();
+  }
+
+  eventCount(rolloutId: string): number {
+    return (this.stmt('SELECT count(*) AS n FROM events WHERE rollout_id = ?').get(rolloutId) as { n: number }).n;
   }
 
   resumedAt(rolloutId: string): number[] {
-    return (this.db.prepare("SELECT at_ms FROM events WHERE rollout_id = ? AND kind = 'resumed' ORDER BY id").all(rolloutId) as { at_ms: number }[]).map((r) => r.at_ms);
+    return (this.stmt("SELECT at_ms FROM events WHERE rollout_id = ? AND kind = 'resumed' ORDER BY id").all(rolloutId) as { at_ms: number }[]).map((r) => r.at_ms);
   }
 
   traffic(service: string): TrafficDoc | undefined {
-    const r = this.db.prepare('SELECT doc_json FROM traffic WHERE service = ?').get(service) as { doc_json: string } | undefined;
-    return r ? (JSON.parse(r.doc_json) as TrafficDoc) : undefined;
+    if (this.trafficCache.has(service)) return this.trafficCache.get(service);
+    const r = this.stmt('SELECT doc_json FROM traffic WHERE service = ?').get(service) as { doc_json: string } | undefined;
+    const doc = r ? (JSON.parse(r.doc_json) as TrafficDoc) : undefined;
+    this.trafficCache.set(service, doc);
+    return doc;
   }
 
   private cachedInstanceId: string | undefined;
   instanceId(): string {
-    this.cachedInstanceId ??= (this.db.prepare("SELECT value FROM meta WHERE key = 'instance_id'").get() as { value: string }).value;
+    this.cachedInstanceId ??= (this.stmt("SELECT value FROM meta WHERE key = 'instance_id'").get() as { value: string }).value;
     return this.cachedInstanceId;
   }
 
   addJoinToken(t: JoinTokenRow): void {
-    this.db
-      .prepare(
+    this.stmt(
         `INSERT INTO join_tokens (id, secret_sha256, kind, name, role, created_ms, expires_ms, used_ms, created_by)
          VALUES (@id, @secretSha256, @kind, @name, @role, @createdMs, @expiresMs, @usedMs, @createdBy)`,
       )
@@ -709,14 +907,14 @@ export class SqliteStore implements Store {
   }
 
   joinToken(id: string): JoinTokenRow | undefined {
-    const r = this.db.prepare('SELECT * FROM join_tokens WHERE id = ?').get(id) as any;
+    const r = this.stmt('SELECT * FROM join_tokens WHERE id = ?').get(id) as any;
     return r && { id: r.id, secretSha256: r.secret_sha256, kind: r.kind, name: r.name, role: r.role, createdMs: r.created_ms, expiresMs: r.expires_ms, usedMs: r.used_ms, createdBy: r.created_by };
   }
 
   redeemJoinToken(id: string, secretSha256: string, nowMs: number, issue: (t: JoinTokenRow) => CertificateRow): CertificateRow {
     return this.db.transaction(() => {
       const t = usableToken(this.joinToken(id), secretSha256, nowMs);
-      this.db.prepare('UPDATE join_tokens SET used_ms = ? WHERE id = ?').run(nowMs, id);
+      this.stmt('UPDATE join_tokens SET used_ms = ? WHERE id = ?').run(nowMs, id);
       const cert = issue({ ...t, usedMs: nowMs });
       this.addCertificate(cert);
       return cert;
@@ -724,8 +922,7 @@ export class SqliteStore implements Store {
   }
 
   addCertificate(c: CertificateRow): void {
-    this.db
-      .prepare(
+    this.stmt(
         `INSERT INTO certificates (fingerprint, kind, name, role, issued_ms, not_after_ms, revoked_ms)
          VALUES (@fingerprint, @kind, @name, @role, @issuedMs, @notAfterMs, @revokedMs)`,
       )
@@ -736,35 +933,32 @@ export class SqliteStore implements Store {
     fingerprint: r.fingerprint, kind: r.kind, name: r.name, role: r.role, issuedMs: r.issued_ms, notAfterMs: r.not_after_ms, revokedMs: r.revoked_ms,
   });
 
-  // asked on every message of every agent session: compiled once
-  private certStatement: Database.Statement | undefined;
+  // asked on every message of every agent session
   certificate(fingerprint: string): CertificateRow | undefined {
-    this.certStatement ??= this.db.prepare('SELECT * FROM certificates WHERE fingerprint = ?');
-    const r = this.certStatement.get(fingerprint);
+    const r = this.stmt('SELECT * FROM certificates WHERE fingerprint = ?').get(fingerprint);
     return r ? this.certRow(r) : undefined;
   }
 
   latestCertificate(kind: PrincipalKind, name: string): CertificateRow | undefined {
-    const r = this.db.prepare('SELECT * FROM certificates WHERE kind = ? AND name = ? ORDER BY issued_ms DESC, rowid DESC LIMIT 1').get(kind, name);
+    const r = this.stmt('SELECT * FROM certificates WHERE kind = ? AND name = ? ORDER BY issued_ms DESC, rowid DESC LIMIT 1').get(kind, name);
     return r ? this.certRow(r) : undefined;
   }
 
   revokePrincipal(kind: PrincipalKind, name: string, nowMs: number): number {
-    return this.db.prepare('UPDATE certificates SET revoked_ms = ? WHERE kind = ? AND name = ? AND revoked_ms = 0').run(nowMs, kind, name).changes;
+    return this.stmt('UPDATE certificates SET revoked_ms = ? WHERE kind = ? AND name = ? AND revoked_ms = 0').run(nowMs, kind, name).changes;
   }
 
   certificates(): CertificateRow[] {
-    return this.db.prepare('SELECT * FROM certificates ORDER BY kind, name, issued_ms').all().map(this.certRow);
+    return this.stmt('SELECT * FROM certificates ORDER BY kind, name, issued_ms').all().map(this.certRow);
   }
 
   addAudit(a: AuditRow): void {
-    this.db
-      .prepare('INSERT INTO audit (at_ms, principal, role, action, target, outcome, detail) VALUES (@atMs, @principal, @role, @action, @target, @outcome, @detail)')
+    this.stmt('INSERT INTO audit (at_ms, principal, role, action, target, outcome, detail) VALUES (@atMs, @principal, @role, @action, @target, @outcome, @detail)')
       .run(a);
   }
 
   audit(limit: number): AuditRow[] {
-    return (this.db.prepare('SELECT * FROM audit ORDER BY id DESC LIMIT ?').all(limit) as any[]).map((r) => ({
+    return (this.stmt('SELECT * FROM audit ORDER BY id DESC LIMIT ?').all(limit) as any[]).map((r) => ({
       atMs: r.at_ms, principal: r.principal, role: r.role, action: r.action, target: r.target, outcome: r.outcome, detail: r.detail,
     }));
   }

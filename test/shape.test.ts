@@ -16,7 +16,7 @@ import { transition } from '../coordinator/rollout-state.js';
 import type { AgentPort } from '../coordinator/agent-hub.js';
 import type { EdgeDriver } from '../agent/edge-driver.js';
 import type { CommandKind } from '../lib/commands.js';
-import { applyOps, type TrafficDoc } from '../lib/traffic.js';
+import { applyOps, type TrafficDoc, type TrafficOp } from '../lib/traffic.js';
 import { validateSpec, type ServiceSpec } from '../lib/spec.js';
 import { silentLogger } from '../lib/log.js';
 import { ROOT } from '../lib/paths.js';
@@ -35,13 +35,13 @@ const allAtOnce: Strategy = {
   needsLiveVersion: false,
   parse: (r) => (r.options.note ? { extra: { note: r.options.note } } : {}),
   plan: ({ input, spec, params, hosts, edges, primary, list, hook }) => {
-    const docs: TrafficDoc[] = [];
+    const changes: TrafficOp[][] = [];
     startSteps(spec, list, hook, 1, hosts, params.version);
-    trafficPhase(spec, input.traffic, list, edges, 1, [{ op: 'swap', moves: hosts.map((h) => ({ agentId: h.agentId, backend: backendOf(h, primary, params.version) })) }], docs);
+    trafficPhase(spec, list, edges, 1, [{ op: 'swap', moves: hosts.map((h) => ({ agentId: h.agentId, backend: backendOf(h, primary, params.version) })) }], changes);
     retireOld(spec, list, edges, 1, (input.traffic?.backends ?? []).filter((b) => b.track === primary));
     list.next();
     list.add(1, 'finalize', '', {});
-    return { batches: [hosts.map((h) => h.agentId)], steps: list.steps, traffic: docs };
+    return { batches: [hosts.map((h) => h.agentId)], steps: list.steps, trafficOps: changes };
   },
 };
 registerStrategy(allAtOnce);

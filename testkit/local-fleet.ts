@@ -158,6 +158,11 @@ export class LocalFleet {
     return child;
   }
 
+  /** The coordinator's pid while it runs. */
+  get coordinatorPid(): number | undefined {
+    return this.procs.get('coordinator')?.pid;
+  }
+
   get db(): string {
     return this.dbFile;
   }

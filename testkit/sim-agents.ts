@@ -1,41 +1,86 @@
-// Simulated agents for the benchmarks and the size tests: real gRPC sessions with their own
-// certificates, speaking the agent protocol (hello, then reconnect like the real agent), with none
-// of the agent's work behind them.
+// The fleet simulator: agents that speak the real agent protocol over real gRPC sessions with their
+// own certificates (hello, heartbeats, acknowledgements, results, reconnects with the agent's own
+// jittered backoff) and answer every command at once, with none of the agent's work behind them.
+// Every command is validated against the agent's own schemas (lib/commands.ts) and run once per
+// command id, as the real agent does: a repeated id is answered from the record. Benchmarks and
+// size tests measure the coordinator's own cost with it; `executed` says what each host really did.
 import * as grpc from '@grpc/grpc-js';
 import type { LocalFleet } from './local-fleet.js';
 import { CLIENT_OPTIONS, fleetClientCredentials, plaintextClientCredentials, protos } from '../lib/grpc.js';
 import { createCsr } from '../lib/pki.js';
+import { CommandArgs, type CommandKind } from '../lib/commands.js';
+import { reconnectDelay } from '../lib/backoff.js';
+import type { Client } from '../cli/client.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** A distinct loopback address per simulated agent (127.0.0.0/8). */
 export const simAddress = (i: number) => `127.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`;
 
-/** An agent that only says hello and reconnects like the real one (200 ms, doubling to 1 s). */
+interface SimInstance {
+  service: string;
+  slot: string;
+  version: string;
+  port: number;
+  pid: number;
+  state: string;
+  started_at_ms: number;
+  log_file: string;
+  restarts: number;
+}
+
+interface Command {
+  command_id: string;
+  kind: string;
+  args_json: string;
+}
+
+export interface SimOptions {
+  /** what a real host would report besides: labels, instances */
+  labels?: Record<string, string>;
+  instances?: unknown[];
+  /** an edge agent (dynamic mode) */
+  edge?: boolean;
+  /** answer commands (default); a hello-only agent leaves every command pending */
+  answer?: boolean;
+}
+
+/** One simulated agent. */
 export class SimAgent {
   welcomed = false;
+  /** sessions opened (1 + reconnects) */
+  sessions = 0;
   private stopped = false;
-  private readonly client: grpc.Client & { Session: () => grpc.ClientDuplexStream<unknown, { welcome?: unknown }> };
+  private readonly client: grpc.Client & { Session: () => grpc.ClientDuplexStream<unknown, { welcome?: { heartbeat_ms: number }; command?: Command }> };
+  /** answers by command id: a repeated id is answered from here, never run twice */
+  private readonly record = new Map<string, { ok: boolean; code: string; message: string; json: string }>();
+  private readonly instances = new Map<string, SimInstance>();
+  /** commands run (not replayed), in order: "KIND COMMAND_ID" */
+  readonly executed: string[] = [];
+  /** commands refused by the agent's schemas */
+  readonly invalid: string[] = [];
 
   constructor(
     addr: string,
-    private readonly id: string,
+    readonly id: string,
     creds: grpc.ChannelCredentials,
     private readonly advertise = '127.0.0.1',
-    /** what a real host would report besides: labels, instances */
-    private readonly extra: { labels?: Record<string, string>; instances?: unknown[] } = {},
+    private readonly o: SimOptions = {},
   ) {
     const { AgentGateway } = protos().agent.zdd.v1;
     this.client = new AgentGateway(addr, creds, CLIENT_OPTIONS) as never;
+    for (const i of (o.instances ?? []) as SimInstance[]) this.instances.set(`${i.service}/${i.slot}`, i);
   }
 
   async run() {
-    let backoff = 200;
-    while (!this.stopped) {
+    for (let attempt = 0; !this.stopped; attempt++) {
       await new Promise<void>((resolve) => {
         const s = this.client.Session();
+        this.sessions++;
+        let heartbeat: NodeJS.Timeout | undefined;
         const end = () => {
           this.welcomed = false;
+          clearInterval(heartbeat);
           s.removeAllListeners();
           s.on('error', () => undefined);
           s.cancel();
@@ -44,17 +89,86 @@ export class SimAgent {
         s.on('data', (m) => {
           if (m.welcome) {
             this.welcomed = true;
-            backoff = 200;
-          }
+            attempt = 0;
+            heartbeat = setInterval(() => s.write({ heartbeat: { facts: null, instances: this.list(), ejected: [] } }), m.welcome.heartbeat_ms || 5000);
+          } else if (m.command && this.o.answer !== false) this.answer(s, m.command);
         });
         s.on('error', end);
         s.on('end', end);
-        s.write({ hello: { agent_id: this.id, agent_version: 'sim', labels: this.extra.labels ?? { role: 'sim' }, advertise: this.advertise, port_offset: 0, facts: null, instances: this.extra.instances ?? [], edge: null, releases_roots: [] } });
+        s.write({
+          hello: {
+            agent_id: this.id,
+            agent_version: 'sim',
+            labels: this.o.labels ?? { role: 'sim' },
+            advertise: this.advertise,
+            port_offset: 0,
+            facts: null,
+            instances: this.list(),
+            edge: this.o.edge ? { mode: 'dynamic', listen_host: '127.0.0.1' } : null,
+            releases_roots: [],
+          },
+        });
       });
       if (this.stopped) return;
-      await sleep(backoff);
-      backoff = Math.min(backoff * 2, 1000);
+      await sleep(reconnectDelay(attempt));
     }
+  }
+
+  private list(): SimInstance[] {
+    return [...this.instances.values()];
+  }
+
+  private answer(s: grpc.ClientDuplexStream<unknown, unknown>, c: Command) {
+    const known = this.record.get(c.command_id);
+    s.write({ accepted: { command_id: c.command_id, replayed: !!known } });
+    const r = known ?? this.run1(c);
+    if (!known) this.record.set(c.command_id, r);
+    s.write({ result: { command_id: c.command_id, ok: r.ok, error_code: r.code, error_message: r.message, result_json: r.json } });
+  }
+
+  /** Runs a command once: validated as the agent validates it, answered as the agent would. */
+  private run1(c: Command): { ok: boolean; code: string; message: string; json: string } {
+    const schema = CommandArgs[c.kind as CommandKind];
+    const parsed = schema ? schema.safeParse(JSON.parse(c.args_json)) : undefined;
+    if (!parsed?.success) {
+      this.invalid.push(`${c.kind} ${c.command_id}: ${parsed ? parsed.error.message : 'unknown kind'}`);
+      return { ok: false, code: 'INVALID_ARGUMENT', message: `${c.kind}: arguments refused by the agent's schema`, json: '' };
+    }
+    this.executed.push(`${c.kind} ${c.command_id}`);
+    const a = parsed.data as any;
+    const ok = (v: unknown) => ({ ok: true, code: '', message: '', json: JSON.stringify(v) });
+    switch (c.kind as CommandKind) {
+      case 'start_instance': {
+        const port = a.spec.ports[a.slot] as number;
+        this.instances.set(`${a.spec.name}/${a.slot}`, { service: a.spec.name, slot: a.slot, version: a.version, port, pid: 1, state: 'healthy', started_at_ms: Date.now(), log_file: '', restarts: 0 });
+        return ok({ slot: a.slot, port, pid: 1, version: a.version, healthyAfterMs: 0 });
+      }
+      case 'stop_instance': {
+        const had = this.instances.delete(`${a.service}/${a.slot}`);
+        return ok({ forced: false, stoppedAfterMs: 0, alreadyStopped: !had });
+      }
+      case 'configure_edge':
+        return ok({ mode: 'dynamic', changed: false, reloadMs: 0 });
+      case 'apply_traffic':
+        return ok({ mode: 'dynamic', generation: a.generation, switchMs: 0, noop: false });
+      case 'await_idle':
+        return ok({ idle: true, waitedMs: 0, inflight: 0 });
+      case 'stage_release':
+        return ok({ dir: `/sim/${a.service}/${a.version}`, bytes: 0, reused: true, ms: 0, pruned: [], output: '' });
+      case 'run_hook':
+        return ok({ ms: 0, output: '' });
+      case 'verify':
+        return ok({ passed: [], output: '' });
+      case 'analyze':
+        return ok({ counters: {}, window: {}, figures: {} });
+      default:
+        return ok({});
+    }
+  }
+
+  /** start_instance commands run for a rollout (a re-sent command id is not run again). */
+  starts(rolloutId: string): number {
+    return this.executed.filter((e) => e.startsWith('start_instance ') && e.includes(`:${rolloutId}/`)).length;
   }
 
   stop() {
@@ -63,31 +177,48 @@ export class SimAgent {
   }
 }
 
+/** Join credentials for simulated agent `name`: a token, a key of its own, a CSR, as a real agent joins. */
+export async function joinSim(admin: Client, coordinatorAddr: string, caPem: string, name: string): Promise<grpc.ChannelCredentials> {
+  const tok = await admin.call('CreateJoinToken', { kind: 'agent', name, role: '', ttl_ms: 3_600_000 });
+  const { keyPem, csrPem } = await createCsr({ kind: 'agent', name });
+  const { Enrollment } = protos().agent.zdd.v1;
+  const e = new Enrollment(coordinatorAddr, fleetClientCredentials({ caPem }), CLIENT_OPTIONS);
+  try {
+    const cert = await new Promise<string>((resolve, reject) =>
+      e.Enroll({ token: tok.token, csr_pem: csrPem }, (err: grpc.ServiceError | null, r?: { cert_pem: string }) => (err ? reject(err) : resolve(r!.cert_pem))),
+    );
+    return fleetClientCredentials({ caPem, keyPem, certPem: cert });
+  } finally {
+    e.close();
+  }
+}
+
+/** Runs fn over 0..n-1, `width` at a time. */
+export async function inParallel<T>(n: number, width: number, fn: (i: number) => Promise<T>): Promise<T[]> {
+  const out: T[] = new Array(n);
+  let next = 0;
+  await Promise.all(
+    [...Array(Math.min(width, n))].map(async () => {
+      while (next < n) {
+        const i = next++;
+        out[i] = await fn(i);
+      }
+    }),
+  );
+  return out;
+}
+
 /**
- * Credentials for n simulated agents "sim-0" … : each joins as a real one does (a token, a key of
- * its own, a CSR; 16 at a time), or plaintext ones for a plaintext fleet.
+ * Credentials for n simulated agents "sim-0" … : each joins as a real one does (16 at a time), or
+ * plaintext ones for a plaintext fleet.
  */
 export async function joinSims(fleet: LocalFleet, n: number, plaintext = false): Promise<grpc.ChannelCredentials[]> {
+  if (plaintext) return [...Array(n)].map(() => plaintextClientCredentials());
   const c = fleet.client();
-  const creds: grpc.ChannelCredentials[] = [];
-  const { Enrollment } = protos().agent.zdd.v1;
-  // each simulated agent joins as a real one does: a token, a key of its own, a CSR (16 at a time)
-  const joinOne = async (i: number): Promise<grpc.ChannelCredentials> => {
-    if (plaintext) return plaintextClientCredentials();
-    const tok = await c.call('CreateJoinToken', { kind: 'agent', name: `sim-${i}`, role: '', ttl_ms: 600_000 });
-    const { keyPem, csrPem } = await createCsr({ kind: 'agent', name: `sim-${i}` });
+  try {
     const caPem = (fleet.credentials() as { caPem: string }).caPem;
-    const e = new Enrollment(fleet.coordinatorAddr, fleetClientCredentials({ caPem }), CLIENT_OPTIONS);
-    try {
-      const cert = await new Promise<string>((resolve, reject) =>
-        e.Enroll({ token: tok.token, csr_pem: csrPem }, (err: grpc.ServiceError | null, r?: { cert_pem: string }) => (err ? reject(err) : resolve(r!.cert_pem))),
-      );
-      return fleetClientCredentials({ caPem, keyPem, certPem: cert });
-    } finally {
-      e.close();
-    }
-  };
-  for (let i = 0; i < n; i += 16) creds.push(...(await Promise.all([...Array(Math.min(16, n - i))].map((_, k) => joinOne(i + k)))));
-  c.close();
-  return creds;
+    return await inParallel(n, 16, (i) => joinSim(c, fleet.coordinatorAddr, caPem, `sim-${i}`));
+  } finally {
+    c.close();
+  }
 }

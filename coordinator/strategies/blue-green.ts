@@ -2,7 +2,7 @@
 // served by the preview listener, optionally verified, then takes all traffic in one generation;
 // the old colour stays warm for a rollback window and is drained and stopped after it.
 import { ZddError } from '../../lib/errors.js';
-import type { TrafficDoc } from '../../lib/traffic.js';
+import type { TrafficOp } from '../../lib/traffic.js';
 import { backendOf, matchesSelector, oldHosts, otherColour, parseSelector, retireOld, splitBatches, startSteps, thresholdsOf, trafficPhase, type Built, type PlanContext, type Strategy } from './kit.js';
 
 export const blueGreen: Strategy = {
@@ -35,17 +35,17 @@ function planBlueGreen({ input, spec, compiled, params, hosts, group, edges, pri
       hint: 'add nginx.preview (an address:port of its own) to the spec and apply it again',
     });
   }
-  const docs: TrafficDoc[] = [];
+  const changes: TrafficOp[][] = [];
   // the new colour starts in groups of --batch hosts (all at once by default)
   for (const part of splitBatches(group, params.batch)) startSteps(spec, list, hook, 1, part, params.version);
   // the new colour joins the traffic document, served only by the preview listener (and to clients that ask for it)
-  trafficPhase(spec, traffic, list, edges, 1, [{ op: 'add', backends: group.map((h) => backendOf(h, colour, params.version)) }, { op: 'route', preview: colour }], docs);
+  trafficPhase(spec, list, edges, 1, [{ op: 'add', backends: group.map((h) => backendOf(h, colour, params.version)) }, { op: 'route', preview: colour }], changes);
   if (verify) {
     list.next();
     list.add(1, 'verify', edges[0], { service: spec.name, checks: [...compiled.verify.checks], argv: compiled.verify.argv && [...compiled.verify.argv], timeoutMs: compiled.verify.timeoutMs });
   }
   // the switch: one generation
-  trafficPhase(spec, traffic, list, edges, 1, [{ op: 'route', primary: colour, preview: null }], docs);
+  trafficPhase(spec, list, edges, 1, [{ op: 'route', primary: colour, preview: null }], changes);
   if (params.bakeMs && params.bakeMs > 0) {
     list.next();
     list.add(1, 'analyze', '', { mode: 'bake', track: colour, against: primary, waitMs: params.bakeMs, thresholds: thresholdsOf(input), intervalMs: compiled.analysis.intervalMs, maxWaitMs: compiled.analysis.maxWaitMs });
@@ -55,11 +55,11 @@ function planBlueGreen({ input, spec, compiled, params, hosts, group, edges, pri
     list.add(1, 'window', '', { ms: params.keepOldMs, track: primary });
   }
   hook(1, 'beforeDrain', oldHosts(hosts, old));
-  if (old.length) trafficPhase(spec, traffic, list, edges, 1, [{ op: 'drop', track: primary }], docs);
+  if (old.length) trafficPhase(spec, list, edges, 1, [{ op: 'drop', track: primary }], changes);
   retireOld(spec, list, edges, 1, old);
   hook(1, 'afterStop', oldHosts(hosts, old));
   hook(1, 'post', group.slice(0, 1));
   list.next();
   list.add(1, 'finalize', '', {});
-  return { batches: [group.map((h) => h.agentId)], steps: list.steps, traffic: docs };
+  return { batches: [group.map((h) => h.agentId)], steps: list.steps, trafficOps: changes };
 }

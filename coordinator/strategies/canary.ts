@@ -3,7 +3,7 @@
 // of its error rate and latency against the stable track after each step; at 100% it becomes the
 // live track and the old instances leave.
 import { ZddError } from '../../lib/errors.js';
-import type { TrafficDoc } from '../../lib/traffic.js';
+import type { TrafficOp } from '../../lib/traffic.js';
 import { backendOf, batchCount, CANARY_TRACK, oldHosts, parseBatch, parseSteps, retireOld, splitBatches, startSteps, thresholdsOf, trafficPhase, type Built, type PlanContext, type Strategy } from './kit.js';
 
 export const canary: Strategy = {
@@ -35,11 +35,11 @@ function planCanary({ input, spec, compiled, params, hosts, edges, primary, list
   if (!old.length) {
     throw new ZddError('INVALID_ARGUMENT', `${spec.name} has no live version to compare a canary with`, { hint: 'the first release of a service goes out with --strategy rolling' });
   }
-  const docs: TrafficDoc[] = [];
+  const changes: TrafficOp[][] = [];
   const thresholds = thresholdsOf(input);
   startSteps(spec, list, hook, 1, canaries, params.version);
   // weight 0: the canary is reachable only by the header or cookie that forces its track
-  trafficPhase(spec, traffic, list, edges, 1, [{ op: 'add', backends: canaries.map((h) => backendOf(h, CANARY_TRACK, params.version)) }, { op: 'route', split: { track: CANARY_TRACK, percent: 0 } }], docs);
+  trafficPhase(spec, list, edges, 1, [{ op: 'add', backends: canaries.map((h) => backendOf(h, CANARY_TRACK, params.version)) }, { op: 'route', split: { track: CANARY_TRACK, percent: 0 } }], changes);
   if (params.stepPauseMs === undefined) {
     // manual: the canary waits dark first, reachable by the header or cookie, until promoted
     list.next();
@@ -50,9 +50,9 @@ function planCanary({ input, spec, compiled, params, hosts, edges, primary, list
     if (p === 100 && rest.length) {
       // full weight: the new version on every host first, so the canary hosts do not carry it all
       for (const part of splitBatches(rest, params.batch)) startSteps(spec, list, hook, step, part, params.version);
-      trafficPhase(spec, traffic, list, edges, step, [{ op: 'add', backends: rest.map((h) => backendOf(h, CANARY_TRACK, params.version)) }, { op: 'route', split: { track: CANARY_TRACK, percent: 100 } }], docs);
+      trafficPhase(spec, list, edges, step, [{ op: 'add', backends: rest.map((h) => backendOf(h, CANARY_TRACK, params.version)) }, { op: 'route', split: { track: CANARY_TRACK, percent: 100 } }], changes);
     } else {
-      trafficPhase(spec, traffic, list, edges, step, [{ op: 'route', split: { track: CANARY_TRACK, percent: p } }], docs);
+      trafficPhase(spec, list, edges, step, [{ op: 'route', split: { track: CANARY_TRACK, percent: p } }], changes);
     }
     list.next();
     list.add(step, 'analyze', '', {
@@ -68,11 +68,11 @@ function planCanary({ input, spec, compiled, params, hosts, edges, primary, list
   // promotion: the canary track becomes the live one, the old instances leave
   const last = steps.length;
   hook(last, 'beforeDrain', oldHosts(hosts, old));
-  trafficPhase(spec, traffic, list, edges, last, [{ op: 'drop', track: primary }, { op: 'retrack', from: CANARY_TRACK, to: primary }, { op: 'route', split: null }], docs);
+  trafficPhase(spec, list, edges, last, [{ op: 'drop', track: primary }, { op: 'retrack', from: CANARY_TRACK, to: primary }, { op: 'route', split: null }], changes);
   retireOld(spec, list, edges, last, old);
   hook(last, 'afterStop', oldHosts(hosts, old));
   hook(last, 'post', hosts.slice(0, 1));
   list.next();
   list.add(last, 'finalize', '', {});
-  return { batches: [canaries.map((h) => h.agentId), rest.map((h) => h.agentId)].filter((b) => b.length), steps: list.steps, traffic: docs };
+  return { batches: [canaries.map((h) => h.agentId), rest.map((h) => h.agentId)].filter((b) => b.length), steps: list.steps, trafficOps: changes };
 }

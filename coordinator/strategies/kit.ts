@@ -133,7 +133,7 @@ export function startSteps(spec: ServiceSpec, list: StepList, hook: HookAdder, b
   hook(batch, 'afterHealthy', hosts);
 }
 
-export type Built = Pick<Plan, 'batches' | 'steps' | 'traffic'>;
+export type Built = Pick<Plan, 'batches' | 'steps' | 'trafficOps'>;
 
 export function thresholdsOf(input: PlanInput): Thresholds {
   const a = compileSpec(input.spec).analysis;
@@ -163,12 +163,14 @@ export function retireOld(spec: ServiceSpec, list: StepList, edges: string[], ba
   }
 }
 
-/** A traffic change on every edge; `docs` collects the documents it will produce, for `zddctl plan`. */
-export function trafficPhase(spec: ServiceSpec, before: TrafficDoc | undefined, list: StepList, edges: string[], batch: number, ops: TrafficOp[], docs: TrafficDoc[]) {
+/**
+ * A traffic change on every edge; `changes` collects its operations, from which `zddctl plan`
+ * previews the documents (planner.ts trafficPreviews): a plan never holds a document per batch.
+ */
+export function trafficPhase(spec: ServiceSpec, list: StepList, edges: string[], batch: number, ops: TrafficOp[], changes: TrafficOp[][]) {
   list.next();
   for (const e of edges) list.add(batch, 'traffic', e, { service: spec.name, ops });
-  const prev = docs[docs.length - 1] ?? before;
-  docs.push(applyOps(prev, spec.name, ops, (prev?.generation ?? 0) + 1));
+  changes.push(ops);
 }
 
 /**

@@ -42,9 +42,9 @@ export function planRollbackSteps(input: RollbackInput): PlannedStep[] {
   const dropped = backends.filter((b) => b.track !== keep);
   const kept = backends.filter((b) => b.track === keep);
   const ops: TrafficOp[] = [{ op: 'route', primary: keep, preview: null, split: null }, ...tracks.filter((t) => t !== keep).map((t) => ({ op: 'drop' as const, track: t }))];
-  const docs: TrafficDoc[] = [];
+  const changes: TrafficOp[][] = [];
   if (keep !== primary || dropped.length || traffic?.split || traffic?.preview) {
-    trafficPhase(spec, traffic, list, input.edges, batchNo, ops, docs);
+    trafficPhase(spec, list, input.edges, batchNo, ops, changes);
   }
   // stop what leaves the traffic, and instances that never entered it; never an instance still kept
   const keptSlots = new Set(kept.map((b) => `${b.agentId}/${b.slot}`));
@@ -61,7 +61,7 @@ export function planRollbackSteps(input: RollbackInput): PlannedStep[] {
   if (restore.length) {
     list.next();
     for (const b of restore) list.add(batchNo, 'start', b.agentId, { spec, version: target, slot: b.slot });
-    trafficPhase(spec, traffic, list, input.edges, batchNo, [{ op: 'add', backends: restore.map((b) => ({ ...b, track: keep, version: target })) }], docs);
+    trafficPhase(spec, list, input.edges, batchNo, [{ op: 'add', backends: restore.map((b) => ({ ...b, track: keep, version: target })) }], changes);
   }
   // hosts whose kept instance runs another version: swapped back, batch by batch
   const back = kept.filter(onHost).filter((b) => b.version !== target);

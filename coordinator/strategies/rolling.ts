@@ -2,7 +2,7 @@
 // health-gated, one traffic change moves the batch, then the old instances drain and stop. With
 // --in-place (in-place.ts) a batch instead leaves the pool, swaps on one slot, and comes back.
 import { ZddError } from '../../lib/errors.js';
-import { applyOps, type TrafficDoc, type TrafficOp } from '../../lib/traffic.js';
+import type { TrafficOp } from '../../lib/traffic.js';
 import type { HostPlan } from '../planner.js';
 import { loadAwareBatches } from './in-place.js';
 import { backendOf, splitBatches, startSteps, type Built, type PlanContext, type Strategy } from './kit.js';
@@ -32,9 +32,7 @@ function planRolling(ctx: PlanContext): Built {
   const { input, spec, compiled, params, hosts, edges, primary, list, hook, notes } = ctx;
   const { traffic } = input;
   const batches = params.inPlace ? loadAwareBatches(input, hosts, notes) : splitBatches(hosts, params.batch);
-  const previews: TrafficDoc[] = [];
-  let doc = traffic;
-  const gen0 = traffic?.generation ?? 0;
+  const changes: TrafficOp[][] = [];
   const retire = (b: number, batch: HostPlan[]) => {
     const old = batch.filter((h): h is HostPlan & Required<Pick<HostPlan, 'oldSlot' | 'oldAddr'>> => !!h.oldSlot && !!h.oldAddr);
     if (!old.length) return;
@@ -45,8 +43,7 @@ function planRolling(ctx: PlanContext): Built {
     hook(b, 'afterStop', old);
   };
   const traffic1 = (b: number, ops: TrafficOp[]) => {
-    doc = applyOps(doc, spec.name, ops, (doc?.generation ?? gen0) + 1);
-    previews.push(doc);
+    changes.push(ops);
     list.next();
     for (const e of edges) list.add(b, 'traffic', e, { service: spec.name, ops });
   };
@@ -74,5 +71,5 @@ function planRolling(ctx: PlanContext): Built {
   hook(batches.length, 'post', hosts.slice(0, 1));
   list.next();
   list.add(batches.length, 'finalize', '', {});
-  return { batches: batches.map((b) => b.map((h) => h.agentId)), steps: list.steps, traffic: previews };
+  return { batches: batches.map((b) => b.map((h) => h.agentId)), steps: list.steps, trafficOps: changes };
 }

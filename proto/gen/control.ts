@@ -29,6 +29,7 @@ import type { RevokeRequest as _zdd_v1_RevokeRequest, RevokeRequest__Output as _
 import type { RevokeResponse as _zdd_v1_RevokeResponse, RevokeResponse__Output as _zdd_v1_RevokeResponse__Output } from './zdd/v1/RevokeResponse';
 import type { RollbackRequest as _zdd_v1_RollbackRequest, RollbackRequest__Output as _zdd_v1_RollbackRequest__Output } from './zdd/v1/RollbackRequest';
 import type { Rollout as _zdd_v1_Rollout, Rollout__Output as _zdd_v1_Rollout__Output } from './zdd/v1/Rollout';
+import type { RolloutSummary as _zdd_v1_RolloutSummary, RolloutSummary__Output as _zdd_v1_RolloutSummary__Output } from './zdd/v1/RolloutSummary';
 import type { ServiceInfo as _zdd_v1_ServiceInfo, ServiceInfo__Output as _zdd_v1_ServiceInfo__Output } from './zdd/v1/ServiceInfo';
 import type { StartRolloutRequest as _zdd_v1_StartRolloutRequest, StartRolloutRequest__Output as _zdd_v1_StartRolloutRequest__Output } from './zdd/v1/StartRolloutRequest';
 import type { Step as _zdd_v1_Step, Step__Output as _zdd_v1_Step__Output } from './zdd/v1/Step';
@@ -70,6 +71,7 @@ export interface ProtoGrpcType {
       RevokeResponse: MessageTypeDefinition<_zdd_v1_RevokeResponse, _zdd_v1_RevokeResponse__Output>
       RollbackRequest: MessageTypeDefinition<_zdd_v1_RollbackRequest, _zdd_v1_RollbackRequest__Output>
       Rollout: MessageTypeDefinition<_zdd_v1_Rollout, _zdd_v1_Rollout__Output>
+      RolloutSummary: MessageTypeDefinition<_zdd_v1_RolloutSummary, _zdd_v1_RolloutSummary__Output>
       ServiceInfo: MessageTypeDefinition<_zdd_v1_ServiceInfo, _zdd_v1_ServiceInfo__Output>
       StartRolloutRequest: MessageTypeDefinition<_zdd_v1_StartRolloutRequest, _zdd_v1_StartRolloutRequest__Output>
       Step: MessageTypeDefinition<_zdd_v1_Step, _zdd_v1_Step__Output>

@@ -7,6 +7,7 @@ export interface Event {
   'level'?: (string);
   'message'?: (string);
   'agent_id'?: (string);
+  'id'?: (number | string | Long);
 }
 
 export interface Event__Output {
@@ -14,4 +15,5 @@ export interface Event__Output {
   'level': (string);
   'message': (string);
   'agent_id': (string);
+  'id': (number);
 }

@@ -2,6 +2,7 @@
 
 import type { Step as _zdd_v1_Step, Step__Output as _zdd_v1_Step__Output } from '../../zdd/v1/Step';
 import type { Event as _zdd_v1_Event, Event__Output as _zdd_v1_Event__Output } from '../../zdd/v1/Event';
+import type { RolloutSummary as _zdd_v1_RolloutSummary, RolloutSummary__Output as _zdd_v1_RolloutSummary__Output } from '../../zdd/v1/RolloutSummary';
 import type { Long } from '@grpc/proto-loader';
 
 export interface Rollout {
@@ -27,6 +28,10 @@ export interface Rollout {
   'waiting'?: (string);
   'status'?: (string);
   'created_by'?: (string);
+  'summary'?: (_zdd_v1_RolloutSummary | null);
+  'next_step'?: (number);
+  'notable'?: (_zdd_v1_Step)[];
+  'delta'?: (boolean);
 }
 
 export interface Rollout__Output {
@@ -52,4 +57,8 @@ export interface Rollout__Output {
   'waiting': (string);
   'status': (string);
   'created_by': (string);
+  'summary': (_zdd_v1_RolloutSummary__Output | null);
+  'next_step': (number);
+  'notable': (_zdd_v1_Step__Output)[];
+  'delta': (boolean);
 }

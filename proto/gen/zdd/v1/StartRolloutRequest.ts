@@ -22,6 +22,8 @@ export interface StartRolloutRequest {
   'in_place'?: (boolean);
   'max_load'?: (number);
   'options'?: ({[key: string]: string});
+  'plan_first_batch'?: (number);
+  'plan_batches'?: (number);
 }
 
 export interface StartRolloutRequest__Output {
@@ -44,4 +46,6 @@ export interface StartRolloutRequest__Output {
   'in_place': (boolean);
   'max_load': (number);
   'options': ({[key: string]: string});
+  'plan_first_batch': (number);
+  'plan_batches': (number);
 }
