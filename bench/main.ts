@@ -8,8 +8,9 @@ import { stage } from './stage.js';
 import { security } from './security.js';
 import { reconnect } from './reconnect.js';
 import { hostLoss } from './host-loss.js';
+import { scale } from './scale.js';
 
-const program = new Command('zdd-bench').argument('<scenario>', 'zero-downtime | resume | stage | security | reconnect | host-loss');
+const program = new Command('zdd-bench').argument('<scenario>', 'zero-downtime | resume | stage | security | reconnect | host-loss | scale');
 program
   .addOption(new Option('--strategy <name>', 'rollout strategy').choices(['rolling', 'blue-green', 'canary']).default('rolling'))
   .addOption(new Option('--edge-mode <mode>', 'run only this edge mode').choices(['dynamic', 'reload']))
@@ -26,7 +27,8 @@ program
   .option('--random-kills <n>', 'resume: kills at random instants, besides every step boundary', (v) => Number(v), 10)
   .option('--compare-plaintext', 'zero-downtime: also run the dynamic edge over plaintext gRPC, before the TLS run, to measure what TLS costs')
   .option('--plaintext-after', 'with --compare-plaintext: the plaintext run after the TLS one (the machine drifts: run both orders)')
-  .option('--agents <n>', 'reconnect: agent sessions', (v) => Number(v), 1000);
+  .option('--agents <n>', 'reconnect: agent sessions', (v) => Number(v), 1000)
+  .option('--sizes <list>', 'scale: fleet sizes, smallest first', (v) => v.split(',').map(Number), [10, 1000, 10_000]);
 
 async function main() {
   program.parse();
@@ -54,6 +56,10 @@ async function main() {
     process.stdout.write(JSON.stringify(await reconnect({ agents: o.agents, log })) + '\n');
     return;
   }
+  if (scenario === 'scale') {
+    process.stdout.write(JSON.stringify(await scale({ sizes: o.sizes, log })) + '\n');
+    return;
+  }
   if (scenario === 'host-loss') {
     // retry off, then retry: connect without upstream keep-alive (every request a new
     // connection: a dead backend refuses it, and nothing was sent), then the headline: the
@@ -62,7 +68,7 @@ async function main() {
     for (const r of runs) process.stdout.write(JSON.stringify(await hostLoss({ ...r, rps: o.rps, connections: o.connections, log })) + '\n');
     return;
   }
-  if (scenario !== 'zero-downtime') throw new Error(`unknown scenario "${scenario}" (available: zero-downtime, resume, stage, security, reconnect, host-loss)`);
+  if (scenario !== 'zero-downtime') throw new Error(`unknown scenario "${scenario}" (available: zero-downtime, resume, stage, security, reconnect, host-loss, scale)`);
   // With no mode named, all three run in one go, the headline (dynamic) last.
   // blue-green and canary run on zdd's edge only: a naive stop/start has no such strategy
   const modes: ('dynamic' | 'reload' | 'naive' | 'dynamic-plaintext')[] = o.naive ? ['naive'] : o.edgeMode ? [o.edgeMode] : o.strategy !== 'rolling' ? ['reload', 'dynamic'] : ['naive', 'reload', 'dynamic'];

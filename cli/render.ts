@@ -125,6 +125,11 @@ export function rolloutView(r: Rollout__Output, eventLines = 6): string {
   if (r.waiting === 'keep-old window') lines.push(`  waiting  ${r.from_version} is kept warm: zddctl rollback ${r.service} switches back`);
   if (r.forced_kills) lines.push(`  forced kills: ${r.forced_kills}`);
   if (r.failed_hosts) lines.push(`  failed hosts: ${r.failed_hosts}`);
+  return withEvents(lines, r, eventLines);
+}
+
+/** The view's end: the latest events, then the error. */
+function withEvents(lines: string[], r: Rollout__Output, eventLines: number): string {
   const ev = r.events.slice(-eventLines);
   if (ev.length) {
     lines.push('  events:');
@@ -156,13 +161,7 @@ function summaryView(r: Rollout__Output, eventLines: number): string {
   if (r.analysis_json) lines.push(`  analysis ${(JSON.parse(r.analysis_json) as { detail: string }).detail}`);
   if (r.waiting === 'promote') lines.push(`  waiting  for zddctl promote ${r.id} (or zddctl abort ${r.id})`);
   if (r.forced_kills) lines.push(`  forced kills: ${r.forced_kills}`);
-  const ev = r.events.slice(-eventLines);
-  if (ev.length) {
-    lines.push('  events:');
-    for (const e of ev) lines.push(`    ${eventLine(e)}`);
-  }
-  if (r.error) lines.push(`  error: ${r.error}`);
-  return lines.join('\n');
+  return withEvents(lines, r, eventLines);
 }
 
 export function eventLine(e: { at_ms: number; level: string; message: string; agent_id: string }): string {

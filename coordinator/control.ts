@@ -69,6 +69,8 @@ const DEFAULT_AGENTS = 1000;
 const MAX_AGENTS = 5000;
 /** a traffic document with more backends than this is shown as a summary (the versions' shares) */
 const TRAFFIC_BACKENDS_SHOWN = 200;
+/** a plan page shows up to 200 batches, each with its document: whole only while this small */
+const PLAN_BACKENDS_SHOWN = 50;
 
 const stepMessage = (s: StepView) => ({
   seq: s.seq,
@@ -96,8 +98,8 @@ function paramsView(paramsJson: string): string {
 }
 
 /** A traffic document as replies carry it: whole while small, else its routes and the versions' shares. */
-export function trafficView(doc: TrafficDoc | undefined): unknown {
-  if (!doc || doc.backends.length <= TRAFFIC_BACKENDS_SHOWN) return doc ?? null;
+export function trafficView(doc: TrafficDoc | undefined, shown = TRAFFIC_BACKENDS_SHOWN): unknown {
+  if (!doc || doc.backends.length <= shown) return doc ?? null;
   const { backends, ...rest } = doc;
   return { ...rest, backendCount: backends.length, shares: versionShares(doc) };
 }
@@ -134,7 +136,7 @@ function planPage(plan: Plan, live: TrafficDoc | undefined, firstBatch: number, 
     traffic: phases
       .map((s, i) => ({ batch: s.batch, doc: docs[i] }))
       .filter((t) => t.doc && inPage(t.batch))
-      .map((t) => ({ batch: t.batch, ...(trafficView(t.doc) as object) })),
+      .map((t) => ({ batch: t.batch, ...(trafficView(t.doc, PLAN_BACKENDS_SHOWN) as object) })),
   };
 }
 
@@ -533,7 +535,8 @@ export class Control {
           const truth = (await this.hub
             .call(a, 'inspect', {}, `${this.store.instanceId()}:${r.id}/inspect/${a}/${this.clock.now()}`, { timeoutMs: 5_000 })
             .catch(() => undefined)) as { instances: { service: string; slot: string; version: string; state: string }[]; liveGenerations: Record<string, number> } | undefined;
-          if (!truth) return;
+          // an answer without what inspect reports (an agent of another make) is no answer
+          if (!Array.isArray(truth?.instances) || typeof truth.liveGenerations !== 'object' || !truth.liveGenerations) return;
           const inst = truth.instances.filter((i) => i.service === r.service).map((i) => `${i.slot}=${i.version}(${i.state})`);
           const gen = truth.liveGenerations[r.service];
           seen.push(`${a}: ${inst.join(' ') || 'no instance'}${gen !== undefined ? `, live generation ${gen}` : ''}`);

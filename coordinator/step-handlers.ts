@@ -14,6 +14,14 @@ import type { StepRow } from './store.js';
 
 export type PhaseHandler<K extends StepKind> = (x: PhaseContext, st: RunState, group: StepOf<K>[], all: StepRow[]) => Promise<void>;
 
+/**
+ * A phase of more hosts than this reports what went well in one event (with the slowest hosts),
+ * not one per host; what went wrong is still an event per host.
+ */
+const MANY = 20;
+const slowest = (xs: { agentId: string; ms: number }[]) =>
+  `; slowest ${[...xs].sort((a, b) => b.ms - a.ms).slice(0, 3).map((h) => `${h.agentId} ${h.ms}ms`).join(', ')}`;
+
 /** The last lines of a command's output, for an event line. */
 const tail = (output: string) => (output ? `: ${output.trim().split('\n').slice(-5).join(' | ').slice(-400)}` : '');
 
@@ -82,12 +90,14 @@ const start: PhaseHandler<'start'> = async (x, st, group, all) => {
       ),
     ),
   );
+  const healthy: { agentId: string; ms: number }[] = [];
   rs.forEach((r, i) => {
     const s = group[i];
     if (r.ok) {
       st.started.set(s.agentId, { slot: r.value.slot, port: r.value.port });
       st.failed.delete(s.agentId);
-      x.event(st.rolloutId, 'info', `${r.value.version} healthy in slot ${r.value.slot} after ${r.value.healthyAfterMs}ms`, s.agentId);
+      healthy.push({ agentId: s.agentId, ms: r.value.healthyAfterMs });
+      if (group.length <= MANY) x.event(st.rolloutId, 'info', `${r.value.version} healthy in slot ${r.value.slot} after ${r.value.healthyAfterMs}ms`, s.agentId);
     } else if (r.error instanceof ZddError && r.error.code === 'HOST_GONE') {
       x.event(st.rolloutId, 'warn', `left out of this rollout: ${errorMessage(r.error)}`, s.agentId);
     } else {
@@ -95,6 +105,9 @@ const start: PhaseHandler<'start'> = async (x, st, group, all) => {
       x.event(st.rolloutId, 'error', `${s.args.version} did not start: ${errorMessage(r.error)}`, s.agentId);
     }
   });
+  if (group.length > MANY && healthy.length) {
+    x.event(st.rolloutId, 'info', `batch ${batch}: ${group[0].args.version} healthy on ${healthy.length} of ${group.length} hosts${slowest(healthy)}`);
+  }
   await x.checkFailures(st, group, all);
   for (const s of st.byBatch?.get(batch) ?? all.filter((s) => s.batch === batch)) {
     if (s.state === 'pending' && s.kind === 'stop' && st.failed.has(s.agentId)) x.skip(st, s, 'new instance did not start');
@@ -180,6 +193,7 @@ const drain: PhaseHandler<'drain'> = async (x, st, group) => {
 
 const stop: PhaseHandler<'stop'> = async (x, st, group) => {
   const spec = compileSpec(st.spec);
+  const stopped: { agentId: string; ms: number }[] = [];
   await settleAll(
     group.map(async (s) => {
       // decided from the journal's start results, not from the skip written after them: an
@@ -192,9 +206,13 @@ const stop: PhaseHandler<'stop'> = async (x, st, group) => {
         st.forcedKills++;
         x.journal(() => x.store.updateRollout(st.rolloutId, { forcedKills: st.forcedKills }));
         x.event(st.rolloutId, 'warn', `old instance ignored ${spec.stop.signal} for ${spec.stop.drainTimeoutMs}ms: forced kill`, s.agentId);
-      } else if (!r.value.alreadyStopped) x.event(st.rolloutId, 'info', `instance in slot ${s.args.slot} stopped after ${r.value.stoppedAfterMs}ms`, s.agentId);
+      } else if (!r.value.alreadyStopped) {
+        stopped.push({ agentId: s.agentId, ms: r.value.stoppedAfterMs });
+        if (group.length <= MANY) x.event(st.rolloutId, 'info', `instance in slot ${s.args.slot} stopped after ${r.value.stoppedAfterMs}ms`, s.agentId);
+      }
     }),
   );
+  if (group.length > MANY && stopped.length) x.event(st.rolloutId, 'info', `batch ${group[0].batch}: old instances stopped on ${stopped.length} of ${group.length} hosts${slowest(stopped)}`);
 };
 
 const pause: PhaseHandler<'pause'> = async (x, st, [s]) => {

@@ -609,9 +609,15 @@ export class SqliteStore implements Store {
 
   /** A step enters the journal only if it can be read back: every one is checked before any is written. */
   private insertSteps(rolloutId: string, steps: NewStep[]): void {
+    // hosts of a batch share their arguments: each distinct text is checked once
+    const checked = new Set<string>();
     const rows = steps.map((s) => {
       const argsJson = JSON.stringify(s.args);
-      parseStepArgs(s.kind, argsJson);
+      const key = `${s.kind}\u0000${argsJson}`;
+      if (!checked.has(key)) {
+        parseStepArgs(s.kind, argsJson);
+        checked.add(key);
+      }
       return { s, argsJson };
     });
     const ins = this.stmt(
@@ -724,21 +730,7 @@ export class SqliteStore implements Store {
       if (!v) parsed.set(key, (v = parseStepArgs(kind, json)));
       return v;
     };
-    return (rows as any[]).map((r) => ({
-      rolloutId: r.rollout_id,
-      seq: r.seq,
-      batch: r.batch,
-      phase: r.phase,
-      agentId: r.agent_id,
-      ...argsOf(r.kind, r.args_json),
-      state: r.state,
-      attempt: r.attempt,
-      detail: r.detail,
-      error: r.error,
-      resultJson: r.result_json,
-      startedMs: r.started_ms,
-      endedMs: r.ended_ms,
-    }));
+    return (rows as any[]).map((r) => ({ ...this.stepView(r), ...argsOf(r.kind, r.args_json) }) as StepRow);
   }
 
   lastSeq(rolloutId: string): number {

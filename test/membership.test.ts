@@ -70,7 +70,10 @@ test('a host killed during a rolling rollout is left out: the rollout completes 
   const fleet = await fleetFor(t, { coordinatorArgs: HOST_GRACE });
   fleet.writeRelease('v1');
   fleet.writeRelease('v2');
-  await deploy(t, fleet, 'v1', retryConnect(fleet));
+  // each new instance takes about two seconds to pass its health gate: the kill lands inside host
+  // 3's start even when a busy machine makes the test's polls slow
+  const spec = retryConnect(fleet);
+  await deploy(t, fleet, 'v1', { ...spec, health: { ...(spec.health as object), interval: '400ms', healthyThreshold: 5 } });
   const gen = load(fleet, 300, 8);
   const c = fleet.client();
   try {

@@ -59,6 +59,8 @@ export class SimAgent {
   readonly executed: string[] = [];
   /** commands refused by the agent's schemas */
   readonly invalid: string[] = [];
+  /** an edge's live traffic generation per service */
+  private readonly generations: Record<string, number> = {};
 
   constructor(
     addr: string,
@@ -150,6 +152,7 @@ export class SimAgent {
       case 'configure_edge':
         return ok({ mode: 'dynamic', changed: false, reloadMs: 0 });
       case 'apply_traffic':
+        this.generations[a.service] = a.generation;
         return ok({ mode: 'dynamic', generation: a.generation, switchMs: 0, noop: false });
       case 'await_idle':
         return ok({ idle: true, waitedMs: 0, inflight: 0 });
@@ -161,6 +164,8 @@ export class SimAgent {
         return ok({ passed: [], output: '' });
       case 'analyze':
         return ok({ counters: {}, window: {}, figures: {} });
+      case 'inspect':
+        return ok({ instances: this.list(), liveGenerations: this.generations });
       default:
         return ok({});
     }

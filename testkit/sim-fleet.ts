@@ -9,6 +9,17 @@ import type { Credentials } from '../cli/client.js';
 
 const CHILD = path.join(path.dirname(fileURLToPath(import.meta.url)), 'sim-fleet-child.js');
 
+/** A service for simulated hosts (labelled role=web) behind a simulated edge (role=edge): nothing runs it. */
+export const SIM_SPEC = {
+  name: 'app',
+  command: 'sim',
+  ports: { a: 8000, b: 8001 },
+  health: { path: '/healthz' },
+  stop: { drainTimeout: '5s' },
+  hosts: { selector: { role: 'web' } },
+  nginx: { listen: '127.0.0.1:18080' },
+};
+
 /** A group of simulated agents: ids PREFIX+first … PREFIX+(first+count-1). */
 export interface SimSpec {
   prefix: string;

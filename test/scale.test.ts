@@ -1,0 +1,99 @@
+// A fleet of 1,000 simulated agents (testkit/sim-fleet.ts: the real protocol over mutual TLS,
+// every command checked against the agent's own schemas and run once per command id) on a real
+// coordinator and SQLite file. The coordinator is SIGKILLed in the middle of a 100-host phase:
+// the rollout resumes, and every host swaps exactly once. The control API answers in pages.
+import test from 'ava';
+import { LocalFleet } from '../testkit/local-fleet.js';
+import { SIM_SPEC, SimFleet } from '../testkit/sim-fleet.js';
+import { parseJson } from './support/fleet.js';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const N = 1000;
+const SPEC = SIM_SPEC;
+
+test('1,000 hosts: the coordinator killed in the middle of a 100-host phase resumes, every host swaps exactly once, and no reply holds the whole rollout', async (t) => {
+  t.timeout(15 * 60_000);
+  const fleet = await LocalFleet.start({ agents: 0, logLevel: 'warn', coordinatorArgs: ['--heartbeat-ms', '5000', '--host-grace', '10m', '--resume-wait-ms', '60000'] });
+  const sims = new SimFleet(fleet.coordinatorAddr, fleet.credentials());
+  const c = fleet.client();
+  try {
+    await sims.add({ prefix: 'edge-', first: 0, count: 1, edge: true, labels: { role: 'edge' } });
+    await sims.add({ prefix: 'sim-', first: 1, count: N, labels: { role: 'web' } });
+    await sims.allWelcomed(600_000);
+    await c.call('ApplyService', { spec_json: JSON.stringify(SPEC) });
+    const settled = async (client: typeof c, id: string, timeoutMs: number) => {
+      for (const deadline = Date.now() + timeoutMs; Date.now() < deadline; await sleep(250)) {
+        const r = await client.call('GetRollout', { id, summary_only: true }).catch(() => undefined);
+        if (r && r.state !== 'running') return r;
+      }
+      throw new Error(`${id} still running after ${timeoutMs} ms`);
+    };
+    const first = await c.call('StartRollout', { service: 'app', version: 'v1', batch: '100%' });
+    t.is((await settled(c, first.id, 300_000)).state, 'succeeded');
+
+    // the 50th start of batch 2 (hosts 101-200): half the phase's commands are out when it dies
+    const plan = parseJson(await fleet.zddctl(['plan', 'app', '--version', 'v2', '--batch', '10%', '--json']));
+    t.is(plan.batchCount, 10);
+    t.true(plan.traffic.every((d: { backendCount?: number; backends?: unknown[] }) => !d.backends && d.backendCount === N), 'a plan of 1,000 hosts shows each batch as shares, not a document');
+    const starts2 = plan.steps.filter((s: { kind: string; batch: number }) => s.kind === 'start' && s.batch === 2);
+    t.is(starts2.length, 100);
+    const crashAt = starts2[49].seq;
+    c.close();
+    await fleet.stopCoordinator('SIGTERM');
+    await fleet.startCoordinator({ ZDD_CRASH_AT: `${crashAt}:before` });
+    await sims.allWelcomed(120_000);
+    const exited = fleet.coordinatorExited(300_000);
+    const r = await fleet.zddctl(['rollout', 'app', '--version', 'v2', '--batch', '10%', '--detach']);
+    t.is(r.code, 0, r.stderr);
+    await exited;
+    await fleet.startCoordinator();
+    const c2 = fleet.client();
+    try {
+      const end = await settled(c2, 'app-2', 600_000);
+      t.is(end.state, 'succeeded', end.error || end.pause_reason);
+      t.is(end.summary.hosts_started, N);
+      t.true(end.resumed_at_ms.length >= 1, 'the rollout was resumed after the kill');
+      // every host ran the new version's start once: re-sent commands were answered from the agents' records
+      const starts = await sims.starts('app-2');
+      const wrong = Object.entries(starts).filter(([id, n]) => id.startsWith('sim-') && n !== 1);
+      t.deepEqual(wrong, [], 'hosts that did not swap exactly once');
+      t.is(Object.keys(starts).filter((id) => id.startsWith('sim-')).length, N);
+      t.deepEqual(await sims.invalid(), [], "commands the agents' schemas refused");
+      // the traffic is all on v2, shown as shares at this size
+      const traffic = JSON.parse(end.traffic_json);
+      t.is(traffic.backendCount, N);
+      t.deepEqual(traffic.shares.map((x: { version: string }) => x.version), ['v2']);
+
+      // replies are pages: the default status holds 1,000 of the rollout's steps and says where the next page starts
+      const full = await c2.call('GetRollout', { id: 'app-2' });
+      t.is(full.steps.length, 1000);
+      t.true(full.summary.steps > 2000, `${full.summary.steps} steps in all`);
+      t.true(full.next_step > 0);
+      let seen = full.steps.length;
+      for (let after = full.next_step; after; ) {
+        const p = await c2.call('GetRollout', { id: 'app-2', steps_after: after, max_steps: 5000 });
+        seen += p.steps.length;
+        after = p.next_step;
+      }
+      t.is(seen, full.summary.steps, 'paging through the steps finds each once');
+      t.true(Buffer.byteLength(JSON.stringify(full)) < 4 * 1024 * 1024);
+      const agents = await c2.call('ListAgents', {});
+      t.is(agents.agents.length, 1000);
+      t.is(agents.total, N + 1);
+      t.truthy(agents.next_page_token);
+      // the human views stay short
+      const status = await fleet.zddctl(['status', 'app-2']);
+      t.is(status.code, 0, status.stderr);
+      t.regex(status.stdout, /hosts +1000: 1000 on v2/);
+      t.true(status.stdout.split('\n').length < 60, status.stdout);
+      const list = await fleet.zddctl(['agents']);
+      t.regex(list.stdout, /1001 agents: 1001 connected/);
+    } finally {
+      c2.close();
+    }
+  } finally {
+    c.close();
+    await sims.stop();
+    await fleet.stop();
+  }
+});
