@@ -117,6 +117,8 @@ export interface ScaleSize {
   join_s: number;
   rss_mb: number;
   idle_cpu_pct: number;
+  first_release_ms: number;
+  control_call_max_ms_during_first_release: number;
   batch1_ms_early: number;
   batch1_ms_late: number;
   batch100_ms?: number;
@@ -124,6 +126,7 @@ export interface ScaleSize {
   replies: Record<string, number>;
   max_reply_bytes: number;
   reconnect_s: number;
+  reconnect_coordinator_cpu_s: number;
   invalid_commands: number;
 }
 
@@ -134,16 +137,32 @@ async function measureSize(n: number, log: (s: string) => void): Promise<ScaleSi
   try {
     const began = Date.now();
     await sims.add({ prefix: 'edge-', first: 0, count: 1, edge: true, labels: { role: 'edge' } });
-    await sims.add({ prefix: 'sim-', first: 1, count: n, labels: { role: 'web' } });
-    await sims.allWelcomed(300_000);
+    // 2,500 simulated agents to a process: each process is one core's worth of agents' TLS
+    await sims.add({ prefix: 'sim-', first: 1, count: n, labels: { role: 'web' } }, 2500);
+    await sims.allWelcomed(600_000);
     const joinS = (Date.now() - began) / 1000;
     log(`[${n}] ${n} agents joined over TLS and connected in ${joinS.toFixed(1)} s`);
     await c.call('ApplyService', { spec_json: JSON.stringify(SPEC) });
-    // every host onto v1 at once: the fleet as it is before the measured rollouts
-    const first = await c.call('StartRollout', { service: 'app', version: 'v1', batch: '100%' });
+    // every host onto v1 at once: the fleet as it is before the measured rollouts; a tiny control
+    // call every 20 ms beside it (the largest phase there is: every host at once)
+    const lat0: number[] = [];
+    let firstDone = false;
     const t0 = Date.now();
+    const first = await c.call('StartRollout', { service: 'app', version: 'v1', batch: '100%' });
+    const started = Date.now() - t0;
+    const pinger = (async () => {
+      while (!firstDone) {
+        const t = Date.now();
+        await c.call('WhoAmI', {});
+        lat0.push(Date.now() - t);
+        await sleep(20);
+      }
+    })();
     await waitState(c, first.id, ['succeeded'], 600_000);
-    log(`[${n}] first release on all ${n} hosts in one batch: ${Date.now() - t0} ms`);
+    firstDone = true;
+    await pinger;
+    const firstMs = Date.now() - t0;
+    log(`[${n}] first release on all ${n} hosts in one batch: ${firstMs} ms (StartRollout answered in ${started} ms); control call beside it: p99 ${pct(lat0, 99)} ms, max ${Math.max(...lat0)} ms over ${lat0.length} calls`);
     // idle: every agent connected, heartbeats every 5 s
     await sleep(5000);
     const pid = fleet.coordinatorPid!;
@@ -184,11 +203,15 @@ async function measureSize(n: number, log: (s: string) => void): Promise<ScaleSi
     await fleet.stopCoordinator('SIGKILL');
     for (const deadline = Date.now() + 60_000; (await sims.welcomed()) > 0 && Date.now() < deadline; ) await sleep(50);
     const restartAt = Date.now();
-    const started = fleet.startCoordinator();
-    await sims.allWelcomed(120_000);
+    const sessions0 = await sims.sessions();
+    const coming = fleet.startCoordinator();
+    await sims.allWelcomed(300_000);
     const reconnectS = (Date.now() - restartAt) / 1000;
-    await started;
-    log(`[${n}] coordinator SIGKILLed and started: all ${n + 1} agents back after ${reconnectS.toFixed(1)} s`);
+    // what the storm cost the coordinator, apart from the simulator's own share of the machine
+    const stormCpuS = cpuMs(fleet.coordinatorPid!) / 1000;
+    const attempts = (await sims.sessions()) - sessions0;
+    await coming;
+    log(`[${n}] coordinator SIGKILLed and started: all ${n + 1} agents back after ${reconnectS.toFixed(1)} s (${attempts} session attempts; the new coordinator used ${stormCpuS.toFixed(1)} s of CPU)`);
     const invalid = await sims.invalid();
     if (invalid.length) log(`[${n}] commands the agents' schemas refused: ${invalid.slice(0, 5).join(' | ')}`);
     return {
@@ -196,12 +219,15 @@ async function measureSize(n: number, log: (s: string) => void): Promise<ScaleSi
       join_s: joinS,
       rss_mb: rss,
       idle_cpu_pct: Math.round(idleCpu * 10) / 10,
+      first_release_ms: firstMs,
+      control_call_max_ms_during_first_release: Math.max(...lat0),
       batch1_ms_early: early,
       batch1_ms_late: late,
       ...(batch100 !== undefined ? { batch100_ms: batch100, control_call_p99_ms_during_rollout: p99 } : {}),
       replies,
       max_reply_bytes: maxReply,
       reconnect_s: Math.round(reconnectS * 10) / 10,
+      reconnect_coordinator_cpu_s: Math.round(stormCpuS * 10) / 10,
       invalid_commands: invalid.length,
     };
   } finally {

@@ -337,6 +337,7 @@ withRolloutOptions(program.command('plan').argument('<service>').description('sh
     const lastShown = plan.firstBatch + plan.batches.length - 1;
     if (plan.batches.length < plan.batchCount) print(`  batches ${plan.firstBatch}–${lastShown} of ${plan.batchCount} below${lastShown < plan.batchCount ? ` (zddctl plan ${service} --from-batch ${lastShown + 1} shows the next)` : ''}`);
     const sharesOf = (d: any) => (d.shares ?? versionShares(d)) as { version: string; percent: number }[];
+    if (plan.batches.some((b: string[]) => b.length > plan.hostsShownPerBatch)) print(`  each batch below shows the steps of its first ${plan.hostsShownPerBatch} hosts; the others' are alike`);
     for (const note of plan.notes ?? []) print(`  note: ${note}`);
     const stages = plan.steps.filter((x: { kind: string }) => x.kind === 'stage');
     if (stages.length) print(`  first: stage ${stages[0].args.url} on ${stages.map((x: { agentId: string }) => x.agentId).join(', ')}`);

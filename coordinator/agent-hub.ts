@@ -189,7 +189,7 @@ export class AgentHub implements AgentPort {
     // thousand agents back after a coordinator restart write nothing (while connected, an agent
     // is seen now; its last-seen time is written when its session ends)
     if (!sameAgent(this.store.agent(id), row)) this.saveAgent(row);
-    call.write({ welcome: { coordinator_version: this.opts.coordinatorVersion, heartbeat_ms: this.opts.heartbeatMs } });
+    call.write({ welcome: { coordinator_version: this.opts.coordinatorVersion, heartbeat_ms: this.heartbeatMs() } });
     this.log.info({ agentId: id, edge: hello.edge?.mode || null, instances: hello.instances.length }, 'agent connected');
     for (const [cid, p] of this.pending) {
       if (p.agentId !== id) continue;
@@ -441,6 +441,15 @@ export class AgentHub implements AgentPort {
           this.opts.graceMs,
         );
     });
+  }
+
+  /**
+   * The heartbeat interval an agent is told at hello: the configured one, stretched so that the
+   * whole fleet sends at most about a thousand heartbeats a second (10,000 agents: every 10 s).
+   * A changed instance is reported at once anyway (the agent's early heartbeat).
+   */
+  heartbeatMs(): number {
+    return Math.max(this.opts.heartbeatMs, this.sessions.size);
   }
 
   connectedCount(): number {

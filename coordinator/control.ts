@@ -71,6 +71,8 @@ const MAX_AGENTS = 5000;
 const TRAFFIC_BACKENDS_SHOWN = 200;
 /** a plan page shows up to 200 batches, each with its document: whole only while this small */
 const PLAN_BACKENDS_SHOWN = 50;
+/** and the steps of at most this many hosts per batch */
+const PLAN_HOSTS_SHOWN = 100;
 
 const stepMessage = (s: StepView) => ({
   seq: s.seq,
@@ -117,7 +119,12 @@ function planPage(plan: Plan, live: TrafficDoc | undefined, firstBatch: number, 
   const phases = plan.steps.filter((s) => s.kind === 'traffic' && s.agentId === firstEdge);
   const upTo = phases.filter((s) => s.batch <= lastBatch).length;
   const docs = trafficPreviews(live, plan.service, plan.trafficOps, upTo);
-  const hosts = new Set(plan.batches.slice(firstBatch - 1, lastBatch).flat());
+  // a batch of thousands of hosts shows its first hosts' steps: the rest are alike
+  const hosts = new Set(plan.batches.slice(firstBatch - 1, lastBatch).flatMap((b) => b.slice(0, PLAN_HOSTS_SHOWN)));
+  const onHosts = new Set(plan.hosts.map((h) => h.agentId));
+  const shown = (s: PlannedStep) => inPage(s.batch) && (!onHosts.has(s.agentId) || hosts.has(s.agentId));
+  // a start or an edge's configuration carries the whole spec: the plan names it instead
+  const brief = (s: PlannedStep) => ('spec' in s.args ? { ...s, args: { ...s.args, spec: { name: plan.service } } } : s);
   return {
     service: plan.service,
     version: plan.version,
@@ -132,7 +139,8 @@ function planPage(plan: Plan, live: TrafficDoc | undefined, firstBatch: number, 
     firstBatch,
     batches: plan.batches.slice(firstBatch - 1, lastBatch),
     hosts: plan.hosts.filter((h) => hosts.has(h.agentId)),
-    steps: plan.steps.filter((s) => inPage(s.batch)),
+    hostsShownPerBatch: PLAN_HOSTS_SHOWN,
+    steps: plan.steps.filter(shown).map(brief),
     traffic: phases
       .map((s, i) => ({ batch: s.batch, doc: docs[i] }))
       .filter((t) => t.doc && inPage(t.batch))
@@ -176,6 +184,34 @@ export class Control {
     private readonly clock: Clock = executor.clock,
   ) {
     this.changes.setMaxListeners(0);
+    this.changes.on('change', (id: string) => this.summaries.delete(id));
+  }
+
+  /**
+   * a rollout's step summary, kept until something about the rollout changes and for at most
+   * 250 ms (a change is told before its commit): watches and polls of a large rollout read it often
+   */
+  private readonly summaries = new Map<string, { at: number; sum: ReturnType<Store['stepSummary']> }>();
+  /** a rollout's parameters as shown: they never change once it is planned */
+  private readonly params = new Map<string, string>();
+
+  private summaryOf(id: string) {
+    const hit = this.summaries.get(id);
+    if (hit && Date.now() - hit.at < 250) return hit.sum;
+    const sum = this.store.stepSummary(id);
+    if (this.summaries.size > 100) this.summaries.clear();
+    this.summaries.set(id, { at: Date.now(), sum });
+    return sum;
+  }
+
+  private paramsOf(r: RolloutRow): string {
+    let p = this.params.get(r.id);
+    if (p === undefined) {
+      p = paramsView(r.paramsJson);
+      if (this.params.size > 100) this.params.clear();
+      this.params.set(r.id, p);
+    }
+    return p;
   }
 
   private members(): Membership {
@@ -221,7 +257,7 @@ export class Control {
    */
   snapshot(r: RolloutRow, page: Partial<Pick<GetRolloutRequest__Output, 'steps_after' | 'max_steps' | 'events_after' | 'max_events' | 'summary_only'>> = {}): Rollout {
     const memPause = this.pausedInMemory.get(r.id);
-    const sum = this.store.stepSummary(r.id);
+    const sum = this.summaryOf(r.id);
     const maxSteps = Math.min(page.max_steps || DEFAULT_STEPS, MAX_STEPS);
     const maxEvents = Math.min(page.max_events || DEFAULT_EVENTS, MAX_EVENTS);
     const steps = page.summary_only ? [] : this.store.stepPage(r.id, page.steps_after ?? 0, maxSteps);
@@ -246,7 +282,7 @@ export class Control {
       batches: sum.batches,
       forced_kills: r.forcedKills,
       failed_hosts: r.failedHosts,
-      params_json: paramsView(r.paramsJson),
+      params_json: this.paramsOf(r),
       traffic_json: JSON.stringify(trafficView(this.store.traffic(r.service))),
       analysis_json: (() => {
         const a = this.store.lastResult(r.id, 'analyze');

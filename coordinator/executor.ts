@@ -6,11 +6,11 @@
 //
 // Crash safety: each step's transition is committed before its side effect starts and after it
 // ends, and a traffic document with its generation is committed before any edge is touched.
-// Journal writes are committed by phase, not by host: the transitions, progress and events queued
-// in one turn of the event loop go to the store in one transaction (group commit), and a step
-// sends its command only once its transition is committed, so a 100-host batch costs a handful
-// of disk syncs, not seven per host. The
-// run's state is rebuilt from those records, so run() on a rollout interrupted at any instant
+// Writes are committed by phase, not by host: the transitions, progress and events queued in one
+// turn of the event loop go to the store in one transaction (group commit), and a step sends its
+// command only once its transition is committed, so a 100-host batch costs a handful of disk
+// syncs, not seven per host. The run's state is rebuilt from those records, so run() on a
+// rollout interrupted at any instant
 // continues it: a step found `running` is sent again with the same command id (the agent answers
 // from its record, attaches to the work, or does it if it never arrived), pending steps run as
 // usual, and failures recorded before the interruption are handled again, idempotently.
@@ -179,6 +179,18 @@ export class Executor implements PhaseContext {
       throw failure;
     }
     for (const w of waiters) w.resolve();
+  }
+
+  private paced = 0;
+  private gate: Promise<void> = Promise.resolve();
+  /**
+   * Steps leave 200 at a time, with a turn of the event loop between: a phase of ten thousand
+   * hosts never holds the loop (control calls, heartbeats) for the time it takes to send them all.
+   */
+  private pace(): Promise<void> {
+    if (++this.paced % 200) return this.gate;
+    this.gate = this.gate.then(() => new Promise<void>((r) => setImmediate(r)));
+    return this.gate;
   }
 
   /** Resolves once every journal write queued so far is committed; JournalUnavailable when the store refused it. */
@@ -416,6 +428,7 @@ export class Executor implements PhaseContext {
     // the transition (and a traffic phase's document) is on disk before the command leaves:
     // every step of the phase queued in this turn shares one commit
     await this.committed();
+    await this.pace();
     this.boundary(st, s, 'before');
     if (st.resumeBegan !== undefined) {
       const ms = this.clock.now() - st.resumeBegan;

@@ -87,8 +87,21 @@ export class Membership {
     };
   }
 
-  private states(now = Date.now()): Map<string, HostState> {
-    return new Map(this.store.listAgents().map((a) => [a.id, this.state(a, now)]));
+  /**
+   * The states worth a look: hosts not connected, cordoned, draining or drained, or with backends
+   * parked. A connected host in the pool is none of these, and has no entry: a look over ten
+   * thousand hosts builds a handful of states, not ten thousand.
+   */
+  private states(now = Date.now(), parked: ReadonlySet<string> = new Set(this.store.parked().map((p) => p.agentId))): Map<string, HostState> {
+    const ids = new Set<string>([...parked, ...this.store.membershipIds()]);
+    // every known agent connected (the usual case) needs no pass over the fleet
+    if (this.hub.connectedCount() < this.store.agentCount()) for (const a of this.store.listAgents()) if (!this.hub.session(a.id)) ids.add(a.id);
+    const out = new Map<string, HostState>();
+    for (const id of ids) {
+      const a = this.store.agent(id);
+      if (a) out.set(id, this.state(a, now));
+    }
+    return out;
   }
 
   /** hosts a rollout leaves out, with why: recomputed at every look and membership change */
@@ -198,19 +211,16 @@ export class Membership {
     this.ticking = true;
     try {
       const now = Date.now();
-      const agents = new Map(this.store.listAgents().map((a) => [a.id, a]));
-      const states = new Map([...agents].map(([id, a]) => [id, this.state(a, now)]));
+      const parked = this.store.parked();
+      const states = this.states(now, new Set(parked.map((p) => p.agentId)));
       this.refreshOut(states);
       for (const [id, st] of states) {
-        if (st.out) {
-          const n = this.hub.abandon(id, `host ${id} has been gone for ${formatMs(now - st.goneSinceMs)} (host grace ${formatMs(this.opts.hostGraceMs)}): it left the pool`);
-          if (n) this.log.warn({ agentId: id, commands: n }, 'commands to a gone host ended');
-        } else {
-          // back: a later absence is told again
-          for (const k of this.held) if (k.endsWith(`/${id}`)) this.held.delete(k);
-        }
+        if (!st.out) continue;
+        const n = this.hub.abandon(id, `host ${id} has been gone for ${formatMs(now - st.goneSinceMs)} (host grace ${formatMs(this.opts.hostGraceMs)}): it left the pool`);
+        if (n) this.log.warn({ agentId: id, commands: n }, 'commands to a gone host ended');
       }
-      const parked = this.store.parked();
+      // back: a later absence is told again
+      for (const k of this.held) if (!states.get(k.slice(k.indexOf('/') + 1))?.out) this.held.delete(k);
       for (const svc of this.store.listServices()) {
         if (this.busy.has(svc.name)) continue;
         this.busy.add(svc.name);
@@ -220,8 +230,8 @@ export class Membership {
             const doc = this.store.traffic(svc.name);
             if (!doc) return;
             if (this.pushState.has(svc.name)) await this.push(svc.name, spec, doc);
-            await this.takeOutGone(svc.name, spec, doc, agents, states);
-            if (!this.rolloutActive(svc.name)) await this.putBack(svc.name, spec, svc.liveVersion, parked.filter((p) => p.service === svc.name), agents, states);
+            await this.takeOutGone(svc.name, spec, doc, states);
+            if (!this.rolloutActive(svc.name)) await this.putBack(svc.name, spec, svc.liveVersion, parked.filter((p) => p.service === svc.name), states);
           })
           .catch((err) => this.log.error({ service: svc.name, err: errorMessage(err) }, 'membership change failed'))
           .finally(() => this.busy.delete(svc.name));
@@ -247,7 +257,8 @@ export class Membership {
     return Math.max(0, hosts.size - keep);
   }
 
-  private async takeOutGone(service: string, spec: ServiceSpec, doc: TrafficDoc, agents: Map<string, AgentRow>, states: Map<string, ReturnType<Membership['state']>>) {
+  private async takeOutGone(service: string, spec: ServiceSpec, doc: TrafficDoc, states: Map<string, ReturnType<Membership['state']>>) {
+    if (![...states.values()].some((s) => s.out)) return;
     const gone = [...new Set(doc.backends.filter((b) => b.agentId && states.get(b.agentId)?.out).map((b) => b.agentId!))];
     if (!gone.length) return;
     // hosts that serve this service's edges stay: without them the change could not be pushed
@@ -282,10 +293,10 @@ export class Membership {
     }
   }
 
-  private async putBack(service: string, spec: ServiceSpec, liveVersion: string, parked: ParkedRow[], agents: Map<string, AgentRow>, states: Map<string, ReturnType<Membership['state']>>) {
+  private async putBack(service: string, spec: ServiceSpec, liveVersion: string, parked: ParkedRow[], states: Map<string, ReturnType<Membership['state']>>) {
     for (const p of parked) {
       const st = states.get(p.agentId);
-      const a = agents.get(p.agentId);
+      const a = this.store.agent(p.agentId);
       if (!st || !a || !st.connected || st.cordoned || st.drain) continue;
       const b = JSON.parse(p.backendJson) as Backend;
       const doc = this.store.traffic(service);

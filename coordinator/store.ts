@@ -184,6 +184,9 @@ export interface Store {
   upsertAgent(a: AgentRow): void;
   listAgents(): AgentRow[];
   agent(id: string): AgentRow | undefined;
+  agentCount(): number;
+  /** Agents an operator cordoned or drained. */
+  membershipIds(): string[];
   /** An operator's membership change (cordon, drain state). */
   setMembership(id: string, m: { cordonedMs?: number; drain?: string }): void;
   /** Forgets an agent and what was parked of it. */
@@ -287,6 +290,9 @@ export function usableToken(t: JoinTokenRow | undefined, secretSha256: string, n
   if (t.expiresMs <= nowMs) throw refuse(`it expired at ${new Date(t.expiresMs).toISOString()}`);
   return t;
 }
+
+/** A start step's arguments journalled without the spec, with it put back. */
+const withSpec = (argsJson: string, spec: unknown) => JSON.stringify({ ...(JSON.parse(argsJson) as object), spec });
 
 /** "zdd\x01": marks the file as zdd's, so the coordinator never writes into someone else's database. */
 const APPLICATION_ID = 0x7a646401;
@@ -468,6 +474,14 @@ export class SqliteStore implements Store {
     return this.agentRows().get(id);
   }
 
+  agentCount(): number {
+    return this.agentRows().size;
+  }
+
+  membershipIds(): string[] {
+    return (this.stmt("SELECT id FROM agents WHERE cordoned_ms > 0 OR drain != ''").all() as { id: string }[]).map((r) => r.id);
+  }
+
   upsertAgent(a: AgentRow): void {
     this.stmt(
         `INSERT INTO agents (id, hostname, labels_json, advertise, port_offset, edge_mode, agent_version, last_seen_ms)
@@ -608,14 +622,35 @@ export class SqliteStore implements Store {
   }
 
   /** A step enters the journal only if it can be read back: every one is checked before any is written. */
+  /**
+   * The spec a rollout runs with (its parameters hold it), as JSON: a start step whose spec is this
+   * one is journalled without it, and given it back when read. Ten thousand start steps do not
+   * each carry a copy of the spec.
+   */
+  private rolloutSpec(rolloutId: string): { json: string; value: unknown } | undefined {
+    const r = this.stmt('SELECT params_json FROM rollouts WHERE id = ?').get(rolloutId) as { params_json: string } | undefined;
+    const spec = r ? (JSON.parse(r.params_json) as { spec?: unknown }).spec : undefined;
+    return spec === undefined ? undefined : { json: JSON.stringify(spec), value: spec };
+  }
+
   private insertSteps(rolloutId: string, steps: NewStep[]): void {
+    const shared = this.rolloutSpec(rolloutId);
+    // the planner hands every start step the same spec object: compared once
+    const sameAsShared = new Map<unknown, boolean>();
+    const argsText = (s: NewStep): string => {
+      if (s.kind !== 'start' || !shared) return JSON.stringify(s.args);
+      const { spec, ...rest } = s.args as { spec: unknown };
+      let same = sameAsShared.get(spec);
+      if (same === undefined) sameAsShared.set(spec, (same = JSON.stringify(spec) === shared.json));
+      return JSON.stringify(same ? rest : s.args);
+    };
     // hosts of a batch share their arguments: each distinct text is checked once
     const checked = new Set<string>();
     const rows = steps.map((s) => {
-      const argsJson = JSON.stringify(s.args);
+      const argsJson = argsText(s);
       const key = `${s.kind}\u0000${argsJson}`;
       if (!checked.has(key)) {
-        parseStepArgs(s.kind, argsJson);
+        parseStepArgs(s.kind, s.kind === 'start' && shared && !argsJson.includes('"spec"') ? withSpec(argsJson, shared.value) : argsJson);
         checked.add(key);
       }
       return { s, argsJson };
@@ -721,16 +756,25 @@ export class SqliteStore implements Store {
   }
 
   private stepRows(rows: unknown[]): StepRow[] {
-    // the hosts of a batch carry the same arguments (a start step holds the whole spec): each
-    // distinct text is checked against the step contract once per read, not once per host
+    // the hosts of a batch carry the same arguments: each distinct text is checked against the
+    // step contract once per read, not once per host; a start step journalled without its spec
+    // gets the rollout's back
     const parsed = new Map<string, ReturnType<typeof parseStepArgs>>();
-    const argsOf = (kind: string, json: string) => {
+    const specs = new Map<string, unknown>();
+    const argsOf = (rolloutId: string, kind: string, json: string) => {
       const key = `${kind}\u0000${json}`;
       let v = parsed.get(key);
-      if (!v) parsed.set(key, (v = parseStepArgs(kind, json)));
+      if (!v) {
+        if (kind === 'start' && !json.includes('"spec"')) {
+          if (!specs.has(rolloutId)) specs.set(rolloutId, this.rolloutSpec(rolloutId)?.value);
+          const spec = specs.get(rolloutId);
+          if (spec !== undefined) json = withSpec(json, spec);
+        }
+        parsed.set(key, (v = parseStepArgs(kind, json)));
+      }
       return v;
     };
-    return (rows as any[]).map((r) => ({ ...this.stepView(r), ...argsOf(r.kind, r.args_json) }) as StepRow);
+    return (rows as any[]).map((r) => ({ ...this.stepView(r), ...argsOf(r.rollout_id, r.kind, r.args_json) }) as StepRow);
   }
 
   lastSeq(rolloutId: string): number {
@@ -925,10 +969,17 @@ export class SqliteStore implements Store {
     fingerprint: r.fingerprint, kind: r.kind, name: r.name, role: r.role, issuedMs: r.issued_ms, notAfterMs: r.not_after_ms, revokedMs: r.revoked_ms,
   });
 
-  // asked on every message of every agent session
+  /** certificates on record by fingerprint, as read: asked on every message of every agent session; a revocation forgets them */
+  private readonly certCache = new Map<string, CertificateRow>();
+
   certificate(fingerprint: string): CertificateRow | undefined {
+    const hit = this.certCache.get(fingerprint);
+    if (hit) return hit;
     const r = this.stmt('SELECT * FROM certificates WHERE fingerprint = ?').get(fingerprint);
-    return r ? this.certRow(r) : undefined;
+    if (!r) return undefined;
+    const row = Object.freeze(this.certRow(r));
+    if (!this.db.inTransaction) this.certCache.set(fingerprint, row);
+    return row;
   }
 
   latestCertificate(kind: PrincipalKind, name: string): CertificateRow | undefined {
@@ -937,6 +988,7 @@ export class SqliteStore implements Store {
   }
 
   revokePrincipal(kind: PrincipalKind, name: string, nowMs: number): number {
+    this.certCache.clear();
     return this.stmt('UPDATE certificates SET revoked_ms = ? WHERE kind = ? AND name = ? AND revoked_ms = 0').run(nowMs, kind, name).changes;
   }
 

@@ -147,13 +147,19 @@ const backendKey = (b: Backend) => `${b.addr} ${b.track} ${b.weight} ${b.agentId
 
 /** The difference that turns `next` back into `prev`. */
 export function replacedBy(prev: TrafficDoc | undefined, next: TrafficDoc): Replaced {
-  const before = new Set((prev?.backends ?? []).map(backendKey));
-  const after = new Set(next.backends.map(backendKey));
+  // applyOps keeps the backends it does not touch as they are: those are skipped by identity, and
+  // only the others compared by key (a one-host change to 10,000 backends keys a handful)
+  const same = new Set<Backend>(prev?.backends ?? []);
+  const kept = new Set<Backend>(next.backends.filter((b) => same.has(b)));
+  const before = (prev?.backends ?? []).filter((b) => !kept.has(b));
+  const after = next.backends.filter((b) => !kept.has(b));
+  const beforeKeys = new Set(before.map(backendKey));
+  const afterKeys = new Set(after.map(backendKey));
   return {
     generation: prev?.generation ?? 0,
     ...(prev ? {} : { none: true }),
-    removed: (prev?.backends ?? []).filter((b) => !after.has(backendKey(b))),
-    added: next.backends.filter((b) => !before.has(backendKey(b))).map(backendKey),
+    removed: before.filter((b) => !afterKeys.has(backendKey(b))),
+    added: after.filter((b) => !beforeKeys.has(backendKey(b))).map(backendKey),
     ...(prev?.primary ? { primary: prev.primary } : {}),
     ...(prev?.preview ? { preview: prev.preview } : {}),
     ...(prev?.split ? { split: prev.split } : {}),

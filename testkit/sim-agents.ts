@@ -70,7 +70,9 @@ export class SimAgent {
     private readonly o: SimOptions = {},
   ) {
     const { AgentGateway } = protos().agent.zdd.v1;
-    this.client = new AgentGateway(addr, creds, CLIENT_OPTIONS) as never;
+    // a pool of its own, as a real agent (one channel per process) has: thousands of channels in
+    // one process would otherwise search grpc-js's shared pool at every connection
+    this.client = new AgentGateway(addr, creds, { ...CLIENT_OPTIONS, 'grpc.use_local_subchannel_pool': 1 }) as never;
     for (const i of (o.instances ?? []) as SimInstance[]) this.instances.set(`${i.service}/${i.slot}`, i);
   }
 
