@@ -33,6 +33,8 @@ export interface AgentSession {
   renewing?: boolean;
   /** edges: "SERVICE ADDR SINCE_MS" per backend nginx has ejected, from the latest heartbeat */
   ejected: string[];
+  /** the heartbeat interval the agent was told at hello */
+  heartbeatMs: number;
 }
 
 interface Pending {
@@ -95,7 +97,26 @@ export class AgentHub implements AgentPort {
     private readonly opts: { heartbeatMs: number; graceMs: number; coordinatorVersion: string },
     /** absent over plaintext: then an agent is whoever its hello says */
     private readonly trust?: FleetTrust,
-  ) {}
+  ) {
+    this.silenceTimer = setInterval(() => this.endSilent(), 5000);
+    this.silenceTimer.unref();
+  }
+
+  private readonly silenceTimer: NodeJS.Timeout;
+
+  /**
+   * A session that has sent nothing for three heartbeats (and 5 s more) is over: its host or the
+   * network in between is gone. The heartbeats an agent sends anyway tell this, so the coordinator
+   * does not also ping every session (lib/grpc.ts: the server's keepalive is rare).
+   */
+  private endSilent(now = Date.now()) {
+    for (const [id, s] of this.sessions) {
+      if (now - s.lastSeen <= 3 * s.heartbeatMs + 5000) continue;
+      this.log.warn({ agentId: id, silentMs: now - s.lastSeen }, 'agent silent for three heartbeats; its session is over');
+      this.unregister(id, s.call);
+      s.call.emit('error', toServiceError(new ZddError('AGENT_UNAVAILABLE', `no heartbeat for ${now - s.lastSeen}ms`)));
+    }
+  }
 
   /** Ends a session with a status the agent sees (INVALID_ARGUMENT, UNAUTHENTICATED, ...). */
   private refuse(call: SessionCall, err: unknown, agentId?: string) {
@@ -169,7 +190,8 @@ export class AgentHub implements AgentPort {
       previous.call.end();
     }
     const now = Date.now();
-    this.sessions.set(id, { hello, facts: hello.facts, instances: hello.instances, call, connectedAt: now, lastSeen: now, principal, ejected: [] });
+    const heartbeatMs = this.heartbeatMs();
+    this.sessions.set(id, { hello, facts: hello.facts, instances: hello.instances, call, connectedAt: now, lastSeen: now, principal, ejected: [], heartbeatMs });
     this.endedAt.delete(id);
     this.abandoned.delete(id);
     if (previous) this.byAddress.get(previous.hello.advertise || '127.0.0.1')?.delete(id);
@@ -189,7 +211,7 @@ export class AgentHub implements AgentPort {
     // thousand agents back after a coordinator restart write nothing (while connected, an agent
     // is seen now; its last-seen time is written when its session ends)
     if (!sameAgent(this.store.agent(id), row)) this.saveAgent(row);
-    call.write({ welcome: { coordinator_version: this.opts.coordinatorVersion, heartbeat_ms: this.heartbeatMs() } });
+    call.write({ welcome: { coordinator_version: this.opts.coordinatorVersion, heartbeat_ms: heartbeatMs } });
     this.log.info({ agentId: id, edge: hello.edge?.mode || null, instances: hello.instances.length }, 'agent connected');
     for (const [cid, p] of this.pending) {
       if (p.agentId !== id) continue;
@@ -445,11 +467,11 @@ export class AgentHub implements AgentPort {
 
   /**
    * The heartbeat interval an agent is told at hello: the configured one, stretched so that the
-   * whole fleet sends at most about a thousand heartbeats a second (10,000 agents: every 10 s).
-   * A changed instance is reported at once anyway (the agent's early heartbeat).
+   * whole fleet sends at most about 500 heartbeats a second (10,000 agents: every 20 s). A
+   * changed instance is reported at once anyway (the agent's early heartbeat).
    */
   heartbeatMs(): number {
-    return Math.max(this.opts.heartbeatMs, this.sessions.size);
+    return Math.max(this.opts.heartbeatMs, 2 * this.sessions.size);
   }
 
   connectedCount(): number {
@@ -484,6 +506,7 @@ export class AgentHub implements AgentPort {
   }
 
   close(): void {
+    clearInterval(this.silenceTimer);
     this.writeLastSeen();
     for (const s of this.sessions.values()) s.call.end();
     for (const [cid] of this.pending) this.settle(cid, new ZddError('AGENT_UNAVAILABLE', 'coordinator shutting down'));

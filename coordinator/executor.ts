@@ -292,7 +292,9 @@ export class Executor implements PhaseContext {
       if (!steps.some((s) => s.state !== 'pending')) {
         this.event(rolloutId, 'info', `rollout of ${r.service} ${r.fromVersion || '(nothing)'} → ${r.version} started`);
       }
-      if ((await this.walk(st)) === 'paused') return;
+      // reading a large rollout takes a while: a turn of the event loop before going on
+      await new Promise<void>((r) => setImmediate(r));
+      if ((await this.walk(st, steps)) === 'paused') return;
       await this.committed();
       const end = this.store.getRollout(rolloutId)!;
       const state = end.outcome || 'succeeded';
@@ -334,11 +336,13 @@ export class Executor implements PhaseContext {
    * starts again. The steps are read once per walk and indexed by phase and batch: nothing here
    * reads the whole rollout again per phase.
    */
-  private async walk(st: RunState): Promise<'done' | 'paused'> {
+  private async walk(st: RunState, read?: StepRow[]): Promise<'done' | 'paused'> {
     const { rolloutId } = st;
     for (let again = true; again; ) {
       again = false;
-      const all = this.store.steps(rolloutId);
+      // the steps run() read to rebuild the state serve the first pass; a return's re-read the next
+      const all = read ?? this.store.steps(rolloutId);
+      read = undefined;
       const lastSeq = all.length ? all[all.length - 1].seq : 0;
       const appended = () => this.store.lastSeq(rolloutId) !== lastSeq;
       st.byPhase = new Map();

@@ -29,10 +29,15 @@ export function protos(): { agent: AgentProto; control: ControlProto } {
   return loaded;
 }
 
-/** Keepalive on both sides so a dead peer is noticed in seconds; reconnect backoff capped at 1 s. */
+/**
+ * Agents ping the coordinator (keepalive every 10 s) so that they notice a dead coordinator in
+ * seconds, and reconnect with a backoff capped at 1 s. The coordinator notices a dead agent by
+ * its silence (three heartbeats, coordinator/agent-hub.ts): its own pings are rare, so ten
+ * thousand sessions are not pinged every 10 s on top of their heartbeats.
+ */
 export const SERVER_OPTIONS: grpc.ChannelOptions = {
-  'grpc.keepalive_time_ms': 10_000,
-  'grpc.keepalive_timeout_ms': 5_000,
+  'grpc.keepalive_time_ms': 120_000,
+  'grpc.keepalive_timeout_ms': 20_000,
   'grpc.keepalive_permit_without_calls': 1,
   'grpc.http2.min_ping_interval_without_data_ms': 5_000,
   'grpc.max_receive_message_length': 16 * 1024 * 1024,
