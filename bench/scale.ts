@@ -14,6 +14,21 @@ import { protos, SERVER_OPTIONS } from '../lib/grpc.js';
 import type { Client } from '../cli/client.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** control connections the coordinator dropped during the run (its event loop held past the keepalive), each call tried again */
+let drops = 0;
+/** A control call, tried again (up to three times) when the connection dropped: the drop is counted. */
+async function call(c: Client, method: Parameters<Client['call']>[0], req: object): Promise<any> {
+  for (let i = 0; ; i++) {
+    try {
+      return await c.call(method, req as never);
+    } catch (err) {
+      if (i >= 3 || !/cannot reach the coordinator/.test(String((err as Error).message))) throw err;
+      drops++;
+      await sleep(1000);
+    }
+  }
+}
 const median = (xs: number[]) => (xs.length ? [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] : 0);
 const pct = (xs: number[], p: number) => (xs.length ? [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))] : 0);
 
@@ -43,7 +58,7 @@ async function allSteps(c: Client, id: string): Promise<StepLite[]> {
   const out: StepLite[] = [];
   let after = 0;
   for (;;) {
-    const r = await c.call('GetRollout', { id, steps_after: after, max_steps: 5000, max_events: 1 });
+    const r = await call(c, 'GetRollout', { id, steps_after: after, max_steps: 5000, max_events: 1 });
     out.push(...r.steps);
     if (!r.next_step) return out;
     after = r.next_step;
@@ -66,34 +81,34 @@ function batchCosts(steps: StepLite[]): Map<number, number> {
 async function waitState(c: Client, id: string, states: string[], timeoutMs: number) {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const r = await c.call('GetRollout', { id, summary_only: true });
+    const r = await call(c, 'GetRollout', { id, summary_only: true });
     if (states.includes(r.state)) return r;
     if (Date.now() > deadline) throw new Error(`rollout ${id} still ${r.state} after ${timeoutMs} ms`);
-    await sleep(200);
+    await sleep(500);
   }
 }
 
 /** Runs a rollout until `batches` batches have ended (or it ends), then pauses it and aborts it: what each batch cost. */
 async function someBatches(c: Client, version: string, batch: string, batches: number, during?: () => Promise<void>) {
-  const r = await c.call('StartRollout', { service: 'app', version, batch });
+  const r = await call(c, 'StartRollout', { service: 'app', version, batch });
   let stop = false;
   const side = during ? (async () => { while (!stop) await during(); })() : Promise.resolve();
   for (;;) {
-    const s = await c.call('GetRollout', { id: r.id, summary_only: true });
+    const s = await call(c, 'GetRollout', { id: r.id, summary_only: true });
     if (s.state !== 'running' || s.summary.batches_done >= batches) break;
-    await sleep(100);
+    await sleep(500);
   }
   stop = true;
   await side;
-  const cur = await c.call('GetRollout', { id: r.id, summary_only: true });
+  const cur = await call(c, 'GetRollout', { id: r.id, summary_only: true });
   if (cur.state === 'running') {
-    await c.call('PauseRollout', { id: r.id });
+    await call(c, 'PauseRollout', { id: r.id });
     await waitState(c, r.id, ['paused'], 120_000);
   }
   const steps = await allSteps(c, r.id);
-  const end = await c.call('GetRollout', { id: r.id, summary_only: true });
+  const end = await call(c, 'GetRollout', { id: r.id, summary_only: true });
   if (end.state === 'paused') {
-    await c.call('AbortRollout', { id: r.id, reason: 'bench' });
+    await call(c, 'AbortRollout', { id: r.id, reason: 'bench' });
     await waitState(c, r.id, ['aborted', 'failed', 'succeeded', 'rolled_back'], 600_000);
   }
   return { id: r.id, costs: batchCosts(steps) };
@@ -103,12 +118,12 @@ async function someBatches(c: Client, version: string, batch: string, batches: n
 async function replySizes(c: Client, rolloutId: string) {
   const sizes: Record<string, number> = {};
   const size = (v: unknown) => Buffer.byteLength(JSON.stringify(v));
-  sizes.status = size(await c.call('GetRollout', { id: rolloutId }));
-  sizes.status_max_page = size(await c.call('GetRollout', { id: rolloutId, max_steps: 5000, max_events: 2000 }));
-  sizes.history = size(await c.call('ListRollouts', { service: 'app', limit: 200 }));
-  sizes.agents = size(await c.call('ListAgents', { page_size: 5000 }));
-  sizes.plan_batch_1 = size(await c.call('Plan', { service: 'app', version: 'vplan', batch: '1', plan_batches: 200 }));
-  sizes.plan_10pct = size(await c.call('Plan', { service: 'app', version: 'vplan', batch: '10%', plan_batches: 200 }));
+  sizes.status = size(await call(c, 'GetRollout', { id: rolloutId }));
+  sizes.status_max_page = size(await call(c, 'GetRollout', { id: rolloutId, max_steps: 5000, max_events: 2000 }));
+  sizes.history = size(await call(c, 'ListRollouts', { service: 'app', limit: 200 }));
+  sizes.agents = size(await call(c, 'ListAgents', { page_size: 5000 }));
+  sizes.plan_batch_1 = size(await call(c, 'Plan', { service: 'app', version: 'vplan', batch: '1', plan_batches: 200 }));
+  sizes.plan_10pct = size(await call(c, 'Plan', { service: 'app', version: 'vplan', batch: '10%', plan_batches: 200 }));
   return sizes;
 }
 
@@ -142,18 +157,18 @@ async function measureSize(n: number, log: (s: string) => void): Promise<ScaleSi
     await sims.allWelcomed(600_000);
     const joinS = (Date.now() - began) / 1000;
     log(`[${n}] ${n} agents joined over TLS and connected in ${joinS.toFixed(1)} s`);
-    await c.call('ApplyService', { spec_json: JSON.stringify(SPEC) });
+    await call(c, 'ApplyService', { spec_json: JSON.stringify(SPEC) });
     // every host onto v1 at once: the fleet as it is before the measured rollouts; a tiny control
     // call every 20 ms beside it (the largest phase there is: every host at once)
     const lat0: number[] = [];
     let firstDone = false;
     const t0 = Date.now();
-    const first = await c.call('StartRollout', { service: 'app', version: 'v1', batch: '100%' });
+    const first = await call(c, 'StartRollout', { service: 'app', version: 'v1', batch: '100%' });
     const started = Date.now() - t0;
     const pinger = (async () => {
       while (!firstDone) {
         const t = Date.now();
-        await c.call('WhoAmI', {});
+        await call(c, 'WhoAmI', {});
         lat0.push(Date.now() - t);
         await sleep(20);
       }
@@ -186,7 +201,7 @@ async function measureSize(n: number, log: (s: string) => void): Promise<ScaleSi
       const lat: number[] = [];
       const ping = async () => {
         const t = Date.now();
-        await c.call('WhoAmI', {});
+        await call(c, 'WhoAmI', {});
         lat.push(Date.now() - t);
         await sleep(20);
       };
@@ -318,5 +333,6 @@ export async function scale(o: { sizes: number[]; log: (s: string) => void }) {
     max_reply_bytes: Math.max(...results.map((r) => r.max_reply_bytes)),
     reconnect_s: big.reconnect_s,
     control_call_p99_ms_during_rollout: big.control_call_p99_ms_during_rollout,
+    control_connections_dropped: drops,
   };
 }

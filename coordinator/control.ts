@@ -189,7 +189,7 @@ export class Control {
 
   /**
    * a rollout's step summary, kept until something about the rollout changes and for at most
-   * 250 ms (a change is told before its commit): watches and polls of a large rollout read it often
+   * a second (a change is told before its commit): watches and polls of a large rollout read it often
    */
   private readonly summaries = new Map<string, { at: number; sum: ReturnType<Store['stepSummary']> }>();
   /** a rollout's parameters as shown: they never change once it is planned */
@@ -197,7 +197,7 @@ export class Control {
 
   private summaryOf(id: string) {
     const hit = this.summaries.get(id);
-    if (hit && Date.now() - hit.at < 250) return hit.sum;
+    if (hit && Date.now() - hit.at < 1000) return hit.sum;
     const sum = this.store.stepSummary(id);
     if (this.summaries.size > 100) this.summaries.clear();
     this.summaries.set(id, { at: Date.now(), sum });
