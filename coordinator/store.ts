@@ -131,7 +131,8 @@ export type StepPatch = Partial<Omit<StepRecord, 'rolloutId' | 'seq' | 'batch' |
 
 /** A planned step as it enters the journal: pending, never tried. */
 export const pendingStep = <T extends Omit<NewStep, 'state' | 'attempt' | 'detail' | 'error' | 'resultJson' | 'startedMs' | 'endedMs'>>(s: T): NewStep =>
-  ({ ...s, state: 'pending', attempt: 0, detail: '', error: '', resultJson: '', startedMs: 0, endedMs: 0 }) as NewStep;
+  // field by field, not spread: a plan of 10,000 one-host batches has 40,000 of them
+  ({ seq: s.seq, batch: s.batch, phase: s.phase, agentId: s.agentId, kind: s.kind, args: s.args, state: 'pending', attempt: 0, detail: '', error: '', resultJson: '', startedMs: 0, endedMs: 0 }) as NewStep;
 
 export interface StepRecord {
   rolloutId: string;
@@ -774,7 +775,11 @@ export class SqliteStore implements Store {
       }
       return v;
     };
-    return (rows as any[]).map((r) => ({ ...this.stepView(r), ...argsOf(r.rollout_id, r.kind, r.args_json) }) as StepRow);
+    return (rows as any[]).map((r) => {
+      const v = this.stepView(r) as StepView & { args?: unknown };
+      v.args = argsOf(r.rollout_id, r.kind, r.args_json).args;
+      return v as StepRow;
+    });
   }
 
   lastSeq(rolloutId: string): number {
