@@ -181,12 +181,26 @@ async function measureSize(n: number, log: (s: string) => void): Promise<ScaleSi
     // idle: every agent connected, heartbeats every 5 s
     await sleep(5000);
     const pid = fleet.coordinatorPid!;
+    // (the coordinator is SIGKILLed and started again right after this: the rollouts below run on the new one)
     const cpu0 = cpuMs(pid);
     const w0 = Date.now();
     await sleep(10_000);
     const idleCpu = (100 * (cpuMs(pid) - cpu0)) / (Date.now() - w0);
     const rss = rssMb(pid);
     log(`[${n}] idle: ${idleCpu.toFixed(1)} % of a core, ${rss} MB RSS`);
+    // the coordinator SIGKILLed and started again: all agents back
+    await fleet.stopCoordinator('SIGKILL');
+    for (const deadline = Date.now() + 60_000; (await sims.welcomed()) > 0 && Date.now() < deadline; ) await sleep(50);
+    const restartAt = Date.now();
+    const sessions0 = await sims.sessions();
+    const coming = fleet.startCoordinator();
+    await sims.allWelcomed(300_000);
+    const reconnectS = (Date.now() - restartAt) / 1000;
+    // what the storm cost the coordinator, apart from the simulator's own share of the machine
+    const stormCpuS = cpuMs(fleet.coordinatorPid!) / 1000;
+    const attempts = (await sims.sessions()) - sessions0;
+    await coming;
+    log(`[${n}] coordinator SIGKILLed and started: all ${n + 1} agents back after ${reconnectS.toFixed(1)} s (${attempts} session attempts; the new coordinator used ${stormCpuS.toFixed(1)} s of CPU)`);
     // one host per batch: early batches, and (at up to 1,000 hosts) the whole rollout for the late ones
     const k = n <= 1000 ? n : 60;
     const one = await someBatches(c, 'v2', '1', k);
@@ -214,19 +228,6 @@ async function measureSize(n: number, log: (s: string) => void): Promise<ScaleSi
     const replies = await replySizes(c, one.id);
     const maxReply = Math.max(...Object.values(replies));
     log(`[${n}] replies (bytes of JSON): ${JSON.stringify(replies)}`);
-    // the coordinator SIGKILLed and started again: all agents back
-    await fleet.stopCoordinator('SIGKILL');
-    for (const deadline = Date.now() + 60_000; (await sims.welcomed()) > 0 && Date.now() < deadline; ) await sleep(50);
-    const restartAt = Date.now();
-    const sessions0 = await sims.sessions();
-    const coming = fleet.startCoordinator();
-    await sims.allWelcomed(300_000);
-    const reconnectS = (Date.now() - restartAt) / 1000;
-    // what the storm cost the coordinator, apart from the simulator's own share of the machine
-    const stormCpuS = cpuMs(fleet.coordinatorPid!) / 1000;
-    const attempts = (await sims.sessions()) - sessions0;
-    await coming;
-    log(`[${n}] coordinator SIGKILLed and started: all ${n + 1} agents back after ${reconnectS.toFixed(1)} s (${attempts} session attempts; the new coordinator used ${stormCpuS.toFixed(1)} s of CPU)`);
     const invalid = await sims.invalid();
     if (invalid.length) log(`[${n}] commands the agents' schemas refused: ${invalid.slice(0, 5).join(' | ')}`);
     return {
