@@ -197,16 +197,7 @@ export class AgentHub implements AgentPort {
     if (previous) this.byAddress.get(previous.hello.advertise || '127.0.0.1')?.delete(id);
     const addr = hello.advertise || '127.0.0.1';
     this.byAddress.set(addr, (this.byAddress.get(addr) ?? new Set()).add(id));
-    const row = {
-      id,
-      hostname: hello.facts?.hostname ?? '',
-      labels: hello.labels,
-      advertise: hello.advertise || '127.0.0.1',
-      portOffset: hello.port_offset,
-      edgeMode: hello.edge?.mode ?? '',
-      agentVersion: hello.agent_version,
-      lastSeenMs: now,
-    };
+    const row = this.rowOf(id, this.sessions.get(id)!);
     // a hello costs a disk sync only when it changes what the journal knows of the agent: ten
     // thousand agents back after a coordinator restart write nothing (while connected, an agent
     // is seen now; its last-seen time is written when its session ends)

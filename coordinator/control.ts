@@ -766,7 +766,7 @@ export class Control {
         return { name: req.name };
       }),
       ListEvents: unary('ListEvents', (req) => ({
-        events: this.store.fleetEvents(req.agent_id, Math.min(1000, req.limit || 100)).map((e: EventRow) => ({ at_ms: e.atMs, level: e.level, message: e.message, agent_id: e.agentId })),
+        events: this.store.fleetEvents(req.agent_id, Math.min(1000, req.limit || 100)).map(eventMessage),
       })),
       Plan: unary('Plan', (req) => ({ plan_json: JSON.stringify(planPage(this.plan(req).plan, this.store.traffic(req.service), req.plan_first_batch || 1, Math.min(req.plan_batches || 20, 200))) })),
       StartRollout: unary('StartRollout', (req: StartRolloutRequest__Output, who) => {

@@ -436,7 +436,7 @@ export class SqliteStore implements Store {
 
   /**
    * The agents and the traffic documents, as last written: read on every membership look and every
-   * traffic change, written only here, so kept in memory (frozen: callers share them).
+   * traffic change, written only here, so kept in memory (callers share them: agent rows are frozen).
    */
   private agentMap: Map<string, AgentRow> | undefined;
   private agentList: AgentRow[] | undefined;

@@ -10,6 +10,7 @@ import { CLIENT_OPTIONS, fleetClientCredentials, plaintextClientCredentials, pro
 import { createCsr } from '../lib/pki.js';
 import { CommandArgs, type CommandKind } from '../lib/commands.js';
 import { reconnectDelay } from '../lib/backoff.js';
+import { pooled } from '../coordinator/run-context.js';
 import type { Client } from '../cli/client.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -200,20 +201,8 @@ export async function joinSim(admin: Client, coordinatorAddr: string, caPem: str
   }
 }
 
-/** Runs fn over 0..n-1, `width` at a time. */
-export async function inParallel<T>(n: number, width: number, fn: (i: number) => Promise<T>): Promise<T[]> {
-  const out: T[] = new Array(n);
-  let next = 0;
-  await Promise.all(
-    [...Array(Math.min(width, n))].map(async () => {
-      while (next < n) {
-        const i = next++;
-        out[i] = await fn(i);
-      }
-    }),
-  );
-  return out;
-}
+/** Runs fn over 0..n-1, `width` at a time (the executor's pool). */
+export const inParallel = <T>(n: number, width: number, fn: (i: number) => Promise<T>): Promise<T[]> => pooled([...Array(n).keys()], width, fn);
 
 /**
  * Credentials for n simulated agents "sim-0" … : each joins as a real one does (16 at a time), or
