@@ -18,7 +18,8 @@ import { hostFacts } from './facts.js';
 import type { EdgeDriver } from './edge-driver.js';
 import { Releases } from './releases.js';
 import { runBounded, commandEnv } from './run.js';
-import type { HookResult } from '../lib/commands.js';
+import type { ApplyTrafficResult, HookResult } from '../lib/commands.js';
+import { applyDiff, isTrafficDiff, type TrafficDiff, type TrafficDoc } from '../lib/traffic.js';
 import fs from 'node:fs';
 import path from 'node:path';
 import crypto from 'node:crypto';
@@ -57,6 +58,8 @@ export class Agent {
   readonly releases: Releases;
   private readonly commands: CommandLog;
   private readonly running = new Map<string, Promise<RecordedResult>>();
+  /** per service, the traffic document this process applied last: the base of the next difference */
+  private readonly trafficDocs = new Map<string, TrafficDoc>();
   private stream: Stream | undefined;
   private client: InstanceType<ReturnType<typeof protos>['agent']['zdd']['v1']['AgentGateway']> | undefined;
   private heartbeat: NodeJS.Timeout | undefined;
@@ -329,7 +332,7 @@ export class Agent {
       case 'configure_edge':
         return this.requireEdge().configure(a.spec);
       case 'apply_traffic':
-        return this.requireEdge().applyTraffic(a);
+        return this.applyTraffic(a);
       case 'await_idle':
         return this.requireEdge().awaitIdle(a.service, a.addrs, a.timeoutMs);
       case 'analyze':
@@ -399,6 +402,18 @@ export class Agent {
       throw new ZddError('HOOK_FAILED', `hook ${a.hook} (${a.argv.join(' ')}) failed on ${this.cfg.id}: ${r.why}${r.output ? `; output: ${r.output.slice(-600)}` : ''}`);
     }
     return { ms: r.ms, output: r.output };
+  }
+
+  /**
+   * A traffic change, whole or as a difference from the document this process applied last
+   * (TRAFFIC_BASE when it holds another, or none after a restart: the coordinator sends it whole).
+   */
+  private async applyTraffic(a: TrafficDoc | TrafficDiff): Promise<ApplyTrafficResult> {
+    const edge = this.requireEdge();
+    const doc = isTrafficDiff(a) ? applyDiff(this.trafficDocs.get(a.service), a) : a;
+    const r = await edge.applyTraffic(doc);
+    this.trafficDocs.set(doc.service, doc);
+    return r;
   }
 
   private async edgeGenerations(): Promise<Record<string, number>> {

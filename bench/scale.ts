@@ -146,7 +146,7 @@ export interface ScaleSize {
 }
 
 async function measureSize(n: number, log: (s: string) => void): Promise<ScaleSize> {
-  const fleet = await LocalFleet.start({ agents: 0, logLevel: 'warn', coordinatorArgs: ['--heartbeat-ms', '5000', '--host-grace', '10m', '--resume-wait-ms', '60000'] });
+  const fleet = await LocalFleet.start({ agents: 0, logLevel: 'warn', coordinatorReadyMs: 300_000, coordinatorArgs: ['--heartbeat-ms', '5000', '--host-grace', '10m', '--resume-wait-ms', '60000'] });
   const sims = new SimFleet(fleet.coordinatorAddr, fleet.credentials());
   const c = fleet.client();
   try {
@@ -193,13 +193,23 @@ async function measureSize(n: number, log: (s: string) => void): Promise<ScaleSi
     for (const deadline = Date.now() + 60_000; (await sims.welcomed()) > 0 && Date.now() < deadline; ) await sleep(50);
     const restartAt = Date.now();
     const sessions0 = await sims.sessions();
+    const ends0 = new Map(await sims.ends());
     const coming = fleet.startCoordinator();
-    await sims.allWelcomed(300_000);
+    // every 10 s: agents back, and the CPU the coordinator and the simulator used (where the time goes)
+    let cpuAt = { c: 0, s: sims.pids().reduce((a, p) => a + cpuMs(p), 0), t: Date.now() };
+    await sims.allWelcomed(600_000, (back, ms) => {
+      const now = { c: fleet.coordinatorPid ? cpuMs(fleet.coordinatorPid) : 0, s: sims.pids().reduce((a, p) => a + cpuMs(p), 0), t: Date.now() };
+      const pctOf = (d: number) => Math.round((100 * d) / (now.t - cpuAt.t));
+      log(`[${n}]   ${(ms / 1000).toFixed(0)} s: ${back} back; coordinator ${pctOf(now.c - cpuAt.c)} %, simulator ${pctOf(now.s - cpuAt.s)} % of a core`);
+      cpuAt = now;
+    });
     const reconnectS = (Date.now() - restartAt) / 1000;
     // what the storm cost the coordinator, apart from the simulator's own share of the machine
     const stormCpuS = cpuMs(fleet.coordinatorPid!) / 1000;
     const attempts = (await sims.sessions()) - sessions0;
     await coming;
+    const ends = (await sims.ends()).map(([k, v]) => [k, v - (ends0.get(k) ?? 0)] as const).filter(([, v]) => v > 0);
+    log(`[${n}] sessions that ended during the storm, by reason: ${ends.slice(0, 6).map(([k, v]) => `${v}× ${k}`).join(' | ') || 'none'}`);
     log(`[${n}] coordinator SIGKILLed and started: all ${n + 1} agents back after ${reconnectS.toFixed(1)} s (${attempts} session attempts; the new coordinator used ${stormCpuS.toFixed(1)} s of CPU)`);
     // one host per batch: early batches, and (at up to 1,000 hosts) the whole rollout for the late ones
     const k = n <= 1000 ? n : 60;

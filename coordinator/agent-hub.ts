@@ -6,7 +6,8 @@
 // from the session the command was last sent down.
 import type * as grpc from '@grpc/grpc-js';
 import type { Logger } from '../lib/log.js';
-import { ZddError, errorMessage, type ErrorCode } from '../lib/errors.js';
+import { ZddError, errorCode, errorMessage, type ErrorCode } from '../lib/errors.js';
+import { trafficDiff, type TrafficDoc } from '../lib/traffic.js';
 import { toServiceError } from '../lib/grpc.js';
 import { checkHeartbeat, checkHello, checkNotice, MAX_RESULT_BYTES } from './agent-input.js';
 import type { FleetTrust, Principal } from './trust.js';
@@ -82,6 +83,8 @@ const HELLO_WITHIN_MS = 10_000;
 export class AgentHub implements AgentPort {
   private readonly sessions = new Map<string, AgentSession>();
   private readonly pending = new Map<string, Pending>();
+  /** per edge and service ("AGENT\0SERVICE"), the traffic document it applied last from this process */
+  private readonly edgeDocs = new Map<string, TrafficDoc>();
   /** every open stream by the principal of its certificate, hello or not: a revocation ends them all */
   private readonly streams = new Map<string, Set<SessionCall>>();
   /** when each agent's last session ended, in this coordinator's life */
@@ -414,8 +417,40 @@ export class AgentHub implements AgentPort {
   }
 
   call<K extends CommandKind>(agentId: string, kind: K, args: ArgsOf<K>, commandId: string, opts: CallOptions): Promise<ResultOf<K>> {
+    if (kind === 'apply_traffic') return this.applyTraffic(agentId, args as TrafficDoc, commandId, opts) as Promise<ResultOf<K>>;
     // the agent validated the arguments and answers with the kind's result (lib/commands.ts)
     return this.send(agentId, kind, args, commandId, opts) as Promise<ResultOf<K>>;
+  }
+
+  /**
+   * A traffic change to an edge: as a difference from the document the edge applied last through
+   * this process, or whole when there is none (or the edge holds another: an agent restarted, a
+   * coordinator restarted). At 10,000 backends a one-host change is a few hundred bytes for the
+   * edge to check and apply, not a megabyte.
+   */
+  private async applyTraffic(agentId: string, doc: TrafficDoc, commandId: string, opts: CallOptions): Promise<ResultOf<'apply_traffic'>> {
+    const key = `${agentId}\0${doc.service}`;
+    const base = this.edgeDocs.get(key);
+    this.edgeDocs.delete(key);
+    let r: ResultOf<'apply_traffic'>;
+    try {
+      if (base && base.generation < doc.generation) {
+        try {
+          r = (await this.send(agentId, 'apply_traffic', trafficDiff(base, doc), commandId, opts)) as ResultOf<'apply_traffic'>;
+        } catch (err) {
+          if (errorCode(err) !== 'TRAFFIC_BASE') throw err;
+          r = (await this.send(agentId, 'apply_traffic', doc, `${commandId}/whole`, opts)) as ResultOf<'apply_traffic'>;
+        }
+      } else {
+        r = (await this.send(agentId, 'apply_traffic', doc, commandId, opts)) as ResultOf<'apply_traffic'>;
+      }
+    } catch (err) {
+      // a refused command id (from an earlier difference) that a restarted coordinator sends again
+      if (errorCode(err) !== 'TRAFFIC_BASE') throw err;
+      r = (await this.send(agentId, 'apply_traffic', doc, `${commandId}/whole`, opts)) as ResultOf<'apply_traffic'>;
+    }
+    this.edgeDocs.set(key, doc);
+    return r;
   }
 
   private send(agentId: string, kind: CommandKind, args: unknown, commandId: string, opts: CallOptions): Promise<unknown> {

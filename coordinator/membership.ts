@@ -10,7 +10,7 @@
 import type { Logger } from '../lib/log.js';
 import { ZddError, errorMessage } from '../lib/errors.js';
 import { compileSpec, type ServiceSpec } from '../lib/spec.js';
-import { checkServable, primaryTrack, type Backend, type TrafficDoc } from '../lib/traffic.js';
+import { checkServable, inOrder, primaryTrack, type Backend, type TrafficDoc } from '../lib/traffic.js';
 import { formatMs } from '../lib/duration.js';
 import type { KeyedLock } from '../lib/keyed-lock.js';
 import type { AgentHub } from './agent-hub.js';
@@ -316,7 +316,7 @@ export class Membership {
       }
       const inst = this.hub.session(p.agentId)?.instances.find((i) => i.service === service && i.slot === b.slot);
       if (!inst || inst.state !== 'healthy' || inst.version !== b.version) continue;
-      const next: TrafficDoc = { ...doc, generation: doc.generation + 1, backends: [...doc.backends, b] };
+      const next: TrafficDoc = { ...doc, generation: doc.generation + 1, backends: inOrder([...doc.backends, b]) };
       const why = p.reason === 'gone' ? 'is back' : 'was uncordoned';
       await this.change(service, spec, next, [], [{ service, agentId: p.agentId }], this.event('info', p.agentId, `host ${p.agentId} ${why} and healthy: ${b.addr} (${b.version}) put back into ${service}'s traffic (generation ${next.generation})`));
       this.stale.delete(p.backendJson);

@@ -3,8 +3,8 @@
 // Callers use the Store interface so another engine can replace SQLite later.
 import Database from 'better-sqlite3';
 import fs from 'node:fs';
-import { ZddError } from '../lib/errors.js';
-import type { TrafficDoc } from '../lib/traffic.js';
+import { ZddError, errorMessage } from '../lib/errors.js';
+import { applyDiff, trafficDiff, type TrafficDiff, type TrafficDoc } from '../lib/traffic.js';
 import { parseStepArgs, type PlannedArgs, type TypedStep } from './steps.js';
 import type { RolloutState, RollbackOutcome } from './rollout-state.js';
 
@@ -351,7 +351,15 @@ const MIGRATIONS: string[] = [
    CREATE TABLE parked (
      service TEXT NOT NULL, agent_id TEXT NOT NULL, backend_json TEXT NOT NULL, reason TEXT NOT NULL, since_ms INTEGER NOT NULL,
      PRIMARY KEY (service, agent_id, backend_json));`,
+  // a large traffic document is journalled whole now and then, and as differences in between
+  `CREATE TABLE traffic_diffs (
+     service TEXT NOT NULL, generation INTEGER NOT NULL, diff_json TEXT NOT NULL, PRIMARY KEY (service, generation));`,
 ];
+
+/** Documents of more backends than this are journalled as differences between whole copies... */
+export const TRAFFIC_DIFF_MIN_BACKENDS = 200;
+/** ...of which a service keeps at most this many before the next whole copy (read once, at start). */
+export const TRAFFIC_DIFFS_MAX = 100;
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
 
@@ -441,6 +449,8 @@ export class SqliteStore implements Store {
   private agentMap: Map<string, AgentRow> | undefined;
   private agentList: AgentRow[] | undefined;
   private readonly trafficCache = new Map<string, TrafficDoc | undefined>();
+  /** per service, the differences journalled since its whole document */
+  private readonly trafficDiffs = new Map<string, number>();
 
   private agentRows(): Map<string, AgentRow> {
     this.agentMap ??= new Map(
@@ -868,6 +878,7 @@ export class SqliteStore implements Store {
       this.agentMap = undefined;
       this.agentList = undefined;
       this.trafficCache.clear();
+      this.trafficDiffs.clear();
       throw err;
     }
   }
@@ -890,7 +901,17 @@ export class SqliteStore implements Store {
 
   /** Always inside tx(): a failed transaction forgets the document kept here. */
   private writeTraffic(doc: TrafficDoc) {
+    const prev = this.traffic(doc.service);
+    const diffs = this.trafficDiffs.get(doc.service) ?? 0;
     this.trafficCache.set(doc.service, doc);
+    if (prev && prev.generation < doc.generation && doc.backends.length > TRAFFIC_DIFF_MIN_BACKENDS && diffs < TRAFFIC_DIFFS_MAX) {
+      // a one-host change to 10,000 backends: a few hundred bytes, not a megabyte
+      this.stmt('INSERT INTO traffic_diffs (service, generation, diff_json) VALUES (?, ?, ?)').run(doc.service, doc.generation, JSON.stringify(trafficDiff(prev, doc)));
+      this.trafficDiffs.set(doc.service, diffs + 1);
+      return;
+    }
+    if (diffs) this.stmt('DELETE FROM traffic_diffs WHERE service = ?').run(doc.service);
+    this.trafficDiffs.set(doc.service, 0);
     this.stmt(
         `INSERT INTO traffic (service, generation, doc_json, updated_ms) VALUES (?, ?, ?, ?)
          ON CONFLICT(service) DO UPDATE SET generation = excluded.generation, doc_json = excluded.doc_json, updated_ms = excluded.updated_ms`,
@@ -928,8 +949,19 @@ export class SqliteStore implements Store {
   traffic(service: string): TrafficDoc | undefined {
     if (this.trafficCache.has(service)) return this.trafficCache.get(service);
     const r = this.stmt('SELECT doc_json FROM traffic WHERE service = ?').get(service) as { doc_json: string } | undefined;
-    const doc = r ? (JSON.parse(r.doc_json) as TrafficDoc) : undefined;
+    let doc = r ? (JSON.parse(r.doc_json) as TrafficDoc) : undefined;
+    const diffs = this.stmt('SELECT diff_json FROM traffic_diffs WHERE service = ? ORDER BY generation').all(service) as { diff_json: string }[];
+    for (const d of diffs) {
+      try {
+        doc = applyDiff(doc, JSON.parse(d.diff_json) as TrafficDiff);
+      } catch (err) {
+        throw new ZddError('DB_ERROR', `the journalled traffic of ${service} does not add up: ${errorMessage(err)}`, {
+          hint: 'the database was changed by hand or is damaged; restore it from a backup',
+        });
+      }
+    }
     this.trafficCache.set(service, doc);
+    this.trafficDiffs.set(service, diffs.length);
     return doc;
   }
 

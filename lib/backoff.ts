@@ -1,11 +1,15 @@
 // How long an agent waits before it dials the coordinator again. The base doubles from 200 ms to
-// a cap of 1 s, so a restarted coordinator has its agents back at once; each wait is drawn from
-// [base/2, base] ("equal jitter"), so ten thousand agents that lost one coordinator at the same
-// instant come back spread over the window instead of in one wave of TLS handshakes.
+// 1 s for the first five tries, so a restarted coordinator has its agents back at once; past them
+// (a coordinator down for longer, or too busy to take everyone at once) it goes on doubling to
+// 5 s, so that ten thousand waiting agents do not dial ten thousand times a second. Each wait is
+// drawn from [base/2, base] ("equal jitter"): agents that lost one coordinator at the same instant
+// come back spread over the window instead of in one wave of TLS handshakes.
 export const RECONNECT_BASE_MS = 200;
-export const RECONNECT_CAP_MS = 1000;
+export const RECONNECT_FAST_TRIES = 5;
+export const RECONNECT_CAP_MS = 5000;
 
 export function reconnectDelay(attempt: number, random: () => number = Math.random): number {
-  const base = Math.min(RECONNECT_CAP_MS, RECONNECT_BASE_MS * 2 ** Math.min(attempt, 10));
+  const cap = attempt < RECONNECT_FAST_TRIES ? 1000 : Math.min(RECONNECT_CAP_MS, 1000 * 2 ** (attempt - RECONNECT_FAST_TRIES + 1));
+  const base = Math.min(cap, RECONNECT_BASE_MS * 2 ** Math.min(attempt, 10));
   return Math.round(base / 2 + random() * (base / 2));
 }

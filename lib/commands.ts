@@ -21,6 +21,8 @@ const BackendSchema = z.object({
   version: z.string().optional(),
 });
 
+const SplitSchema = z.object({ track, percent: z.number().int().min(0).max(100) }).strict();
+
 export const CommandArgs = {
   start_instance: z.object({ spec: ServiceSpecSchema, version: z.string().min(1), slot: SlotSchema }).strict(),
   stop_instance: z
@@ -32,16 +34,32 @@ export const CommandArgs = {
     })
     .strict(),
   configure_edge: z.object({ spec: ServiceSpecSchema }).strict(),
-  apply_traffic: z
-    .object({
-      service: z.string(),
-      generation: z.number().int().min(1),
-      backends: z.array(BackendSchema),
-      primary: track.optional(),
-      preview: track.optional(),
-      split: z.object({ track, percent: z.number().int().min(0).max(100) }).strict().optional(),
-    })
-    .strict(),
+  /** a whole document, or (lib/traffic.ts TrafficDiff) a difference from a generation the edge holds */
+  apply_traffic: z.union([
+    z
+      .object({
+        service: z.string(),
+        generation: z.number().int().min(1),
+        backends: z.array(BackendSchema),
+        primary: track.optional(),
+        preview: track.optional(),
+        split: SplitSchema.optional(),
+      })
+      .strict(),
+    z
+      .object({
+        service: z.string(),
+        generation: z.number().int().min(1),
+        base: z.number().int().min(0),
+        count: z.number().int().min(0),
+        removed: z.array(z.string()),
+        added: z.array(BackendSchema),
+        primary: track.optional(),
+        preview: track.optional(),
+        split: SplitSchema.optional(),
+      })
+      .strict(),
+  ]),
   await_idle: z.object({ service: z.string(), addrs: z.array(z.string()), timeoutMs: z.number().int().min(0) }).strict(),
   inspect: z.object({}).strict(),
   /** the edge's per-track counters, and the window since `baseline` turned into figures */

@@ -34,6 +34,8 @@ export type ErrorCode =
   | 'HOST_GONE'
   /** a coordinator already holds this database */
   | 'DB_HELD'
+  /** a traffic change sent as a difference from a generation the edge does not hold: it is sent whole instead */
+  | 'TRAFFIC_BASE'
   | 'INTERNAL';
 
 export class ZddError extends Error {

@@ -30,10 +30,14 @@ export function protos(): { agent: AgentProto; control: ControlProto } {
 }
 
 /**
- * Agents ping the coordinator (keepalive every 10 s) so that they notice a dead coordinator in
- * seconds, and reconnect with a backoff capped at 1 s. The coordinator notices a dead agent by
- * its silence (three heartbeats, coordinator/agent-hub.ts): its own pings are rare, so ten
- * thousand sessions are not pinged every 10 s on top of their heartbeats.
+ * Agents ping the coordinator (keepalive every 20 s, answered within 10 s) so that they notice a
+ * coordinator that vanished without closing the connection within half a minute; one that crashed
+ * or restarted closes it, and they notice at once. They reconnect with a backoff of 200 ms to 1 s
+ * for the first tries, growing to 5 s (lib/backoff.ts: each try is a new call, and grpc-js's own
+ * connection backoff, capped at 1 s, has ended by then).
+ * The coordinator notices a dead agent by its silence (three heartbeats, coordinator/agent-hub.ts):
+ * its own pings are rare, so ten thousand sessions are not pinged on top of their heartbeats.
+ * The ping answer's 10 s: a coordinator taking ten thousand agents back at once is slow, not gone.
  */
 export const SERVER_OPTIONS: grpc.ChannelOptions = {
   'grpc.keepalive_time_ms': 120_000,
@@ -44,8 +48,8 @@ export const SERVER_OPTIONS: grpc.ChannelOptions = {
 };
 
 export const CLIENT_OPTIONS: grpc.ChannelOptions = {
-  'grpc.keepalive_time_ms': 10_000,
-  'grpc.keepalive_timeout_ms': 5_000,
+  'grpc.keepalive_time_ms': 20_000,
+  'grpc.keepalive_timeout_ms': 10_000,
   'grpc.keepalive_permit_without_calls': 1,
   'grpc.initial_reconnect_backoff_ms': 200,
   'grpc.max_reconnect_backoff_ms': 1_000,

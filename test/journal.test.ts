@@ -8,7 +8,8 @@ import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { fleetFor, load, runCoordinator, status, until, versionsServed } from './support/fleet.js';
-import { SqliteStore } from '../coordinator/store.js';
+import { SqliteStore, TRAFFIC_DIFF_MIN_BACKENDS, TRAFFIC_DIFFS_MAX } from '../coordinator/store.js';
+import { applyOps, trafficDiff, type TrafficDoc } from '../lib/traffic.js';
 
 const canMount = process.getuid?.() === 0 && spawnSync('mount', ['--version']).status === 0;
 
@@ -116,4 +117,42 @@ test('the lease: a second holder is refused while the first runs, takes over whe
   t.teardown(() => b.close());
   t.false(a.renew('7701', Date.now()));
   t.true(b.renew('7702', Date.now()));
+});
+
+test('a large traffic document is journalled as differences between whole copies, and read back the same after a restart', (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'zdd-traffic-'));
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const file = path.join(dir, 'zdd.db');
+  const b = (i: number, version: string) => ({ addr: `10.0.${i >> 8}.${i & 255}:9100`, track: 'stable', weight: 1, agentId: `h${i}`, slot: 'a', version });
+  const event = { rolloutId: '', atMs: 0, level: 'info', agentId: '', message: 'x' } as const;
+  let store = new SqliteStore(file);
+  let doc: TrafficDoc = applyOps(undefined, 'web', [{ op: 'add', backends: [...Array(TRAFFIC_DIFF_MIN_BACKENDS + 50)].map((_, i) => b(i, 'v1')) }], 1);
+  store.changeTraffic(doc, [], [], event);
+  const rows = (sql: string) => { const db = new Database(file, { readonly: true }); try { return db.prepare(sql).all() as any[]; } finally { db.close(); } };
+  // one host at a time: differences, then a whole copy after TRAFFIC_DIFFS_MAX of them
+  for (let g = 2; g <= TRAFFIC_DIFFS_MAX + 3; g++) {
+    doc = applyOps(doc, 'web', [{ op: 'swap', moves: [{ agentId: `h${g}`, backend: b(g, 'v2') }] }], g);
+    store.changeTraffic(doc, [], [], event);
+    if (g === 10) {
+      t.is(rows('SELECT count(*) AS n FROM traffic_diffs')[0].n, 9);
+      t.true(Math.max(...rows('SELECT length(diff_json) AS n FROM traffic_diffs').map((r) => r.n)) < 1000, 'a one-host change journals a few hundred bytes');
+      store.close();
+      store = new SqliteStore(file);
+      t.deepEqual(store.traffic('web'), doc, 'read back from the whole copy and its differences');
+    }
+  }
+  t.is(rows('SELECT generation FROM traffic')[0].generation, TRAFFIC_DIFFS_MAX + 2, 'a whole copy once the differences reach the limit');
+  t.is(rows('SELECT count(*) AS n FROM traffic_diffs')[0].n, 1);
+  store.close();
+  store = new SqliteStore(file);
+  t.deepEqual(store.traffic('web'), doc);
+  store.close();
+  // a difference that does not add up (the file changed by hand) is a clear error, not a wrong document
+  const db = new Database(file);
+  db.prepare('DELETE FROM traffic_diffs').run();
+  db.prepare('INSERT INTO traffic_diffs (service, generation, diff_json) VALUES (?, ?, ?)').run('web', 999, JSON.stringify({ ...trafficDiff(doc, { ...doc, generation: 999 }), base: 998 }));
+  db.close();
+  store = new SqliteStore(file);
+  t.teardown(() => store.close());
+  t.throws(() => store.traffic('web'), { message: /the journalled traffic of web does not add up/ });
 });

@@ -4,7 +4,7 @@ import { batchCount, nextTraffic, parseBatch, parseSteps, planRollbackSteps, pla
 type HookStep = Extract<PlannedStep, { kind: 'hook' }>;
 import { validateSpec } from '../lib/spec.js';
 import { ZddError } from '../lib/errors.js';
-import { applyOps, type TrafficDoc, type TrafficOp } from '../lib/traffic.js';
+import { applyDiff, applyOps, inOrder, trafficDiff, type TrafficDoc, type TrafficOp } from '../lib/traffic.js';
 
 const spec = validateSpec({
   name: 'web',
@@ -374,4 +374,23 @@ test('cordoned hosts are left out of a plan, with a note', (t) => {
   const plan = planRollout(input({ fleet: f }));
   t.deepEqual(plan.hosts.map((h) => h.agentId), ['h1', 'h3']);
   t.true(plan.notes.some((n) => /left out \(cordoned\): h2/.test(n)));
+});
+
+test('a traffic change as a difference: rebuilt on its base it is the very document, and on any other base it is refused', (t) => {
+  const b = (i: number, version = 'v1', slot = 'a') => ({ addr: `10.0.${i >> 8}.${i & 255}:${slot === 'a' ? 9100 : 9101}`, track: 'stable', weight: 1, agentId: `h${i}`, slot, version });
+  const g1: TrafficDoc = applyOps(undefined, 'web', [{ op: 'add', backends: [...Array(1000)].map((_, i) => b(i)) }], 1);
+  // one host swapped, a canary added with a split, a duplicate backend kept as two copies
+  const g2 = applyOps(g1, 'web', [{ op: 'swap', moves: [{ agentId: 'h7', backend: b(7, 'v2', 'b') }] }], 2);
+  const g3 = applyOps(g2, 'web', [{ op: 'add', backends: [{ ...b(9, 'v3', 'b'), track: 'canary' }] }, { op: 'route', split: { track: 'canary', percent: 5 } }], 3);
+  const g4: TrafficDoc = { ...g3, generation: 4, backends: inOrder([...g3.backends, g3.backends[0]]) };
+  for (const [base, next] of [[g1, g2], [g2, g3], [g3, g4], [g4, { ...g1, generation: 5 }], [g1, g4]] as const) {
+    const d = trafficDiff(base, next);
+    t.true(JSON.stringify(d).length < 2000, 'a handful of hosts changed: a small difference');
+    t.deepEqual(applyDiff(base, d), next);
+  }
+  const d = trafficDiff(g2, g3);
+  t.throws(() => applyDiff(g1, d), { message: /sent as a change to generation 2, and this side holds generation 1/ });
+  t.throws(() => applyDiff(undefined, d), { message: /this side holds none/ });
+  // the right generation with other content (never sent by zdd): refused by the count check
+  t.throws(() => applyDiff({ ...g2, backends: g2.backends.slice(1) }, d), { message: /does not apply to generation 2/ });
 });

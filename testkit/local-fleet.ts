@@ -26,6 +26,8 @@ export interface FleetOptions {
   dbDir?: string;
   /** extra coordinator flags */
   coordinatorArgs?: string[];
+  /** how long a started coordinator may take to answer (15 s; more for ten thousand agents storming it) */
+  coordinatorReadyMs?: number;
   /** extra flags of agent i (1-based) */
   agentArgs?: (i: number) => string[];
   /** plaintext gRPC with no identities instead of mutual TLS (the default, as in production) */
@@ -230,10 +232,10 @@ export class LocalFleet {
       ],
       env,
     );
-    const deadline = Date.now() + 15_000;
+    const deadline = Date.now() + (this.o.coordinatorReadyMs ?? 15_000);
     while (Date.now() < deadline) {
       // the admin's config appears once the coordinator has made its certificates
-      const r = this.o.plaintext || fs.existsSync(this.adminConfig) ? await this.zddctl(['agents', '--json']) : { code: 1 };
+      const r = this.o.plaintext || fs.existsSync(this.adminConfig) ? await this.zddctl(['whoami']) : { code: 1 };
       if (r.code === 0) return;
       if (!this.procs.has('coordinator')) break;
       await sleep(100);

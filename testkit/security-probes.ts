@@ -134,6 +134,7 @@ export function journalState(fleet: LocalFleet): Record<string, number> {
       steps: n('SELECT count(*) AS n FROM steps'),
       events: n('SELECT count(*) AS n FROM events'),
       trafficGeneration: n('SELECT sum(generation) AS n FROM traffic'),
+      trafficDiffs: n('SELECT count(*) AS n FROM traffic_diffs'),
       agents: n('SELECT count(*) AS n FROM agents'),
       certificates: n('SELECT count(*) AS n FROM certificates'),
       revoked: n('SELECT count(*) AS n FROM certificates WHERE revoked_ms > 0'),

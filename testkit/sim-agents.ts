@@ -10,6 +10,7 @@ import { CLIENT_OPTIONS, fleetClientCredentials, plaintextClientCredentials, pro
 import { createCsr } from '../lib/pki.js';
 import { CommandArgs, type CommandKind } from '../lib/commands.js';
 import { reconnectDelay } from '../lib/backoff.js';
+import { applyDiff, isTrafficDiff, type TrafficDoc } from '../lib/traffic.js';
 import { pooled } from '../coordinator/run-context.js';
 import type { Client } from '../cli/client.js';
 
@@ -51,6 +52,8 @@ export class SimAgent {
   welcomed = false;
   /** sessions opened (1 + reconnects) */
   sessions = 0;
+  /** why sessions ended, with how many: "after welcome: …" or "before welcome: …" */
+  readonly ends = new Map<string, number>();
   private stopped = false;
   private readonly client: grpc.Client & { Session: () => grpc.ClientDuplexStream<unknown, { welcome?: { heartbeat_ms: number }; command?: Command }> };
   /** answers by command id: a repeated id is answered from here, never run twice */
@@ -62,6 +65,8 @@ export class SimAgent {
   readonly invalid: string[] = [];
   /** an edge's live traffic generation per service */
   private readonly generations: Record<string, number> = {};
+  /** an edge's traffic document per service: the base of the next difference */
+  private readonly docs = new Map<string, TrafficDoc>();
 
   constructor(
     addr: string,
@@ -83,7 +88,9 @@ export class SimAgent {
         const s = this.client.Session();
         this.sessions++;
         let heartbeat: NodeJS.Timeout | undefined;
-        const end = () => {
+        const end = (e?: grpc.ServiceError) => {
+          const why = `${this.welcomed ? 'after' : 'before'} welcome: ${e ? (e.details || e.message).replace(/\d+(\.\d+)?/g, 'N').slice(0, 80) : 'ended by the coordinator'}`;
+          this.ends.set(why, (this.ends.get(why) ?? 0) + 1);
           this.welcomed = false;
           clearInterval(heartbeat);
           s.removeAllListeners();
@@ -99,7 +106,7 @@ export class SimAgent {
           } else if (m.command && this.o.answer !== false) this.answer(s, m.command);
         });
         s.on('error', end);
-        s.on('end', end);
+        s.on('end', () => end());
         s.write({
           hello: {
             agent_id: this.id,
@@ -154,9 +161,18 @@ export class SimAgent {
       }
       case 'configure_edge':
         return ok({ mode: 'dynamic', changed: false, reloadMs: 0 });
-      case 'apply_traffic':
+      case 'apply_traffic': {
+        // a difference is rebuilt against the document held, as the agent does (TRAFFIC_BASE when it holds another)
+        let doc: TrafficDoc;
+        try {
+          doc = isTrafficDiff(a) ? applyDiff(this.docs.get(a.service), a) : a;
+        } catch (err) {
+          return { ok: false, code: 'TRAFFIC_BASE', message: (err as Error).message, json: '' };
+        }
+        this.docs.set(a.service, doc);
         this.generations[a.service] = a.generation;
         return ok({ mode: 'dynamic', generation: a.generation, switchMs: 0, noop: false });
+      }
       case 'await_idle':
         return ok({ idle: true, waitedMs: 0, inflight: 0 });
       case 'stage_release':

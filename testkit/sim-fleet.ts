@@ -33,7 +33,7 @@ export interface SimSpec {
 
 export type SimChildRequest = { id: number } & (
   | { op: 'start'; addr: string; admin: Credentials; spec: SimSpec }
-  | { op: 'welcomed' | 'invalid' | 'sessions' | 'stop' }
+  | { op: 'welcomed' | 'invalid' | 'sessions' | 'ends' | 'stop' }
   | { op: 'starts'; rolloutId: string }
 );
 type Op = SimChildRequest extends infer R ? (R extends { op: infer O } ? O : never) : never;
@@ -117,10 +117,14 @@ export class SimFleet {
   }
 
   /** Resolves when every simulated agent has a session (the coordinator welcomed it); the time it took. */
-  async allWelcomed(timeoutMs: number): Promise<number> {
+  async allWelcomed(timeoutMs: number, progress?: (n: number, ms: number) => void): Promise<number> {
     const began = Date.now();
-    for (;;) {
+    for (let last = began; ; ) {
       const n = await this.welcomed();
+      if (progress && Date.now() - last >= 10_000) {
+        last = Date.now();
+        progress(n, last - began);
+      }
       if (n === this.total) return Date.now() - began;
       if (Date.now() - began > timeoutMs) throw new Error(`${this.total - n} of ${this.total} simulated agents have no session after ${timeoutMs} ms`);
       await sleep(100);
@@ -140,6 +144,13 @@ export class SimFleet {
   /** Sessions opened so far, over all agents (1 each, plus reconnects). */
   async sessions(): Promise<number> {
     return (await Promise.all(this.children.map((c) => c.ask<number>('sessions')))).reduce((a, b) => a + b, 0);
+  }
+
+  /** Why sessions ended, with how many, over all agents, most frequent first. */
+  async ends(): Promise<[string, number][]> {
+    const all: Record<string, number> = {};
+    for (const r of await Promise.all(this.children.map((c) => c.ask<Record<string, number>>('ends')))) for (const [k, n] of Object.entries(r)) all[k] = (all[k] ?? 0) + n;
+    return Object.entries(all).sort((a, b) => b[1] - a[1]);
   }
 
   /** Pids of the simulator's processes (to measure them apart from the coordinator). */
