@@ -270,7 +270,7 @@ export class Executor implements PhaseContext {
 
   /** Moves the rollout to a new journalled state from whatever it is now (rollout-state.ts refuses an illegal change). */
   private transition(rolloutId: string, to: RolloutState, patch: Transition['patch'], event?: Transition['event']) {
-    const now = this.store.getRollout(rolloutId)!.state;
+    const now = this.store.rolloutStatus(rolloutId)!.state;
     this.journal(() => transition(this.store, this.log, rolloutId, now, { to, patch, event }));
     this.notify(rolloutId);
   }
@@ -362,7 +362,7 @@ export class Executor implements PhaseContext {
           again = true;
           break;
         }
-        if (this.opts.pauseRequested?.(rolloutId) || this.store.getRollout(rolloutId)?.state === 'paused') {
+        if (this.opts.pauseRequested?.(rolloutId) || this.store.rolloutStatus(rolloutId)?.state === 'paused') {
           this.log.info({ rolloutId }, 'rollout paused at a step boundary');
           return 'paused';
         }
@@ -398,7 +398,7 @@ export class Executor implements PhaseContext {
   private pause(rolloutId: string, reason: string) {
     try {
       const event = { atMs: this.clock.now(), level: 'warn' as const, agentId: '', message: `rollout paused: ${reason}`, kind: 'paused' };
-      const now = this.store.getRollout(rolloutId)!.state;
+      const now = this.store.rolloutStatus(rolloutId)!.state;
       // already paused by the operator: the reason the run stopped replaces theirs
       if (now === 'paused') {
         this.store.updateRollout(rolloutId, { pauseReason: reason });
@@ -478,7 +478,7 @@ export class Executor implements PhaseContext {
     const decision = failureDecision({
       group,
       all,
-      outcome: this.store.getRollout(st.rolloutId)!.outcome,
+      outcome: this.store.rolloutStatus(st.rolloutId)!.outcome,
       failed: st.failed,
       failureLimit: st.failureLimit,
       mixed: () => isMixed(live()),
@@ -553,7 +553,7 @@ export class Executor implements PhaseContext {
   }
 
   asked(st: RunState, s: StepRow): 'promoted' | undefined {
-    const r = this.store.getRollout(st.rolloutId)!;
+    const r = this.store.rolloutStatus(st.rolloutId)!;
     if (r.abortReason && !r.outcome) throw new ReturnRequested(r.abortReason);
     return r.promoteSeq >= s.seq ? 'promoted' : undefined;
   }
@@ -569,7 +569,7 @@ export class Executor implements PhaseContext {
 
   /** An operator's abort or rollback that has not been acted on yet begins now. */
   private returnIfAsked(st: RunState): boolean {
-    const r = this.store.getRollout(st.rolloutId)!;
+    const r = this.store.rolloutStatus(st.rolloutId)!;
     if (!r.abortReason || r.outcome) return false;
     return this.beginReturn(st, r.abortOutcome || 'aborted', r.abortReason);
   }

@@ -57,6 +57,8 @@ export interface ServiceRow {
   previousVersion: string;
 }
 
+export type RolloutStatus = Pick<RolloutRow, 'state' | 'outcome' | 'abortReason' | 'abortOutcome' | 'promoteSeq'>;
+
 export interface RolloutRow {
   id: string;
   service: string;
@@ -223,6 +225,8 @@ export interface Store {
    */
   appendRollback(rolloutId: string, outcome: RollbackOutcome, error: string, steps: NewStep[], endStep?: { seq: number; patch: StepPatch }): boolean;
   getRollout(id: string): RolloutRow | undefined;
+  /** The columns a running rollout checks at every phase, without its parameters (a 10,000-host plan's are large). */
+  rolloutStatus(id: string): RolloutStatus | undefined;
   latestRollout(): RolloutRow | undefined;
   listRollouts(service: string | undefined, limit: number): RolloutRow[];
   runningRollouts(): RolloutRow[];
@@ -721,6 +725,11 @@ export class SqliteStore implements Store {
   getRollout(id: string): RolloutRow | undefined {
     const r = this.stmt('SELECT * FROM rollouts WHERE id = ?').get(id);
     return r ? this.rollout(r) : undefined;
+  }
+
+  rolloutStatus(id: string): RolloutStatus | undefined {
+    const r = this.stmt('SELECT state, outcome, abort_reason, abort_outcome, promote_seq FROM rollouts WHERE id = ?').get(id) as any;
+    return r ? { state: r.state, outcome: r.outcome, abortReason: r.abort_reason, abortOutcome: r.abort_outcome, promoteSeq: r.promote_seq } : undefined;
   }
 
   latestRollout(): RolloutRow | undefined {

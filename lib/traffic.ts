@@ -153,23 +153,46 @@ const backendKey = (b: Backend) => `${b.addr} ${b.track} ${b.weight} ${b.agentId
 
 /** The difference that turns `next` back into `prev`. */
 export function replacedBy(prev: TrafficDoc | undefined, next: TrafficDoc): Replaced {
-  // applyOps keeps the backends it does not touch as they are: those are skipped by identity, and
-  // only the others compared by key (a one-host change to 10,000 backends keys a handful)
-  const same = new Set<Backend>(prev?.backends ?? []);
-  const kept = new Set<Backend>(next.backends.filter((b) => same.has(b)));
-  const before = (prev?.backends ?? []).filter((b) => !kept.has(b));
-  const after = next.backends.filter((b) => !kept.has(b));
-  const beforeKeys = new Set(before.map(backendKey));
-  const afterKeys = new Set(after.map(backendKey));
+  const { removed, added } = changes(prev?.backends ?? [], next.backends);
   return {
     generation: prev?.generation ?? 0,
     ...(prev ? {} : { none: true }),
-    removed: before.filter((b) => !afterKeys.has(backendKey(b))),
-    added: after.filter((b) => !beforeKeys.has(backendKey(b))).map(backendKey),
+    removed,
+    added: added.map(backendKey),
     ...(prev?.primary ? { primary: prev.primary } : {}),
     ...(prev?.preview ? { preview: prev.preview } : {}),
     ...(prev?.split ? { split: prev.split } : {}),
   };
+}
+
+/** the last pair compared: a traffic change is compared for its step, its journal entry and each edge */
+let lastChanges: { before: readonly Backend[]; after: readonly Backend[]; removed: Backend[]; added: Backend[] } | undefined;
+
+/**
+ * The backends that leave and come in between two lists, copy by copy. applyOps keeps the backends
+ * it does not touch as they are: those are matched by identity, and only the others by key (a
+ * one-host change to 10,000 backends keys a handful).
+ */
+function changes(before: readonly Backend[], after: readonly Backend[]): { removed: Backend[]; added: Backend[] } {
+  if (lastChanges?.before === before && lastChanges.after === after) return lastChanges;
+  const same = new Map<Backend, number>();
+  for (const b of before) same.set(b, (same.get(b) ?? 0) + 1);
+  const fresh: Backend[] = [];
+  for (const b of after) {
+    const n = same.get(b);
+    if (n) same.set(b, n - 1);
+    else fresh.push(b);
+  }
+  const left = new Map<string, Backend[]>();
+  for (const [b, n] of same) for (let i = 0; i < n; i++) (left.get(backendKey(b)) ?? left.set(backendKey(b), []).get(backendKey(b))!).push(b);
+  const added: Backend[] = [];
+  for (const b of fresh) {
+    const twin = left.get(backendKey(b));
+    if (twin?.length) twin.pop();
+    else added.push(b);
+  }
+  lastChanges = { before, after, removed: [...left.values()].flat(), added };
+  return lastChanges;
 }
 
 /**
@@ -194,30 +217,13 @@ export interface TrafficDiff {
 
 /** The difference that turns `base` into `next`. */
 export function trafficDiff(base: TrafficDoc, next: TrafficDoc): TrafficDiff {
-  // as in replacedBy: untouched backends are matched by identity (copy by copy), the rest by key
-  const same = new Map<Backend, number>();
-  for (const b of base.backends) same.set(b, (same.get(b) ?? 0) + 1);
-  const fresh: Backend[] = [];
-  for (const b of next.backends) {
-    const n = same.get(b);
-    if (n) same.set(b, n - 1);
-    else fresh.push(b);
-  }
-  const left = new Map<string, number>();
-  for (const [b, n] of same) if (n) left.set(backendKey(b), (left.get(backendKey(b)) ?? 0) + n);
-  const added: Backend[] = [];
-  for (const b of fresh) {
-    const k = backendKey(b);
-    const n = left.get(k) ?? 0;
-    if (n > 0) left.set(k, n - 1);
-    else added.push(b);
-  }
+  const { removed, added } = changes(base.backends, next.backends);
   return {
     service: next.service,
     generation: next.generation,
     base: base.generation,
     count: next.backends.length,
-    removed: [...left].flatMap(([k, n]) => Array<string>(n).fill(k)),
+    removed: removed.map(backendKey),
     added,
     ...(next.primary ? { primary: next.primary } : {}),
     ...(next.preview ? { preview: next.preview } : {}),
