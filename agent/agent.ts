@@ -211,7 +211,11 @@ export class Agent {
   }
 
   private onMessage(m: CoordinatorMessage__Output) {
-    if (m.welcome) {
+    if (m.welcome && this.welcomed) {
+      // the same session, told a new heartbeat interval (the fleet grew or shrank)
+      clearInterval(this.heartbeat);
+      this.heartbeat = setInterval(() => void this.sendHeartbeat(), m.welcome.heartbeat_ms || 5000);
+    } else if (m.welcome) {
       this.cfg.log.info({ coordinator: this.cfg.coordinator }, 'session established');
       clearInterval(this.heartbeat);
       this.welcomed = true;

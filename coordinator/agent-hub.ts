@@ -51,6 +51,9 @@ interface Pending {
   grace?: NodeJS.Timeout;
 }
 
+/** how much an agent's heartbeat interval stretches per connected agent */
+export const HEARTBEAT_MS_PER_AGENT = 5;
+
 export interface CallOptions {
   timeoutMs: number;
   onProgress?: (message: string) => void;
@@ -101,7 +104,10 @@ export class AgentHub implements AgentPort {
     /** absent over plaintext: then an agent is whoever its hello says */
     private readonly trust?: FleetTrust,
   ) {
-    this.silenceTimer = setInterval(() => this.endSilent(), 5000);
+    this.silenceTimer = setInterval(() => {
+      this.endSilent();
+      this.retune();
+    }, 5000);
     this.silenceTimer.unref();
   }
 
@@ -118,6 +124,24 @@ export class AgentHub implements AgentPort {
       this.log.warn({ agentId: id, silentMs: now - s.lastSeen }, 'agent silent for three heartbeats; its session is over');
       this.unregister(id, s.call);
       s.call.emit('error', toServiceError(new ZddError('AGENT_UNAVAILABLE', `no heartbeat for ${now - s.lastSeen}ms`)));
+    }
+  }
+
+  /**
+   * Agents told an interval when the fleet was a quarter smaller or larger than now are told the
+   * current one (a welcome again; 500 agents every 5 s, so a fleet that grew to ten thousand is
+   * not retold all at once). Without it, agents that joined an empty coordinator first would keep
+   * its shortest interval.
+   */
+  private retune() {
+    const target = this.heartbeatMs();
+    let told = 0;
+    for (const s of this.sessions.values()) {
+      if (told >= 500) break;
+      if (Math.abs(s.heartbeatMs - target) <= target / 4) continue;
+      s.heartbeatMs = target;
+      s.call.write({ welcome: { coordinator_version: this.opts.coordinatorVersion, heartbeat_ms: target } });
+      told++;
     }
   }
 
@@ -492,12 +516,15 @@ export class AgentHub implements AgentPort {
   }
 
   /**
-   * The heartbeat interval an agent is told at hello: the configured one, stretched so that the
-   * whole fleet sends at most about 500 heartbeats a second (10,000 agents: every 20 s). A
-   * changed instance is reported at once anyway (the agent's early heartbeat).
+   * The heartbeat interval an agent is told at hello (and again as the fleet grows or shrinks):
+   * the configured one, stretched so that the whole fleet sends at most about 200 heartbeats a
+   * second (10,000 agents: every 50 s; Nomad's servers allow 50 a second by default). Over TLS each
+   * heartbeat costs the coordinator about 0.3 ms. A changed instance is reported at once anyway
+   * (the agent's early heartbeat), and an edge stops sending requests to a dead backend at its
+   * first refused connection, long before its host's silence ends its session.
    */
   heartbeatMs(): number {
-    return Math.max(this.opts.heartbeatMs, 2 * this.sessions.size);
+    return Math.max(this.opts.heartbeatMs, HEARTBEAT_MS_PER_AGENT * this.sessions.size);
   }
 
   connectedCount(): number {

@@ -102,6 +102,8 @@ export class SimAgent {
           if (m.welcome) {
             this.welcomed = true;
             attempt = 0;
+            // a welcome again on the same session: a new interval
+            clearInterval(heartbeat);
             heartbeat = setInterval(() => s.write({ heartbeat: { facts: null, instances: this.list(), ejected: [] } }), m.welcome.heartbeat_ms || 5000);
           } else if (m.command && this.o.answer !== false) this.answer(s, m.command);
         });
