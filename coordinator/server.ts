@@ -7,6 +7,7 @@ import { errorMessage } from '../lib/errors.js';
 import { FleetTrust } from './trust.js';
 import { SqliteStore, type Holder } from './store.js';
 import fs from 'node:fs';
+import net from 'node:net';
 import { AgentHub } from './agent-hub.js';
 import { Executor, systemClock } from './executor.js';
 import { Control } from './control.js';
@@ -113,11 +114,17 @@ export async function startCoordinator(cfg: CoordinatorConfig): Promise<Coordina
       },
     });
   }
-  const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(cfg.listen, creds, (err, p) =>
-      err ? reject(new ZddError('INVALID_ARGUMENT', `cannot listen on ${cfg.listen}: ${err.message}`, { cause: err })) : resolve(p),
-    ),
-  );
+  // zdd's own listener, handing each connection to grpc-js: grpc-js listens with node's default
+  // backlog of 511, and ten thousand agents dialling a restarted coordinator at once overflow it
+  // (dropped SYNs are retried by TCP after 1, 3, 7, 15… s: the last agents came back minutes late)
+  const injector = server.createConnectionInjector(creds);
+  const listener = net.createServer((socket) => injector.injectConnection(socket));
+  const port = await new Promise<number>((resolve, reject) => {
+    const { host, port: wanted } = splitListen(cfg.listen);
+    listener.once('error', (err) => reject(new ZddError('INVALID_ARGUMENT', `cannot listen on ${cfg.listen}: ${err.message}`, { cause: err })));
+    listener.listen({ host, port: wanted, backlog: LISTEN_BACKLOG }, () => resolve((listener.address() as net.AddressInfo).port));
+  });
+  listener.on('error', (err) => cfg.log.error({ err: errorMessage(err) }, 'listener error'));
   let adminConfig: string | undefined;
   if (trust) {
     const host = cfg.listen.replace(/:\d+$/, '');
@@ -152,6 +159,7 @@ export async function startCoordinator(cfg: CoordinatorConfig): Promise<Coordina
       membership.stop();
       executor.stop();
       hub.close();
+      listener.close();
       await new Promise<void>((resolve) => {
         const t = setTimeout(() => {
           server.forceShutdown();
@@ -170,6 +178,16 @@ export async function startCoordinator(cfg: CoordinatorConfig): Promise<Coordina
       store.close();
     },
   };
+}
+
+/** How many connections may wait to be accepted (Linux caps it at net.core.somaxconn, 4096 by default). */
+const LISTEN_BACKLOG = 8192;
+
+/** "HOST:PORT" or "[IPV6]:PORT" as --listen takes it. */
+function splitListen(listen: string): { host: string; port: number } {
+  const m = /^\[([^\]]+)\]:(\d+)$/.exec(listen) ?? /^([^:]*):(\d+)$/.exec(listen);
+  if (!m) throw new ZddError('INVALID_ARGUMENT', `--listen ${listen} is not HOST:PORT`, { hint: 'for example 127.0.0.1:7700, 0.0.0.0:7700 or [::]:7700' });
+  return { host: m[1] || '0.0.0.0', port: Number(m[2]) };
 }
 
 function bootId(): string {

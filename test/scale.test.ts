@@ -13,13 +13,22 @@ const SPEC = SIM_SPEC;
 
 test('1,000 hosts: the coordinator killed in the middle of a 100-host phase resumes, every host swaps exactly once, and no reply holds the whole rollout', async (t) => {
   t.timeout(15 * 60_000);
-  const fleet = await LocalFleet.start({ agents: 0, logLevel: 'warn', coordinatorArgs: ['--heartbeat-ms', '5000', '--host-grace', '10m', '--resume-wait-ms', '60000'] });
+  // 1 s heartbeats, stretched to 5 s (5 ms per agent) as the fleet grows to 1,000
+  const fleet = await LocalFleet.start({ agents: 0, logLevel: 'warn', coordinatorArgs: ['--heartbeat-ms', '1000', '--host-grace', '10m', '--resume-wait-ms', '60000'] });
   const sims = new SimFleet(fleet.coordinatorAddr, fleet.credentials());
   const c = fleet.client();
   try {
     await sims.add({ prefix: 'edge-', first: 0, count: 1, edge: true, labels: { role: 'edge' } });
     await sims.add({ prefix: 'sim-', first: 1, count: N, labels: { role: 'web' } });
     await sims.allWelcomed(600_000);
+    // the first agents were told 1 s when they joined an empty coordinator; as the fleet grew they
+    // were told again: every agent now heartbeats about every 5 s
+    let told: [number, number] = [0, 0];
+    for (const deadline = Date.now() + 60_000; Date.now() < deadline; await sleep(1000)) {
+      told = await sims.heartbeats();
+      if (told[0] >= 3750 && told[1] <= 6250) break;
+    }
+    t.true(told[0] >= 3750 && told[1] <= 6250, `heartbeat intervals told: ${told[0]}–${told[1]} ms, expected about 5,000 for 1,001 agents`);
     await c.call('ApplyService', { spec_json: JSON.stringify(SPEC) });
     const settled = async (client: typeof c, id: string, timeoutMs: number) => {
       for (const deadline = Date.now() + timeoutMs; Date.now() < deadline; await sleep(250)) {

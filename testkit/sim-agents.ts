@@ -6,7 +6,7 @@
 // size tests measure the coordinator's own cost with it; `executed` says what each host really did.
 import * as grpc from '@grpc/grpc-js';
 import type { LocalFleet } from './local-fleet.js';
-import { CLIENT_OPTIONS, fleetClientCredentials, plaintextClientCredentials, protos } from '../lib/grpc.js';
+import { AGENT_CLIENT_OPTIONS, CLIENT_OPTIONS, fleetClientCredentials, plaintextClientCredentials, protos } from '../lib/grpc.js';
 import { createCsr } from '../lib/pki.js';
 import { CommandArgs, type CommandKind } from '../lib/commands.js';
 import { reconnectDelay } from '../lib/backoff.js';
@@ -50,6 +50,8 @@ export interface SimOptions {
 /** One simulated agent. */
 export class SimAgent {
   welcomed = false;
+  /** the heartbeat interval the coordinator told it last */
+  heartbeatMs = 0;
   /** sessions opened (1 + reconnects) */
   sessions = 0;
   /** why sessions ended, with how many: "after welcome: …" or "before welcome: …" */
@@ -78,7 +80,7 @@ export class SimAgent {
     const { AgentGateway } = protos().agent.zdd.v1;
     // a pool of its own, as a real agent (one channel per process) has: thousands of channels in
     // one process would otherwise search grpc-js's shared pool at every connection
-    this.client = new AgentGateway(addr, creds, { ...CLIENT_OPTIONS, 'grpc.use_local_subchannel_pool': 1 }) as never;
+    this.client = new AgentGateway(addr, creds, { ...AGENT_CLIENT_OPTIONS, 'grpc.use_local_subchannel_pool': 1 }) as never;
     for (const i of (o.instances ?? []) as SimInstance[]) this.instances.set(`${i.service}/${i.slot}`, i);
   }
 
@@ -104,6 +106,7 @@ export class SimAgent {
             attempt = 0;
             // a welcome again on the same session: a new interval
             clearInterval(heartbeat);
+            this.heartbeatMs = m.welcome.heartbeat_ms || 5000;
             heartbeat = setInterval(() => s.write({ heartbeat: { facts: null, instances: this.list(), ejected: [] } }), m.welcome.heartbeat_ms || 5000);
           } else if (m.command && this.o.answer !== false) this.answer(s, m.command);
         });

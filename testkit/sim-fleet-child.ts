@@ -37,6 +37,7 @@ process.on('message', async (m: SimChildRequest) => {
     else if (m.op === 'starts') value = Object.fromEntries(sims.map((a) => [a.id, a.starts(m.rolloutId)]));
     else if (m.op === 'invalid') value = sims.flatMap((a) => a.invalid.map((x) => `${a.id}: ${x}`)).slice(0, 50);
     else if (m.op === 'sessions') value = sims.reduce((n, a) => n + a.sessions, 0);
+    else if (m.op === 'heartbeats') value = [Math.min(...sims.map((a) => a.heartbeatMs)), Math.max(...sims.map((a) => a.heartbeatMs))];
     else if (m.op === 'ends') {
       const all: Record<string, number> = {};
       for (const a of sims) for (const [k, n] of a.ends) all[k] = (all[k] ?? 0) + n;

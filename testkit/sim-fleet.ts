@@ -33,7 +33,7 @@ export interface SimSpec {
 
 export type SimChildRequest = { id: number } & (
   | { op: 'start'; addr: string; admin: Credentials; spec: SimSpec }
-  | { op: 'welcomed' | 'invalid' | 'sessions' | 'ends' | 'stop' }
+  | { op: 'welcomed' | 'invalid' | 'sessions' | 'ends' | 'heartbeats' | 'stop' }
   | { op: 'starts'; rolloutId: string }
 );
 type Op = SimChildRequest extends infer R ? (R extends { op: infer O } ? O : never) : never;
@@ -144,6 +144,12 @@ export class SimFleet {
   /** Sessions opened so far, over all agents (1 each, plus reconnects). */
   async sessions(): Promise<number> {
     return (await Promise.all(this.children.map((c) => c.ask<number>('sessions')))).reduce((a, b) => a + b, 0);
+  }
+
+  /** The shortest and the longest heartbeat interval the agents were told last. */
+  async heartbeats(): Promise<[number, number]> {
+    const r = await Promise.all(this.children.map((c) => c.ask<[number, number]>('heartbeats')));
+    return [Math.min(...r.map((x) => x[0])), Math.max(...r.map((x) => x[1]))];
   }
 
   /** Why sessions ended, with how many, over all agents, most frequent first. */
