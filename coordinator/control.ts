@@ -443,7 +443,7 @@ export class Control {
         hint: `let it finish (zddctl watch ${r.id}), or pause it (zddctl pause ${r.id})`,
       });
     }
-    if (!this.store.steps(r.id).some((s) => (s.state === 'pending' || s.state === 'running') && s.kind !== 'finalize')) {
+    if (!this.store.hasWorkLeft(r.id)) {
       throw new ZddError('INVALID_ARGUMENT', `rollout ${r.id} has already moved everything to ${r.version}; only recording it as live is left`, {
         hint: `once it has ended, return with zddctl rollback ${r.service}`,
       });

@@ -276,6 +276,21 @@ export class Executor implements PhaseContext {
   }
 
   /**
+   * A rollout's steps, 2,000 at a time with a turn of the event loop between: a 10,000-host plan
+   * (20,000 steps and more) does not hold control calls and heartbeats while it is read. Nothing
+   * else writes a rollout's steps before its run has begun.
+   */
+  private async readSteps(rolloutId: string): Promise<StepRow[]> {
+    const out: StepRow[] = [];
+    for (;;) {
+      const page = this.journal(() => this.store.stepsAfter(rolloutId, out.length ? out[out.length - 1].seq : 0, 2000));
+      out.push(...page);
+      if (page.length < 2000) return out;
+      await new Promise<void>((r) => setImmediate(r));
+    }
+  }
+
+  /**
    * Runs a rollout to its end, or until it pauses. Never throws: the outcome is in the store (or,
    * when the store refuses writes, reported through onPausedInMemory).
    */
@@ -286,7 +301,7 @@ export class Executor implements PhaseContext {
     if (!this.queued.length) this.commitFailure = undefined;
     let st: RunState | undefined;
     try {
-      const steps = this.store.steps(rolloutId);
+      const steps = await this.readSteps(rolloutId);
       st = this.rebuild(rolloutId, steps);
       if (resume) st.resumeBegan = resume.began;
       if (!steps.some((s) => s.state !== 'pending')) {

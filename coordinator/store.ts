@@ -242,6 +242,10 @@ export interface Store {
   lastSeq(rolloutId: string): number;
   /** Steps after `afterSeq`, at most `limit`, in order; without their arguments (nothing is parsed). */
   stepPage(rolloutId: string, afterSeq: number, limit: number): StepView[];
+  /** Whether a rollout has a step still to run (or running) besides its finalize step. */
+  hasWorkLeft(rolloutId: string): boolean;
+  /** Steps after a seq, at most `limit`, with their arguments: a large rollout read a page at a time. */
+  stepsAfter(rolloutId: string, afterSeq: number, limit: number): StepRow[];
   /** These steps, by seq, without their arguments. */
   stepsBySeq(rolloutId: string, seqs: number[]): StepView[];
   stepSummary(rolloutId: string): StepSummary;
@@ -773,6 +777,14 @@ export class SqliteStore implements Store {
 
   steps(rolloutId: string): StepRow[] {
     return this.stepRows(this.stmt('SELECT * FROM steps WHERE rollout_id = ? ORDER BY seq').all(rolloutId));
+  }
+
+  hasWorkLeft(rolloutId: string): boolean {
+    return !!this.stmt("SELECT 1 FROM steps WHERE rollout_id = ? AND state IN ('pending', 'running') AND kind != 'finalize' LIMIT 1").get(rolloutId);
+  }
+
+  stepsAfter(rolloutId: string, afterSeq: number, limit: number): StepRow[] {
+    return this.stepRows(this.stmt('SELECT * FROM steps WHERE rollout_id = ? AND seq > ? ORDER BY seq LIMIT ?').all(rolloutId, afterSeq, limit));
   }
 
   private stepRows(rows: unknown[]): StepRow[] {
