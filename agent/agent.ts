@@ -4,7 +4,7 @@
 // result recorded on disk before it is sent.
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from '../lib/log.js';
-import { AGENT_CLIENT_OPTIONS, fleetClientCredentials, plaintextClientCredentials, protos } from '../lib/grpc.js';
+import { CLIENT_OPTIONS, fleetClientCredentials, plaintextClientCredentials, protos } from '../lib/grpc.js';
 import type { AgentIdentity } from './identity.js';
 import { ZddError, errorCode, errorMessage, hostFault } from '../lib/errors.js';
 import { CommandArgs, type CommandKind, COMMAND_KINDS } from '../lib/commands.js';
@@ -133,7 +133,7 @@ export class Agent {
   }
   private welcomed = false;
 
-  /** Runs sessions until stop(); reconnects with a jittered backoff capped at 1 s (lib/backoff.ts), so a restarted coordinator has its agents back at once. */
+  /** Runs sessions until stop(); reconnects with a jittered backoff (lib/backoff.ts: at most 1 s for about ten seconds, so a restarted coordinator has its agents back at once, then up to 5 s). */
   async run(): Promise<void> {
     this.supervisor.adopt();
     this.client = this.dial();
@@ -163,7 +163,7 @@ export class Agent {
   private dial() {
     const { AgentGateway } = protos().agent.zdd.v1;
     const id = this.cfg.identity?.credentials;
-    return new AgentGateway(this.cfg.coordinator, id ? fleetClientCredentials(id) : plaintextClientCredentials(), AGENT_CLIENT_OPTIONS);
+    return new AgentGateway(this.cfg.coordinator, id ? fleetClientCredentials(id) : plaintextClientCredentials(), CLIENT_OPTIONS);
   }
 
   private async session(): Promise<{ reason: string; refused: boolean }> {

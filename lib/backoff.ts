@@ -1,11 +1,12 @@
 // How long an agent waits before it dials the coordinator again. The base doubles from 200 ms to
-// 1 s for the first five tries, so a restarted coordinator has its agents back at once; past them
-// (a coordinator down for longer, or too busy to take everyone at once) it goes on doubling to
-// 5 s, so that ten thousand waiting agents do not dial ten thousand times a second. Each wait is
-// drawn from [base/2, base] ("equal jitter"): agents that lost one coordinator at the same instant
-// come back spread over the window instead of in one wave of TLS handshakes.
+// a cap of 1 s for the first fifteen tries (about ten seconds), so a restarted coordinator has its
+// agents back within a second of listening; past them (a coordinator down for longer, or too busy
+// to take everyone at once) the cap goes on doubling to 5 s, so that ten thousand waiting agents
+// do not dial ten thousand times a second. Each wait is drawn from [base/2, base] ("equal
+// jitter"): agents that lost one coordinator at the same instant come back spread over the window
+// instead of in one wave of TLS handshakes.
 export const RECONNECT_BASE_MS = 200;
-export const RECONNECT_FAST_TRIES = 5;
+export const RECONNECT_FAST_TRIES = 15;
 export const RECONNECT_CAP_MS = 5000;
 
 export function reconnectDelay(attempt: number, random: () => number = Math.random): number {

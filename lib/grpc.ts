@@ -33,8 +33,8 @@ export function protos(): { agent: AgentProto; control: ControlProto } {
  * Agents ping the coordinator (keepalive every 20 s, answered within 10 s) so that they notice a
  * coordinator that vanished without closing the connection within half a minute; one that crashed
  * or restarted closes it, and they notice at once. They reconnect with a backoff of 200 ms to 1 s
- * for the first tries, growing to 5 s (lib/backoff.ts: each try is a new call; grpc-js's own
- * connection backoff grows to 5 s as well, AGENT_CLIENT_OPTIONS).
+ * for about ten seconds, growing to 5 s after (lib/backoff.ts: each try is a new call, and
+ * grpc-js's own connection backoff, capped at 1 s, has ended by then).
  * The coordinator notices a dead agent by its silence (three heartbeats, coordinator/agent-hub.ts):
  * its own pings are rare, so ten thousand sessions are not pinged on top of their heartbeats.
  * The ping answer's 10 s: a coordinator taking ten thousand agents back at once is slow, not gone.
@@ -57,16 +57,6 @@ export const CLIENT_OPTIONS: grpc.ChannelOptions = {
   // over TLS the coordinator is checked by its certificate's identity, not a host name; a name
   // here also keeps node from sending an IP address as SNI (deprecated, and warned about)
   'grpc.ssl_target_name_override': 'zdd-coordinator',
-};
-
-/**
- * An agent's channel: as an operator's, but grpc-js's own reconnect backoff grows to 5 s. While a
- * coordinator is away, grpc-js keeps dialling in the background on that schedule whether or not
- * a call waits: at 1 s, ten thousand agents would dial ten thousand times a second.
- */
-export const AGENT_CLIENT_OPTIONS: grpc.ChannelOptions = {
-  ...CLIENT_OPTIONS,
-  'grpc.max_reconnect_backoff_ms': 5_000,
 };
 
 /** True for 127.0.0.0/8, ::1 and localhost. */

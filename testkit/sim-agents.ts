@@ -6,7 +6,7 @@
 // size tests measure the coordinator's own cost with it; `executed` says what each host really did.
 import * as grpc from '@grpc/grpc-js';
 import type { LocalFleet } from './local-fleet.js';
-import { AGENT_CLIENT_OPTIONS, CLIENT_OPTIONS, fleetClientCredentials, plaintextClientCredentials, protos } from '../lib/grpc.js';
+import { CLIENT_OPTIONS, fleetClientCredentials, plaintextClientCredentials, protos } from '../lib/grpc.js';
 import { createCsr } from '../lib/pki.js';
 import { CommandArgs, type CommandKind } from '../lib/commands.js';
 import { reconnectDelay } from '../lib/backoff.js';
@@ -80,7 +80,7 @@ export class SimAgent {
     const { AgentGateway } = protos().agent.zdd.v1;
     // a pool of its own, as a real agent (one channel per process) has: thousands of channels in
     // one process would otherwise search grpc-js's shared pool at every connection
-    this.client = new AgentGateway(addr, creds, { ...AGENT_CLIENT_OPTIONS, 'grpc.use_local_subchannel_pool': 1 }) as never;
+    this.client = new AgentGateway(addr, creds, { ...CLIENT_OPTIONS, 'grpc.use_local_subchannel_pool': 1 }) as never;
     for (const i of (o.instances ?? []) as SimInstance[]) this.instances.set(`${i.service}/${i.slot}`, i);
   }
 
