@@ -34,8 +34,10 @@ export interface AgentSession {
   renewing?: boolean;
   /** edges: "SERVICE ADDR SINCE_MS" per backend nginx has ejected, from the latest heartbeat */
   ejected: string[];
-  /** the heartbeat interval the agent was told at hello */
+  /** the heartbeat interval the agent was told last (at hello, or since as the fleet changed) */
   heartbeatMs: number;
+  /** the longer interval it was told before, until its next message: it may still be waiting that long */
+  heartbeatWasMs?: number;
 }
 
 interface Pending {
@@ -88,6 +90,8 @@ export class AgentHub implements AgentPort {
   private readonly pending = new Map<string, Pending>();
   /** per edge and service ("AGENT\0SERVICE"), the traffic document it applied last from this process */
   private readonly edgeDocs = new Map<string, TrafficDoc>();
+  /** edges whose agent refused a difference as unknown arguments (older than differences), until they connect again */
+  private readonly noDiffs = new Set<string>();
   /** every open stream by the principal of its certificate, hello or not: a revocation ends them all */
   private readonly streams = new Map<string, Set<SessionCall>>();
   /** when each agent's last session ended, in this coordinator's life */
@@ -120,7 +124,7 @@ export class AgentHub implements AgentPort {
    */
   private endSilent(now = Date.now()) {
     for (const [id, s] of this.sessions) {
-      if (now - s.lastSeen <= 3 * s.heartbeatMs + 5000) continue;
+      if (now - s.lastSeen <= 3 * Math.max(s.heartbeatMs, s.heartbeatWasMs ?? 0) + 5000) continue;
       this.log.warn({ agentId: id, silentMs: now - s.lastSeen }, 'agent silent for three heartbeats; its session is over');
       this.unregister(id, s.call);
       s.call.emit('error', toServiceError(new ZddError('AGENT_UNAVAILABLE', `no heartbeat for ${now - s.lastSeen}ms`)));
@@ -139,6 +143,8 @@ export class AgentHub implements AgentPort {
     for (const s of this.sessions.values()) {
       if (told >= 500) break;
       if (Math.abs(s.heartbeatMs - target) <= target / 4) continue;
+      // told a shorter one, the agent may still wait out the longer one first
+      if (target < s.heartbeatMs) s.heartbeatWasMs = s.heartbeatMs;
       s.heartbeatMs = target;
       s.call.write({ welcome: { coordinator_version: this.opts.coordinatorVersion, heartbeat_ms: target } });
       told++;
@@ -221,6 +227,7 @@ export class AgentHub implements AgentPort {
     this.sessions.set(id, { hello, facts: hello.facts, instances: hello.instances, call, connectedAt: now, lastSeen: now, principal, ejected: [], heartbeatMs });
     this.endedAt.delete(id);
     this.abandoned.delete(id);
+    this.noDiffs.delete(id);
     if (previous) this.byAddress.get(previous.hello.advertise || '127.0.0.1')?.delete(id);
     const addr = hello.advertise || '127.0.0.1';
     this.byAddress.set(addr, (this.byAddress.get(addr) ?? new Set()).add(id));
@@ -368,6 +375,7 @@ export class AgentHub implements AgentPort {
     const s = this.sessions.get(id);
     if (!s || s.call !== call) return;
     s.lastSeen = Date.now();
+    s.heartbeatWasMs = undefined;
     if (m.heartbeat) {
       checkHeartbeat(m.heartbeat);
       s.facts = m.heartbeat.facts ?? s.facts;
@@ -454,24 +462,24 @@ export class AgentHub implements AgentPort {
    */
   private async applyTraffic(agentId: string, doc: TrafficDoc, commandId: string, opts: CallOptions): Promise<ResultOf<'apply_traffic'>> {
     const key = `${agentId}\0${doc.service}`;
-    const base = this.edgeDocs.get(key);
+    const base = this.noDiffs.has(agentId) ? undefined : this.edgeDocs.get(key);
     this.edgeDocs.delete(key);
+    const whole = () => this.send(agentId, 'apply_traffic', doc, `${commandId}/whole`, opts) as Promise<ResultOf<'apply_traffic'>>;
     let r: ResultOf<'apply_traffic'>;
     try {
-      if (base && base.generation < doc.generation) {
-        try {
-          r = (await this.send(agentId, 'apply_traffic', trafficDiff(base, doc), commandId, opts)) as ResultOf<'apply_traffic'>;
-        } catch (err) {
-          if (errorCode(err) !== 'TRAFFIC_BASE') throw err;
-          r = (await this.send(agentId, 'apply_traffic', doc, `${commandId}/whole`, opts)) as ResultOf<'apply_traffic'>;
-        }
-      } else {
-        r = (await this.send(agentId, 'apply_traffic', doc, commandId, opts)) as ResultOf<'apply_traffic'>;
-      }
+      r = (await this.send(agentId, 'apply_traffic', base && base.generation < doc.generation ? trafficDiff(base, doc) : doc, commandId, opts)) as ResultOf<'apply_traffic'>;
     } catch (err) {
-      // a refused command id (from an earlier difference) that a restarted coordinator sends again
-      if (errorCode(err) !== 'TRAFFIC_BASE') throw err;
-      r = (await this.send(agentId, 'apply_traffic', doc, `${commandId}/whole`, opts)) as ResultOf<'apply_traffic'>;
+      const code = errorCode(err);
+      if (code === 'INVALID_ARGUMENT' && base) {
+        // an agent older than differences refuses them as arguments it does not know: whole
+        // documents to it until it connects again (perhaps upgraded)
+        this.noDiffs.add(agentId);
+        r = await whole();
+      } else if (code === 'TRAFFIC_BASE') {
+        // the edge holds another generation (its agent restarted), or a restarted coordinator
+        // sent an id again that was refused as a difference
+        r = await whole();
+      } else throw err;
     }
     this.edgeDocs.set(key, doc);
     return r;

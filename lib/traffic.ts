@@ -142,7 +142,7 @@ export interface Replaced {
   generation: number;
   /** there was no document before */
   none?: boolean;
-  removed: Backend[];
+  removed: readonly Backend[];
   added: string[];
   primary?: string;
   preview?: string;
@@ -166,14 +166,14 @@ export function replacedBy(prev: TrafficDoc | undefined, next: TrafficDoc): Repl
 }
 
 /** the last pair compared: a traffic change is compared for its step, its journal entry and each edge */
-let lastChanges: { before: readonly Backend[]; after: readonly Backend[]; removed: Backend[]; added: Backend[] } | undefined;
+let lastChanges: { before: readonly Backend[]; after: readonly Backend[]; removed: readonly Backend[]; added: readonly Backend[] } | undefined;
 
 /**
  * The backends that leave and come in between two lists, copy by copy. applyOps keeps the backends
  * it does not touch as they are: those are matched by identity, and only the others by key (a
  * one-host change to 10,000 backends keys a handful).
  */
-function changes(before: readonly Backend[], after: readonly Backend[]): { removed: Backend[]; added: Backend[] } {
+function changes(before: readonly Backend[], after: readonly Backend[]): { readonly removed: readonly Backend[]; readonly added: readonly Backend[] } {
   if (lastChanges?.before === before && lastChanges.after === after) return lastChanges;
   const same = new Map<Backend, number>();
   for (const b of before) same.set(b, (same.get(b) ?? 0) + 1);
@@ -191,7 +191,8 @@ function changes(before: readonly Backend[], after: readonly Backend[]): { remov
     if (twin?.length) twin.pop();
     else added.push(b);
   }
-  lastChanges = { before, after, removed: [...left.values()].flat(), added };
+  // shared by every caller of the same pair: frozen, so that none can change what the others see
+  lastChanges = { before, after, removed: Object.freeze([...left.values()].flat()), added: Object.freeze(added) };
   return lastChanges;
 }
 
@@ -209,7 +210,7 @@ export interface TrafficDiff {
   /** how many backends the document has after it: checked when it is applied */
   count: number;
   removed: string[];
-  added: Backend[];
+  added: readonly Backend[];
   primary?: string;
   preview?: string;
   split?: Split;
