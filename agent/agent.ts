@@ -211,17 +211,16 @@ export class Agent {
   }
 
   private onMessage(m: CoordinatorMessage__Output) {
-    if (m.welcome && this.welcomed) {
-      // the same session, told a new heartbeat interval (the fleet grew or shrank)
+    if (m.welcome) {
+      // a welcome again on the same session only tells a new heartbeat interval (the fleet grew or shrank)
       clearInterval(this.heartbeat);
       this.heartbeat = setInterval(() => void this.sendHeartbeat(), m.welcome.heartbeat_ms || 5000);
-    } else if (m.welcome) {
-      this.cfg.log.info({ coordinator: this.cfg.coordinator }, 'session established');
-      clearInterval(this.heartbeat);
-      this.welcomed = true;
-      this.heartbeat = setInterval(() => void this.sendHeartbeat(), m.welcome.heartbeat_ms || 5000);
-      for (const n of this.notices.splice(0)) this.send({ notice: n });
-      this.scheduleRenewal();
+      if (!this.welcomed) {
+        this.cfg.log.info({ coordinator: this.cfg.coordinator }, 'session established');
+        this.welcomed = true;
+        for (const n of this.notices.splice(0)) this.send({ notice: n });
+        this.scheduleRenewal();
+      }
     } else if (m.command) {
       void this.onCommand(m.command);
     } else if (m.certificate && this.cfg.identity) {

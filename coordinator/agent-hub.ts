@@ -54,7 +54,7 @@ interface Pending {
 }
 
 /** how much an agent's heartbeat interval stretches per connected agent */
-export const HEARTBEAT_MS_PER_AGENT = 5;
+const HEARTBEAT_MS_PER_AGENT = 5;
 
 export interface CallOptions {
   timeoutMs: number;

@@ -21,7 +21,14 @@ const BackendSchema = z.object({
   version: z.string().optional(),
 });
 
-const SplitSchema = z.object({ track, percent: z.number().int().min(0).max(100) }).strict();
+/** what a traffic document and a difference both carry: which service, which generation, the routes */
+const TRAFFIC_HEAD = {
+  service: z.string(),
+  generation: z.number().int().min(1),
+  primary: track.optional(),
+  preview: track.optional(),
+  split: z.object({ track, percent: z.number().int().min(0).max(100) }).strict().optional(),
+};
 
 export const CommandArgs = {
   start_instance: z.object({ spec: ServiceSpecSchema, version: z.string().min(1), slot: SlotSchema }).strict(),
@@ -36,28 +43,9 @@ export const CommandArgs = {
   configure_edge: z.object({ spec: ServiceSpecSchema }).strict(),
   /** a whole document, or (lib/traffic.ts TrafficDiff) a difference from a generation the edge holds */
   apply_traffic: z.union([
+    z.object({ ...TRAFFIC_HEAD, backends: z.array(BackendSchema) }).strict(),
     z
-      .object({
-        service: z.string(),
-        generation: z.number().int().min(1),
-        backends: z.array(BackendSchema),
-        primary: track.optional(),
-        preview: track.optional(),
-        split: SplitSchema.optional(),
-      })
-      .strict(),
-    z
-      .object({
-        service: z.string(),
-        generation: z.number().int().min(1),
-        base: z.number().int().min(0),
-        count: z.number().int().min(0),
-        removed: z.array(z.string()),
-        added: z.array(BackendSchema),
-        primary: track.optional(),
-        preview: track.optional(),
-        split: SplitSchema.optional(),
-      })
+      .object({ ...TRAFFIC_HEAD, base: z.number().int().min(0), count: z.number().int().min(0), removed: z.array(z.string()), added: z.array(BackendSchema) })
       .strict(),
   ]),
   await_idle: z.object({ service: z.string(), addrs: z.array(z.string()), timeoutMs: z.number().int().min(0) }).strict(),

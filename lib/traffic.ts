@@ -133,6 +133,13 @@ export function applyOps(prev: TrafficDoc | undefined, service: string, ops: rea
   return doc;
 }
 
+/** A document's routes (primary, preview, split), only those it sets. */
+const routesOf = (r: { primary?: string; preview?: string; split?: Split } | undefined) => ({
+  ...(r?.primary ? { primary: r.primary } : {}),
+  ...(r?.preview ? { preview: r.preview } : {}),
+  ...(r?.split ? { split: r.split } : {}),
+});
+
 /**
  * What a traffic change replaced, kept as a difference from the document it made: the backends it
  * took out (whole), the ones it put in (by key), and the routes before. A journal entry of a
@@ -159,9 +166,7 @@ export function replacedBy(prev: TrafficDoc | undefined, next: TrafficDoc): Repl
     ...(prev ? {} : { none: true }),
     removed,
     added: added.map(backendKey),
-    ...(prev?.primary ? { primary: prev.primary } : {}),
-    ...(prev?.preview ? { preview: prev.preview } : {}),
-    ...(prev?.split ? { split: prev.split } : {}),
+    ...routesOf(prev),
   };
 }
 
@@ -184,7 +189,11 @@ function changes(before: readonly Backend[], after: readonly Backend[]): { reado
     else fresh.push(b);
   }
   const left = new Map<string, Backend[]>();
-  for (const [b, n] of same) for (let i = 0; i < n; i++) (left.get(backendKey(b)) ?? left.set(backendKey(b), []).get(backendKey(b))!).push(b);
+  for (const [b, n] of same) {
+    if (!n) continue;
+    const k = backendKey(b);
+    left.set(k, [...(left.get(k) ?? []), ...Array<Backend>(n).fill(b)]);
+  }
   const added: Backend[] = [];
   for (const b of fresh) {
     const twin = left.get(backendKey(b));
@@ -226,9 +235,7 @@ export function trafficDiff(base: TrafficDoc, next: TrafficDoc): TrafficDiff {
     count: next.backends.length,
     removed: removed.map(backendKey),
     added,
-    ...(next.primary ? { primary: next.primary } : {}),
-    ...(next.preview ? { preview: next.preview } : {}),
-    ...(next.split ? { split: next.split } : {}),
+    ...routesOf(next),
   };
 }
 
@@ -261,9 +268,7 @@ export function applyDiff(base: TrafficDoc | undefined, d: TrafficDiff): Traffic
     service: d.service,
     generation: d.generation,
     backends,
-    ...(d.primary ? { primary: d.primary } : {}),
-    ...(d.preview ? { preview: d.preview } : {}),
-    ...(d.split ? { split: d.split } : {}),
+    ...routesOf(d),
   };
 }
 
@@ -283,9 +288,7 @@ export function restoreReplaced(cur: TrafficDoc | undefined, r: Replaced, servic
     service,
     generation: r.generation,
     backends,
-    ...(r.primary ? { primary: r.primary } : {}),
-    ...(r.preview ? { preview: r.preview } : {}),
-    ...(r.split ? { split: r.split } : {}),
+    ...routesOf(r),
   };
 }
 

@@ -107,7 +107,7 @@ export class SimAgent {
             // a welcome again on the same session: a new interval
             clearInterval(heartbeat);
             this.heartbeatMs = m.welcome.heartbeat_ms || 5000;
-            heartbeat = setInterval(() => s.write({ heartbeat: { facts: null, instances: this.list(), ejected: [] } }), m.welcome.heartbeat_ms || 5000);
+            heartbeat = setInterval(() => s.write({ heartbeat: { facts: null, instances: this.list(), ejected: [] } }), this.heartbeatMs);
           } else if (m.command && this.o.answer !== false) this.answer(s, m.command);
         });
         s.on('error', end);
