@@ -203,14 +203,6 @@ export interface Store {
   changeTraffic(doc: TrafficDoc, park: ParkedRow[], unpark: { service: string; agentId: string }[], event: EventRow): void;
   /** Events of the fleet itself (rollout id ''), newest first. */
   fleetEvents(agentId: string, limit: number): EventRow[];
-  /**
-   * Takes the database for this coordinator, or throws DB_HELD naming the one that holds it: a
-   * holder whose lease is fresh, or whose process still runs on this host.
-   */
-  acquire(h: Holder, nowMs: number, ttlMs: number, alive: (h: Holder) => boolean | undefined): void;
-  /** Renews the lease; false when another coordinator took it meanwhile. */
-  renew(token: string, nowMs: number): boolean;
-  release(token: string): void;
   getService(name: string): ServiceRow | undefined;
   /** Stores a new revision when the spec differs; returns the row and whether it changed. */
   applyService(name: string, specJson: string, nowMs: number): { row: ServiceRow; changed: boolean };
@@ -371,11 +363,29 @@ export const TRAFFIC_DIFFS_MAX = 100;
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
 
-export class SqliteStore implements Store {
-  private readonly db: Database.Database;
+/** A statement as both engines run it: positional (?) or named (@name) parameters. */
+export interface SqlStatement {
+  run(...params: any[]): { changes: number };
+  get(...params: any[]): unknown;
+  all(...params: any[]): unknown[];
+}
+
+/** What the journal needs of an engine: statements, transactions (nested ones as savepoints), close. */
+export interface SqlDb {
+  prepare(sql: string): SqlStatement;
+  tx<T>(fn: () => T): T;
+  readonly inTransaction: boolean;
+  close(): void;
+}
+
+/**
+ * The journal over SQL, the same for SQLite and PostgreSQL: the statements are written in the SQL
+ * both understand, and the engines differ only in how they open, migrate and decide who writes.
+ */
+export abstract class SqlStore implements Store {
   /** statements compiled once each: a 10,000-host rollout runs the same few tens of thousands of times */
-  private readonly statements = new Map<string, Database.Statement>();
-  private stmt(sql: string): Database.Statement {
+  private readonly statements = new Map<string, SqlStatement>();
+  protected stmt(sql: string): SqlStatement {
     let st = this.statements.get(sql);
     if (!st) {
       st = this.db.prepare(sql);
@@ -384,71 +394,7 @@ export class SqliteStore implements Store {
     return st;
   }
 
-  /**
-   * `beforeMigrate` runs on a database that already has a schema, before it is migrated: a
-   * coordinator takes its lease there, so a newer one refused never migrates a live database.
-   */
-  constructor(file: string, opts: { beforeMigrate?: (store: SqliteStore) => void } = {}) {
-    const existed = fs.existsSync(file) && fs.statSync(file).size > 0;
-    try {
-      this.db = new Database(file, { fileMustExist: false });
-    } catch (err) {
-      throw new ZddError('DB_ERROR', `cannot open database ${file}: ${(err as Error).message}`, { cause: err });
-    }
-    try {
-      this.check(file, existed);
-      this.db.pragma('journal_mode = WAL');
-      this.db.pragma('synchronous = FULL');
-      this.db.pragma('foreign_keys = ON');
-      this.db.pragma('busy_timeout = 5000');
-      const hasSchema = (this.db.pragma('user_version', { simple: true }) as number) > 0;
-      if (hasSchema) opts.beforeMigrate?.(this);
-      this.migrate();
-      if (!hasSchema) opts.beforeMigrate?.(this);
-    } catch (err) {
-      this.db.close();
-      throw err;
-    }
-  }
-
-  /** Refuses files that are not zdd's, are corrupt, or come from a newer zdd; writes nothing then. */
-  private check(file: string, existed: boolean) {
-    if (!existed) return;
-    let appId: number;
-    let version: number;
-    let tables: number;
-    try {
-      appId = this.db.pragma('application_id', { simple: true }) as number;
-      version = this.db.pragma('user_version', { simple: true }) as number;
-      tables = (this.stmt("SELECT count(*) AS n FROM sqlite_master WHERE type = 'table'").get() as { n: number }).n;
-    } catch (err) {
-      throw new ZddError('DB_ERROR', `${file} is not a readable SQLite database: ${(err as Error).message}`, {
-        cause: err,
-        hint: 'point --db at the coordinator database, or at a new path to start empty',
-      });
-    }
-    if (appId !== APPLICATION_ID && tables > 0) {
-      throw new ZddError('DB_ERROR', `${file} is a SQLite database that does not belong to zdd; it was not modified`, {
-        hint: 'point --db at the coordinator database, or at a new path to start empty',
-      });
-    }
-    if (version > SCHEMA_VERSION) {
-      throw new ZddError('DB_ERROR', `${file} has schema version ${version}, newer than this coordinator's ${SCHEMA_VERSION}; it was not modified`, {
-        hint: 'run the newer zdd-coordinator that wrote it',
-      });
-    }
-  }
-
-  private migrate() {
-    const current = this.db.pragma('user_version', { simple: true }) as number;
-    for (let v = current; v < MIGRATIONS.length; v++) {
-      this.db.transaction(() => {
-        this.db.exec(MIGRATIONS[v]);
-        this.db.pragma(`application_id = ${APPLICATION_ID}`);
-        this.db.pragma(`user_version = ${v + 1}`);
-      })();
-    }
-  }
+  constructor(protected readonly db: SqlDb) {}
 
   /**
    * The agents and the traffic documents, as last written: read on every membership look and every
@@ -528,10 +474,10 @@ export class SqliteStore implements Store {
   }
 
   removeAgent(id: string): void {
-    this.db.transaction(() => {
+    this.db.tx(() => {
       this.stmt('DELETE FROM parked WHERE agent_id = ?').run(id);
       this.stmt('DELETE FROM agents WHERE id = ?').run(id);
-    })();
+    });
     this.cacheAgent(id, undefined);
   }
 
@@ -555,7 +501,8 @@ export class SqliteStore implements Store {
       for (const u of unpark) this.stmt('DELETE FROM parked WHERE service = ? AND agent_id = ?').run(u.service, u.agentId);
       for (const p of park) {
         this
-          .stmt('INSERT OR REPLACE INTO parked (service, agent_id, backend_json, reason, since_ms) VALUES (?, ?, ?, ?, ?)')
+          .stmt(`INSERT INTO parked (service, agent_id, backend_json, reason, since_ms) VALUES (?, ?, ?, ?, ?)
+             ON CONFLICT (service, agent_id, backend_json) DO UPDATE SET reason = excluded.reason, since_ms = excluded.since_ms`)
           .run(p.service, p.agentId, p.backendJson, p.reason, p.sinceMs);
       }
       this.addEvent(event);
@@ -569,46 +516,13 @@ export class SqliteStore implements Store {
     return (rows as any[]).map((r) => ({ rolloutId: '', atMs: r.at_ms, level: r.level, agentId: r.agent_id, message: r.message, kind: r.kind }));
   }
 
-  acquire(h: Holder, nowMs: number, ttlMs: number, alive: (h: Holder) => boolean | undefined): void {
-    // IMMEDIATE: two coordinators starting at once cannot both read "free" and both write
-    this.db.transaction(() => {
-      const r = this.stmt("SELECT value FROM meta WHERE key = 'holder'").get() as { value: string } | undefined;
-      const cur = r ? (JSON.parse(r.value) as Holder) : undefined;
-      if (cur && cur.token !== h.token) {
-        const running = alive(cur);
-        // on this host the process table decides; elsewhere, whether its lease is fresh
-        if (running === true || (running === undefined && cur.renewedMs + ttlMs > nowMs)) {
-          const since = new Date(cur.startedMs).toISOString();
-          throw new ZddError('DB_HELD', `this database is held by another coordinator: pid ${cur.pid} on ${cur.hostname}, listening on ${cur.listen}, since ${since}; nothing was changed`, {
-            hint: running === true ? `stop that coordinator first (kill ${cur.pid}), or give this one another --db` : `if that coordinator is gone, this one can start once its lease runs out (${Math.ceil((cur.renewedMs + ttlMs - nowMs) / 1000)}s)`,
-          });
-        }
-      }
-      this.stmt("INSERT INTO meta (key, value) VALUES ('holder', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value").run(JSON.stringify(h));
-    }).immediate();
-  }
-
-  renew(token: string, nowMs: number): boolean {
-    // compare and set: never over a holder that took the database meanwhile
-    return (
-      this
-        .stmt("UPDATE meta SET value = json_set(value, '$.renewedMs', ?) WHERE key = 'holder' AND json_extract(value, '$.token') = ?")
-        .run(nowMs, token).changes === 1
-    );
-  }
-
-  release(token: string): void {
-    const r = this.stmt("SELECT value FROM meta WHERE key = 'holder'").get() as { value: string } | undefined;
-    if (r && (JSON.parse(r.value) as Holder).token === token) this.stmt("DELETE FROM meta WHERE key = 'holder'").run();
-  }
-
   getService(name: string): ServiceRow | undefined {
     const r = this.stmt('SELECT * FROM services WHERE name = ?').get(name) as any;
     return r && { name: r.name, revision: r.revision, specJson: r.spec_json, liveVersion: r.live_version, previousVersion: r.previous_version };
   }
 
   applyService(name: string, specJson: string, nowMs: number): { row: ServiceRow; changed: boolean } {
-    return this.db.transaction(() => {
+    return this.db.tx(() => {
       const cur = this.getService(name);
       if (cur && cur.specJson === specJson) return { row: cur, changed: false };
       const revision = (cur?.revision ?? 0) + 1;
@@ -620,7 +534,7 @@ export class SqliteStore implements Store {
         )
         .run(name, revision, specJson, nowMs);
       return { row: this.getService(name)!, changed: true };
-    })();
+    });
   }
 
   setLiveVersion(name: string, version: string): void {
@@ -629,7 +543,7 @@ export class SqliteStore implements Store {
   }
 
   appendRollback(rolloutId: string, outcome: RollbackOutcome, error: string, steps: NewStep[], endStep?: { seq: number; patch: StepPatch }): boolean {
-    return this.db.transaction(() => {
+    return this.db.tx(() => {
       const r = this.getRollout(rolloutId);
       if (!r || r.outcome) return false;
       if (endStep) this.updateStep(rolloutId, endStep.seq, endStep.patch);
@@ -637,7 +551,7 @@ export class SqliteStore implements Store {
       this.insertSteps(rolloutId, steps);
       this.stmt('UPDATE rollouts SET outcome = ?, error = ? WHERE id = ?').run(outcome, error, rolloutId);
       return true;
-    })();
+    });
   }
 
   /** A step enters the journal only if it can be read back: every one is checked before any is written. */
@@ -711,7 +625,7 @@ export class SqliteStore implements Store {
   }
 
   createRollout(r: NewRollout, steps: NewStep[]): RolloutRow {
-    return this.db.transaction(() => {
+    return this.db.tx(() => {
       if (this.activeRollout(r.service)) throw new ZddError('ROLLOUT_ACTIVE', `a rollout of ${r.service} is already active`);
       const n = (this.stmt('SELECT count(*) AS n FROM rollouts WHERE service = ?').get(r.service) as { n: number }).n;
       const id = `${r.service}-${n + 1}`;
@@ -723,7 +637,7 @@ export class SqliteStore implements Store {
         .run(id, r.service, r.revision, r.version, r.fromVersion, r.strategy, r.paramsJson, r.state, r.error, r.createdMs, r.createdBy ?? '');
       this.insertSteps(id, steps);
       return this.getRollout(id)!;
-    })();
+    });
   }
 
   getRollout(id: string): RolloutRow | undefined {
@@ -753,12 +667,12 @@ export class SqliteStore implements Store {
   }
 
   transitionRollout(id: string, from: RolloutState, patch: RolloutPatch & { state: RolloutState }, event?: EventRow): boolean {
-    return this.db.transaction(() => {
+    return this.db.tx(() => {
       if (this.getRollout(id)?.state !== from) return false;
       this.writeRollout(id, patch);
       if (event) this.addEvent(event);
       return true;
-    })();
+    });
   }
 
   updateRollout(id: string, patch: Omit<RolloutPatch, 'state'>): void {
@@ -836,12 +750,12 @@ export class SqliteStore implements Store {
   private static readonly VIEW_COLUMNS = 'rollout_id, seq, batch, phase, kind, agent_id, state, attempt, detail, error, result_json, started_ms, ended_ms';
 
   stepPage(rolloutId: string, afterSeq: number, limit: number): StepView[] {
-    return this.stmt(`SELECT ${SqliteStore.VIEW_COLUMNS} FROM steps WHERE rollout_id = ? AND seq > ? ORDER BY seq LIMIT ?`).all(rolloutId, afterSeq, limit).map(this.stepView);
+    return this.stmt(`SELECT ${SqlStore.VIEW_COLUMNS} FROM steps WHERE rollout_id = ? AND seq > ? ORDER BY seq LIMIT ?`).all(rolloutId, afterSeq, limit).map(this.stepView);
   }
 
   stepsBySeq(rolloutId: string, seqs: number[]): StepView[] {
     if (!seqs.length) return [];
-    const q = this.stmt(`SELECT ${SqliteStore.VIEW_COLUMNS} FROM steps WHERE rollout_id = ? AND seq = ?`);
+    const q = this.stmt(`SELECT ${SqlStore.VIEW_COLUMNS} FROM steps WHERE rollout_id = ? AND seq = ?`);
     return seqs.flatMap((seq) => {
       const r = q.get(rolloutId, seq);
       return r ? [this.stepView(r)] : [];
@@ -849,11 +763,11 @@ export class SqliteStore implements Store {
   }
 
   notableSteps(rolloutId: string, limit: number): StepView[] {
-    return this.stmt(`SELECT ${SqliteStore.VIEW_COLUMNS} FROM steps WHERE rollout_id = ? AND state IN ('running', 'failed') ORDER BY seq LIMIT ?`).all(rolloutId, limit).map(this.stepView);
+    return this.stmt(`SELECT ${SqlStore.VIEW_COLUMNS} FROM steps WHERE rollout_id = ? AND state IN ('running', 'failed') ORDER BY seq LIMIT ?`).all(rolloutId, limit).map(this.stepView);
   }
 
   lastResult(rolloutId: string, kind: string): StepView | undefined {
-    const r = this.stmt(`SELECT ${SqliteStore.VIEW_COLUMNS} FROM steps WHERE rollout_id = ? AND kind = ? AND result_json != '' ORDER BY seq DESC LIMIT 1`).get(rolloutId, kind);
+    const r = this.stmt(`SELECT ${SqlStore.VIEW_COLUMNS} FROM steps WHERE rollout_id = ? AND kind = ? AND result_json != '' ORDER BY seq DESC LIMIT 1`).get(rolloutId, kind);
     return r ? this.stepView(r) : undefined;
   }
 
@@ -894,7 +808,7 @@ export class SqliteStore implements Store {
   /** A transaction; when it fails (rolled back), what the in-memory rows learnt inside it is forgotten with it. */
   private tx<T>(fn: () => T): T {
     try {
-      return this.db.transaction(fn)();
+      return this.db.tx(fn);
     } catch (err) {
       this.agentMap = undefined;
       this.agentList = undefined;
@@ -1006,13 +920,13 @@ export class SqliteStore implements Store {
   }
 
   redeemJoinToken(id: string, secretSha256: string, nowMs: number, issue: (t: JoinTokenRow) => CertificateRow): CertificateRow {
-    return this.db.transaction(() => {
+    return this.db.tx(() => {
       const t = usableToken(this.joinToken(id), secretSha256, nowMs);
       this.stmt('UPDATE join_tokens SET used_ms = ? WHERE id = ?').run(nowMs, id);
       const cert = issue({ ...t, usedMs: nowMs });
       this.addCertificate(cert);
       return cert;
-    })();
+    });
   }
 
   addCertificate(c: CertificateRow): void {
@@ -1067,5 +981,118 @@ export class SqliteStore implements Store {
 
   close(): void {
     this.db.close();
+  }
+}
+
+export class SqliteStore extends SqlStore {
+  private readonly sqlite: Database.Database;
+
+  /**
+   * `beforeMigrate` runs on a database that already has a schema, before it is migrated: a
+   * coordinator takes its lease there, so a newer one refused never migrates a live database.
+   */
+  constructor(file: string, opts: { beforeMigrate?: (store: SqliteStore) => void } = {}) {
+    const existed = fs.existsSync(file) && fs.statSync(file).size > 0;
+    let sqlite: Database.Database;
+    try {
+      sqlite = new Database(file, { fileMustExist: false });
+    } catch (err) {
+      throw new ZddError('DB_ERROR', `cannot open database ${file}: ${(err as Error).message}`, { cause: err });
+    }
+    super({
+      prepare: (sql) => sqlite.prepare(sql),
+      tx: (fn) => sqlite.transaction(fn)(),
+      get inTransaction() {
+        return sqlite.inTransaction;
+      },
+      close: () => sqlite.close(),
+    });
+    this.sqlite = sqlite;
+    try {
+      this.check(file, existed);
+      sqlite.pragma('journal_mode = WAL');
+      sqlite.pragma('synchronous = FULL');
+      sqlite.pragma('foreign_keys = ON');
+      sqlite.pragma('busy_timeout = 5000');
+      const hasSchema = (sqlite.pragma('user_version', { simple: true }) as number) > 0;
+      if (hasSchema) opts.beforeMigrate?.(this);
+      this.migrate();
+      if (!hasSchema) opts.beforeMigrate?.(this);
+    } catch (err) {
+      sqlite.close();
+      throw err;
+    }
+  }
+
+  /** Refuses files that are not zdd's, are corrupt, or come from a newer zdd; writes nothing then. */
+  private check(file: string, existed: boolean) {
+    if (!existed) return;
+    let appId: number;
+    let version: number;
+    let tables: number;
+    try {
+      appId = this.sqlite.pragma('application_id', { simple: true }) as number;
+      version = this.sqlite.pragma('user_version', { simple: true }) as number;
+      tables = (this.stmt("SELECT count(*) AS n FROM sqlite_master WHERE type = 'table'").get() as { n: number }).n;
+    } catch (err) {
+      throw new ZddError('DB_ERROR', `${file} is not a readable SQLite database: ${(err as Error).message}`, {
+        cause: err,
+        hint: 'point --db at the coordinator database, or at a new path to start empty',
+      });
+    }
+    if (appId !== APPLICATION_ID && tables > 0) {
+      throw new ZddError('DB_ERROR', `${file} is a SQLite database that does not belong to zdd; it was not modified`, {
+        hint: 'point --db at the coordinator database, or at a new path to start empty',
+      });
+    }
+    if (version > SCHEMA_VERSION) {
+      throw new ZddError('DB_ERROR', `${file} has schema version ${version}, newer than this coordinator's ${SCHEMA_VERSION}; it was not modified`, {
+        hint: 'run the newer zdd-coordinator that wrote it',
+      });
+    }
+  }
+
+  private migrate() {
+    const current = this.sqlite.pragma('user_version', { simple: true }) as number;
+    for (let v = current; v < MIGRATIONS.length; v++) {
+      this.sqlite.transaction(() => {
+        this.sqlite.exec(MIGRATIONS[v]);
+        this.sqlite.pragma(`application_id = ${APPLICATION_ID}`);
+        this.sqlite.pragma(`user_version = ${v + 1}`);
+      })();
+    }
+  }
+
+  acquire(h: Holder, nowMs: number, ttlMs: number, alive: (h: Holder) => boolean | undefined): void {
+    // IMMEDIATE: two coordinators starting at once cannot both read "free" and both write
+    this.sqlite.transaction(() => {
+      const r = this.stmt("SELECT value FROM meta WHERE key = 'holder'").get() as { value: string } | undefined;
+      const cur = r ? (JSON.parse(r.value) as Holder) : undefined;
+      if (cur && cur.token !== h.token) {
+        const running = alive(cur);
+        // on this host the process table decides; elsewhere, whether its lease is fresh
+        if (running === true || (running === undefined && cur.renewedMs + ttlMs > nowMs)) {
+          const since = new Date(cur.startedMs).toISOString();
+          throw new ZddError('DB_HELD', `this database is held by another coordinator: pid ${cur.pid} on ${cur.hostname}, listening on ${cur.listen}, since ${since}; nothing was changed`, {
+            hint: running === true ? `stop that coordinator first (kill ${cur.pid}), or give this one another --db` : `if that coordinator is gone, this one can start once its lease runs out (${Math.ceil((cur.renewedMs + ttlMs - nowMs) / 1000)}s)`,
+          });
+        }
+      }
+      this.stmt("INSERT INTO meta (key, value) VALUES ('holder', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value").run(JSON.stringify(h));
+    }).immediate();
+  }
+
+  renew(token: string, nowMs: number): boolean {
+    // compare and set: never over a holder that took the database meanwhile
+    return (
+      this
+        .stmt("UPDATE meta SET value = json_set(value, '$.renewedMs', ?) WHERE key = 'holder' AND json_extract(value, '$.token') = ?")
+        .run(nowMs, token).changes === 1
+    );
+  }
+
+  release(token: string): void {
+    const r = this.stmt("SELECT value FROM meta WHERE key = 'holder'").get() as { value: string } | undefined;
+    if (r && (JSON.parse(r.value) as Holder).token === token) this.stmt("DELETE FROM meta WHERE key = 'holder'").run();
   }
 }

@@ -1,11 +1,12 @@
-// The executor against a fake agent port and a real SQLite store: failure limits, cleanup of new
+// The executor against a fake agent port and a real store (SQLite; PostgreSQL in executor-pg.test.ts): failure limits, cleanup of new
 // instances that never got traffic, and the journal order of traffic generations.
 import test from 'ava';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Executor, type Clock } from '../coordinator/executor.js';
-import { SqliteStore, pendingStep } from '../coordinator/store.js';
+import { pendingStep, type Store } from '../coordinator/store.js';
+import { journalStore } from './support/stores.js';
 import { planRollout, type FleetHost } from '../coordinator/planner.js';
 import type { AgentPort, CallOptions } from '../coordinator/agent-hub.js';
 import { validateSpec } from '../lib/spec.js';
@@ -59,14 +60,14 @@ function fakeAgents(failStartOn: string[], onTraffic?: (args: any) => void, drai
 }
 
 /** What zddctl resume does: the rollout runs again from the state it is in (paused, or running with the pause held in memory). */
-function resumeNow(store: SqliteStore, id: string) {
+function resumeNow(store: Store, id: string) {
   store.transitionRollout(id, store.getRollout(id)!.state, { state: 'running', pauseReason: '' });
 }
 
 function setup(t: import('ava').ExecutionContext, failureLimit: number, batch: number) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'zdd-exec-'));
   t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
-  const store = new SqliteStore(path.join(dir, 'db'));
+  const store = journalStore(dir);
   t.teardown(() => store.close());
   store.applyService('web', JSON.stringify(spec), 0);
   const plan = planRollout({ spec, liveVersion: '', fleet, traffic: undefined, params: { version: 'v1', strategy: 'rolling', batch: { count: batch }, pauseMs: 0, failureLimit } });
@@ -225,7 +226,7 @@ test('a journal that refuses writes pauses the rollout before any side effect wi
 function setupLive(t: import('ava').ExecutionContext, edges: string[], failureLimit: number) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'zdd-exec-'));
   t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
-  const store = new SqliteStore(path.join(dir, 'db'));
+  const store = journalStore(dir);
   t.teardown(() => store.close());
   store.applyService('web', JSON.stringify(spec), 0);
   const hosts = fleet.map((h) => ({ ...h, edge: edges.includes(h.agentId) }));
@@ -292,7 +293,7 @@ test('a traffic change over two edges, resumed with one edge done, reverts both 
 function setupOn(t: import('ava').ExecutionContext, params: Record<string, unknown>, spec = baseSpec) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'zdd-exec-'));
   t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
-  const store = new SqliteStore(path.join(dir, 'db'));
+  const store = journalStore(dir);
   t.teardown(() => store.close());
   store.applyService('web', JSON.stringify(spec), 0);
   const live = {

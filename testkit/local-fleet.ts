@@ -49,7 +49,7 @@ const BLOCK = 100;
  * bound, so the check alone cannot keep two fleets apart: each 100-port block is also claimed by
  * creating a file exclusively, and a claim whose process is gone is taken over.
  */
-async function claimBlock(n: number): Promise<{ base: number; file: string }> {
+export async function claimBlock(n: number): Promise<{ base: number; file: string }> {
   fs.mkdirSync(CLAIMS, { recursive: true });
   for (let attempt = 0; attempt < 200; attempt++) {
     // below the kernel's ephemeral range (32768+), so client sockets and port-0 listeners never land here
