@@ -31,6 +31,7 @@ import { reconnectDelay } from '../lib/backoff.js';
 export const AGENT_VERSION = '0.1.0';
 
 export interface AgentConfig {
+  /** the coordinator's address, or several, comma-separated (coordinators sharing PostgreSQL): the agent keeps a session to the leader */
   coordinator: string;
   id: string;
   stateDir: string;
@@ -50,6 +51,14 @@ type Stream = grpc.ClientDuplexStream<AgentMessage, CoordinatorMessage__Output>;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+function readIf(file: string): string | undefined {
+  try {
+    return fs.readFileSync(file, 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
 /** commands that change nothing: answered afresh when repeated, never recorded */
 const READ_ONLY = new Set(['inspect', 'analyze']);
 
@@ -67,6 +76,17 @@ export class Agent {
   /** the certificate changed: the next session dials with the new one */
   private credentialsChanged = false;
   private stopped = false;
+  /** the coordinators to try, in turn; a standby names the leader, tried next */
+  private readonly addresses: string[];
+  private addressIndex = 0;
+  private leaderHint: string | undefined;
+  private dialled = '';
+  /** the latest leader term seen (kept on disk): an older leader's session and commands are refused */
+  private epochSeen: number;
+  /** when the coordinator was last heard from, on a session whose heartbeats it answers */
+  private lastHeard = 0;
+  private silence: NodeJS.Timeout | undefined;
+  private endSession: ((why: string) => void) | undefined;
 
   constructor(private readonly cfg: AgentConfig, private readonly edge?: EdgeDriver) {
     this.releases = new Releases(cfg.releasesDir, cfg.log.child({ part: 'releases' }), (service) =>
@@ -84,6 +104,23 @@ export class Agent {
       changed: () => this.soonHeartbeat(),
     });
     this.commands = new CommandLog(cfg.stateDir);
+    this.addresses = cfg.coordinator.split(',').map((a) => a.trim()).filter(Boolean);
+    this.epochSeen = Number(readIf(path.join(cfg.stateDir, 'epoch')) ?? 0) || 0;
+  }
+
+  /** The coordinator to dial next: the leader a standby named, else the next in the list. */
+  private nextAddress(): string {
+    return this.leaderHint ?? this.addresses[this.addressIndex % this.addresses.length];
+  }
+
+  private seeEpoch(epoch: number) {
+    if (epoch <= this.epochSeen) return;
+    this.epochSeen = epoch;
+    try {
+      writeFileAtomic(path.join(this.cfg.stateDir, 'epoch'), String(epoch), 0o600);
+    } catch (err) {
+      this.cfg.log.warn({ err: errorMessage(err) }, 'leader epoch not kept on disk');
+    }
   }
 
   private instances(): Instance[] {
@@ -143,10 +180,21 @@ export class Agent {
       const { reason, refused } = await this.session();
       if (this.stopped) break;
       if (Date.now() - began > 5000) attempt = 0;
-      if (this.credentialsChanged) {
+      const hinted = this.hintedBy;
+      this.hintedBy = undefined;
+      // a standby named the leader: dialled at once (twice in a row at most, so two standbys
+      // naming each other cannot keep it busy); otherwise the next coordinator in the list
+      if (hinted && hinted !== this.dialled && this.hintsFollowed++ < 2) this.leaderHint = hinted;
+      else {
+        this.leaderHint = undefined;
+        this.hintsFollowed = 0;
+        if (this.addresses.length > 1) this.addressIndex++;
+      }
+      if (this.credentialsChanged || this.nextAddress() !== this.dialled) {
         this.credentialsChanged = false;
         this.client.close();
         this.client = this.dial();
+        if (this.leaderHint) continue;
       }
       if (refused) {
         // a revoked or unknown certificate: retrying every second changes nothing
@@ -160,10 +208,14 @@ export class Agent {
     }
   }
 
+  private hintedBy: string | undefined;
+  private hintsFollowed = 0;
+
   private dial() {
     const { AgentGateway } = protos().agent.zdd.v1;
     const id = this.cfg.identity?.credentials;
-    return new AgentGateway(this.cfg.coordinator, id ? fleetClientCredentials(id) : plaintextClientCredentials(), CLIENT_OPTIONS);
+    this.dialled = this.nextAddress();
+    return new AgentGateway(this.dialled, id ? fleetClientCredentials(id) : plaintextClientCredentials(), CLIENT_OPTIONS);
   }
 
   private async session(): Promise<{ reason: string; refused: boolean }> {
@@ -179,6 +231,8 @@ export class Agent {
         this.welcomed = false;
         clearInterval(this.heartbeat);
         clearInterval(this.renewal);
+        clearInterval(this.silence);
+        this.endSession = undefined;
         if (this.stream === stream) this.stream = undefined;
         stream.removeAllListeners();
         stream.on('error', () => undefined);
@@ -188,7 +242,13 @@ export class Agent {
       stream.on('data', (m: CoordinatorMessage__Output) => this.onMessage(m));
       // refused (an unknown certificate, ports that overlap another agent's): retrying at once changes nothing
       const refusedCodes = [grpc.status.UNAUTHENTICATED, grpc.status.PERMISSION_DENIED, grpc.status.FAILED_PRECONDITION];
-      stream.on('error', (e: grpc.ServiceError) => end(e.details || e.message, refusedCodes.includes(e.code)));
+      this.endSession = end;
+      stream.on('error', (e: grpc.ServiceError) => {
+        // a standby answers UNAVAILABLE with the leader's address
+        const leader = e.metadata?.get('zdd-leader')[0];
+        if (typeof leader === 'string' && leader) this.hintedBy = leader;
+        end(e.details || e.message, refusedCodes.includes(e.code));
+      });
       stream.on('end', () => end('coordinator closed the session'));
       stream.write({
         hello: {
@@ -211,17 +271,42 @@ export class Agent {
   }
 
   private onMessage(m: CoordinatorMessage__Output) {
+    this.lastHeard = Date.now();
     if (m.welcome) {
+      const epoch = Number(m.welcome.epoch ?? 0);
+      if (epoch && epoch < this.epochSeen) {
+        this.cfg.log.warn({ coordinator: this.dialled, epoch, epochSeen: this.epochSeen }, 'this coordinator led an earlier term; looking for the leader');
+        this.endSession?.(`${this.dialled} leads epoch ${epoch}, older than epoch ${this.epochSeen}`);
+        return;
+      }
+      this.seeEpoch(epoch);
+      clearInterval(this.silence);
+      if (m.welcome.acks_heartbeats) {
+        // a coordinator that answers heartbeats and stops answering is stopped (frozen, cut off):
+        // the leader may be another one by now
+        const ms = m.welcome.heartbeat_ms || 5000;
+        this.silence = setInterval(() => {
+          if (Date.now() - this.lastHeard > 3 * ms + 2000) this.endSession?.(`${this.dialled} stopped answering heartbeats`);
+        }, Math.min(ms, 5000));
+      }
       // a welcome again on the same session only tells a new heartbeat interval (the fleet grew or shrank)
       clearInterval(this.heartbeat);
       this.heartbeat = setInterval(() => void this.sendHeartbeat(), m.welcome.heartbeat_ms || 5000);
       if (!this.welcomed) {
-        this.cfg.log.info({ coordinator: this.cfg.coordinator }, 'session established');
+        this.cfg.log.info({ coordinator: this.dialled, epoch: Number(m.welcome.epoch ?? 0) }, 'session established');
         this.welcomed = true;
         for (const n of this.notices.splice(0)) this.send({ notice: n });
         this.scheduleRenewal();
       }
     } else if (m.command) {
+      const epoch = Number(m.command.epoch ?? 0);
+      if (epoch && epoch < this.epochSeen) {
+        // a deposed leader's command (it was frozen, or cut off): never run
+        this.cfg.log.warn({ commandId: m.command.command_id, epoch, epochSeen: this.epochSeen }, 'command from an earlier leader refused');
+        this.endSession?.(`a command of epoch ${epoch}, older than epoch ${this.epochSeen}`);
+        return;
+      }
+      this.seeEpoch(epoch);
       void this.onCommand(m.command);
     } else if (m.certificate && this.cfg.identity) {
       try {

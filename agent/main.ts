@@ -37,7 +37,7 @@ function parseIntArg(v: string): number {
 const program = new EnvCommand('zdd-agent', process.env, { id: 'ZDD_AGENT_ID' })
   .description('zdd host agent: supervises app instances and, with --edge, drives nginx')
   .version(AGENT_VERSION)
-  .requiredOption('--coordinator <addr>', 'coordinator address (host:port)')
+  .requiredOption('--coordinator <addr>', 'coordinator address (host:port), or several comma-separated (coordinators sharing PostgreSQL: the agent keeps a session to the leader)')
   .option('--id <id>', 'agent id, unique in the fleet', os.hostname())
   .option('--state-dir <dir>', 'where the agent keeps its state, logs and nginx files', '/var/lib/zdd-agent')
   .option('--labels <k=v,...>', 'labels that service specs select hosts by', parseLabels, {})

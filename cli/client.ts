@@ -26,21 +26,51 @@ export function mergeDelta(known: Rollout__Output, d: Rollout__Output): Rollout_
 }
 
 export class Client {
-  private readonly c: ControlClient;
+  private c: ControlClient;
+  /** the coordinators to try (--coordinator A,B,C); a standby names the leader */
+  private readonly addresses: string[];
+  private current: string;
 
-  constructor(address: string, credentials: Credentials) {
+  constructor(address: string, private readonly credentials: Credentials) {
+    this.addresses = address.split(',').map((a) => a.trim()).filter(Boolean);
+    this.current = this.addresses[0] ?? address;
+    this.c = this.connect(this.current);
+  }
+
+  private connect(address: string): ControlClient {
     const { Control } = protos().control.zdd.v1;
-    const creds = credentials === 'plaintext' ? plaintextClientCredentials() : fleetClientCredentials(credentials);
-    this.c = new Control(address, creds, CLIENT_OPTIONS) as unknown as ControlClient;
+    const creds = this.credentials === 'plaintext' ? plaintextClientCredentials() : fleetClientCredentials(this.credentials);
+    return new Control(address, creds, CLIENT_OPTIONS) as unknown as ControlClient;
+  }
+
+  /**
+   * After UNAVAILABLE: to the leader a standby named (zdd-leader), else to the next coordinator
+   * listed and not yet tried; false when none is left.
+   */
+  private follow(err: grpc.ServiceError, tried: Set<string>): boolean {
+    if (err.code !== grpc.status.UNAVAILABLE) return false;
+    tried.add(this.current);
+    const hint = err.metadata?.get('zdd-leader')[0];
+    const next = typeof hint === 'string' && hint && !tried.has(hint) ? hint : this.addresses.find((a) => !tried.has(a));
+    if (!next) return false;
+    this.c.close();
+    this.current = next;
+    this.c = this.connect(next);
+    return true;
   }
 
   call<M extends Unary>(method: M, req: Parameters<ControlClient[M]>[0]): Promise<any> {
-    return new Promise((resolve, reject) => {
-      const deadline = new Date(Date.now() + 15_000);
-      (this.c[method] as any).call(this.c, req, { deadline }, (err: grpc.ServiceError | null, res: unknown) =>
-        err ? reject(fromServiceError(err)) : resolve(res),
-      );
-    });
+    const tried = new Set<string>();
+    const attempt = (): Promise<any> =>
+      new Promise((resolve, reject) => {
+        const deadline = new Date(Date.now() + 15_000);
+        (this.c[method] as any).call(this.c, req, { deadline }, (err: grpc.ServiceError | null, res: unknown) => {
+          if (!err) return resolve(res);
+          if (this.follow(err, tried)) return attempt().then(resolve, reject);
+          reject(fromServiceError(err));
+        });
+      });
+    return attempt();
   }
 
   /** Streams snapshots of a rollout until it ends, or until `stopAt` says a snapshot is far enough. */
@@ -59,7 +89,12 @@ export class Client {
           resolve(r);
         }
       });
-      stream.on('error', (err: grpc.ServiceError) => (err.code === grpc.status.CANCELLED && last ? resolve(last) : reject(fromServiceError(err))));
+      stream.on('error', (err: grpc.ServiceError) => {
+        if (err.code === grpc.status.CANCELLED && last) return resolve(last);
+        // the caller watches again (zddctl waits for a coordinator to come back): at the leader
+        this.follow(err, new Set());
+        reject(fromServiceError(err));
+      });
       stream.on('end', () => (last ? resolve(last) : reject(new Error('the watch ended before any update'))));
     });
   }

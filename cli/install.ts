@@ -63,6 +63,8 @@ export interface CoordinatorOptions {
   db?: string;
   insecure?: boolean;
   tlsSan?: string;
+  store?: string;
+  advertise?: string;
 }
 
 const invalid = (message: string, hint?: string) => new ZddError('INVALID_ARGUMENT', message, { hint });
@@ -82,7 +84,7 @@ export function envFileText(role: Role, o: AgentOptions & CoordinatorOptions): s
   const vars: [string, string][] = [];
   if (role === 'agent') {
     if (!o.coordinator) throw invalid('--coordinator ADDR is required', 'the host:port at which agents reach the coordinator, e.g. --coordinator 10.0.0.1:7700');
-    checkAddress('--coordinator', o.coordinator);
+    for (const a of o.coordinator.split(',')) checkAddress('--coordinator', a.trim());
     vars.push(['ZDD_COORDINATOR', o.coordinator]);
     if (o.id !== undefined) {
       if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/.test(o.id)) throw invalid(`--id "${o.id}" is not a valid agent id`, 'letters, digits, ".", "_" and "-"');
@@ -131,6 +133,14 @@ export function envFileText(role: Role, o: AgentOptions & CoordinatorOptions): s
         throw invalid(`--db ${o.db} is not a file in ${DB_DIR}`, `the unit lets the coordinator write only there (ProtectSystem=strict); for another place, add ReadWritePaths= in a drop-in (systemctl edit zdd-coordinator) and edit ZDD_DB in ${LAYOUT.coordinator.envFile}`);
       }
       vars.push(['ZDD_DB', path.normalize(o.db)]);
+    }
+    if (o.store !== undefined) {
+      if (!/^postgres(ql)?:\/\/\S+$/.test(o.store)) throw invalid(`--store is not a PostgreSQL URL`, 'for example --store postgres://zdd:PASSWORD@db.internal:5432/zdd');
+      vars.push(['ZDD_STORE', o.store]);
+    }
+    if (o.advertise !== undefined) {
+      checkAddress('--advertise', o.advertise);
+      vars.push(['ZDD_ADVERTISE', o.advertise]);
     }
     if (o.insecure) vars.push(['ZDD_INSECURE', 'true']);
   }
@@ -683,6 +693,8 @@ export function addInstallCommands(program: Command, pkgRoot: string, print: (s:
     .option('--listen <addr>', 'gRPC address for agents and zddctl (default 127.0.0.1:7700)')
     .option('--db <file>', 'SQLite database file (default /var/lib/zdd-coordinator/zdd.db)')
     .option('--tls-san <names>', 'more DNS names or addresses for the server certificate, comma-separated')
+    .option('--store <url>', 'the journal on PostgreSQL (postgres://USER:PASSWORD@HOST/DB): two or three coordinators on one database, one leads')
+    .option('--advertise <addr>', 'host:port at which agents and zddctl reach this coordinator (standbys name the leader by it)')
     .option('--insecure', 'serve plaintext gRPC with no authentication (loud; for a network you fully control)')
     .option('--force', FORCE)
     .option('--keep-env', KEEP_ENV)

@@ -23,7 +23,7 @@ const program = new Command('zddctl')
   .description('zdd: zero-downtime rollouts across your hosts')
   // -V only: subcommands use --version for the version they roll out
   .version('0.1.0', '-V', 'print the zddctl version')
-  .option('--coordinator <addr>', "coordinator address (default: the config's, else 127.0.0.1:7700)", process.env.ZDD_COORDINATOR)
+  .option('--coordinator <addr>', "coordinator address, or several comma-separated (coordinators sharing PostgreSQL: zddctl finds the leader) (default: the config's, else 127.0.0.1:7700)", process.env.ZDD_COORDINATOR)
   .option('--config <file>', `operator credentials written by zddctl login (default: ${defaultConfigPaths(process.env).join(', then ')})`, process.env.ZDD_CONFIG)
   .option('--plaintext', 'talk to a coordinator that serves plaintext (--plaintext there)', !!process.env.ZDD_PLAINTEXT && process.env.ZDD_PLAINTEXT !== 'false');
 
@@ -94,7 +94,8 @@ async function follow(c: Client, id: string, asJson: boolean, untilHandBack = fa
         untilHandBack ? handsBack : undefined,
       );
     } catch (err) {
-      if (!(err instanceof ZddError) || err.code !== 'AGENT_UNAVAILABLE') throw err;
+      // a coordinator restarting, or leadership moving to a standby
+      if (!(err instanceof ZddError) || (err.code !== 'AGENT_UNAVAILABLE' && err.code !== 'NOT_LEADER')) throw err;
       lostAt ||= Date.now();
       if (Date.now() - lostAt > 30_000) throw err;
       if (!asJson && !tty) print('coordinator unreachable; waiting for it to come back');

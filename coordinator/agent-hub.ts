@@ -104,7 +104,15 @@ export class AgentHub implements AgentPort {
   constructor(
     private readonly store: Store,
     private readonly log: Logger,
-    private readonly opts: { heartbeatMs: number; graceMs: number; coordinatorVersion: string },
+    private readonly opts: {
+      heartbeatMs: number;
+      graceMs: number;
+      coordinatorVersion: string;
+      /** the leader's term with PostgreSQL (0 with SQLite): every welcome and command carries it */
+      epoch?: number;
+      /** whether this coordinator may still act (its lease runs): no command leaves it otherwise */
+      leading?: () => boolean;
+    },
     /** absent over plaintext: then an agent is whoever its hello says */
     private readonly trust?: FleetTrust,
   ) {
@@ -146,9 +154,28 @@ export class AgentHub implements AgentPort {
       // told a shorter one, the agent may still wait out the longer one first
       if (target < s.heartbeatMs) s.heartbeatWasMs = s.heartbeatMs;
       s.heartbeatMs = target;
-      s.call.write({ welcome: { coordinator_version: this.opts.coordinatorVersion, heartbeat_ms: target } });
+      s.call.write(this.welcome(target));
       told++;
     }
+  }
+
+  /** With leaders (PostgreSQL) heartbeats are answered: an agent whose coordinator froze finds the leader. */
+  private welcome(heartbeatMs: number) {
+    const epoch = this.opts.epoch ?? 0;
+    return { welcome: { coordinator_version: this.opts.coordinatorVersion, heartbeat_ms: heartbeatMs, epoch, acks_heartbeats: epoch > 0 } };
+  }
+
+  /**
+   * A command leaves only while this coordinator may act (its lease runs), with its epoch: one
+   * that lost its lease sends nothing, and an agent that has seen a later leader refuses the rest.
+   * Held back, a command waits as if unsent (its deadline, or the next session, decide).
+   */
+  private writeCommand(call: SessionCall, commandId: string, kind: string, argsJson: string) {
+    if (this.opts.leading && !this.opts.leading()) {
+      this.log.warn({ commandId }, 'not sent: this coordinator no longer holds the lease');
+      return;
+    }
+    call.write({ command: { command_id: commandId, kind, args_json: argsJson, epoch: this.opts.epoch ?? 0 } });
   }
 
   /** Ends a session with a status the agent sees (INVALID_ARGUMENT, UNAUTHENTICATED, ...). */
@@ -236,14 +263,14 @@ export class AgentHub implements AgentPort {
     // thousand agents back after a coordinator restart write nothing (while connected, an agent
     // is seen now; its last-seen time is written when its session ends)
     if (!sameAgent(this.store.agent(id), row)) this.saveAgent(row);
-    call.write({ welcome: { coordinator_version: this.opts.coordinatorVersion, heartbeat_ms: heartbeatMs } });
+    call.write(this.welcome(heartbeatMs));
     this.log.info({ agentId: id, edge: hello.edge?.mode || null, instances: hello.instances.length }, 'agent connected');
     for (const [cid, p] of this.pending) {
       if (p.agentId !== id) continue;
       clearTimeout(p.grace);
       p.grace = undefined;
       p.sentOn = call;
-      call.write({ command: { command_id: cid, kind: p.kind, args_json: p.argsJson } });
+      this.writeCommand(call, cid, p.kind, p.argsJson);
     }
     return id;
   }
@@ -381,6 +408,7 @@ export class AgentHub implements AgentPort {
       s.facts = m.heartbeat.facts ?? s.facts;
       s.instances = m.heartbeat.instances;
       s.ejected = m.heartbeat.ejected;
+      if (this.opts.epoch) call.write({ heartbeat_ack: {} });
     } else if (m.notice) {
       const n = checkNotice(m.notice);
       // what the agent did on its own (a restart): an event of the fleet's log
@@ -513,7 +541,7 @@ export class AgentHub implements AgentPort {
       const s = this.sessions.get(agentId);
       if (s) {
         p.sentOn = s.call;
-        s.call.write({ command: { command_id: commandId, kind, args_json: argsJson } });
+        this.writeCommand(s.call, commandId, kind, argsJson);
       }
       else
         p.grace = setTimeout(

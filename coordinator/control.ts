@@ -55,6 +55,9 @@ export function checkRequestBounds(req: unknown, path = ''): void {
 }
 
 /** How an operator appears in a rollout's events: by name, or "the operator" over plaintext. */
+/** the pause reason of a journal on PostgreSQL that could not be reached (pg-sync.ts) */
+const JOURNAL_DOWN = /PostgreSQL at \S+ is unreachable/;
+
 const byWhom = (who: Principal) => (who === PLAINTEXT_PRINCIPAL ? 'the operator' : who.name);
 /** Who a rollout records as having started it: nobody over plaintext. */
 const recordedAs = (who: Principal) => (who === PLAINTEXT_PRINCIPAL ? '' : who.label);
@@ -543,10 +546,10 @@ export class Control {
    * After a coordinator restart: waits for each interrupted rollout's agents, records what they
    * report running (instances, the edges' live generations) beside the journal, and continues.
    */
-  async resumeInterrupted(began: number, waitForAgentsMs: number): Promise<void> {
+  async resumeInterrupted(began: number, waitForAgentsMs: number, why = 'the coordinator restarted'): Promise<void> {
     for (const r of this.store.runningRollouts()) {
       try {
-        await this.reconcile(r, waitForAgentsMs);
+        await this.reconcile(r, waitForAgentsMs, why);
       } catch (err) {
         // a journal that refuses writes: the executor's first write pauses the rollout in memory
         this.log.error({ rolloutId: r.id, err: (err as Error).message }, 'reconciliation not recorded');
@@ -555,10 +558,10 @@ export class Control {
     }
   }
 
-  private async reconcile(r: RolloutRow, waitForAgentsMs: number): Promise<void> {
+  private async reconcile(r: RolloutRow, waitForAgentsMs: number, why: string): Promise<void> {
     const steps = this.store.steps(r.id);
     const agentIds = [...new Set(steps.map((s) => s.agentId).filter(Boolean))];
-    this.store.addEvent({ rolloutId: r.id, atMs: this.clock.now(), level: 'warn', agentId: '', message: 'interrupted: the coordinator restarted', kind: 'interrupted' });
+    this.store.addEvent({ rolloutId: r.id, atMs: this.clock.now(), level: 'warn', agentId: '', message: `interrupted: ${why}`, kind: 'interrupted' });
     const deadline = this.clock.now() + waitForAgentsMs;
     while (agentIds.some((a) => !this.hub.session(a)) && this.clock.now() < deadline) await new Promise((res) => setTimeout(res, 20));
     const missing = agentIds.filter((a) => !this.hub.session(a));
@@ -604,6 +607,34 @@ export class Control {
     });
     this.changes.emit('change', r.id);
     return this.store.getRollout(r.id)!;
+  }
+
+  /**
+   * The journal answers again after an outage (PostgreSQL restarted, or could not be reached):
+   * rollouts paused because it could not be written go on by themselves, as `zddctl resume`
+   * would, with an event that says so. Those paused in memory are looked at every time; those
+   * whose pause reached the journal, after an outage the lease saw.
+   */
+  resumeAfterJournalOutage(afterOutage: boolean): void {
+    const ids = new Set([...this.pausedInMemory].filter(([, why]) => JOURNAL_DOWN.test(why)).map(([id]) => id));
+    if (afterOutage) for (const r of this.store.listRollouts(undefined, 100)) if (r.state === 'paused' && JOURNAL_DOWN.test(r.pauseReason)) ids.add(r.id);
+    for (const id of ids) {
+      const r = this.store.getRollout(id);
+      if (!r || (r.state !== 'paused' && r.state !== 'running')) continue;
+      try {
+        transition(this.store, this.log, id, r.state, {
+          to: 'running',
+          patch: { pauseReason: '' },
+          event: { atMs: this.clock.now(), level: 'info', agentId: '', message: 'resumed: the journal can be written again', kind: '' },
+        });
+      } catch (err) {
+        this.log.warn({ rolloutId: id, err: errorMessage(err) }, 'not resumed yet: the journal still refuses writes');
+        continue;
+      }
+      this.pausedInMemory.delete(id);
+      this.log.info({ rolloutId: id }, 'rollout resumed: the journal can be written again');
+      this.launch(id);
+    }
   }
 
   private resumeRollout(id: string, who: Principal): RolloutRow {

@@ -15,10 +15,12 @@ function lifetime(v: string): number {
 
 // Each flag also from ZDD_<FLAG>: the systemd unit's EnvironmentFile.
 const program = new EnvCommand('zdd-coordinator', process.env)
-  .description('zdd coordinator: knows agents and services, plans and runs rollouts, journals them in SQLite')
+  .description('zdd coordinator: knows agents and services, plans and runs rollouts, journals them in SQLite (or PostgreSQL, with standbys)')
   .version(COORDINATOR_VERSION)
   .option('--listen <addr>', 'gRPC address for agents and zddctl', '127.0.0.1:7700')
   .option('--db <file>', 'SQLite database file', '/var/lib/zdd-coordinator/zdd.db')
+  .option('--store <url>', 'the journal on PostgreSQL instead (postgres://USER:PASSWORD@HOST/DB): coordinators sharing it elect a leader, the others wait as standbys')
+  .option('--advertise <addr>', 'the address agents and zddctl reach this coordinator at, when not --listen (standbys tell it as the leader\'s)')
   .option('--pki-dir <dir>', "the fleet CA, the coordinator's certificate and the local admin's zddctl config (default: DB's directory/pki)")
   .option('--tls-san <names>', 'more DNS names or IP addresses for the server certificate, comma-separated', (v) => v.split(',').map((x) => x.trim()).filter(Boolean), [])
   .option('--agent-cert-ttl <lifetime>', "lifetime of agents' certificates (renewed over the session when a third is left)", lifetime, 30 * 86_400_000)
@@ -42,7 +44,9 @@ async function main() {
   const c = await startCoordinator(
     Object.freeze({
       listen: o.listen,
+      advertise: o.advertise,
       db: o.db,
+      store: o.store,
       // --insecure alone means plaintext too: it is what a plaintext coordinator on a network needed before TLS existed
       plaintext: o.plaintext || o.insecure,
       insecure: o.insecure,

@@ -5,7 +5,9 @@ import { ZddError } from '../lib/errors.js';
 import { SERVER_OPTIONS, plaintextServerCredentials, protos, toServiceError } from '../lib/grpc.js';
 import { errorMessage } from '../lib/errors.js';
 import { FleetTrust } from './trust.js';
-import { SqliteStore, type Holder } from './store.js';
+import { SqliteStore, type Holder, type Store } from './store.js';
+import { redactUrl } from './pg-sync.js';
+import { startWithLeaders } from './leadership.js';
 import fs from 'node:fs';
 import net from 'node:net';
 import { AgentHub } from './agent-hub.js';
@@ -21,7 +23,11 @@ export const COORDINATOR_VERSION = '0.1.0';
 
 export interface CoordinatorConfig {
   listen: string;
+  /** the address agents and operators reach it at, when not the listen address (told by standbys) */
+  advertise?: string;
   db: string;
+  /** postgres://…: the journal on PostgreSQL, with leaders and standbys (coordinator/leadership.ts); db is unused then */
+  store?: string;
   /** serve plaintext gRPC instead of mutual TLS (loopback, or with insecure) */
   plaintext: boolean;
   insecure: boolean;
@@ -49,24 +55,84 @@ export interface Coordinator {
 }
 
 export async function startCoordinator(cfg: CoordinatorConfig): Promise<Coordinator> {
+  if (cfg.store) return startWithLeaders(cfg);
   if (cfg.plaintext) plaintextServerCredentials(cfg.listen, cfg.insecure); // refuses a plaintext non-loopback listen without --insecure
   // one coordinator per database: a second one refuses to start and names the first
-  const holder = { token: crypto.randomUUID(), pid: process.pid, startTicks: processStartTicks(process.pid) ?? 0, hostname: os.hostname(), bootId: bootId(), listen: cfg.listen, startedMs: Date.now(), renewedMs: Date.now() };
+  const holder = holderOf(cfg);
   // on this host (same name, same boot) the process table says whether the holder runs; elsewhere, or when it cannot tell, the lease's freshness
   const alive = (h: Holder) => (h.hostname === holder.hostname && h.bootId && h.bootId === holder.bootId && h.startTicks ? processStartTicks(h.pid) === h.startTicks : undefined);
   const store = new SqliteStore(cfg.db, { beforeMigrate: (s) => s.acquire(holder, Date.now(), LEASE_TTL_MS, alive) });
-  let trust: FleetTrust | undefined;
+  let served: Coordinator;
   try {
-    if (!cfg.plaintext) {
-      trust = await FleetTrust.open(
-        { dir: cfg.pkiDir, listen: cfg.listen, sans: cfg.tlsSans, agentCertTtlMs: cfg.agentCertTtlMs, operatorCertTtlMs: cfg.operatorCertTtlMs },
-        store,
-        cfg.log.child({ part: 'trust' }),
-      );
-    }
+    served = await serve(cfg, store);
   } catch (err) {
     store.close();
     throw err;
+  }
+  const lease = setInterval(() => {
+    let held = false;
+    try {
+      held = store.renew(holder.token, Date.now());
+    } catch (err) {
+      cfg.log.warn({ err: errorMessage(err) }, 'lease not renewed');
+      return;
+    }
+    if (!held) {
+      // another coordinator took the database (this one was stopped too long): stop at once
+      cfg.log.fatal({ db: cfg.db }, 'another coordinator holds the database now; exiting');
+      process.exit(3);
+    }
+  }, LEASE_TTL_MS / 5);
+  lease.unref();
+  return {
+    ...served,
+    async shutdown() {
+      clearInterval(lease);
+      await served.shutdown();
+      try {
+        store.release(holder.token);
+      } catch {
+        /* the next coordinator waits out the lease */
+      }
+      store.close();
+    },
+  };
+}
+
+/** This process as the holder of a database or of the leader's lease. */
+export function holderOf(cfg: CoordinatorConfig): Holder {
+  const now = Date.now();
+  return { token: crypto.randomUUID(), pid: process.pid, startTicks: processStartTicks(process.pid) ?? 0, hostname: os.hostname(), bootId: bootId(), listen: advertised(cfg), startedMs: now, renewedMs: now };
+}
+
+/** The address clients reach this coordinator at: --advertise, else the listen address (this host's name for a wildcard). */
+export function advertised(cfg: Pick<CoordinatorConfig, 'listen' | 'advertise'>): string {
+  if (cfg.advertise) return cfg.advertise;
+  const { host, port } = splitListen(cfg.listen);
+  return host === '0.0.0.0' || host === '::' ? `${os.hostname()}:${port}` : cfg.listen;
+}
+
+/** What a leader's term gives the coordinator it runs: its epoch, and whether it may still act. */
+export interface Term {
+  epoch: number;
+  leading(): boolean;
+  /** fn runs after every renewal of the lease (afterOutage: renewals had failed): rollouts paused by the outage go on */
+  onJournalBack(fn: (afterOutage: boolean) => void): void;
+}
+
+/**
+ * The coordinator itself over a store: agent gateway, executor, control API and membership on one
+ * gRPC server; rollouts interrupted before it started resume. With a term (PostgreSQL), every
+ * command carries its epoch and none leaves once its lease has run out.
+ */
+export async function serve(cfg: CoordinatorConfig, store: Store, term?: Term): Promise<Coordinator> {
+  let trust: FleetTrust | undefined;
+  if (!cfg.plaintext) {
+    trust = await FleetTrust.open(
+      { dir: cfg.pkiDir, listen: cfg.listen, sans: cfg.tlsSans, agentCertTtlMs: cfg.agentCertTtlMs, operatorCertTtlMs: cfg.operatorCertTtlMs },
+      store,
+      cfg.log.child({ part: 'trust' }),
+    );
   }
   const creds = trust ? trust.credentials() : plaintextServerCredentials(cfg.listen, cfg.insecure);
   if (!trust) {
@@ -78,7 +144,7 @@ export async function startCoordinator(cfg: CoordinatorConfig): Promise<Coordina
   const hub = new AgentHub(
     store,
     cfg.log.child({ part: 'gateway' }),
-    { heartbeatMs: cfg.heartbeatMs, graceMs: cfg.agentGraceMs, coordinatorVersion: COORDINATOR_VERSION },
+    { heartbeatMs: cfg.heartbeatMs, graceMs: cfg.agentGraceMs, coordinatorVersion: COORDINATOR_VERSION, epoch: term?.epoch, leading: term?.leading },
     trust,
   );
   let control: Control | undefined;
@@ -114,9 +180,38 @@ export async function startCoordinator(cfg: CoordinatorConfig): Promise<Coordina
       },
     });
   }
-  // zdd's own listener, handing each connection to grpc-js: grpc-js listens with node's default
-  // backlog of 511, and ten thousand agents dialling a restarted coordinator at once overflow it
-  // (dropped SYNs are retried by TCP after 1, 3, 7, 15… s: the last agents came back minutes late)
+  const { port, listener } = await listen(server, creds, cfg);
+  let adminConfig: string | undefined;
+  if (trust) {
+    const host = cfg.listen.replace(/:\d+$/, '');
+    const address = `${host === '0.0.0.0' || host === '[::]' ? '127.0.0.1' : host}:${port}`;
+    adminConfig = await trust.ensureBootstrapAdmin(address);
+  }
+  cfg.log.info({ listen: cfg.listen, port, db: cfg.store ? redactUrl(cfg.store) : cfg.db, epoch: term?.epoch, tls: !!trust, caSha256: trust?.caSha256, adminConfig }, 'coordinator listening');
+  term?.onJournalBack((afterOutage) => control?.resumeAfterJournalOutage(afterOutage));
+  membership.start();
+  // Rollouts this coordinator was running when it stopped continue where they were.
+  void control.resumeInterrupted(term ? Date.now() : Math.round(performance.timeOrigin), cfg.resumeWaitMs, term ? `leadership moved to ${advertised(cfg)} (epoch ${term.epoch})` : undefined).catch((err) => cfg.log.error({ err }, 'resume failed'));
+  return {
+    port,
+    caSha256: trust?.caSha256,
+    adminConfig,
+    async shutdown() {
+      membership.stop();
+      executor.stop();
+      hub.close();
+      listener.close();
+      await stopServer(server);
+    },
+  };
+}
+
+/**
+ * zdd's own listener, handing each connection to grpc-js: grpc-js listens with node's default
+ * backlog of 511, and ten thousand agents dialling a restarted coordinator at once overflow it
+ * (dropped SYNs are retried by TCP after 1, 3, 7, 15… s: the last agents came back minutes late).
+ */
+export async function listen(server: grpc.Server, creds: grpc.ServerCredentials, cfg: Pick<CoordinatorConfig, 'listen' | 'log'>): Promise<{ port: number; listener: net.Server }> {
   const injector = server.createConnectionInjector(creds);
   const listener = net.createServer((socket) => injector.injectConnection(socket));
   const port = await new Promise<number>((resolve, reject) => {
@@ -125,66 +220,28 @@ export async function startCoordinator(cfg: CoordinatorConfig): Promise<Coordina
     listener.listen({ host, port: wanted, backlog: LISTEN_BACKLOG }, () => resolve((listener.address() as net.AddressInfo).port));
   });
   listener.on('error', (err) => cfg.log.error({ err: errorMessage(err) }, 'listener error'));
-  let adminConfig: string | undefined;
-  if (trust) {
-    const host = cfg.listen.replace(/:\d+$/, '');
-    const address = `${host === '0.0.0.0' || host === '[::]' ? '127.0.0.1' : host}:${port}`;
-    adminConfig = await trust.ensureBootstrapAdmin(address);
-  }
-  cfg.log.info({ listen: cfg.listen, port, db: cfg.db, tls: !!trust, caSha256: trust?.caSha256, adminConfig }, 'coordinator listening');
-  const lease = setInterval(() => {
-    let held = false;
-    try {
-      held = store.renew(holder.token, Date.now());
-    } catch (err) {
-      cfg.log.warn({ err: errorMessage(err) }, 'lease not renewed');
-      return;
-    }
-    if (!held) {
-      // another coordinator took the database (this one was stopped too long): stop at once
-      cfg.log.fatal({ db: cfg.db }, 'another coordinator holds the database now; exiting');
-      process.exit(3);
-    }
-  }, LEASE_TTL_MS / 5);
-  lease.unref();
-  membership.start();
-  // Rollouts this coordinator was running when it stopped continue where they were.
-  void control.resumeInterrupted(Math.round(performance.timeOrigin), cfg.resumeWaitMs).catch((err) => cfg.log.error({ err }, 'resume failed'));
-  return {
-    port,
-    caSha256: trust?.caSha256,
-    adminConfig,
-    async shutdown() {
-      clearInterval(lease);
-      membership.stop();
-      executor.stop();
-      hub.close();
-      listener.close();
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(() => {
-          server.forceShutdown();
-          resolve();
-        }, 2000);
-        server.tryShutdown(() => {
-          clearTimeout(t);
-          resolve();
-        });
-      });
-      try {
-        store.release(holder.token);
-      } catch {
-        /* the next coordinator waits out the lease */
-      }
-      store.close();
-    },
-  };
+  return { port, listener };
+}
+
+/** Stops a gRPC server: calls under way get 2 s to finish. */
+export function stopServer(server: grpc.Server): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const t = setTimeout(() => {
+      server.forceShutdown();
+      resolve();
+    }, 2000);
+    server.tryShutdown(() => {
+      clearTimeout(t);
+      resolve();
+    });
+  });
 }
 
 /** How many connections may wait to be accepted (Linux caps it at net.core.somaxconn, 4096 by default). */
 const LISTEN_BACKLOG = 8192;
 
 /** "HOST:PORT" or "[IPV6]:PORT" as --listen takes it. */
-function splitListen(listen: string): { host: string; port: number } {
+export function splitListen(listen: string): { host: string; port: number } {
   const m = /^\[([^\]]+)\]:(\d+)$/.exec(listen) ?? /^([^:]*):(\d+)$/.exec(listen);
   if (!m) throw new ZddError('INVALID_ARGUMENT', `--listen ${listen} is not HOST:PORT`, { hint: 'for example 127.0.0.1:7700, 0.0.0.0:7700 or [::]:7700' });
   return { host: m[1] || '0.0.0.0', port: Number(m[2]) };

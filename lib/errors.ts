@@ -34,6 +34,8 @@ export type ErrorCode =
   | 'HOST_GONE'
   /** a coordinator already holds this database */
   | 'DB_HELD'
+  /** this coordinator is a standby (coordinators sharing PostgreSQL): the leader's address travels as zdd-leader */
+  | 'NOT_LEADER'
   /** a traffic change sent as a difference from a generation the edge does not hold: it is sent whole instead */
   | 'TRAFFIC_BASE'
   | 'INTERNAL';

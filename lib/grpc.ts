@@ -143,6 +143,7 @@ const TO_STATUS: Partial<Record<ErrorCode, grpc.status>> = {
   PORT_IN_USE: grpc.status.FAILED_PRECONDITION,
   AGENT_UNAVAILABLE: grpc.status.UNAVAILABLE,
   DB_HELD: grpc.status.FAILED_PRECONDITION,
+  NOT_LEADER: grpc.status.UNAVAILABLE,
   UNAUTHENTICATED: grpc.status.UNAUTHENTICATED,
   PERMISSION_DENIED: grpc.status.PERMISSION_DENIED,
 };

@@ -73,7 +73,30 @@ export interface Joined {
 }
 
 /** Fetches and pins the CA, makes a key and a CSR, and spends the token on a certificate. */
-export async function join(address: string, token: string, caSha256: string, expect: 'agent' | 'operator'): Promise<Joined> {
+/**
+ * Joins through the first coordinator of a comma-separated list that answers as the leader: a
+ * standby refuses (NOT_LEADER) and names the leader, tried next. The token is spent only there.
+ */
+export async function join(addresses: string, token: string, caSha256: string, expect: 'agent' | 'operator'): Promise<Joined> {
+  const queue = addresses.split(',').map((a) => a.trim()).filter(Boolean);
+  const tried = new Set<string>();
+  let last: unknown;
+  for (let a = queue.shift(); a !== undefined; a = queue.shift()) {
+    if (tried.has(a)) continue;
+    tried.add(a);
+    try {
+      return await joinAt(a, token, caSha256, expect);
+    } catch (err) {
+      if (!(err instanceof ZddError) || (err.code !== 'NOT_LEADER' && err.code !== 'AGENT_UNAVAILABLE')) throw err;
+      last = err;
+      const leader = (err.cause as grpc.ServiceError | undefined)?.metadata?.get('zdd-leader')[0];
+      if (typeof leader === 'string' && leader) queue.unshift(leader);
+    }
+  }
+  throw last ?? new ZddError('INVALID_ARGUMENT', 'no coordinator address given');
+}
+
+async function joinAt(address: string, token: string, caSha256: string, expect: 'agent' | 'operator'): Promise<Joined> {
   const caPem = await fetchPinnedCa(address, caSha256);
   const { keyPem, csrPem } = await createCsr({ kind: expect, name: 'joining' });
   const { Enrollment } = protos().agent.zdd.v1;

@@ -14,6 +14,7 @@ import type { EnrollRequest as _zdd_v1_EnrollRequest, EnrollRequest__Output as _
 import type { EnrollResponse as _zdd_v1_EnrollResponse, EnrollResponse__Output as _zdd_v1_EnrollResponse__Output } from './zdd/v1/EnrollResponse';
 import type { EnrollmentClient as _zdd_v1_EnrollmentClient, EnrollmentDefinition as _zdd_v1_EnrollmentDefinition } from './zdd/v1/Enrollment';
 import type { Heartbeat as _zdd_v1_Heartbeat, Heartbeat__Output as _zdd_v1_Heartbeat__Output } from './zdd/v1/Heartbeat';
+import type { HeartbeatAck as _zdd_v1_HeartbeatAck, HeartbeatAck__Output as _zdd_v1_HeartbeatAck__Output } from './zdd/v1/HeartbeatAck';
 import type { Hello as _zdd_v1_Hello, Hello__Output as _zdd_v1_Hello__Output } from './zdd/v1/Hello';
 import type { HostFacts as _zdd_v1_HostFacts, HostFacts__Output as _zdd_v1_HostFacts__Output } from './zdd/v1/HostFacts';
 import type { Instance as _zdd_v1_Instance, Instance__Output as _zdd_v1_Instance__Output } from './zdd/v1/Instance';
@@ -41,6 +42,7 @@ export interface ProtoGrpcType {
       EnrollResponse: MessageTypeDefinition<_zdd_v1_EnrollResponse, _zdd_v1_EnrollResponse__Output>
       Enrollment: SubtypeConstructor<typeof grpc.Client, _zdd_v1_EnrollmentClient> & { service: _zdd_v1_EnrollmentDefinition }
       Heartbeat: MessageTypeDefinition<_zdd_v1_Heartbeat, _zdd_v1_Heartbeat__Output>
+      HeartbeatAck: MessageTypeDefinition<_zdd_v1_HeartbeatAck, _zdd_v1_HeartbeatAck__Output>
       Hello: MessageTypeDefinition<_zdd_v1_Hello, _zdd_v1_Hello__Output>
       HostFacts: MessageTypeDefinition<_zdd_v1_HostFacts, _zdd_v1_HostFacts__Output>
       Instance: MessageTypeDefinition<_zdd_v1_Instance, _zdd_v1_Instance__Output>
