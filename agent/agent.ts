@@ -51,6 +51,9 @@ type Stream = grpc.ClientDuplexStream<AgentMessage, CoordinatorMessage__Output>;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** how long an agent with several coordinators waits for a welcome before it tries the next */
+const WELCOME_WAIT_MS = 15_000;
+
 function readIf(file: string): string | undefined {
   try {
     return fs.readFileSync(file, 'utf8');
@@ -232,6 +235,7 @@ export class Agent {
         clearInterval(this.heartbeat);
         clearInterval(this.renewal);
         clearInterval(this.silence);
+        clearTimeout(welcomeTimer);
         this.endSession = undefined;
         if (this.stream === stream) this.stream = undefined;
         stream.removeAllListeners();
@@ -243,6 +247,10 @@ export class Agent {
       // refused (an unknown certificate, ports that overlap another agent's): retrying at once changes nothing
       const refusedCodes = [grpc.status.UNAUTHENTICATED, grpc.status.PERMISSION_DENIED, grpc.status.FAILED_PRECONDITION];
       this.endSession = end;
+      // with several coordinators listed, one that does not welcome this agent in time (frozen, or
+      // cut off after the TCP handshake) is passed over; with one there is nowhere else to go
+      const welcomeTimer = this.addresses.length > 1 ? setTimeout(() => !this.welcomed && end(`${this.dialled} sent no welcome within ${WELCOME_WAIT_MS / 1000}s`), WELCOME_WAIT_MS) : undefined;
+      stream.once('close', () => clearTimeout(welcomeTimer));
       stream.on('error', (e: grpc.ServiceError) => {
         // a standby answers UNAVAILABLE with the leader's address
         const leader = e.metadata?.get('zdd-leader')[0];

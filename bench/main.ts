@@ -9,8 +9,9 @@ import { security } from './security.js';
 import { reconnect } from './reconnect.js';
 import { hostLoss } from './host-loss.js';
 import { scale } from './scale.js';
+import { failover } from './failover.js';
 
-const program = new Command('zdd-bench').argument('<scenario>', 'zero-downtime | resume | stage | security | reconnect | host-loss | scale');
+const program = new Command('zdd-bench').argument('<scenario>', 'zero-downtime | resume | failover | stage | security | reconnect | host-loss | scale');
 program
   .addOption(new Option('--strategy <name>', 'rollout strategy').choices(['rolling', 'blue-green', 'canary']).default('rolling'))
   .addOption(new Option('--edge-mode <mode>', 'run only this edge mode').choices(['dynamic', 'reload']))
@@ -24,7 +25,8 @@ program
   .option('--baseline <seconds>', 'no-rollout baseline', (v) => Number(v), 20)
   .option('--size-mb <n>', 'stage: artifact size in MB (incompressible)', (v) => Number(v), 50)
   .option('--artifacts', 'resume, rolling: every rollout stages a release artifact and runs all six hooks')
-  .option('--random-kills <n>', 'resume: kills at random instants, besides every step boundary', (v) => Number(v), 10)
+  .option('--random-kills <n>', 'resume, failover: kills at random instants, besides every step boundary', (v) => Number(v), 10)
+  .option('--compare-postgres', 'zero-downtime: the dynamic edge with the journal on PostgreSQL too, right after the SQLite run (the overhead per batch is the difference)')
   .option('--compare-plaintext', 'zero-downtime: also run the dynamic edge over plaintext gRPC, before the TLS run, to measure what TLS costs')
   .option('--plaintext-after', 'with --compare-plaintext: the plaintext run after the TLS one (the machine drifts: run both orders)')
   .option('--agents <n>', 'reconnect: agent sessions', (v) => Number(v), 1000)
@@ -40,6 +42,10 @@ async function main() {
     if (o.artifacts && o.strategy !== 'rolling') throw new Error('--artifacts runs with --strategy rolling');
     const r = await resume({ strategy: o.strategy, rps: Math.min(o.rps, 400), connections: 16, randomKills: o.randomKills, artifacts: !!o.artifacts, log });
     process.stdout.write(JSON.stringify(r) + '\n');
+    return;
+  }
+  if (scenario === 'failover') {
+    process.stdout.write(JSON.stringify(await failover({ rps: Math.min(o.rps, 400), connections: 16, randomKills: o.randomKills, log })) + '\n');
     return;
   }
   if (scenario === 'stage') {
@@ -68,21 +74,24 @@ async function main() {
     for (const r of runs) process.stdout.write(JSON.stringify(await hostLoss({ ...r, rps: o.rps, connections: o.connections, log })) + '\n');
     return;
   }
-  if (scenario !== 'zero-downtime') throw new Error(`unknown scenario "${scenario}" (available: zero-downtime, resume, stage, security, reconnect, host-loss, scale)`);
+  if (scenario !== 'zero-downtime') throw new Error(`unknown scenario "${scenario}" (available: zero-downtime, resume, failover, stage, security, reconnect, host-loss, scale)`);
   // With no mode named, all three run in one go, the headline (dynamic) last.
   // blue-green and canary run on zdd's edge only: a naive stop/start has no such strategy
-  const modes: ('dynamic' | 'reload' | 'naive' | 'dynamic-plaintext')[] = o.naive ? ['naive'] : o.edgeMode ? [o.edgeMode] : o.strategy !== 'rolling' ? ['reload', 'dynamic'] : ['naive', 'reload', 'dynamic'];
+  const modes: ('dynamic' | 'reload' | 'naive' | 'dynamic-plaintext' | 'dynamic-postgres')[] = o.naive ? ['naive'] : o.edgeMode ? [o.edgeMode] : o.strategy !== 'rolling' ? ['reload', 'dynamic'] : ['naive', 'reload', 'dynamic'];
   // the same run over plaintext right before the TLS one: the difference is what TLS costs
   if (o.comparePlaintext && modes.at(-1) === 'dynamic') {
     if (o.plaintextAfter) modes.push('dynamic-plaintext');
     else modes.splice(modes.length - 1, 0, 'dynamic-plaintext');
   }
+  // the same run with the journal on PostgreSQL, right after the SQLite one: compared in one run
+  if (o.comparePostgres) modes.splice(0, modes.length, 'dynamic', 'dynamic-postgres');
   if (o.naive && o.strategy !== 'rolling') throw new Error('--naive compares with rolling only');
   const results: ZeroDowntimeResult[] = [];
   for (const mode of modes) {
     const r = await zeroDowntime({
-      mode: mode === 'dynamic-plaintext' ? 'dynamic' : mode,
+      mode: mode === 'dynamic-plaintext' || mode === 'dynamic-postgres' ? 'dynamic' : mode,
       plaintext: mode === 'dynamic-plaintext',
+      postgres: mode === 'dynamic-postgres',
       strategy: o.strategy,
       batch: o.batch,
       hosts: o.hosts,

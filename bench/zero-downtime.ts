@@ -10,6 +10,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { agentStateLayout } from '../agent/state-layout.js';
+import { TestPostgres } from '../testkit/postgres.js';
 import { LocalFleet } from '../testkit/local-fleet.js';
 import { LoadGen, percentile, type LoadStats } from '../testkit/loadgen.js';
 import { probe } from '../agent/health-check.js';
@@ -31,6 +32,8 @@ export interface ZeroDowntimeOptions {
   baselineMs: number;
   /** plaintext gRPC between the parts instead of mutual TLS (to measure what TLS costs) */
   plaintext?: boolean;
+  /** the journal on PostgreSQL (a server of the bench's own, one coordinator) instead of SQLite */
+  postgres?: boolean;
   log: (s: string) => void;
 }
 
@@ -41,6 +44,7 @@ export interface ZeroDowntimeResult {
   edge_mode: 'dynamic' | 'reload' | 'naive';
   /** mutual TLS between coordinator, agents and the control client (false: plaintext) */
   tls: boolean;
+  store: 'sqlite' | 'postgres';
   rollouts: number;
   batches: number;
   requests: number;
@@ -167,7 +171,14 @@ async function strategyRollout(client: Client, o: ZeroDowntimeOptions, fleet: Lo
 }
 
 export async function zeroDowntime(o: ZeroDowntimeOptions): Promise<ZeroDowntimeResult> {
-  const fleet = await LocalFleet.start({ agents: o.hosts, edgeMode: o.mode === 'reload' ? 'reload' : 'dynamic', logLevel: 'warn', plaintext: !!o.plaintext });
+  const pg = o.postgres ? await TestPostgres.start() : undefined;
+  let fleet: LocalFleet;
+  try {
+    fleet = await LocalFleet.start({ agents: o.hosts, edgeMode: o.mode === 'reload' ? 'reload' : 'dynamic', logLevel: 'warn', plaintext: !!o.plaintext, postgres: pg?.url });
+  } catch (err) {
+    pg?.stop();
+    throw err;
+  }
   const naivePids: number[] = [];
   const client = fleet.client();
   try {
@@ -224,6 +235,7 @@ export async function zeroDowntime(o: ZeroDowntimeOptions): Promise<ZeroDowntime
       ...(o.batch && o.strategy !== 'rolling' ? { batch: o.batch } : {}),
       edge_mode: o.mode,
       tls: !o.plaintext,
+      store: o.postgres ? 'postgres' : 'sqlite',
       rollouts,
       batches: timings.reduce((a, t) => a + t.batches, 0),
       requests: stats.requests,
@@ -247,5 +259,6 @@ export async function zeroDowntime(o: ZeroDowntimeOptions): Promise<ZeroDowntime
       }
     }
     await fleet.stop();
+    pg?.stop();
   }
 }

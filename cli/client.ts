@@ -59,10 +59,25 @@ export class Client {
     return true;
   }
 
+  /**
+   * With several coordinators listed, one that does not connect within 3 s (stopped, frozen, cut
+   * off) is passed over as if it had refused: a call would wait for it until its deadline.
+   */
+  private connected(tried: Set<string>): Promise<void> {
+    if (this.addresses.length < 2) return Promise.resolve();
+    return new Promise((resolve) =>
+      this.c.waitForReady(Date.now() + 3000, (err) => {
+        if (err) this.follow({ code: grpc.status.UNAVAILABLE, metadata: new grpc.Metadata() } as grpc.ServiceError, tried);
+        resolve();
+      }),
+    );
+  }
+
   call<M extends Unary>(method: M, req: Parameters<ControlClient[M]>[0]): Promise<any> {
     const tried = new Set<string>();
-    const attempt = (): Promise<any> =>
-      new Promise((resolve, reject) => {
+    const attempt = async (): Promise<any> => {
+      await this.connected(tried);
+      return new Promise((resolve, reject) => {
         const deadline = new Date(Date.now() + 15_000);
         (this.c[method] as any).call(this.c, req, { deadline }, (err: grpc.ServiceError | null, res: unknown) => {
           if (!err) return resolve(res);
@@ -70,11 +85,13 @@ export class Client {
           reject(fromServiceError(err));
         });
       });
+    };
     return attempt();
   }
 
   /** Streams snapshots of a rollout until it ends, or until `stopAt` says a snapshot is far enough. */
-  watch(id: string, onSnapshot: (r: Rollout__Output) => void, stopAt?: (r: Rollout__Output) => boolean): Promise<Rollout__Output> {
+  async watch(id: string, onSnapshot: (r: Rollout__Output) => void, stopAt?: (r: Rollout__Output) => boolean): Promise<Rollout__Output> {
+    await this.connected(new Set());
     return new Promise((resolve, reject) => {
       let last: Rollout__Output | undefined;
       const stream = this.c.WatchRollout({ id });

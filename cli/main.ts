@@ -589,6 +589,20 @@ ca.command('init')
     print(`sha256: ${fingerprint(fs.readFileSync(crt, 'utf8'))}`);
   });
 
+const storeCmd = program.command('store').description("the coordinator's journal (run on the coordinator host)");
+storeCmd
+  .command('migrate')
+  .description('copy a SQLite journal into an empty PostgreSQL database, for coordinators that will share it (stop the coordinator first)')
+  .option('--from <file>', "the coordinator's SQLite database (its --db)", '/var/lib/zdd-coordinator/zdd.db')
+  .requiredOption('--to <url>', 'the PostgreSQL database: postgres://USER:PASSWORD@HOST:5432/DATABASE')
+  .action(async (o) => {
+    const { migrateSqliteToPostgres } = await import('../coordinator/migrate.js');
+    if (!fs.existsSync(o.from)) throw new ZddError('NOT_FOUND', `${o.from} does not exist`, { hint: "name the coordinator's database with --from (its --db)" });
+    const counts = migrateSqliteToPostgres(o.from, o.to);
+    print(`copied ${Object.entries(counts).filter(([, n]) => n).map(([t, n]) => `${n} ${t}`).join(', ') || 'an empty journal'}`);
+    print(`next: start the coordinators with --store (ZDD_STORE) and the same --pki-dir contents (ca.key, ca.crt) on each`);
+  });
+
 addInstallCommands(program, ROOT, print);
 
 /**

@@ -536,7 +536,14 @@ export class Control {
       .finally(() => {
         this.runs.delete(id);
         // resumed while the executor was stopping at a boundary: run it again
-        if (!crashed && this.store.getRollout(id)?.state === 'running' && !this.pausedInMemory.has(id)) this.launch(id);
+        let again = false;
+        try {
+          again = !crashed && this.store.getRollout(id)?.state === 'running' && !this.pausedInMemory.has(id);
+        } catch (err) {
+          // the journal cannot be read (PostgreSQL gone): the pause the run reported stands
+          this.log.warn({ rolloutId: id, err: errorMessage(err) }, 'whether to run again cannot be read');
+        }
+        if (again) this.launch(id);
         this.changes.emit('change', id);
       });
     this.runs.set(id, run);

@@ -133,8 +133,9 @@ export class Executor implements PhaseContext {
     try {
       return fn();
     } catch (err) {
-      // zdd's own refusals (an illegal transition, a rollout changed meanwhile) are not the disk's
-      if (err instanceof ZddError) throw err;
+      // zdd's own refusals (an illegal transition, a rollout changed meanwhile) are not the disk's;
+      // a database that cannot be reached, or that another leader holds now, is
+      if (err instanceof ZddError && err.code !== 'DB_ERROR' && err.code !== 'DB_HELD') throw err;
       throw new JournalUnavailable(`the journal cannot be written: ${errorMessage(err)}`, { cause: err });
     }
   }

@@ -84,10 +84,14 @@ class LeaderTerm implements Term {
     }
   }
 
+  /** the term gave itself up (the lease is still its own): it resigns, so that a leader (perhaps this process again) need not wait it out */
+  handsOver = false;
+
   /** Ends the term: nothing more is sent; the coordinator stops and waits as a standby. */
-  lose(why: string) {
+  lose(why: string, handOver = false) {
     if (this.over) return;
     this.over = true;
+    this.handsOver = handOver;
     for (const t of this.timers) clearInterval(t);
     if (why !== 'stopping') this.log.error({ epoch: this.epoch, why }, 'leadership lost: this coordinator stops acting and waits as a standby');
     this.end(why);
@@ -210,6 +214,19 @@ export async function startWithLeaders(first: CoordinatorConfig): Promise<Coordi
       }
       const t = (term = new LeaderTerm(leadership, epoch, askedAt, log));
       log.info({ epoch }, 'leading');
+      // the store's reads and writes can fail now (SQLite's did not): one that escapes ends the
+      // term, and the next one starts from the journal, as after a restart
+      const escaped = (err: unknown) => {
+        if (err instanceof ZddError && (err.code === 'DB_ERROR' || err.code === 'DB_HELD')) {
+          log.error({ err: errorMessage(err) }, 'the journal failed outside a rollout step; starting this term again from the journal');
+          t.lose(`the journal failed: ${errorMessage(err)}`, true);
+        } else {
+          log.fatal({ err: errorMessage(err), stack: (err as Error)?.stack }, 'uncaught error');
+          process.exit(1);
+        }
+      };
+      process.on('uncaughtException', escaped);
+      process.on('unhandledRejection', escaped);
       let served: Coordinator | undefined;
       let store: PostgresStore | undefined;
       try {
@@ -224,14 +241,16 @@ export async function startWithLeaders(first: CoordinatorConfig): Promise<Coordi
       const why = await t.ended;
       await served?.shutdown().catch((err) => log.warn({ err: errorMessage(err) }, 'stopping the term'));
       store?.close();
-      if (why === 'stopping') {
+      process.off('uncaughtException', escaped);
+      process.off('unhandledRejection', escaped);
+      if (why === 'stopping' || t.handsOver) {
         try {
           // a clean stop hands over at once
           leadership.resign(epoch);
         } catch {
           /* the standby waits out the lease */
         }
-        break;
+        if (why === 'stopping') break;
       }
       while (!stopping && !standby) {
         try {

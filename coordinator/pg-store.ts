@@ -184,7 +184,8 @@ export class PostgresStore extends SqlStore {
     onDeposed: (epochNow: number) => void = () => undefined,
   ) {
     const fence = () => {
-      const now = Number(pg.query('SELECT epoch FROM zdd_leader WHERE id = 1 FOR SHARE').rows[0]?.epoch ?? 0);
+      // the epoch also stays with the transaction (zdd.epoch), for whoever audits the writes
+      const now = Number(pg.query("SELECT epoch, set_config('zdd.epoch', $1, true) FROM zdd_leader WHERE id = 1 FOR SHARE", [String(epoch)]).rows[0]?.epoch ?? 0);
       if (now !== epoch) {
         onDeposed(now);
         throw new ZddError('DB_HELD', `another coordinator leads now (epoch ${now}; this one led epoch ${epoch}): nothing was written`, {

@@ -71,7 +71,7 @@ export class SyncPg {
   }
 
   private unreachable(why: string) {
-    return new ZddError('DB_ERROR', `the journal cannot be written: PostgreSQL at ${redactUrl(this.url)} is unreachable (${why})`, {
+    return new ZddError('DB_ERROR', `PostgreSQL at ${redactUrl(this.url)} is unreachable (${why})`, {
       hint: 'the rollout resumes by itself once PostgreSQL answers again',
     });
   }

@@ -47,8 +47,9 @@ async function run(req: PgRequest): Promise<PgReply> {
     return { rows: r.rows, rowCount: r.rowCount ?? 0 };
   } catch (err) {
     const e = err as Error & { code?: string };
-    // a query error leaves the session usable; anything without an SQLSTATE (a socket, a timeout) does not
-    const lost = !e.code || /^(08|57P)/.test(e.code);
+    // a query error (an SQLSTATE) leaves the session usable, unless it is a connection's or a
+    // shutdown's; anything else (ECONNREFUSED, a reset, a timeout) has no session left
+    const lost = !/^[0-9A-Z]{5}$/.test(e.code ?? '') || /^(08|57P)/.test(e.code!);
     if (lost && c) {
       if (client === c) client = undefined;
       void c.end().catch(() => undefined);

@@ -32,6 +32,10 @@ export interface FleetOptions {
   agentArgs?: (i: number) => string[];
   /** plaintext gRPC with no identities instead of mutual TLS (the default, as in production) */
   plaintext?: boolean;
+  /** the journal on this PostgreSQL (postgres://…) instead of SQLite */
+  postgres?: string;
+  /** coordinators on that PostgreSQL (1 by default): one leads, the others stand by */
+  coordinators?: number;
 }
 
 export interface CliResult {
@@ -93,7 +97,10 @@ for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
 export class LocalFleet {
   readonly dir: string;
   readonly releases: string;
+  /** every coordinator's address, comma-separated (agents and zddctl take the list) */
   coordinatorAddr = '';
+  /** coordinator n's address (1-based) */
+  readonly coordinatorAddrs: string[] = [];
   nginxPort = 0;
   adminAddr = '';
   appPortBase = 0;
@@ -121,15 +128,19 @@ export class LocalFleet {
     try {
       // Every listening port from one block below the ephemeral range: a port-0 probe there could
       // be taken by a client socket (a load generator opens thousands) before nginx binds it.
-      const claim = await claimBlock(2 * o.agents + 4);
+      const coordinators = o.coordinators ?? 1;
+      const claim = await claimBlock(2 * o.agents + 4 + coordinators - 1);
       f.portClaim = claim.file;
       const base = claim.base;
-      f.coordinatorAddr = `127.0.0.1:${base}`;
+      f.coordinatorAddrs.push(`127.0.0.1:${base}`);
+      for (let n = 2; n <= coordinators; n++) f.coordinatorAddrs.push(`127.0.0.1:${base + 2 * o.agents + 4 + n - 2}`);
+      f.coordinatorAddr = f.coordinatorAddrs.join(',');
       f.nginxPort = base + 1;
       f.adminAddr = `127.0.0.1:${base + 2}`;
       f.appPortBase = base + 3;
       f.previewPort = base + 3 + 2 * o.agents;
       await f.startCoordinator();
+      for (let n = 2; n <= coordinators; n++) await f.startCoordinator(undefined, n);
       await f.enrol([...Array(o.agents)].map((_, i) => i + 1));
       for (let i = 1; i <= o.agents; i++) f.startAgent(i);
       await f.waitForAgents(o.agents);
@@ -150,7 +161,7 @@ export class LocalFleet {
   private spawnLogged(name: string, args: string[], env?: Record<string, string>): ChildProcess {
     const out = fs.openSync(path.join(this.dir, 'logs', `${name}.log`), 'a');
     // a crash point is injected by a module preloaded into the process (testkit/crash-at.ts)
-    const preload = env?.ZDD_CRASH_AT ? ['--import', pathToFileURL(path.join(ROOT, 'dist/testkit/crash-at.js')).href] : [];
+    const preload = env?.ZDD_CRASH_AT || env?.ZDD_CRASH_AT_FILE ? ['--import', pathToFileURL(path.join(ROOT, 'dist/testkit/crash-at.js')).href] : [];
     const child = spawn(process.execPath, [...preload, ...args], { stdio: ['ignore', out, out], cwd: this.dir, env: { ...process.env, ...env } });
     fs.closeSync(out);
     this.procs.set(name, child);
@@ -163,6 +174,21 @@ export class LocalFleet {
   /** The coordinator's pid while it runs. */
   get coordinatorPid(): number | undefined {
     return this.procs.get('coordinator')?.pid;
+  }
+
+  /** Coordinator n's process name: its log is logs/NAME.log. */
+  coordinatorName(n = 1): string {
+    return n === 1 ? 'coordinator' : `coordinator-${n}`;
+  }
+
+  /** Coordinator n's pid while it runs. */
+  pidOf(n: number): number | undefined {
+    return this.procs.get(this.coordinatorName(n))?.pid;
+  }
+
+  /** Coordinator n's PKI directory: the fleet CA is the first's, copied (as an operator does for a second coordinator). */
+  pkiDirOf(n: number): string {
+    return n === 1 ? this.pkiDir : path.join(this.dir, `pki-${n}`);
   }
 
   get db(): string {
@@ -198,8 +224,8 @@ export class LocalFleet {
   }
 
   /** The flags that make zddctl talk to this fleet's coordinator as its admin. */
-  zddctlTarget(): string[] {
-    return ['--coordinator', this.coordinatorAddr, ...(this.o.plaintext ? ['--plaintext'] : ['--config', this.adminConfig])];
+  zddctlTarget(coordinator = this.coordinatorAddr): string[] {
+    return ['--coordinator', coordinator, ...(this.o.plaintext ? ['--plaintext'] : ['--config', this.adminConfig])];
   }
 
   /** Makes join tokens for agents that start for the first time (over TLS); startAgent passes them. */
@@ -217,35 +243,44 @@ export class LocalFleet {
     }
   }
 
-  /** Starts the coordinator and waits until it answers; `env` can carry ZDD_CRASH_AT=SEQ:before|after, a step boundary to SIGKILL it at. */
-  async startCoordinator(env?: Record<string, string>): Promise<void> {
+  /**
+   * Starts coordinator n (the first by default) and waits until it answers (a standby answers
+   * through the leader); `env` can carry ZDD_CRASH_AT=SEQ:before|after, a step boundary to SIGKILL it at.
+   */
+  async startCoordinator(env?: Record<string, string>, n = 1): Promise<void> {
+    const name = this.coordinatorName(n);
+    const pki = this.pkiDirOf(n);
+    if (n > 1 && !this.o.plaintext && !fs.existsSync(path.join(pki, 'ca.crt'))) {
+      fs.mkdirSync(pki, { recursive: true, mode: 0o700 });
+      for (const f of ['ca.key', 'ca.crt']) fs.copyFileSync(path.join(this.pkiDir, f), path.join(pki, f));
+    }
     this.spawnLogged(
-      'coordinator',
+      name,
       [
         path.join(ROOT, 'bin/zdd-coordinator.js'),
-        '--listen', this.coordinatorAddr,
-        '--db', this.dbFile,
+        '--listen', this.coordinatorAddrs[n - 1],
+        ...(this.o.postgres ? ['--store', this.o.postgres, '--db', path.join(this.dir, 'unused.db')] : ['--db', this.dbFile]),
         '--heartbeat-ms', '1000',
         '--log-level', this.o.logLevel ?? 'info',
-        ...(this.o.plaintext ? ['--plaintext'] : ['--pki-dir', this.pkiDir]),
+        ...(this.o.plaintext ? ['--plaintext'] : ['--pki-dir', pki]),
         ...(this.o.coordinatorArgs ?? []),
       ],
       env,
     );
     const deadline = Date.now() + (this.o.coordinatorReadyMs ?? 15_000);
     while (Date.now() < deadline) {
-      // the admin's config appears once the coordinator has made its certificates
-      const r = this.o.plaintext || fs.existsSync(this.adminConfig) ? await this.zddctl(['whoami']) : { code: 1 };
+      // the admin's config appears once the (first) coordinator has made its certificates
+      const r = this.o.plaintext || fs.existsSync(this.adminConfig) ? await this.zddctl(['whoami'], { coordinator: this.coordinatorAddrs[n - 1] }) : { code: 1 };
       if (r.code === 0) return;
-      if (!this.procs.has('coordinator')) break;
+      if (!this.procs.has(name)) break;
       await sleep(100);
     }
-    throw new Error(`coordinator did not come up: ${this.log('coordinator').slice(-800)}`);
+    throw new Error(`${name} did not come up: ${this.log(name).slice(-800)}`);
   }
 
   /** Resolves when the coordinator process has exited (for instance at an injected crash point). */
-  coordinatorExited(timeoutMs = 30_000): Promise<void> {
-    const p = this.procs.get('coordinator');
+  coordinatorExited(timeoutMs = 30_000, n = 1): Promise<void> {
+    const p = this.procs.get(this.coordinatorName(n));
     if (!p) return Promise.resolve();
     return new Promise((resolve, reject) => {
       const t = setTimeout(() => reject(new Error(`the coordinator did not exit within ${timeoutMs}ms`)), timeoutMs);
@@ -257,10 +292,10 @@ export class LocalFleet {
   }
 
   /** Signals the coordinator and waits for it to exit. */
-  async stopCoordinator(signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
-    const p = this.procs.get('coordinator');
+  async stopCoordinator(signal: NodeJS.Signals = 'SIGKILL', n = 1): Promise<void> {
+    const p = this.procs.get(this.coordinatorName(n));
     if (!p) return;
-    const exited = this.coordinatorExited();
+    const exited = this.coordinatorExited(30_000, n);
     p.kill(signal);
     await exited;
   }
@@ -387,9 +422,9 @@ export class LocalFleet {
   }
 
   /** Runs zddctl against this fleet's coordinator. */
-  zddctl(args: string[], opts: { inherit?: boolean } = {}): Promise<CliResult> {
+  zddctl(args: string[], opts: { inherit?: boolean; coordinator?: string } = {}): Promise<CliResult> {
     return new Promise((resolve) => {
-      const child = spawn(process.execPath, [path.join(ROOT, 'bin/zddctl.js'), ...this.zddctlTarget(), ...args], {
+      const child = spawn(process.execPath, [path.join(ROOT, 'bin/zddctl.js'), ...this.zddctlTarget(opts.coordinator), ...args], {
         stdio: opts.inherit ? ['ignore', 'inherit', 'inherit'] : ['ignore', 'pipe', 'pipe'],
       });
       let stdout = '';

@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { claimBlock } from './local-fleet.js';
+import { SyncPg } from '../coordinator/pg-sync.js';
 
 /** Debian puts the server's programs under /usr/lib/postgresql/VERSION/bin, outside PATH. */
 export function postgresBin(): string | undefined {
@@ -92,6 +93,41 @@ export class TestPostgres {
         }
       }, downMs),
     );
+  }
+
+  /**
+   * Counts every write to the journal's tables made without the current leader's epoch (its
+   * transaction's zdd.epoch, set by the fence): a stale or unfenced write, which must never land.
+   * Installed once the schema exists; staleWrites() reads the count.
+   */
+  installStaleWriteProbe(url = this.url) {
+    const pg = new SyncPg(url);
+    try {
+      pg.query(`CREATE TABLE zdd_probe_stale (at TIMESTAMPTZ NOT NULL DEFAULT clock_timestamp(), tbl TEXT NOT NULL, epoch_set TEXT, epoch_now BIGINT)`);
+      pg.query(`CREATE FUNCTION zdd_probe() RETURNS trigger AS $$
+        DECLARE now_epoch BIGINT; set_epoch TEXT := current_setting('zdd.epoch', true);
+        BEGIN
+          SELECT epoch INTO now_epoch FROM zdd_leader WHERE id = 1;
+          IF set_epoch IS NULL OR set_epoch = '' OR set_epoch::bigint <> now_epoch THEN
+            INSERT INTO zdd_probe_stale (tbl, epoch_set, epoch_now) VALUES (TG_TABLE_NAME, set_epoch, now_epoch);
+          END IF;
+          RETURN NULL;
+        END $$ LANGUAGE plpgsql`);
+      for (const t of ['rollouts', 'steps', 'events', 'traffic', 'traffic_diffs', 'services', 'service_specs', 'agents', 'parked', 'certificates', 'join_tokens', 'audit']) {
+        pg.query(`CREATE TRIGGER zdd_probe_${t} AFTER INSERT OR UPDATE OR DELETE ON ${t} FOR EACH STATEMENT EXECUTE FUNCTION zdd_probe()`);
+      }
+    } finally {
+      pg.close();
+    }
+  }
+
+  staleWrites(url = this.url): number {
+    const pg = new SyncPg(url);
+    try {
+      return Number(pg.query('SELECT count(*) AS n FROM zdd_probe_stale').rows[0].n);
+    } finally {
+      pg.close();
+    }
   }
 
   log(): string {

@@ -27,7 +27,7 @@ export async function fleetFor(t: ExecutionContext, o: Partial<FleetOptions> = {
   t.teardown(async () => {
     if (!t.passed) {
       // the fleet's directory goes with it: what explains the failure is printed instead
-      for (const name of ['coordinator', ...[...Array(fleet.o.agents)].map((_, i) => fleet.agentId(i + 1))]) {
+      for (const name of [...[...Array(fleet.o.coordinators ?? 1)].map((_, n) => fleet.coordinatorName(n + 1)), ...[...Array(fleet.o.agents)].map((_, i) => fleet.agentId(i + 1))]) {
         t.log(`--- ${name} (last lines) ---\n${fleet.log(name).trim().split('\n').slice(-15).join('\n')}`);
       }
     }
