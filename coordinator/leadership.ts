@@ -15,12 +15,12 @@ import { Leadership, PostgresStore, openPg } from './pg-store.js';
 import { advertised, holderOf, listen, serve, splitListen, stopServer, type Coordinator, type CoordinatorConfig, type Term } from './server.js';
 import { FleetTrust } from './trust.js';
 
-/** A leader's lease: a standby takes over this long after the leader last renewed (at once when its process dies). */
+/**
+ * A leader's lease by default (--lease): a standby takes over this long after the leader last
+ * renewed (at once when its process dies). The leader renews it every fifth of it, and stops
+ * acting when 30 % of it is left by its own clock.
+ */
 export const LEASE_TTL_MS = 5000;
-/** the leader renews this often... */
-const RENEW_MS = 1000;
-/** ...and stops acting this long before its lease would run out, by its own clock */
-const MARGIN_MS = 1500;
 /** a standby asks for the lease this often */
 const POLL_MS = 500;
 
@@ -36,22 +36,26 @@ class LeaderTerm implements Term {
   readonly ended: Promise<string>;
   private end!: (why: string) => void;
 
+  private readonly margin: number;
+
   constructor(
     private readonly leadership: Leadership,
     readonly epoch: number,
     askedAt: number,
+    private readonly ttlMs: number,
     private readonly log: Logger,
   ) {
-    this.validUntil = askedAt + LEASE_TTL_MS - MARGIN_MS;
+    this.margin = Math.round(ttlMs * 0.3);
+    this.validUntil = askedAt + ttlMs - this.margin;
     this.ended = new Promise((r) => (this.end = r));
-    this.timers = [setInterval(() => this.renew(), RENEW_MS), setInterval(() => this.leading(), 200)];
+    this.timers = [setInterval(() => this.renew(), ttlMs / 5), setInterval(() => this.leading(), 200)];
   }
 
   /** Whether this coordinator may still act: its lease runs by its own clock. Checked before every command. */
   readonly leading = (): boolean => {
     if (this.over) return false;
     if (performance.now() < this.validUntil) return true;
-    this.lose(this.failures ? `the lease could not be renewed for ${LEASE_TTL_MS - MARGIN_MS}ms (PostgreSQL unreachable)` : 'the lease ran out (this process was stopped or starved)');
+    this.lose(this.failures ? `the lease could not be renewed for ${this.ttlMs - this.margin}ms (PostgreSQL unreachable)` : 'the lease ran out (this process was stopped or starved)');
     return false;
   };
 
@@ -64,14 +68,14 @@ class LeaderTerm implements Term {
     const askedAt = performance.now();
     let held: boolean;
     try {
-      held = this.leadership.renew(this.epoch, LEASE_TTL_MS);
+      held = this.leadership.renew(this.epoch, this.ttlMs);
     } catch (err) {
       if (!this.failures++) this.log.warn({ err: errorMessage(err) }, 'lease not renewed; rollouts pause until PostgreSQL answers');
       return;
     }
     if (!held) return this.lose('another coordinator took the lease');
     // the lease runs from when the renewal was asked for, at the earliest
-    this.validUntil = askedAt + LEASE_TTL_MS - MARGIN_MS;
+    this.validUntil = askedAt + this.ttlMs - this.margin;
     const afterOutage = this.failures > 0;
     if (afterOutage) this.log.info({ failures: this.failures }, 'lease renewed again');
     this.failures = 0;
@@ -101,24 +105,25 @@ class LeaderTerm implements Term {
 /** A standby's server: every call is answered UNAVAILABLE (NOT_LEADER) with the leader's address in zdd-leader. */
 async function startStandby(cfg: CoordinatorConfig, leadership: Leadership, creds: grpc.ServerCredentials): Promise<{ port: number; close(): Promise<void> }> {
   const self = advertised(cfg);
-  let cache = { at: 0, leader: undefined as string | undefined };
+  let cache = { at: 0, leader: undefined as string | undefined, why: '' };
   const leader = () => {
     if (Date.now() - cache.at > 500) {
       let addr: string | undefined;
+      let why = 'none leads right now (a standby takes over within seconds of a leader\'s end)';
       try {
         const l = leadership.leader();
         addr = l.live && l.holder?.listen !== self ? l.holder?.listen : undefined;
-      } catch {
-        addr = undefined;
+      } catch (err) {
+        why = `it cannot learn the leader: ${errorMessage(err)}`;
       }
-      cache = { at: Date.now(), leader: addr };
+      cache = { at: Date.now(), leader: addr, why };
     }
-    return cache.leader;
+    return cache;
   };
   const refusal = () => {
-    const addr = leader();
+    const { leader: addr, why } = leader();
     const err = toServiceError(
-      new ZddError('NOT_LEADER', addr ? `${self} is a standby coordinator; the leader is ${addr}` : `${self} is a standby coordinator, and none leads right now (a standby takes over within seconds of a leader's end)`, {
+      new ZddError('NOT_LEADER', addr ? `${self} is a standby coordinator; the leader is ${addr}` : `${self} is a standby coordinator, and ${why}`, {
         hint: addr ? `zddctl follows it when --coordinator lists it (or: --coordinator ${addr})` : 'try again in a few seconds; if it lasts, check the coordinators and PostgreSQL',
       }),
     );
@@ -170,6 +175,7 @@ function checkFleetCa(cfg: CoordinatorConfig, leadership: Leadership): (sha256: 
 /** Starts as a standby, leads when the lease is free, and goes back to waiting when a term ends. */
 export async function startWithLeaders(first: CoordinatorConfig): Promise<Coordinator> {
   const log = first.log;
+  const leaseMs = first.leaseMs ?? LEASE_TTL_MS;
   const leadership = new Leadership(openPg(first.store!, 3000));
   let stopping = false;
   let term: LeaderTerm | undefined;
@@ -204,7 +210,7 @@ export async function startWithLeaders(first: CoordinatorConfig): Promise<Coordi
       const askedAt = performance.now();
       let epoch = 0;
       try {
-        epoch = leadership.lead(holder, LEASE_TTL_MS);
+        epoch = leadership.lead(holder, leaseMs);
       } catch (err) {
         log.warn({ err: errorMessage(err) }, 'cannot ask PostgreSQL for the lease');
       }
@@ -212,7 +218,7 @@ export async function startWithLeaders(first: CoordinatorConfig): Promise<Coordi
         await sleep(POLL_MS);
         continue;
       }
-      const t = (term = new LeaderTerm(leadership, epoch, askedAt, log));
+      const t = (term = new LeaderTerm(leadership, epoch, askedAt, leaseMs, log));
       log.info({ epoch }, 'leading');
       // the store's reads and writes can fail now (SQLite's did not): one that escapes ends the
       // term, and the next one starts from the journal, as after a restart

@@ -20,6 +20,11 @@ const program = new EnvCommand('zdd-coordinator', process.env)
   .option('--listen <addr>', 'gRPC address for agents and zddctl', '127.0.0.1:7700')
   .option('--db <file>', 'SQLite database file', '/var/lib/zdd-coordinator/zdd.db')
   .option('--store <url>', 'the journal on PostgreSQL instead (postgres://USER:PASSWORD@HOST/DB): coordinators sharing it elect a leader, the others wait as standbys')
+  .option('--lease <duration>', 'with --store: the leader\'s lease; a standby takes over this long after a leader stops renewing it (longer rides through a slower PostgreSQL failover without a change of leader)', (v) => {
+    const ms = parseLifetime(v);
+    if (ms === undefined || ms < 2000) throw new InvalidArgumentError('expected a duration such as 5s or 30s (at least 2s)');
+    return ms;
+  }, 5000)
   .option('--advertise <addr>', 'the address agents and zddctl reach this coordinator at, when not --listen (standbys tell it as the leader\'s)')
   .option('--pki-dir <dir>', "the fleet CA, the coordinator's certificate and the local admin's zddctl config (default: DB's directory/pki)")
   .option('--tls-san <names>', 'more DNS names or IP addresses for the server certificate, comma-separated', (v) => v.split(',').map((x) => x.trim()).filter(Boolean), [])
@@ -47,6 +52,7 @@ async function main() {
       advertise: o.advertise,
       db: o.db,
       store: o.store,
+      leaseMs: o.lease,
       // --insecure alone means plaintext too: it is what a plaintext coordinator on a network needed before TLS existed
       plaintext: o.plaintext || o.insecure,
       insecure: o.insecure,

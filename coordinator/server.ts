@@ -28,6 +28,8 @@ export interface CoordinatorConfig {
   db: string;
   /** postgres://…: the journal on PostgreSQL, with leaders and standbys (coordinator/leadership.ts); db is unused then */
   store?: string;
+  /** with store: the leader's lease (5 s by default) */
+  leaseMs?: number;
   /** serve plaintext gRPC instead of mutual TLS (loopback, or with insecure) */
   plaintext: boolean;
   insecure: boolean;

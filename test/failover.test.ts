@@ -12,13 +12,13 @@ import { SyncPg } from '../coordinator/pg-sync.js';
 import { Leadership, openPg } from '../coordinator/pg-store.js';
 import { deploy, fleetFor, load, parseJson, settled, sleep, status, until, versionsServed } from './support/fleet.js';
 
-async function haFleet(t: ExecutionContext): Promise<{ fleet: LocalFleet; pg: TestPostgres }> {
+async function haFleet(t: ExecutionContext, coordinatorArgs: string[] = []): Promise<{ fleet: LocalFleet; pg: TestPostgres }> {
   const pg = await TestPostgres.start();
   t.teardown(() => pg.stop());
   // every journal write must carry the current leader's epoch: a trigger counts those that do not
   openPg(pg.url).close();
   pg.installStaleWriteProbe();
-  const fleet = await fleetFor(t, { postgres: pg.url, coordinators: 2 });
+  const fleet = await fleetFor(t, { postgres: pg.url, coordinators: 2, coordinatorArgs });
   fleet.writeRelease('v1');
   fleet.writeRelease('v2');
   return { fleet, pg };
@@ -129,28 +129,58 @@ test('a leader frozen (SIGSTOP) past its lease: the standby takes over and finis
   t.deepEqual(await versionsServed(fleet.nginxPort), new Set(['v2']));
 });
 
-test('PostgreSQL restarted mid-rollout: the rollout pauses with the reason while it is gone and resumes by itself; no request fails', async (t) => {
-  const { fleet, pg } = await haFleet(t);
-  await deploy(t, fleet, 'v1');
+/** A rollout whose every start is health-gated for 2 s (the journal is written as each gate ends), under load. */
+async function gatedRollout(t: ExecutionContext, fleet: LocalFleet) {
+  const spec = fleet.spec({ health: { path: '/healthz', interval: '100ms', timeout: '1s', healthyThreshold: 2, minHealthy: '2s', deadline: '30s' } });
+  await deploy(t, fleet, 'v1', spec);
   const gen = load(fleet, 150, 8);
   const before = starts(fleet);
-  t.is((await fleet.zddctl(['rollout', 'web', '--version', 'v2', '--pause', '1s', '--detach'])).code, 0);
-  await until('batch 1 to be done', async () => (await status(fleet, 'web-2')).steps.some((s: any) => s.kind === 'pause' && s.state !== 'pending'));
-  const down = pg.restart(2500);
-  await sleep(500);
+  t.is((await fleet.zddctl(['rollout', 'web', '--version', 'v2', '--detach'])).code, 0);
+  await until('batch 1 to be starting', async () => (await status(fleet, 'web-2')).steps.some((s: any) => s.kind === 'start' && s.state === 'running'));
+  return { gen, before };
+}
+
+/** PostgreSQL stopped for downMs at least, and asked about meanwhile. */
+async function outage(t: ExecutionContext, fleet: LocalFleet, pg: TestPostgres, downMs: number) {
+  const stopped = Date.now();
+  pg.halt();
   const during = await fleet.zddctl(['status', 'web-2']);
   t.is(during.code, 1, 'nothing can be read while the journal is gone');
-  t.regex(during.stderr, /PostgreSQL at \S+ is unreachable/, 'and the operator is told why');
-  await down;
-  const s = await settled(fleet, 'web-2', 60_000);
+  t.regex(during.stderr, /PostgreSQL at \S+ is unreachable|cannot learn the leader/, 'and the operator is told why');
+  await sleep(stopped + downMs - Date.now());
+  pg.start();
+}
+
+async function finished(t: ExecutionContext, fleet: LocalFleet, pg: TestPostgres, run: Awaited<ReturnType<typeof gatedRollout>>, expect: RegExp) {
+  // paused while the journal is gone (held in memory), then on by itself: until it has ended
+  const s = await until('web-2 to end', async () => {
+    const r = await fleet.zddctl(['status', 'web-2', '--json']);
+    const x = r.code === 0 ? parseJson(r) : undefined;
+    return x && x.state !== 'running' && x.state !== 'paused' ? x : undefined;
+  }, 90_000);
   t.is(s.state, 'succeeded', s.error);
-  t.true(
-    s.events.some((e: { message: string }) => /resumed: the journal can be written again|interrupted: leadership moved/.test(e.message)),
-    'the rollout went on by itself: ' + s.events.map((e: { message: string }) => e.message).join(' | '),
-  );
-  t.deepEqual(starts(fleet).map((n, i) => n - before[i]), [1, 1, 1]);
+  const messages = s.events.map((e: { message: string }) => e.message);
+  t.true(messages.some((m: string) => expect.test(m)), `the rollout went on by itself: ${messages.join(' | ')}`);
+  t.deepEqual(starts(fleet).map((n, i) => n - run.before[i]), [1, 1, 1], 'every host swapped exactly once');
   t.is(pg.staleWrites(), 0, 'no journal write without the current epoch');
-  const stats = await gen.stop();
+  const stats = await run.gen.stop();
   t.is(stats.failed, 0, JSON.stringify(stats.failures));
   t.deepEqual(await versionsServed(fleet.nginxPort), new Set(['v2']));
+}
+
+test('PostgreSQL restarted mid-rollout, back within the lease: the rollout pauses at its next journal write, the operator is told why, and it resumes by itself; no request fails', async (t) => {
+  const { fleet, pg } = await haFleet(t, ['--lease', '20s']);
+  const run = await gatedRollout(t, fleet);
+  // down across the end of a health gate: that write fails
+  await outage(t, fleet, pg, 3000);
+  await finished(t, fleet, pg, run, /^resumed: the journal can be written again$/);
+  t.notRegex(fleet.log('coordinator'), /leadership lost/, 'the leader kept its lease throughout');
+});
+
+test('PostgreSQL gone for longer than the lease: the leader stops acting, and the rollout resumes from the journal once a coordinator leads again; no request fails', async (t) => {
+  const { fleet, pg } = await haFleet(t);
+  const run = await gatedRollout(t, fleet);
+  await outage(t, fleet, pg, 7000);
+  await finished(t, fleet, pg, run, /^interrupted: leadership moved to /);
+  t.regex(fleet.log('coordinator'), /leadership lost/);
 });
