@@ -108,7 +108,7 @@ export class Agent {
     });
     this.commands = new CommandLog(cfg.stateDir);
     this.addresses = cfg.coordinator.split(',').map((a) => a.trim()).filter(Boolean);
-    this.epochSeen = Number(readIf(path.join(cfg.stateDir, 'epoch')) ?? 0) || 0;
+    this.epochSeen = Number(readIf(agentStateLayout(cfg.stateDir).epoch) ?? 0) || 0;
   }
 
   /** The coordinator to dial next: the leader a standby named, else the next in the list. */
@@ -120,7 +120,7 @@ export class Agent {
     if (epoch <= this.epochSeen) return;
     this.epochSeen = epoch;
     try {
-      writeFileAtomic(path.join(this.cfg.stateDir, 'epoch'), String(epoch), 0o600);
+      writeFileAtomic(agentStateLayout(this.cfg.stateDir).epoch, String(epoch), 0o600);
     } catch (err) {
       this.cfg.log.warn({ err: errorMessage(err) }, 'leader epoch not kept on disk');
     }
@@ -282,7 +282,9 @@ export class Agent {
     this.lastHeard = Date.now();
     if (m.welcome) {
       const epoch = Number(m.welcome.epoch ?? 0);
-      if (epoch && epoch < this.epochSeen) {
+      // once a leader's epoch was seen, a coordinator without one (SQLite) is not one of the fleet's
+      // coordinators any more: remove STATE_DIR/epoch to move the agent back to one
+      if (epoch < this.epochSeen) {
         this.cfg.log.warn({ coordinator: this.dialled, epoch, epochSeen: this.epochSeen }, 'this coordinator led an earlier term; looking for the leader');
         this.endSession?.(`${this.dialled} leads epoch ${epoch}, older than epoch ${this.epochSeen}`);
         return;
@@ -308,7 +310,7 @@ export class Agent {
       }
     } else if (m.command) {
       const epoch = Number(m.command.epoch ?? 0);
-      if (epoch && epoch < this.epochSeen) {
+      if (epoch < this.epochSeen) {
         // a deposed leader's command (it was frozen, or cut off): never run
         this.cfg.log.warn({ commandId: m.command.command_id, epoch, epochSeen: this.epochSeen }, 'command from an earlier leader refused');
         this.endSession?.(`a command of epoch ${epoch}, older than epoch ${this.epochSeen}`);

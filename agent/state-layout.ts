@@ -10,6 +10,8 @@ export interface AgentStateLayout {
   instances: string;
   /** recent command results by command id (command-log.ts) */
   commands: string;
+  /** the latest leader epoch seen (coordinators sharing PostgreSQL): an older leader is refused */
+  epoch: string;
   /** staged releases, unless --releases-dir says otherwise */
   releases: string;
   /** an edge agent's private nginx: its prefix and pid file */
@@ -23,6 +25,7 @@ export function agentStateLayout(stateDir: string): AgentStateLayout {
     dir: stateDir,
     instances: path.join(stateDir, 'instances.json'),
     commands: path.join(stateDir, 'commands.json'),
+    epoch: path.join(stateDir, 'epoch'),
     releases: path.join(stateDir, 'releases'),
     nginxPrefix,
     nginxPidFile: path.join(nginxPrefix, 'nginx.pid'),

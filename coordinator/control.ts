@@ -55,9 +55,6 @@ export function checkRequestBounds(req: unknown, path = ''): void {
 }
 
 /** How an operator appears in a rollout's events: by name, or "the operator" over plaintext. */
-/** the pause reason of a journal on PostgreSQL that could not be reached (pg-sync.ts) */
-const JOURNAL_DOWN = /PostgreSQL at \S+ is unreachable/;
-
 const byWhom = (who: Principal) => (who === PLAINTEXT_PRINCIPAL ? 'the operator' : who.name);
 /** Who a rollout records as having started it: nobody over plaintext. */
 const recordedAs = (who: Principal) => (who === PLAINTEXT_PRINCIPAL ? '' : who.label);
@@ -616,34 +613,6 @@ export class Control {
     return this.store.getRollout(r.id)!;
   }
 
-  /**
-   * The journal answers again after an outage (PostgreSQL restarted, or could not be reached):
-   * rollouts paused because it could not be written go on by themselves, as `zddctl resume`
-   * would, with an event that says so. Those paused in memory are looked at every time; those
-   * whose pause reached the journal, after an outage the lease saw.
-   */
-  resumeAfterJournalOutage(afterOutage: boolean): void {
-    const ids = new Set([...this.pausedInMemory].filter(([, why]) => JOURNAL_DOWN.test(why)).map(([id]) => id));
-    if (afterOutage) for (const r of this.store.listRollouts(undefined, 100)) if (r.state === 'paused' && JOURNAL_DOWN.test(r.pauseReason)) ids.add(r.id);
-    for (const id of ids) {
-      const r = this.store.getRollout(id);
-      if (!r || (r.state !== 'paused' && r.state !== 'running')) continue;
-      try {
-        transition(this.store, this.log, id, r.state, {
-          to: 'running',
-          patch: { pauseReason: '' },
-          event: { atMs: this.clock.now(), level: 'info', agentId: '', message: 'resumed: the journal can be written again', kind: '' },
-        });
-      } catch (err) {
-        this.log.warn({ rolloutId: id, err: errorMessage(err) }, 'not resumed yet: the journal still refuses writes');
-        continue;
-      }
-      this.pausedInMemory.delete(id);
-      this.log.info({ rolloutId: id }, 'rollout resumed: the journal can be written again');
-      this.launch(id);
-    }
-  }
-
   private resumeRollout(id: string, who: Principal): RolloutRow {
     if (!id) throw new ZddError('INVALID_ARGUMENT', 'name the rollout to resume', { hint: 'zddctl history SERVICE lists them' });
     const r = this.find(id);
@@ -887,6 +856,15 @@ export class Control {
         let lastEvent = 0;
         let changedSteps = new Set<number>();
         const send = () => {
+          try {
+            update();
+          } catch (err) {
+            // the journal cannot be read (PostgreSQL gone): the watch ends with the reason, the client watches again
+            stop();
+            call.emit('error', toServiceError(err));
+          }
+        };
+        const update = () => {
           pending = undefined;
           const cur = this.store.getRollout(id)!;
           if (first) {

@@ -11,9 +11,10 @@ import * as grpc from '@grpc/grpc-js';
 import { ZddError, errorMessage } from '../lib/errors.js';
 import { SERVER_OPTIONS, plaintextServerCredentials, protos, toServiceError } from '../lib/grpc.js';
 import type { Logger } from '../lib/log.js';
-import { Leadership, PostgresStore, openPg } from './pg-store.js';
+import { LEASE_SETTINGS, Leadership, PostgresStore, journalSettings, openPg } from './pg-store.js';
 import { advertised, holderOf, listen, serve, splitListen, stopServer, type Coordinator, type CoordinatorConfig, type Term } from './server.js';
 import { FleetTrust } from './trust.js';
+import { JournalUnavailable } from './run-context.js';
 
 /**
  * A leader's lease by default (--lease): a standby takes over this long after the leader last
@@ -31,12 +32,13 @@ class LeaderTerm implements Term {
   private validUntil: number;
   private over = false;
   private failures = 0;
-  private readonly hooks: ((afterOutage: boolean) => void)[] = [];
   private readonly timers: NodeJS.Timeout[];
   readonly ended: Promise<string>;
   private end!: (why: string) => void;
 
   private readonly margin: number;
+  /** the lease connection's count when the lease was taken (SyncPg.connectionCount) */
+  private readonly session: number;
 
   constructor(
     private readonly leadership: Leadership,
@@ -47,6 +49,7 @@ class LeaderTerm implements Term {
   ) {
     this.margin = Math.round(ttlMs * 0.3);
     this.validUntil = askedAt + ttlMs - this.margin;
+    this.session = leadership.pg.connectionCount();
     this.ended = new Promise((r) => (this.end = r));
     this.timers = [setInterval(() => this.renew(), ttlMs / 5), setInterval(() => this.leading(), 200)];
   }
@@ -54,14 +57,15 @@ class LeaderTerm implements Term {
   /** Whether this coordinator may still act: its lease runs by its own clock. Checked before every command. */
   readonly leading = (): boolean => {
     if (this.over) return false;
+    // the session the lease names is gone: a standby may lead already (it takes a lease whose session is gone)
+    if (this.leadership.pg.connectionCount() !== this.session) {
+      this.lose("the leader's database session was lost");
+      return false;
+    }
     if (performance.now() < this.validUntil) return true;
     this.lose(this.failures ? `the lease could not be renewed for ${this.ttlMs - this.margin}ms (PostgreSQL unreachable)` : 'the lease ran out (this process was stopped or starved)');
     return false;
   };
-
-  onJournalBack(fn: (afterOutage: boolean) => void) {
-    this.hooks.push(fn);
-  }
 
   private renew() {
     if (this.over) return;
@@ -70,22 +74,14 @@ class LeaderTerm implements Term {
     try {
       held = this.leadership.renew(this.epoch, this.ttlMs);
     } catch (err) {
-      if (!this.failures++) this.log.warn({ err: errorMessage(err) }, 'lease not renewed; rollouts pause until PostgreSQL answers');
+      if (!this.failures++) this.log.warn({ err: errorMessage(err) }, 'lease not renewed');
       return;
     }
     if (!held) return this.lose('another coordinator took the lease');
     // the lease runs from when the renewal was asked for, at the earliest
     this.validUntil = askedAt + this.ttlMs - this.margin;
-    const afterOutage = this.failures > 0;
-    if (afterOutage) this.log.info({ failures: this.failures }, 'lease renewed again');
+    if (this.failures) this.log.info({ failures: this.failures }, 'lease renewed again');
     this.failures = 0;
-    for (const h of this.hooks) {
-      try {
-        h(afterOutage);
-      } catch (err) {
-        this.log.warn({ err: errorMessage(err) }, 'after renewal');
-      }
-    }
   }
 
   /** the term gave itself up (the lease is still its own): it resigns, so that a leader (perhaps this process again) need not wait it out */
@@ -176,7 +172,7 @@ function checkFleetCa(cfg: CoordinatorConfig, leadership: Leadership): (sha256: 
 export async function startWithLeaders(first: CoordinatorConfig): Promise<Coordinator> {
   const log = first.log;
   const leaseMs = first.leaseMs ?? LEASE_TTL_MS;
-  const leadership = new Leadership(openPg(first.store!, 3000));
+  const leadership = new Leadership(openPg(first.store!, { timeoutMs: 3000, settings: LEASE_SETTINGS }));
   let stopping = false;
   let term: LeaderTerm | undefined;
   let standby: { port: number; close(): Promise<void> } | undefined;
@@ -223,7 +219,7 @@ export async function startWithLeaders(first: CoordinatorConfig): Promise<Coordi
       // the store's reads and writes can fail now (SQLite's did not): one that escapes ends the
       // term, and the next one starts from the journal, as after a restart
       const escaped = (err: unknown) => {
-        if (err instanceof ZddError && (err.code === 'DB_ERROR' || err.code === 'DB_HELD')) {
+        if ((err instanceof ZddError && (err.code === 'DB_ERROR' || err.code === 'DB_HELD')) || err instanceof JournalUnavailable) {
           log.error({ err: errorMessage(err) }, 'the journal failed outside a rollout step; starting this term again from the journal');
           t.lose(`the journal failed: ${errorMessage(err)}`, true);
         } else {
@@ -238,7 +234,10 @@ export async function startWithLeaders(first: CoordinatorConfig): Promise<Coordi
       try {
         await standby?.close();
         standby = undefined;
-        store = new PostgresStore(openPg(cfg.store!), epoch, (now) => t.lose(`another coordinator leads (epoch ${now})`));
+        // its connection lost (a COMMIT's outcome unknown, PostgreSQL restarted): the term ends, and
+        // the next one (perhaps this process's again) starts from the journal
+        const journal = openPg(cfg.store!, { settings: journalSettings(leaseMs), onLost: (why) => t.lose(`the journal's connection was lost: ${why}`, true) });
+        store = new PostgresStore(journal, epoch, (now) => t.lose(now === epoch ? 'the lease ran out' : `another coordinator leads (epoch ${now})`));
         served = await serve(cfg, store, t);
       } catch (err) {
         log.error({ err: errorMessage(err) }, 'could not start leading');

@@ -1,7 +1,8 @@
 // zddctl store migrate: an existing SQLite journal copied whole into an empty PostgreSQL database,
 // for coordinators that will share it. The coordinator must be stopped (the SQLite file's lease
 // says so), and no coordinator may lead on PostgreSQL (the copy takes the lease itself, fenced like
-// any leader's write, and gives it up): the copy is one transaction, all or nothing.
+// any leader's write, and gives it up): the file is read in one snapshot and written in one
+// transaction, all or nothing. The file is then marked as moved, and a coordinator refuses it.
 import os from 'node:os';
 import Database from 'better-sqlite3';
 import { ZddError } from '../lib/errors.js';
@@ -9,6 +10,7 @@ import { processStartTicks } from '../lib/proc.js';
 import { Leadership, PostgresStore, openPg } from './pg-store.js';
 import { redactUrl } from './pg-sync.js';
 import { SqliteStore, type Holder } from './store.js';
+import { bootId } from './server.js';
 
 /** In an order that keeps references whole (a step's rollout first), each with the column that orders it. */
 const TABLES: [name: string, order: string, serial?: string][] = [
@@ -30,9 +32,9 @@ const TABLES: [name: string, order: string, serial?: string][] = [
 const ROWS_PER_INSERT = 500;
 
 export function migrateSqliteToPostgres(file: string, url: string, nowMs = Date.now()): Record<string, number> {
-  const holder: Holder = { token: `migrate-${process.pid}-${nowMs}`, pid: process.pid, startTicks: processStartTicks(process.pid) ?? 0, hostname: os.hostname(), bootId: '', listen: 'zddctl store migrate', startedMs: nowMs, renewedMs: nowMs };
+  const holder: Holder = { token: `migrate-${process.pid}-${nowMs}`, pid: process.pid, startTicks: processStartTicks(process.pid) ?? 0, hostname: os.hostname(), bootId: bootId(), listen: 'zddctl store migrate', startedMs: nowMs, renewedMs: nowMs };
   // opened as the coordinator opens it: refused while a coordinator holds it, and brought to this version's schema
-  const alive = (h: Holder) => (h.hostname === holder.hostname && h.startTicks ? processStartTicks(h.pid) === h.startTicks : undefined);
+  const alive = (h: Holder) => (h.hostname === holder.hostname && h.bootId === holder.bootId && h.startTicks ? processStartTicks(h.pid) === h.startTicks : undefined);
   new SqliteStore(file, { beforeMigrate: (s) => s.acquire(holder, nowMs, 15_000, alive) }).close();
   const sqlite = new Database(file, { readonly: true, fileMustExist: true });
   const pg = openPg(url);
@@ -49,11 +51,13 @@ export function migrateSqliteToPostgres(file: string, url: string, nowMs = Date.
       if (store.listRollouts(undefined, 1).length || store.agentCount() || store.certificates().length) {
         throw new ZddError('INVALID_ARGUMENT', `${redactUrl(url)} already holds a zdd journal; nothing was copied`, { hint: 'migrate into a new, empty database' });
       }
+      // every table read in one snapshot of the file
+      const tables = sqlite.transaction(() => TABLES.map(([table, order]) => sqlite.prepare(`SELECT * FROM ${table} ORDER BY ${order}`).all() as Record<string, unknown>[]))();
       store.batch(() => {
         // the schema's own rows give way to the copied ones (the instance id above all: command ids carry it)
         pg.query("DELETE FROM meta WHERE key IN ('instance_id')");
-        for (const [table, order, serial] of TABLES) {
-          let rows = sqlite.prepare(`SELECT * FROM ${table} ORDER BY ${order}`).all() as Record<string, unknown>[];
+        for (const [i, [table, , serial]] of TABLES.entries()) {
+          let rows = tables[i];
           if (table === 'meta') rows = rows.filter((r) => r.key === 'instance_id');
           counts[table] = rows.length;
           for (let i = 0; i < rows.length; i += ROWS_PER_INSERT) {
@@ -72,10 +76,17 @@ export function migrateSqliteToPostgres(file: string, url: string, nowMs = Date.
   } finally {
     pg.close();
     sqlite.close();
-    // the SQLite file's lease goes too: a coordinator may start on it again (to go back)
     const s = new SqliteStore(file);
     s.release(holder.token);
     s.close();
+  }
+  // the file is marked: a coordinator started on it by mistake (systemd's restart, an old unit)
+  // refuses, instead of running rollouts beside the leader on PostgreSQL
+  const marked = new Database(file);
+  try {
+    marked.prepare("INSERT INTO meta (key, value) VALUES ('migrated_to', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value").run(`${redactUrl(url)} at ${new Date(nowMs).toISOString()}`);
+  } finally {
+    marked.close();
   }
   return counts;
 }

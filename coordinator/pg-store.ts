@@ -3,7 +3,7 @@
 // one holding the lease row leads under an epoch, and every write it makes is fenced by that epoch
 // inside its own transaction, so a deposed leader's write is refused by the database itself.
 import { ZddError } from '../lib/errors.js';
-import { SyncPg, redactUrl } from './pg-sync.js';
+import { SyncPg, redactUrl, type SyncPgOptions } from './pg-sync.js';
 import { SCHEMA_VERSION, SqlStore, type Holder, type SqlDb, type SqlStatement } from './store.js';
 
 /** The schema at SCHEMA_VERSION, as the SQLite migrations leave it (bigint for every number: times are in ms). */
@@ -64,8 +64,21 @@ INSERT INTO meta (key, value) VALUES ('schema_version', '${SCHEMA_VERSION}');`;
  */
 const MIGRATIONS_AFTER: Record<number, string> = {};
 
+/**
+ * Server settings of a leader's connections: a session idle inside a transaction (its process
+ * frozen or cut off while it held the fence's lock) is ended well within a lease, so that a
+ * standby's takeover is never stuck behind it; no statement waits long for a lock.
+ */
+export const journalSettings = (leaseMs: number) => ({ idle_in_transaction_session_timeout: Math.max(500, Math.round(leaseMs * 0.3)), lock_timeout: 2000, statement_timeout: 30_000 });
+export const LEASE_SETTINGS = { lock_timeout: 1000, statement_timeout: 2500 };
+
 /** Anything that names this session's backend: a leader's lease is void once its session is gone. */
 const SESSION = `backend_pid = pg_backend_pid(), backend_start = (SELECT backend_start FROM pg_stat_activity WHERE pid = pg_backend_pid())`;
+/**
+ * Whether the lease row's session is still there. Another role's session shows its pid but not
+ * its start (NULL): the pid alone decides then.
+ */
+const SESSION_LIVES = `EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.pid = l.backend_pid AND (a.backend_start IS NULL OR a.backend_start = l.backend_start))`;
 const EXPIRES = `clock_timestamp() + $2::float8 * interval '1 millisecond'`;
 
 export interface Leader {
@@ -90,11 +103,11 @@ function translate(sql: string): { text: string; values: (args: unknown[]) => un
 }
 
 /** Opens the connection and brings the schema to this coordinator's version (refusing a database that is not zdd's). */
-export function openPg(url: string, timeoutMs?: number): SyncPg {
+export function openPg(url: string, opts: SyncPgOptions = {}): SyncPg {
   if (!/^postgres(ql)?:\/\//.test(url)) {
     throw new ZddError('INVALID_ARGUMENT', `--store ${redactUrl(url)} is not a PostgreSQL URL`, { hint: 'write postgres://USER:PASSWORD@HOST:5432/DATABASE, or leave --store out for SQLite (--db)' });
   }
-  const pg = new SyncPg(url, timeoutMs);
+  const pg = new SyncPg(url, opts);
   try {
     pg.tx(() => {
       // coordinators starting together migrate one after the other
@@ -137,15 +150,14 @@ export class Leadership {
   constructor(readonly pg: SyncPg) {}
 
   /**
-   * Takes the lease if it ran out, or if its holder's session is gone (its process died: the
-   * database closed its connection). A session that predates the database's own restart is not
-   * taken as gone: its holder gets the lease's length to come back. The new epoch, or 0.
+   * Takes the lease if it ran out, or if its holder's session is gone (its process died, or lost
+   * its connection: a leader stops acting the moment its own session is gone, so it cannot lead on
+   * unaware). The new epoch, or 0.
    */
   lead(h: Holder, ttlMs: number): number {
     const r = this.pg.query(
       `UPDATE zdd_leader l SET epoch = l.epoch + 1, holder_json = $1, ${SESSION}, expires_at = ${EXPIRES}
-       WHERE l.id = 1 AND (l.expires_at < clock_timestamp() OR (l.backend_start > pg_postmaster_start_time()
-         AND NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.pid = l.backend_pid AND a.backend_start = l.backend_start)))
+       WHERE l.id = 1 AND (l.expires_at < clock_timestamp() OR NOT ${SESSION_LIVES})
        RETURNING epoch`,
       [JSON.stringify(h), ttlMs],
     );
@@ -157,15 +169,14 @@ export class Leadership {
     return this.pg.query(`UPDATE zdd_leader SET expires_at = ${EXPIRES}, ${SESSION} WHERE id = 1 AND epoch = $1`, [epoch, ttlMs]).rowCount === 1;
   }
 
-  /** Gives the lease up at once (a clean stop): a standby need not wait it out. */
+  /** Gives the lease up at once (a clean stop): a standby need not wait it out, and the term's epoch is over (its writes are refused). */
   resign(epoch: number): void {
-    this.pg.query("UPDATE zdd_leader SET expires_at = '-infinity', backend_pid = 0 WHERE id = 1 AND epoch = $1", [epoch]);
+    this.pg.query("UPDATE zdd_leader SET epoch = epoch + 1, expires_at = '-infinity', backend_pid = 0 WHERE id = 1 AND epoch = $1", [epoch]);
   }
 
   leader(): Leader {
     const r = this.pg.query(
-      `SELECT epoch, holder_json, expires_at > clock_timestamp() AND EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.pid = l.backend_pid AND a.backend_start = l.backend_start) AS live
-       FROM zdd_leader l WHERE id = 1`,
+      `SELECT epoch, holder_json, expires_at > clock_timestamp() AND ${SESSION_LIVES} AS live FROM zdd_leader l WHERE id = 1`,
     ).rows[0];
     const holder = r && r.holder_json !== '{}' ? (JSON.parse(String(r.holder_json)) as Holder) : undefined;
     return { epoch: Number(r?.epoch ?? 0), holder, live: !!r?.live };
@@ -174,8 +185,10 @@ export class Leadership {
 
 /**
  * The journal of one term of leadership: its writes are refused (DB_HELD) once another
- * coordinator took the lease, checked inside each write's own transaction. The row is locked for
- * share, so a takeover waits for a write under way and every later write sees the new epoch.
+ * coordinator took the lease, or the term's lease ran out or was given up, checked inside each
+ * write's own transaction. The row is locked for share, so a takeover waits for a write under way
+ * (a session idle in a transaction is ended by the server: JOURNAL_SETTINGS) and every later write
+ * sees the new epoch.
  */
 export class PostgresStore extends SqlStore {
   constructor(
@@ -185,10 +198,11 @@ export class PostgresStore extends SqlStore {
   ) {
     const fence = () => {
       // the epoch also stays with the transaction (zdd.epoch), for whoever audits the writes
-      const now = Number(pg.query("SELECT epoch, set_config('zdd.epoch', $1, true) FROM zdd_leader WHERE id = 1 FOR SHARE", [String(epoch)]).rows[0]?.epoch ?? 0);
-      if (now !== epoch) {
+      const row = pg.query("SELECT epoch, expires_at > clock_timestamp() AS live, set_config('zdd.epoch', $1, true) FROM zdd_leader WHERE id = 1 FOR SHARE", [String(epoch)]).rows[0];
+      const now = Number(row?.epoch ?? 0);
+      if (now !== epoch || !row?.live) {
         onDeposed(now);
-        throw new ZddError('DB_HELD', `another coordinator leads now (epoch ${now}; this one led epoch ${epoch}): nothing was written`, {
+        throw new ZddError('DB_HELD', now !== epoch ? `another coordinator leads now (epoch ${now}; this one led epoch ${epoch}): nothing was written` : `this coordinator's lease (epoch ${epoch}) ran out: nothing was written`, {
           hint: 'this coordinator stops acting and waits as a standby',
         });
       }

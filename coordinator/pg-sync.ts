@@ -3,9 +3,11 @@
 // waits for SQLite. A wait is bounded: a database that does not answer in time is an error, its
 // connection is dropped (PostgreSQL rolls back what it held open) and the next statement connects
 // again. A transaction whose connection was lost fails as a whole; nothing of it runs elsewhere.
+// A lost connection is also reported (onLost): a leader whose connection is gone stops acting, as
+// a COMMIT whose outcome is unknown leaves it nothing it can trust but the journal.
 import { MessageChannel, Worker, receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
 import { ZddError } from '../lib/errors.js';
-import type { PgReply } from './pg-worker.js';
+import type { PgReply, PgRequest } from './pg-worker.js';
 
 export interface PgResult {
   rows: Record<string, unknown>[];
@@ -15,24 +17,41 @@ export interface PgResult {
 /** The connection string without its password, for messages and logs. */
 export const redactUrl = (url: string) => url.replace(/(\/\/[^:/@]+):[^@]*@/, '$1:***@');
 
+export interface SyncPgOptions {
+  /** how long a statement may take before its connection is dropped (10 s) */
+  timeoutMs?: number;
+  /** server settings of the session (idle_in_transaction_session_timeout, lock_timeout, statement_timeout, in ms) */
+  settings?: Record<string, number>;
+  /** the connection was lost (or a statement timed out): what it held open is gone */
+  onLost?: (why: string) => void;
+}
+
 export class SyncPg {
   private worker: Worker | undefined;
   private port: MessagePort | undefined;
+  /** [0]: the id of the last request answered; [1]: connections made or lost (the worker counts them) */
   private flag: Int32Array | undefined;
+  private lastId = 0;
   /** open transactions (BEGIN, then savepoints) on the connection */
   private depth = 0;
+  /** the connection the open transaction began on */
+  private txConnection: number | undefined;
   /** the connection was lost inside the open transaction: it fails as a whole */
   private broken = false;
+  private closed = false;
+  private readonly timeoutMs: number;
 
   constructor(
     readonly url: string,
-    private readonly timeoutMs = 10_000,
-  ) {}
+    private readonly opts: SyncPgOptions = {},
+  ) {
+    this.timeoutMs = opts.timeoutMs ?? 10_000;
+  }
 
   private start() {
     const { port1, port2 } = new MessageChannel();
-    this.flag = new Int32Array(new SharedArrayBuffer(4));
-    this.worker = new Worker(new URL('./pg-worker.js', import.meta.url), { workerData: { url: this.url, flag: this.flag, port: port2 }, transferList: [port2] });
+    this.flag = new Int32Array(new SharedArrayBuffer(8));
+    this.worker = new Worker(new URL('./pg-worker.js', import.meta.url), { workerData: { url: this.url, flag: this.flag, port: port2, settings: this.opts.settings ?? {} }, transferList: [port2] });
     this.worker.unref();
     this.worker.on('error', () => this.drop());
     this.port = port1;
@@ -45,28 +64,50 @@ export class SyncPg {
     if (this.depth) this.broken = true;
   }
 
+  /** Counts the connections made and lost so far: a change means the session it was read in is gone. */
+  connectionCount(): number {
+    return this.flag ? Atomics.load(this.flag, 1) : -1;
+  }
+
+  private lose(why: string) {
+    if (this.depth) this.broken = true;
+    this.opts.onLost?.(why);
+  }
+
   query(sql: string, params: unknown[] = []): PgResult {
+    if (this.closed) throw new ZddError('DB_ERROR', 'this PostgreSQL connection was closed');
     if (this.broken) throw this.unreachable('the connection was lost inside this transaction; none of it was committed');
     if (!this.worker) this.start();
     const flag = this.flag!;
-    Atomics.store(flag, 0, 0);
-    this.port!.postMessage({ sql, params });
-    if (Atomics.wait(flag, 0, 0, this.timeoutMs) === 'timed-out') {
-      this.drop();
-      throw this.unreachable(`no answer in ${this.timeoutMs / 1000}s`);
-    }
-    const reply = receiveMessageOnPort(this.port!)?.message as PgReply | undefined;
-    if (!reply) {
-      this.drop();
-      throw this.unreachable('its connection ended without an answer');
+    const id = (this.lastId = (this.lastId % 0x7fffffff) + 1);
+    const req: PgRequest = { id, sql, params, ...(this.depth ? { onConnection: this.txConnection } : {}) };
+    this.port!.postMessage(req);
+    const deadline = Date.now() + this.timeoutMs;
+    let reply: PgReply | undefined;
+    while (!reply) {
+      const got = receiveMessageOnPort(this.port!)?.message as PgReply | undefined;
+      if (got) {
+        if (got.id === id) reply = got;
+        continue; // an answer to an earlier request given up on: dropped
+      }
+      const left = deadline - Date.now();
+      if (left <= 0) {
+        this.drop();
+        this.lose(`no answer in ${this.timeoutMs / 1000}s`);
+        throw this.unreachable(`no answer in ${this.timeoutMs / 1000}s`);
+      }
+      const seen = Atomics.load(flag, 0);
+      // answered but not yet readable: look again in a moment; else sleep until the worker answers
+      Atomics.wait(flag, 0, seen, seen === id ? 1 : left);
     }
     if ('error' in reply) {
       if (reply.error.lost) {
-        if (this.depth) this.broken = true;
+        this.lose(reply.error.message);
         throw this.unreachable(reply.error.message);
       }
       throw new ZddError('DB_ERROR', `PostgreSQL refused a statement: ${reply.error.message}`, { hint: 'a zdd bug or a changed schema: report it with the coordinator log' });
     }
+    if (this.depth === 0 && sql === 'BEGIN') this.txConnection = reply.connection;
     return reply;
   }
 
@@ -103,11 +144,16 @@ export class SyncPg {
       throw err;
     } finally {
       this.depth--;
-      if (outer) this.broken = false;
+      if (outer) {
+        this.broken = false;
+        this.txConnection = undefined;
+      }
     }
   }
 
+  /** Final: a closed connection is not opened again. */
   close() {
+    this.closed = true;
     this.drop();
   }
 }

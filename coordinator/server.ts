@@ -118,8 +118,6 @@ export function advertised(cfg: Pick<CoordinatorConfig, 'listen' | 'advertise'>)
 export interface Term {
   epoch: number;
   leading(): boolean;
-  /** fn runs after every renewal of the lease (afterOutage: renewals had failed): rollouts paused by the outage go on */
-  onJournalBack(fn: (afterOutage: boolean) => void): void;
 }
 
 /**
@@ -190,7 +188,6 @@ export async function serve(cfg: CoordinatorConfig, store: Store, term?: Term): 
     adminConfig = await trust.ensureBootstrapAdmin(address);
   }
   cfg.log.info({ listen: cfg.listen, port, db: cfg.store ? redactUrl(cfg.store) : cfg.db, epoch: term?.epoch, tls: !!trust, caSha256: trust?.caSha256, adminConfig }, 'coordinator listening');
-  term?.onJournalBack((afterOutage) => control?.resumeAfterJournalOutage(afterOutage));
   membership.start();
   // Rollouts this coordinator was running when it stopped continue where they were.
   void control.resumeInterrupted(term ? Date.now() : Math.round(performance.timeOrigin), cfg.resumeWaitMs, term ? `leadership moved to ${advertised(cfg)} (epoch ${term.epoch})` : undefined).catch((err) => cfg.log.error({ err }, 'resume failed'));
@@ -249,7 +246,7 @@ export function splitListen(listen: string): { host: string; port: number } {
   return { host: m[1] || '0.0.0.0', port: Number(m[2]) };
 }
 
-function bootId(): string {
+export function bootId(): string {
   try {
     return fs.readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
   } catch {

@@ -1015,6 +1015,12 @@ export class SqliteStore extends SqlStore {
       sqlite.pragma('foreign_keys = ON');
       sqlite.pragma('busy_timeout = 5000');
       const hasSchema = (sqlite.pragma('user_version', { simple: true }) as number) > 0;
+      const moved = hasSchema ? (this.stmt("SELECT value FROM meta WHERE key = 'migrated_to'").get() as { value: string } | undefined) : undefined;
+      if (moved) {
+        throw new ZddError('DB_ERROR', `${file} was moved to PostgreSQL (${moved.value}); it was not modified`, {
+          hint: `start the coordinator with --store (ZDD_STORE); to go back to this file instead, remove the mark: DELETE FROM meta WHERE key = 'migrated_to'`,
+        });
+      }
       if (hasSchema) opts.beforeMigrate?.(this);
       this.migrate();
       if (!hasSchema) opts.beforeMigrate?.(this);

@@ -49,7 +49,7 @@ test('one leader at a time: a second is refused while the lease runs and the lea
   t.throws(() => storeA.batch(() => storeA.setLiveVersion('web', 'v9')), { message: /another coordinator leads now/ });
   t.is(deposed, 2, 'the deposed leader is told');
   t.is(count(check, 'SELECT count(*) AS n FROM events'), before, 'nothing of it reached the journal');
-  t.false(a.renew(ea, 60_000), 'and its lease cannot be renewed');
+  t.false(new Leadership(check).renew(ea, 60_000), 'and its lease cannot be renewed');
   const storeB = new PostgresStore(bJournal, eb);
   storeB.addEvent(event('written by the new leader'));
   t.is(count(check, 'SELECT count(*) AS n FROM events'), before + 1);
@@ -70,7 +70,28 @@ test('a leader that stops renewing (frozen, cut off) loses the lease when it run
   t.is(b.lead(testHolder('b:1'), 1500), ea + 1, 'taken once it ran out');
   t.false(a.renew(ea, 1500));
   b.resign(ea + 1);
-  t.is(a.lead(testHolder('a:1'), 1500), ea + 2, 'a clean stop hands over at once');
+  t.is(a.lead(testHolder('a:1'), 1500), ea + 3, 'a clean stop hands over at once (and ends its epoch)');
+});
+
+test('a transaction whose connection is lost fails whole: nothing of it commits, and nothing after the loss runs on a new connection', (t) => {
+  const url = newPgDatabase(server!.url);
+  const lost: string[] = [];
+  const journal = openPg(url, { onLost: (why) => lost.push(why) });
+  const other = openPg(url);
+  t.teardown(() => [journal, other].forEach((c) => c.close()));
+  journal.query('CREATE TABLE probe (x INTEGER)');
+  const pid = Number(journal.query('SELECT pg_backend_pid() AS p').rows[0].p);
+  t.throws(() =>
+    journal.tx(() => {
+      journal.query('INSERT INTO probe VALUES (1)');
+      other.query('SELECT pg_terminate_backend($1)', [pid]);
+      journal.query('INSERT INTO probe VALUES (2)');
+    }),
+  { message: /is unreachable/ });
+  t.is(count(other, 'SELECT count(*) AS n FROM probe'), 0, 'neither row');
+  t.true(lost.length >= 1, 'the loss is reported');
+  journal.query('INSERT INTO probe VALUES (3)');
+  t.is(count(other, 'SELECT count(*) AS n FROM probe'), 1, 'the next statement connects again');
 });
 
 test('a database with tables that are not zdd\'s, or a schema newer than this zdd, is refused untouched', (t) => {
@@ -126,7 +147,16 @@ test('zddctl store migrate copies a SQLite journal whole (rollouts, steps, event
   dst.addEvent({ ...event('after'), rolloutId: r.id });
   t.is(dst.events(r.id).at(-1)!.id, events.at(-1)!.id! + 1, 'new events follow the copied ids');
   new Leadership(pg).resign(epoch);
+  t.throws(() => new SqliteStore(file), { message: /was moved to PostgreSQL .*; it was not modified/ }, 'the file is marked: a coordinator started on it refuses');
   const again = run();
   t.is(again.status, 1);
-  t.regex(again.stderr, /already holds a zdd journal; nothing was copied/);
+  t.regex(again.stderr, /was moved to PostgreSQL/);
+  const other = path.join(dir, 'other.db');
+  const o = new SqliteStore(other);
+  o.applyService('api', '{"name":"api"}', 1);
+  o.close();
+  const into = spawnSync(process.execPath, [path.join(ROOT, 'bin/zddctl.js'), 'store', 'migrate', '--from', other, '--to', url], { encoding: 'utf8', timeout: 60_000 });
+  t.is(into.status, 1);
+  t.regex(into.stderr, /already holds a zdd journal; nothing was copied/);
+  t.notThrows(() => new SqliteStore(other).close(), 'a refused copy leaves its file usable');
 });
