@@ -6,7 +6,10 @@ import { ZddError } from '../lib/errors.js';
 import { SyncPg, redactUrl, type SyncPgOptions } from './pg-sync.js';
 import { SCHEMA_VERSION, SqlStore, type Holder, type SqlDb, type SqlStatement } from './store.js';
 
-/** The schema at SCHEMA_VERSION, as the SQLite migrations leave it (bigint for every number: times are in ms). */
+/** The version SCHEMA creates: the SQLite migrations' count when PostgreSQL came. */
+const PG_BASE_VERSION = 6;
+
+/** The schema at PG_BASE_VERSION, as the SQLite migrations leave it (bigint for every number: times are in ms). */
 const SCHEMA = `
 CREATE TABLE agents (
   id TEXT COLLATE "C" PRIMARY KEY, hostname TEXT NOT NULL, labels_json TEXT NOT NULL, advertise TEXT NOT NULL,
@@ -56,13 +59,18 @@ CREATE TABLE zdd_leader (
   id INTEGER PRIMARY KEY CHECK (id = 1), epoch BIGINT NOT NULL, holder_json TEXT NOT NULL,
   backend_pid INTEGER NOT NULL, backend_start TIMESTAMPTZ, expires_at TIMESTAMPTZ NOT NULL);
 INSERT INTO zdd_leader VALUES (1, 0, '{}', 0, NULL, '-infinity');
-INSERT INTO meta (key, value) VALUES ('schema_version', '${SCHEMA_VERSION}');`;
+INSERT INTO meta (key, value) VALUES ('schema_version', '${PG_BASE_VERSION}');`;
 
 /**
- * Schema changes after SCHEMA_VERSION ${SCHEMA_VERSION}, one per version, each the PostgreSQL
- * form of the SQLite migration of the same number (store.ts MIGRATIONS).
+ * Schema changes after the version SCHEMA creates, by the version they bring the schema to: each
+ * the PostgreSQL form of the SQLite migration of the same number (store.ts MIGRATIONS). A
+ * coordinator with a migration of SQLite's and none here refuses to start (INTERNAL).
  */
 const MIGRATIONS_AFTER: Record<number, string> = {};
+
+/** The schema versions SQLite has and PostgreSQL lacks a migration to (none, or a coordinator refuses to start on PostgreSQL). */
+export const missingPgMigrations = (): number[] =>
+  Array.from({ length: Math.max(0, SCHEMA_VERSION - PG_BASE_VERSION) }, (_, i) => PG_BASE_VERSION + 1 + i).filter((v) => !MIGRATIONS_AFTER[v]);
 
 /**
  * Server settings of a leader's connections: a session idle inside a transaction (its process
@@ -118,10 +126,7 @@ export function openPg(url: string, opts: SyncPgOptions = {}): SyncPg {
           hint: 'give zdd a database (or a schema, with ?options=-c%20search_path%3Dzdd) of its own',
         });
       }
-      if (!tables.length) {
-        pg.query(SCHEMA);
-        return;
-      }
+      if (!tables.length) pg.query(SCHEMA);
       const version = Number(pg.query("SELECT value FROM meta WHERE key = 'schema_version'").rows[0]?.value ?? 0);
       if (version > SCHEMA_VERSION) {
         throw new ZddError('DB_ERROR', `${redactUrl(url)} has schema version ${version}, newer than this coordinator's ${SCHEMA_VERSION}; nothing was changed`, {
@@ -133,7 +138,7 @@ export function openPg(url: string, opts: SyncPgOptions = {}): SyncPg {
         if (!sql) throw new ZddError('INTERNAL', `no PostgreSQL migration to schema version ${v}`);
         pg.query(sql);
       }
-      pg.query("UPDATE meta SET value = $1 WHERE key = 'schema_version'", [String(SCHEMA_VERSION)]);
+      if (version !== SCHEMA_VERSION) pg.query("UPDATE meta SET value = $1 WHERE key = 'schema_version'", [String(SCHEMA_VERSION)]);
     });
   } catch (err) {
     pg.close();

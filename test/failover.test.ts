@@ -92,15 +92,21 @@ test('two coordinators on one PostgreSQL: one leads, the other answers as a stan
   t.log(`takeover seen by the test after ${Math.max(...takeovers)} ms at most`);
 });
 
-test('a leader frozen (SIGSTOP) past its lease: the standby takes over and finishes the rollout; resumed (SIGCONT), the old leader writes nothing and sends nothing that takes effect', async (t) => {
-  const { fleet, pg } = await haFleet(t);
-  // a slow health gate: the leader is frozen with a rollout in flight
+/** A rollout whose every start is health-gated for 2 s (the journal is written as each gate ends), under load. */
+async function gatedRollout(t: ExecutionContext, fleet: LocalFleet) {
   const spec = fleet.spec({ health: { path: '/healthz', interval: '100ms', timeout: '1s', healthyThreshold: 2, minHealthy: '2s', deadline: '30s' } });
   await deploy(t, fleet, 'v1', spec);
   const gen = load(fleet, 150, 8);
   const before = starts(fleet);
   t.is((await fleet.zddctl(['rollout', 'web', '--version', 'v2', '--detach'])).code, 0);
   await until('batch 1 to be starting', async () => (await status(fleet, 'web-2')).steps.some((s: any) => s.kind === 'start' && s.state === 'running'));
+  return { gen, before };
+}
+
+test('a leader frozen (SIGSTOP) past its lease: the standby takes over and finishes the rollout; resumed (SIGCONT), the old leader writes nothing and sends nothing that takes effect', async (t) => {
+  const { fleet, pg } = await haFleet(t);
+  // the leader is frozen with a rollout in flight (a health gate under way)
+  const { gen, before } = await gatedRollout(t, fleet);
   const old = leader(fleet, pg);
   t.is(old.n, 1);
   process.kill(fleet.pidOf(1)!, 'SIGSTOP');
@@ -128,17 +134,6 @@ test('a leader frozen (SIGSTOP) past its lease: the standby takes over and finis
   t.is(stats.failed, 0, JSON.stringify(stats.failures));
   t.deepEqual(await versionsServed(fleet.nginxPort), new Set(['v2']));
 });
-
-/** A rollout whose every start is health-gated for 2 s (the journal is written as each gate ends), under load. */
-async function gatedRollout(t: ExecutionContext, fleet: LocalFleet) {
-  const spec = fleet.spec({ health: { path: '/healthz', interval: '100ms', timeout: '1s', healthyThreshold: 2, minHealthy: '2s', deadline: '30s' } });
-  await deploy(t, fleet, 'v1', spec);
-  const gen = load(fleet, 150, 8);
-  const before = starts(fleet);
-  t.is((await fleet.zddctl(['rollout', 'web', '--version', 'v2', '--detach'])).code, 0);
-  await until('batch 1 to be starting', async () => (await status(fleet, 'web-2')).steps.some((s: any) => s.kind === 'start' && s.state === 'running'));
-  return { gen, before };
-}
 
 /** PostgreSQL stopped for downMs at least, and asked about meanwhile. */
 async function outage(t: ExecutionContext, fleet: LocalFleet, pg: TestPostgres, downMs: number) {

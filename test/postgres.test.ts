@@ -9,7 +9,7 @@ import path from 'node:path';
 import { ROOT } from '../lib/paths.js';
 import { TestPostgres } from '../testkit/postgres.js';
 import { SyncPg } from '../coordinator/pg-sync.js';
-import { Leadership, PostgresStore, openPg } from '../coordinator/pg-store.js';
+import { Leadership, PostgresStore, missingPgMigrations, openPg } from '../coordinator/pg-store.js';
 import { SCHEMA_VERSION, SqliteStore, pendingStep } from '../coordinator/store.js';
 import { newPgDatabase, testHolder } from './support/stores.js';
 
@@ -92,6 +92,10 @@ test('a transaction whose connection is lost fails whole: nothing of it commits,
   t.true(lost.length >= 1, 'the loss is reported');
   journal.query('INSERT INTO probe VALUES (3)');
   t.is(count(other, 'SELECT count(*) AS n FROM probe'), 1, 'the next statement connects again');
+});
+
+test('every schema version of SQLite has its PostgreSQL migration', (t) => {
+  t.deepEqual(missingPgMigrations(), [], 'add the PostgreSQL form of the new SQLite migration to MIGRATIONS_AFTER in coordinator/pg-store.ts');
 });
 
 test('a database with tables that are not zdd\'s, or a schema newer than this zdd, is refused untouched', (t) => {
