@@ -55,6 +55,15 @@ CREATE TABLE audit (
 CREATE TABLE parked (
   service TEXT COLLATE "C" NOT NULL, agent_id TEXT COLLATE "C" NOT NULL, backend_json TEXT NOT NULL, reason TEXT NOT NULL,
   since_ms BIGINT NOT NULL, PRIMARY KEY (service, agent_id, backend_json));
+CREATE FUNCTION zdd_fence(expected BIGINT) RETURNS void AS $fence$
+DECLARE now_epoch BIGINT; live BOOLEAN;
+BEGIN
+  SELECT epoch, expires_at > clock_timestamp() INTO now_epoch, live FROM zdd_leader WHERE id = 1 FOR SHARE;
+  IF now_epoch IS DISTINCT FROM expected OR NOT live THEN
+    RAISE EXCEPTION 'ZDD_FENCE % %', now_epoch, live USING ERRCODE = 'ZD001';
+  END IF;
+  PERFORM set_config('zdd.epoch', expected::text, true);
+END $fence$ LANGUAGE plpgsql;
 CREATE TABLE zdd_leader (
   id INTEGER PRIMARY KEY CHECK (id = 1), epoch BIGINT NOT NULL, holder_json TEXT NOT NULL,
   backend_pid INTEGER NOT NULL, backend_start TIMESTAMPTZ, expires_at TIMESTAMPTZ NOT NULL);
@@ -120,7 +129,7 @@ export function openPg(url: string, opts: SyncPgOptions = {}): SyncPg {
     pg.tx(() => {
       // coordinators starting together migrate one after the other
       pg.query("SELECT pg_advisory_xact_lock(hashtext('zdd-schema'))");
-      const tables = pg.query('SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()').rows.map((r) => String(r.table_name));
+      const tables = pg.query("SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'").rows.map((r) => String(r.table_name));
       if (tables.length && !tables.includes('zdd_leader')) {
         throw new ZddError('DB_ERROR', `${redactUrl(url)} holds tables that are not zdd's (${tables.slice(0, 5).join(', ')}…); nothing was changed`, {
           hint: 'give zdd a database (or a schema, with ?options=-c%20search_path%3Dzdd) of its own',
@@ -201,11 +210,16 @@ export class PostgresStore extends SqlStore {
     readonly epoch: number,
     onDeposed: (epochNow: number) => void = () => undefined,
   ) {
-    const fence = () => {
-      // the epoch also stays with the transaction (zdd.epoch), for whoever audits the writes
-      const row = pg.query("SELECT epoch, expires_at > clock_timestamp() AS live, set_config('zdd.epoch', $1, true) FROM zdd_leader WHERE id = 1 FOR SHARE", [String(epoch)]).rows[0];
-      const now = Number(row?.epoch ?? 0);
-      if (now !== epoch || !row?.live) {
+    // the fence runs in the database, in the same hop as BEGIN: zdd_fence() raises when another
+    // epoch leads or the lease ran out, and keeps the epoch with the transaction (zdd.epoch)
+    const fence = [{ sql: 'SELECT zdd_fence($1)', params: [epoch] }];
+    const fenced = <T>(fn: () => T): T => {
+      try {
+        return fn();
+      } catch (err) {
+        const m = /ZDD_FENCE (\d+) /.exec(err instanceof Error ? err.message : '');
+        if (!m) throw err;
+        const now = Number(m[1]);
         onDeposed(now);
         throw new ZddError('DB_HELD', now !== epoch ? `another coordinator leads now (epoch ${now}; this one led epoch ${epoch}): nothing was written` : `this coordinator's lease (epoch ${epoch}) ran out: nothing was written`, {
           hint: 'this coordinator stops acting and waits as a standby',
@@ -216,16 +230,13 @@ export class PostgresStore extends SqlStore {
       prepare(sql: string): SqlStatement {
         const { text, values } = translate(sql);
         return {
-          // a write outside a transaction is one of its own, fenced like the others
-          run: (...a) => {
-            const write = () => pg.query(text, values(a)).rowCount;
-            return { changes: pg.inTransaction ? write() : pg.tx(write, fence) };
-          },
+          // a write outside a transaction is one of its own, fenced like the others, in one hop
+          run: (...a) => ({ changes: fenced(() => pg.atomically({ sql: text, params: values(a) }, fence)).rowCount }),
           get: (...a) => pg.query(text, values(a)).rows[0],
           all: (...a) => pg.query(text, values(a)).rows,
         };
       },
-      tx: (fn) => pg.tx(fn, fence),
+      tx: (fn) => fenced(() => pg.tx(fn, fence)),
       get inTransaction() {
         return pg.inTransaction;
       },

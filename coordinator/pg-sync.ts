@@ -7,12 +7,10 @@
 // a COMMIT whose outcome is unknown leaves it nothing it can trust but the journal.
 import { MessageChannel, Worker, receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
 import { ZddError } from '../lib/errors.js';
-import type { PgReply, PgRequest } from './pg-worker.js';
+import type { PgReply, PgRequest, PgResultRows, PgStatement } from './pg-worker.js';
 
-export interface PgResult {
-  rows: Record<string, unknown>[];
-  rowCount: number;
-}
+export type PgResult = PgResultRows;
+export type { PgStatement };
 
 /** The connection string without its password, for messages and logs. */
 export const redactUrl = (url: string) => url.replace(/(\/\/[^:/@]+):[^@]*@/, '$1:***@');
@@ -38,6 +36,11 @@ export class SyncPg {
   private txConnection: number | undefined;
   /** the connection was lost inside the open transaction: it fails as a whole */
   private broken = false;
+  /**
+   * Statements whose answer nothing waits for (BEGIN and the fence, SAVEPOINT, RELEASE): sent
+   * ahead of the next statement, in its hop. A transaction of n statements costs n + 1 hops.
+   */
+  private deferred: PgStatement[] = [];
   private closed = false;
   private readonly timeoutMs: number;
 
@@ -75,12 +78,21 @@ export class SyncPg {
   }
 
   query(sql: string, params: unknown[] = []): PgResult {
+    return this.run([{ sql, params }])[0];
+  }
+
+  /** Statements in one hop to the worker, one after another: the results of each. */
+  run(mine: PgStatement[]): PgResult[] {
     if (this.closed) throw new ZddError('DB_ERROR', 'this PostgreSQL connection was closed');
     if (this.broken) throw this.unreachable('the connection was lost inside this transaction; none of it was committed');
     if (!this.worker) this.start();
     const flag = this.flag!;
+    const ahead = this.deferred.length;
+    const statements = ahead ? [...this.deferred, ...mine] : mine;
+    this.deferred = [];
     const id = (this.lastId = (this.lastId % 0x7fffffff) + 1);
-    const req: PgRequest = { id, sql, params, ...(this.depth ? { onConnection: this.txConnection } : {}) };
+    // once the transaction's BEGIN has run, the rest of it runs on that connection or nowhere
+    const req: PgRequest = { id, statements, ...(this.txConnection !== undefined ? { onConnection: this.txConnection } : {}) };
     this.port!.postMessage(req);
     const deadline = Date.now() + this.timeoutMs;
     let reply: PgReply | undefined;
@@ -107,8 +119,19 @@ export class SyncPg {
       }
       throw new ZddError('DB_ERROR', `PostgreSQL refused a statement: ${reply.error.message}`, { hint: 'a zdd bug or a changed schema: report it with the coordinator log' });
     }
-    if (this.depth === 0 && sql === 'BEGIN') this.txConnection = reply.connection;
-    return reply;
+    if (statements[0]?.sql === 'BEGIN') this.txConnection = reply.connection;
+    return ahead ? reply.results.slice(ahead) : reply.results;
+  }
+
+  /** One statement as a transaction of its own, after `begin` (the fence): one hop to the worker. */
+  atomically(st: PgStatement, begin: PgStatement[] = []): PgResult {
+    if (this.depth) return this.run([st])[0];
+    try {
+      const results = this.run([{ sql: 'BEGIN' }, ...begin, st, { sql: 'COMMIT' }]);
+      return results[results.length - 2];
+    } finally {
+      this.txConnection = undefined;
+    }
   }
 
   private unreachable(why: string) {
@@ -121,32 +144,41 @@ export class SyncPg {
     return this.depth > 0;
   }
 
-  /** fn in a transaction (a savepoint inside another); `begin` runs first inside it (the leader's fence). */
-  tx<T>(fn: () => T, begin?: () => void): T {
+  /**
+   * fn in a transaction (a savepoint inside another); `begin` runs first inside it (the leader's
+   * fence). BEGIN, the fence and the savepoints go with the next statement; COMMIT waits for its answer.
+   */
+  tx<T>(fn: () => T, begin: PgStatement[] = []): T {
     const outer = this.depth === 0;
     const sp = `s${this.depth}`;
-    this.query(outer ? 'BEGIN' : `SAVEPOINT ${sp}`);
+    this.deferred.push(...(outer ? [{ sql: 'BEGIN' }, ...begin] : [{ sql: `SAVEPOINT ${sp}` }]));
     this.depth++;
     try {
-      if (outer) begin?.();
       const out = fn();
       if (this.broken) throw this.unreachable('the connection was lost inside this transaction; none of it was committed');
-      this.query(outer ? 'COMMIT' : `RELEASE SAVEPOINT ${sp}`);
+      if (outer) this.run([{ sql: 'COMMIT' }]);
+      else this.deferred.push({ sql: `RELEASE SAVEPOINT ${sp}` });
       return out;
     } catch (err) {
-      if (!this.broken) {
-        try {
-          this.query(outer ? 'ROLLBACK' : `ROLLBACK TO SAVEPOINT ${sp}`);
-        } catch {
-          /* the connection is gone: PostgreSQL rolled it back */
+      if (outer) {
+        // BEGIN not sent yet: nothing to roll back
+        const begun = this.txConnection !== undefined;
+        this.deferred = [];
+        if (begun && !this.broken) {
+          try {
+            this.run([{ sql: 'ROLLBACK' }]);
+          } catch {
+            /* the connection is gone: PostgreSQL rolled it back */
+          }
         }
-      }
+      } else if (!this.broken) this.deferred.push({ sql: `ROLLBACK TO SAVEPOINT ${sp}` });
       throw err;
     } finally {
       this.depth--;
       if (outer) {
         this.broken = false;
         this.txConnection = undefined;
+        this.deferred = [];
       }
     }
   }

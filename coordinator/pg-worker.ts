@@ -6,14 +6,25 @@
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import pg from 'pg';
 
+export interface PgStatement {
+  sql: string;
+  params?: unknown[];
+}
+/**
+ * Statements run one after another in one hop between the threads. When the first is BEGIN, the
+ * batch is a transaction of its own or its start: a failure rolls it back before the answer.
+ */
 export interface PgRequest {
   id: number;
-  sql: string;
-  params: unknown[];
+  statements: PgStatement[];
   /** inside a transaction: the connection (generation) it began on */
   onConnection?: number;
 }
-export type PgReply = { id: number; connection: number } & ({ rows: Record<string, unknown>[]; rowCount: number } | { error: { message: string; code?: string; lost: boolean } });
+export interface PgResultRows {
+  rows: Record<string, unknown>[];
+  rowCount: number;
+}
+export type PgReply = { id: number; connection: number } & ({ results: PgResultRows[] } | { error: { message: string; code?: string; lost: boolean } });
 
 const { url, flag, port, settings } = workerData as { url: string; flag: Int32Array; port: MessagePort; settings: Record<string, number> };
 // bigint columns (every *_ms, counts) as numbers: all of zdd's are far below 2^53
@@ -52,14 +63,21 @@ async function run(req: PgRequest): Promise<PgReply> {
       return { id: req.id, connection: generation, error: { message: 'the connection was lost inside a transaction; none of it was committed', lost: true } };
     }
     c ??= await connect();
-    const r = await c.query(req.sql, req.params);
-    return { id: req.id, connection: generation, rows: r.rows, rowCount: r.rowCount ?? 0 };
+    const results: PgResultRows[] = [];
+    for (const st of req.statements) {
+      const r = await c.query(st.sql, st.params ?? []);
+      // a statement of several (the schema) answers with one result each: the last one counts
+      const last = Array.isArray(r) ? r[r.length - 1] : r;
+      results.push({ rows: last?.rows ?? [], rowCount: last?.rowCount ?? 0 });
+    }
+    return { id: req.id, connection: generation, results };
   } catch (err) {
     const e = err as Error & { code?: string };
     // a query error (an SQLSTATE) leaves the session usable, unless it is a connection's or a
     // shutdown's; anything else (ECONNREFUSED, a reset, a timeout) has no session left
     const gone = !/^[0-9A-Z]{5}$/.test(e.code ?? '') || /^(08|57P)/.test(e.code!);
     if (gone && c) lost(c);
+    else if (c && req.statements[0]?.sql === 'BEGIN' && req.onConnection === undefined) await c.query('ROLLBACK').catch(() => undefined);
     return { id: req.id, connection: generation, error: { message: e.message, code: e.code, lost: gone } };
   }
 }

@@ -550,6 +550,7 @@ export abstract class SqlStore implements Store {
       this.stmt("UPDATE steps SET state = 'skipped', detail = ? WHERE rollout_id = ? AND state = 'pending'").run(`skipped: ${outcome === 'aborted' ? 'aborted' : 'rolled back'}`, rolloutId);
       this.insertSteps(rolloutId, steps);
       this.stmt('UPDATE rollouts SET outcome = ?, error = ? WHERE id = ?').run(outcome, error, rolloutId);
+      this.statusCache.delete(rolloutId);
       return true;
     });
   }
@@ -567,6 +568,7 @@ export abstract class SqlStore implements Store {
   }
 
   private insertSteps(rolloutId: string, steps: NewStep[]): void {
+    this.lastSeqCache.delete(rolloutId);
     const shared = this.rolloutSpec(rolloutId);
     // the planner hands every start step the same spec object: compared once
     const sameAsShared = new Map<unknown, boolean>();
@@ -645,9 +647,20 @@ export abstract class SqlStore implements Store {
     return r ? this.rollout(r) : undefined;
   }
 
+  /**
+   * What a running rollout checks at every phase (its status, its last step), as last written:
+   * only this store writes them (one coordinator writes a database: SQLite's lease, PostgreSQL's
+   * fenced epoch), and with PostgreSQL each read is a round trip.
+   */
+  private readonly statusCache = new Map<string, RolloutStatus | undefined>();
+  private readonly lastSeqCache = new Map<string, number>();
+
   rolloutStatus(id: string): RolloutStatus | undefined {
+    if (this.statusCache.has(id)) return this.statusCache.get(id);
     const r = this.stmt('SELECT state, outcome, abort_reason, abort_outcome, promote_seq FROM rollouts WHERE id = ?').get(id) as any;
-    return r ? { state: r.state, outcome: r.outcome, abortReason: r.abort_reason, abortOutcome: r.abort_outcome, promoteSeq: r.promote_seq } : undefined;
+    const status = r ? Object.freeze({ state: r.state, outcome: r.outcome, abortReason: r.abort_reason, abortOutcome: r.abort_outcome, promoteSeq: r.promote_seq }) : undefined;
+    if (status && !this.db.inTransaction) this.statusCache.set(id, status);
+    return status;
   }
 
   latestRollout(): RolloutRow | undefined {
@@ -680,6 +693,7 @@ export abstract class SqlStore implements Store {
   }
 
   private writeRollout(id: string, patch: RolloutPatch): void {
+    this.statusCache.delete(id);
     const cols: Record<string, string> = {
       state: 'state', error: 'error', endedMs: 'ended_ms', forcedKills: 'forced_kills', failedHosts: 'failed_hosts', pauseReason: 'pause_reason',
       abortReason: 'abort_reason', abortOutcome: 'abort_outcome', promoteSeq: 'promote_seq',
@@ -728,7 +742,11 @@ export abstract class SqlStore implements Store {
   }
 
   lastSeq(rolloutId: string): number {
-    return (this.stmt('SELECT max(seq) AS n FROM steps WHERE rollout_id = ?').get(rolloutId) as { n: number | null }).n ?? 0;
+    const hit = this.lastSeqCache.get(rolloutId);
+    if (hit !== undefined) return hit;
+    const n = (this.stmt('SELECT max(seq) AS n FROM steps WHERE rollout_id = ?').get(rolloutId) as { n: number | null }).n ?? 0;
+    if (!this.db.inTransaction) this.lastSeqCache.set(rolloutId, n);
+    return n;
   }
 
   private stepView = (r: any): StepView => ({
@@ -814,6 +832,8 @@ export abstract class SqlStore implements Store {
       this.agentList = undefined;
       this.trafficCache.clear();
       this.trafficDiffs.clear();
+      this.statusCache.clear();
+      this.lastSeqCache.clear();
       throw err;
     }
   }
