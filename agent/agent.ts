@@ -24,7 +24,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import crypto from 'node:crypto';
 import { processStartTicks } from '../lib/proc.js';
-import { writeFileAtomic } from '../lib/fs-atomic.js';
+import { readIfExists, writeFileAtomic } from '../lib/fs-atomic.js';
 import { agentStateLayout } from './state-layout.js';
 import { reconnectDelay } from '../lib/backoff.js';
 
@@ -54,14 +54,6 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** how long an agent with several coordinators waits for a welcome before it tries the next */
 const WELCOME_WAIT_MS = 15_000;
 
-function readIf(file: string): string | undefined {
-  try {
-    return fs.readFileSync(file, 'utf8');
-  } catch {
-    return undefined;
-  }
-}
-
 /** commands that change nothing: answered afresh when repeated, never recorded */
 const READ_ONLY = new Set(['inspect', 'analyze']);
 
@@ -83,6 +75,9 @@ export class Agent {
   private readonly addresses: string[];
   private addressIndex = 0;
   private leaderHint: string | undefined;
+  /** the leader the last session's standby named, and how many hints in a row were followed */
+  private hintedBy: string | undefined;
+  private hintsFollowed = 0;
   private dialled = '';
   /** the latest leader term seen (kept on disk): an older leader's session and commands are refused */
   private epochSeen: number;
@@ -108,7 +103,12 @@ export class Agent {
     });
     this.commands = new CommandLog(cfg.stateDir);
     this.addresses = cfg.coordinator.split(',').map((a) => a.trim()).filter(Boolean);
-    this.epochSeen = Number(readIf(agentStateLayout(cfg.stateDir).epoch) ?? 0) || 0;
+    this.epochSeen = 0;
+    try {
+      this.epochSeen = Number(readIfExists(agentStateLayout(cfg.stateDir).epoch) ?? 0) || 0;
+    } catch (err) {
+      cfg.log.warn({ err: errorMessage(err) }, 'leader epoch not read; starting from none');
+    }
   }
 
   /** The coordinator to dial next: the leader a standby named, else the next in the list. */
@@ -211,9 +211,6 @@ export class Agent {
     }
   }
 
-  private hintedBy: string | undefined;
-  private hintsFollowed = 0;
-
   private dial() {
     const { AgentGateway } = protos().agent.zdd.v1;
     const id = this.cfg.identity?.credentials;
@@ -250,7 +247,6 @@ export class Agent {
       // with several coordinators listed, one that does not welcome this agent in time (frozen, or
       // cut off after the TCP handshake) is passed over; with one there is nowhere else to go
       const welcomeTimer = this.addresses.length > 1 ? setTimeout(() => !this.welcomed && end(`${this.dialled} sent no welcome within ${WELCOME_WAIT_MS / 1000}s`), WELCOME_WAIT_MS) : undefined;
-      stream.once('close', () => clearTimeout(welcomeTimer));
       stream.on('error', (e: grpc.ServiceError) => {
         // a standby answers UNAVAILABLE with the leader's address
         const leader = e.metadata?.get('zdd-leader')[0];

@@ -48,9 +48,12 @@ export class Client {
    * listed and not yet tried; false when none is left.
    */
   private follow(err: grpc.ServiceError, tried: Set<string>): boolean {
-    if (err.code !== grpc.status.UNAVAILABLE) return false;
+    return err.code === grpc.status.UNAVAILABLE && this.moveOn(err.metadata?.get('zdd-leader')[0], tried);
+  }
+
+  /** To the leader named, else to the next coordinator not yet tried; false when none is left. */
+  private moveOn(hint: unknown, tried: Set<string>): boolean {
     tried.add(this.current);
-    const hint = err.metadata?.get('zdd-leader')[0];
     const next = typeof hint === 'string' && hint && !tried.has(hint) ? hint : this.addresses.find((a) => !tried.has(a));
     if (!next) return false;
     this.c.close();
@@ -67,7 +70,7 @@ export class Client {
     if (this.addresses.length < 2) return Promise.resolve();
     return new Promise((resolve) =>
       this.c.waitForReady(Date.now() + 3000, (err) => {
-        if (err) this.follow({ code: grpc.status.UNAVAILABLE, metadata: new grpc.Metadata() } as grpc.ServiceError, tried);
+        if (err) this.moveOn(undefined, tried);
         resolve();
       }),
     );

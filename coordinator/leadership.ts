@@ -21,7 +21,7 @@ import { JournalUnavailable } from './run-context.js';
  * renewed (at once when its process dies). The leader renews it every fifth of it, and stops
  * acting when 30 % of it is left by its own clock.
  */
-export const LEASE_TTL_MS = 5000;
+const DEFAULT_LEASE_MS = 5000;
 /** a standby asks for the lease this often */
 const POLL_MS = 500;
 
@@ -171,7 +171,7 @@ function checkFleetCa(cfg: CoordinatorConfig, leadership: Leadership): (sha256: 
 /** Starts as a standby, leads when the lease is free, and goes back to waiting when a term ends. */
 export async function startWithLeaders(first: CoordinatorConfig): Promise<Coordinator> {
   const log = first.log;
-  const leaseMs = first.leaseMs ?? LEASE_TTL_MS;
+  const leaseMs = first.leaseMs ?? DEFAULT_LEASE_MS;
   const leadership = new Leadership(openPg(first.store!, { timeoutMs: 3000, settings: LEASE_SETTINGS }));
   let stopping = false;
   let term: LeaderTerm | undefined;

@@ -201,12 +201,12 @@ export class Leadership {
  * The journal of one term of leadership: its writes are refused (DB_HELD) once another
  * coordinator took the lease, or the term's lease ran out or was given up, checked inside each
  * write's own transaction. The row is locked for share, so a takeover waits for a write under way
- * (a session idle in a transaction is ended by the server: JOURNAL_SETTINGS) and every later write
+ * (a session idle in a transaction is ended by the server: journalSettings) and every later write
  * sees the new epoch.
  */
 export class PostgresStore extends SqlStore {
   constructor(
-    private readonly pg: SyncPg,
+    pg: SyncPg,
     readonly epoch: number,
     onDeposed: (epochNow: number) => void = () => undefined,
   ) {

@@ -14,7 +14,7 @@ import { fleetServerCredentials, peerCertificate } from '../lib/grpc.js';
 import { PRINCIPAL_NAME, certInfo, createCa, fingerprint, identityOf, issueForCsr, issueWithNewKey, type Identity, type KeyAndCert } from '../lib/pki.js';
 import { usableToken, type CertificateRow, type PrincipalKind, type Role, type Store } from './store.js';
 import { writeClientConfig } from '../lib/client-config.js';
-import { writeFileAtomic } from '../lib/fs-atomic.js';
+import { readIfExists as readIf, writeFileAtomic } from '../lib/fs-atomic.js';
 
 export const ROLES: readonly Role[] = ['viewer', 'deployer', 'admin'];
 const RANK: Record<Role, number> = { viewer: 0, deployer: 1, admin: 2 };
@@ -47,15 +47,6 @@ export interface TrustConfig {
 
 const TOKEN = /^zdd1\.([0-9a-f]{16})\.([A-Za-z0-9_-]{43})$/;
 const sha256 = (s: string) => crypto.createHash('sha256').update(s).digest('hex');
-
-function readIf(file: string): string | undefined {
-  try {
-    return fs.readFileSync(file, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw err;
-  }
-}
 
 /** The names and addresses the server certificate carries: the listen host, or every local address when it listens on all. */
 function serverNames(listen: string, extra: string[]): { dns: string[]; ips: string[] } {
