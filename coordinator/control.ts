@@ -189,7 +189,7 @@ export class Control {
 
   /**
    * a rollout's step summary, kept until something about the rollout changes and for at most
-   * a second (a change is told before its commit): watches and polls of a large rollout read it often
+   * a second: watches and polls of a large rollout read it often
    */
   private readonly summaries = new Map<string, { at: number; sum: ReturnType<Store['stepSummary']> }>();
   /** a rollout's parameters as shown: they never change once it is planned */

@@ -142,6 +142,8 @@ export class Executor implements PhaseContext {
 
   /** journal writes waiting for this turn's commit, and who waits for it */
   private queued: (() => void)[] = [];
+  /** what the queued writes change, told to watchers once they are committed (never before: a watch would read the old row) */
+  private toTell: [string, number | undefined][] = [];
   private commitWaiters: { resolve: () => void; reject: (e: Error) => void }[] = [];
   private commitTimer: NodeJS.Immediate | undefined;
   /** a commit the store refused: every run waiting on the journal pauses, until a run starts again */
@@ -165,8 +167,10 @@ export class Executor implements PhaseContext {
     this.commitTimer = undefined;
     const writes = this.queued;
     const waiters = this.commitWaiters;
+    const tell = this.toTell;
     this.queued = [];
     this.commitWaiters = [];
+    this.toTell = [];
     if (!writes.length) {
       for (const w of waiters) w.resolve();
       return;
@@ -179,6 +183,7 @@ export class Executor implements PhaseContext {
       for (const w of waiters) w.reject(failure);
       throw failure;
     }
+    for (const [id, seq] of tell) this.notify(id, seq);
     for (const w of waiters) w.resolve();
   }
 
@@ -205,7 +210,7 @@ export class Executor implements PhaseContext {
     const e = { rolloutId, atMs: this.clock.now(), level, agentId, message, kind };
     this.enqueue(() => this.store.addEvent(e));
     this.log[level]({ rolloutId, agentId: agentId || undefined }, message);
-    this.notify(rolloutId);
+    this.toTell.push([rolloutId, undefined]);
   }
 
   setStep(st: RunState, s: StepRow, patch: StepPatch, traffic?: TrafficDoc) {
@@ -216,7 +221,7 @@ export class Executor implements PhaseContext {
     const { seq } = s;
     this.enqueue(() => this.store.updateStep(rolloutId, seq, patch, traffic));
     Object.assign(s, patch);
-    this.notify(rolloutId, seq);
+    this.toTell.push([rolloutId, seq]);
   }
 
   skip(st: RunState, s: StepRow, why: string) {

@@ -90,6 +90,26 @@ test('a host failing within the failure limit keeps its old version; the rest of
   t.is(traffic.generation, 3, 'one generation per batch that moved a host');
 });
 
+test('whoever is told that a step changed finds the change in the journal (a watch never reads the row before it)', async (t) => {
+  const { store, id } = setup(t, 0, 2);
+  const wanted = new Map<number, string>();
+  const stale: string[] = [];
+  const x = new Executor(store, fakeAgents([]), clock, silentLogger, (rolloutId, seq) => {
+    if (seq === undefined || !wanted.has(seq)) return;
+    const row = store.stepsBySeq(rolloutId, [seq])[0];
+    if (row.state !== wanted.get(seq)) stale.push(`step ${seq}: told of ${wanted.get(seq)}, the journal has ${row.state}`);
+  });
+  const setStep = x.setStep.bind(x);
+  x.setStep = (st, s, patch, traffic) => {
+    if (patch.state) wanted.set(s.seq, patch.state);
+    setStep(st, s, patch, traffic);
+  };
+  await x.run(id);
+  t.is(store.getRollout(id)!.state, 'succeeded');
+  t.true(wanted.size >= 8, 'steps changed');
+  t.deepEqual(stale, []);
+});
+
 test('failures beyond the limit stop the rollout, stop the batch\'s healthy new instances and never touch traffic', async (t) => {
   const { store, id } = setup(t, 0, 2);
   const agents = fakeAgents(['h1']);
