@@ -422,15 +422,18 @@ export class Agent {
       case 'start_instance':
         return this.supervisor.start(a.spec, a.version, a.slot, progress);
       case 'stop_instance':
-        return this.supervisor.stop(a.service, a.slot, a.signal, a.drainTimeoutMs);
+        return this.supervisor.stop(a.service, a.slot, a.signal, a.drainTimeoutMs, a.spreadMs ?? 0);
       case 'configure_edge':
         return this.requireEdge().configure(a.spec);
       case 'apply_traffic':
         return this.applyTraffic(a);
       case 'await_idle':
-        return this.requireEdge().awaitIdle(a.service, a.addrs, a.timeoutMs);
-      case 'analyze':
-        return this.requireEdge().analyze(a.service, a.baseline);
+        return this.requireEdge().awaitIdle(a.service, a.addrs, a.timeoutMs, a.longLivedGraceMs ?? 0);
+      case 'analyze': {
+        const edge = this.requireEdge();
+        const r = await edge.analyze(a.service, a.baseline);
+        return a.gauges ? { ...r, gauges: await edge.gauges(a.service) } : r;
+      }
       case 'verify':
         return this.requireEdge().verify(a.service, a);
       case 'stage_release':

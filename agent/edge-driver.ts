@@ -5,7 +5,7 @@
 import type { ServiceSpec } from '../lib/spec.js';
 import type { TrafficDoc } from '../lib/traffic.js';
 import type { Counters } from '../lib/analysis.js';
-import type { AnalyzeResult, ApplyTrafficResult, AwaitIdleResult, ConfigureEdgeResult, VerifyResult } from '../lib/commands.js';
+import type { AnalyzeResult, ApplyTrafficResult, AwaitIdleResult, ConfigureEdgeResult, EdgeGauges, VerifyResult } from '../lib/commands.js';
 
 export interface VerifyChecks {
   checks: { path: string; method: string; expectStatus: number; bodyContains?: string }[];
@@ -26,8 +26,13 @@ export interface EdgeDriver {
   applyTraffic(doc: TrafficDoc): Promise<ApplyTrafficResult>;
   /** the service's per-track, per-backend counters; with a baseline, the window since then */
   analyze(service: string, baseline: Counters | undefined): Promise<AnalyzeResult>;
-  /** waits until no request is in flight to the given backends, up to the timeout */
-  awaitIdle(service: string, addrs: string[], timeoutMs: number): Promise<AwaitIdleResult>;
+  /**
+   * waits until no request is in flight to the given backends, up to the timeout; then up to the
+   * grace for their long-lived connections (WebSocket, SSE) to end, and says how many are left
+   */
+  awaitIdle(service: string, addrs: string[], timeoutMs: number, longLivedGraceMs?: number): Promise<AwaitIdleResult>;
+  /** in flight and open long-lived connections per backend, and requests that asked for an unknown track */
+  gauges(service: string): Promise<EdgeGauges>;
   /** checks against the service's preview listener */
   verify(service: string, checks: VerifyChecks): Promise<VerifyResult>;
   /** the traffic generation the switch serves now (0: none) */

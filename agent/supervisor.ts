@@ -12,7 +12,7 @@ import { compileSpec, expandTemplate, type CompiledSpec, type ServiceSpec } from
 import type { Slot, StartInstanceResult, StopInstanceResult } from '../lib/commands.js';
 import { awaitHealthy } from './health-check.js';
 import { writeFileAtomic } from '../lib/fs-atomic.js';
-import { portFree, processStartTicks } from '../lib/proc.js';
+import { establishedTcp, portFree, processStartTicks } from '../lib/proc.js';
 import { agentStateLayout } from './state-layout.js';
 
 export type InstanceState = 'starting' | 'healthy' | 'stopping' | 'stopped' | 'failed';
@@ -387,17 +387,21 @@ export class Supervisor {
     } catch (err) {
       throw hostFault(err, `open the log file ${logFile}`);
     }
+    const releaseDir = this.cfg.releases?.has(spec.name, version) ? this.cfg.releases.dir(spec.name, version) : undefined;
     const env: Record<string, string> = {
       PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin',
       ...(process.env.HOME ? { HOME: process.env.HOME } : {}),
-      ...spec.env,
+      // {version}, {port}, {slot}, {service} and {release} in a value are this instance's
+      ...Object.fromEntries(Object.entries(spec.env).map(([k, v]) => [k, expandTemplate(v, { version, service: spec.name, release: releaseDir, port, slot })])),
       PORT: String(port),
       ZDD_SERVICE: spec.name,
       ZDD_VERSION: version,
       ZDD_SLOT: slot,
       // the identity an agent checks before it touches a process it has no record of
       ZDD_AGENT_ID: this.cfg.agentId,
-      ...(this.cfg.releases?.has(spec.name, version) ? { ZDD_RELEASE_DIR: this.cfg.releases.dir(spec.name, version) } : {}),
+      // the app spreads the closes of its long-lived connections over this long after the stop signal
+      ZDD_STOP_SPREAD_MS: String(spec.stop.spreadMs),
+      ...(releaseDir ? { ZDD_RELEASE_DIR: releaseDir } : {}),
     };
     const child = spawn(spec.argv[0], spec.argv.slice(1), { cwd, env, detached: true, stdio: ['ignore', fd, fd] });
     fs.closeSync(fd);
@@ -543,7 +547,7 @@ export class Supervisor {
    * exit, then SIGKILL to the group. Traffic must already be off it (the coordinator awaits the
    * edge's in-flight count first).
    */
-  async stop(service: string, slot: Slot, signal: NodeJS.Signals | string, drainTimeoutMs: number): Promise<StopInstanceResult> {
+  async stop(service: string, slot: Slot, signal: NodeJS.Signals | string, drainTimeoutMs: number, spreadMs = 0): Promise<StopInstanceResult> {
     const l = this.live.get(this.key(service, slot));
     if (!l || l.rec.state === 'stopped') return { forced: false, stoppedAfterMs: 0, alreadyStopped: true };
     const rec = l.rec;
@@ -566,14 +570,20 @@ export class Supervisor {
         if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
       }
     };
+    // the closes of long-lived connections are spread over hosts: this one waits its random part
+    if (spreadMs > 0) await sleep(Math.floor(Math.random() * spreadMs));
+    const connected = () => establishedTcp().filter((c) => c.local.endsWith(`:${rec.port}`)).length;
+    const atSignal = connected();
     kill(signal);
     const timedOut = Symbol('timeout');
     let timer: NodeJS.Timeout | undefined;
     const first = await Promise.race([l.exited, new Promise((r) => (timer = setTimeout(() => r(timedOut), drainTimeoutMs)))]);
     clearTimeout(timer);
     let forced = false;
+    let cut = 0;
     if (first === timedOut) {
       forced = true;
+      cut = connected();
       this.cfg.log.warn({ service, slot, pid: rec.pid, drainTimeoutMs }, 'instance ignored the stop signal; killed its process group');
       kill('SIGKILL');
       await Promise.race([l.exited, sleep(5000)]);
@@ -584,6 +594,6 @@ export class Supervisor {
     this.live.delete(this.key(service, slot));
     if (!this.persist()) throw this.writeFault;
     this.cfg.log.info({ service, slot, version: rec.version, forced }, 'instance stopped');
-    return { forced, stoppedAfterMs: Date.now() - began, alreadyStopped: false };
+    return { forced, stoppedAfterMs: Date.now() - began, alreadyStopped: false, connections: { atSignal, cut } };
   }
 }

@@ -408,10 +408,13 @@ export class Membership {
           return leaving.map((b) => b.addr);
         });
         if (!addrs.length) continue;
-        const timeoutMs = compileSpec(spec).stop.drainTimeoutMs;
+        const { drainTimeoutMs: timeoutMs, longLivedGraceMs } = compileSpec(spec).stop;
         for (const e of this.edgesOf(spec)) {
-          const r = await this.hub.call(e, 'await_idle', { service, addrs, timeoutMs }, `${this.store.instanceId()}:drain/${name}/${service}/${Date.now()}`, { timeoutMs: timeoutMs + 15_000 });
+          const r = await this.hub.call(e, 'await_idle', { service, addrs, timeoutMs, longLivedGraceMs }, `${this.store.instanceId()}:drain/${name}/${service}/${Date.now()}`, {
+            timeoutMs: timeoutMs + longLivedGraceMs + 15_000,
+          });
           if (!r.idle) throw new ZddError('DRAIN_TIMEOUT', `${r.inflight} request(s) still in flight to ${addrs.join(', ')} of ${service} after ${formatMs(r.waitedMs)}`);
+          if (r.longLived?.left) this.addEvent('warn', name, `${r.longLived.left} long-lived connection(s) to ${addrs.join(', ')} of ${service} still open after ${formatMs(longLivedGraceMs)}: they end when the instances stop`);
         }
       }
       this.store.setMembership(name, { drain: 'drained' });

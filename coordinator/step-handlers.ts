@@ -178,7 +178,10 @@ const drain: PhaseHandler<'drain'> = async (x, st, group) => {
       const a = s.args;
       const addrs = a.hosts.filter((h) => !st.failed.has(h.agentId)).map((h) => h.addr);
       if (!addrs.length) return x.skip(st, s, 'nothing to drain');
-      const r = await x.step(st, s, (id) => x.agents.call(s.agentId, 'await_idle', { service: a.service, addrs, timeoutMs: a.timeoutMs }, id, { timeoutMs: a.timeoutMs + 15_000 }));
+      const grace = a.longLivedGraceMs ?? 0;
+      const r = await x.step(st, s, (id) =>
+        x.agents.call(s.agentId, 'await_idle', { service: a.service, addrs, timeoutMs: a.timeoutMs, longLivedGraceMs: grace }, id, { timeoutMs: a.timeoutMs + grace + 15_000 }),
+      );
       if (!r.ok) {
         // Without a confirmed drain the old instances are not stopped: they get no new traffic,
         // and stopping them could cut requests still in flight.
@@ -186,7 +189,14 @@ const drain: PhaseHandler<'drain'> = async (x, st, group) => {
         x.event(st.rolloutId, 'warn', `could not confirm the drain of ${addrs.join(', ')}; old instances left running: ${errorMessage(r.error)}`, s.agentId);
       } else if (!r.value.idle) {
         x.event(st.rolloutId, 'warn', `${r.value.inflight} request(s) still in flight to ${addrs.join(', ')} after ${r.value.waitedMs}ms`, s.agentId);
-      } else x.setStep(st, s, { detail: `in-flight reached 0 after ${r.value.waitedMs}ms` });
+      } else {
+        const ll = r.value.longLived;
+        if (ll?.open) {
+          const detail = `${ll.open} long-lived connection(s) open to ${addrs.join(', ')}: ${ll.ended} ended by their clients within ${formatMs(grace)}, ${ll.left} left for the app to close`;
+          x.event(st.rolloutId, 'info', detail, s.agentId, 'drain');
+          x.setStep(st, s, { detail });
+        } else x.setStep(st, s, { detail: `in-flight reached 0 after ${r.value.waitedMs}ms` });
+      }
     }),
   );
 };
@@ -200,7 +210,7 @@ const stop: PhaseHandler<'stop'> = async (x, st, group) => {
       // interruption between the two must not stop the only instance a failed host has
       if (st.failed.has(s.agentId)) return x.skip(st, s, 'new instance did not start');
       if (st.undrained.has(s.agentId)) return x.skip(st, s, 'drain not confirmed; old instance left running');
-      const r = await x.step(st, s, (id) => x.agents.call(s.agentId, 'stop_instance', s.args, id, { timeoutMs: spec.stop.drainTimeoutMs + 30_000 }));
+      const r = await x.step(st, s, (id) => x.agents.call(s.agentId, 'stop_instance', s.args, id, { timeoutMs: spec.stop.drainTimeoutMs + (s.args.spreadMs ?? 0) + 30_000 }));
       if (!r.ok) x.event(st.rolloutId, 'warn', `old instance did not stop: ${errorMessage(r.error)}`, s.agentId);
       else if (r.value.forced) {
         st.forcedKills++;
@@ -208,7 +218,9 @@ const stop: PhaseHandler<'stop'> = async (x, st, group) => {
         x.event(st.rolloutId, 'warn', `old instance ignored ${spec.stop.signal} for ${spec.stop.drainTimeoutMs}ms: forced kill`, s.agentId);
       } else if (!r.value.alreadyStopped) {
         stopped.push({ agentId: s.agentId, ms: r.value.stoppedAfterMs });
-        if (group.length <= MANY) x.event(st.rolloutId, 'info', `instance in slot ${s.args.slot} stopped after ${r.value.stoppedAfterMs}ms`, s.agentId);
+        const c = r.value.connections;
+        const closed = c?.atSignal ? `; ${c.atSignal - c.cut} connection(s) closed by the app, ${c.cut} cut` : '';
+        if (group.length <= MANY) x.event(st.rolloutId, 'info', `instance in slot ${s.args.slot} stopped after ${r.value.stoppedAfterMs}ms${closed}`, s.agentId);
       }
     }),
   );

@@ -47,7 +47,7 @@ export const StepArgsSchemas = {
   /** blue/green: the old colour kept warm for a rollback */
   window: z.object({ ms: z.number(), track: z.string().optional() }),
   /** waits on an edge until nothing is in flight to the old instances */
-  drain: z.object({ service: z.string(), hosts: z.array(z.object({ agentId: z.string(), addr: z.string() })), timeoutMs: z.number().int().min(0) }),
+  drain: z.object({ service: z.string(), hosts: z.array(z.object({ agentId: z.string(), addr: z.string() })), timeoutMs: z.number().int().min(0), longLivedGraceMs: z.number().int().min(0).optional() }),
   /** stops an instance */
   stop: CommandArgs.stop_instance,
   /** a pause between batches (ms < 0: until promoted) */

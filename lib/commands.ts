@@ -38,6 +38,8 @@ export const CommandArgs = {
       slot: SlotSchema,
       signal: z.string().default('SIGTERM'),
       drainTimeoutMs: z.number().int().min(0),
+      /** the signal waits a random part of this (spreading the closes of long-lived connections over hosts) */
+      spreadMs: z.number().int().min(0).optional(),
     })
     .strict(),
   configure_edge: z.object({ spec: ServiceSpecSchema }).strict(),
@@ -48,10 +50,11 @@ export const CommandArgs = {
       .object({ ...TRAFFIC_HEAD, base: z.number().int().min(0), count: z.number().int().min(0), removed: z.array(z.string()), added: z.array(BackendSchema) })
       .strict(),
   ]),
-  await_idle: z.object({ service: z.string(), addrs: z.array(z.string()), timeoutMs: z.number().int().min(0) }).strict(),
+  /** in-flight requests drained within timeoutMs; then open long-lived connections are given up to longLivedGraceMs to end */
+  await_idle: z.object({ service: z.string(), addrs: z.array(z.string()), timeoutMs: z.number().int().min(0), longLivedGraceMs: z.number().int().min(0).optional() }).strict(),
   inspect: z.object({}).strict(),
   /** the edge's per-track counters, and the window since `baseline` turned into figures */
-  analyze: z.object({ service: z.string(), baseline: z.record(z.string(), z.record(z.string(), CounterSchema)).optional() }).strict(),
+  analyze: z.object({ service: z.string(), baseline: z.record(z.string(), z.record(z.string(), CounterSchema)).optional(), gauges: z.boolean().optional() }).strict(),
   /** blue/green verification against the preview listener, run on the edge host */
   verify: z
     .object({
@@ -120,6 +123,8 @@ export interface StopInstanceResult {
   forced: boolean;
   stoppedAfterMs: number;
   alreadyStopped: boolean;
+  /** TCP connections open to the instance when the stop signal was sent, and those still open when it was killed at the drain timeout (cut) */
+  connections?: { atSignal: number; cut: number };
 }
 export interface ConfigureEdgeResult {
   mode: 'dynamic' | 'reload';
@@ -136,11 +141,21 @@ export interface AwaitIdleResult {
   idle: boolean;
   waitedMs: number;
   inflight: number;
+  /** long-lived connections (WebSocket, SSE): open when the grace began, ended by their clients during it, left for the app to close */
+  longLived?: { open: number; ended: number; left: number };
 }
 export interface AnalyzeResult {
   counters: Counters;
   window: Counters;
   figures: Record<string, Figures>;
+  /** the edge's gauges when it was asked */
+  gauges?: EdgeGauges;
+}
+/** A service's live gauges at one edge: per backend address, requests in flight and open long-lived connections. */
+export interface EdgeGauges {
+  backends: Record<string, { inflight: number; longLived: number }>;
+  /** requests that asked for a track (header or cookie) that does not exist, since nginx started */
+  unknownTrack: number;
 }
 export interface StageResult {
   dir: string;

@@ -6,9 +6,11 @@ import { parseDuration } from './duration.js';
 import { ZddError } from './errors.js';
 import type { Thresholds } from './analysis.js';
 
-const duration = z
-  .union([z.string(), z.number()])
-  .refine((v) => parseDuration(v) !== undefined, { message: 'expected a duration such as "500ms", "5s" or "2m", at most 24h' });
+// a bare number is refused: `deadline: 30` meant 30 seconds to whoever wrote it, not 30 ms
+const duration = z.union([z.string(), z.number()]).superRefine((v, ctx) => {
+  if (typeof v === 'number' || /^\s*\d+(\.\d+)?\s*$/.test(v)) ctx.addIssue({ code: 'custom', message: `${v} what? write ${v}s (or ${v}ms, ${v}m): a duration needs its unit` });
+  else if (parseDuration(v) === undefined) ctx.addIssue({ code: 'custom', message: 'expected a duration such as "500ms", "5s" or "2m", at most 24h' });
+});
 
 const port = z.number().int().min(1).max(65535);
 const ratio = z.number().min(0).max(1);
@@ -119,9 +121,23 @@ export const ServiceSpecSchema = z
       .strict()
       .prefault({}),
     stop: z
-      .object({ signal: signal.default('SIGTERM'), drainTimeout: duration.default('30s') })
+      .object({
+        signal: signal.default('SIGTERM'),
+        drainTimeout: duration.default('30s'),
+        /** how long long-lived connections (WebSocket, SSE) may stay on an old instance after the switch before it gets its stop signal */
+        longLivedGrace: duration.default('30s'),
+        /**
+         * closes of long-lived connections are spread over this long: each host's stop signal waits
+         * a random part of it, and the app finds it in ZDD_STOP_SPREAD_MS to spread its own closes
+         */
+        spread: duration.default('0s'),
+      })
       .strict()
-      .prefault({}),
+      .prefault({})
+      .refine((s) => !(parseDuration(s.spread)! >= parseDuration(s.drainTimeout)!), {
+        message: 'stop.spread must be shorter than stop.drainTimeout: the app spreads its closes over spread, and is killed at drainTimeout',
+        path: ['spread'],
+      }),
     hosts: z
       .object({
         selector: z.record(z.string(), z.string()).default({}),
@@ -155,6 +171,8 @@ export const ServiceSpecSchema = z
         upstreamKeepaliveTimeout: duration.default('4s'),
         retry: z.enum(['off', 'connect']).default('connect'),
         directives: z.array(directive).default([]),
+        /** the cookie that keys a client for a canary's share; the edge sets it (HttpOnly, a year) on a client that has none */
+        clientCookie: z.string().regex(/^[A-Za-z0-9_]{1,64}$/, 'expected letters, digits and underscores').default('zdd_key'),
         /** a second listener that serves the preview track (blue/green's new colour before the switch) */
         preview: listen.optional(),
       })
@@ -238,7 +256,7 @@ export interface CompiledSpec {
     readonly minHealthyMs: number;
     readonly deadlineMs: number;
   };
-  readonly stop: { readonly signal: NodeJS.Signals; readonly drainTimeoutMs: number };
+  readonly stop: { readonly signal: NodeJS.Signals; readonly drainTimeoutMs: number; readonly longLivedGraceMs: number; readonly spreadMs: number };
   readonly selector: Readonly<Record<string, string>>;
   readonly minHealthyShare: number;
   readonly restart: { readonly policy: 'always' | 'on-failure' | 'never'; readonly limit: number; readonly windowMs: number; readonly backoffMs: number };
@@ -250,6 +268,7 @@ export interface CompiledSpec {
     readonly upstreamKeepaliveTimeoutMs: number;
     readonly retry: 'off' | 'connect';
     readonly directives: readonly string[];
+    readonly clientCookie: string;
     readonly preview?: string;
   };
   readonly analysis: Thresholds & { readonly intervalMs: number; readonly maxWaitMs: number };
@@ -310,7 +329,12 @@ export function compileSpec(spec: ServiceSpec): CompiledSpec {
       minHealthyMs: ms(spec.health.minHealthy),
       deadlineMs: ms(spec.health.deadline),
     }),
-    stop: Object.freeze({ signal: spec.stop.signal as NodeJS.Signals, drainTimeoutMs: ms(spec.stop.drainTimeout) }),
+    stop: Object.freeze({
+      signal: spec.stop.signal as NodeJS.Signals,
+      drainTimeoutMs: ms(spec.stop.drainTimeout),
+      longLivedGraceMs: ms(spec.stop.longLivedGrace),
+      spreadMs: ms(spec.stop.spread),
+    }),
     selector: Object.freeze({ ...spec.hosts.selector }),
     minHealthyShare: spec.hosts.minHealthyShare,
     restart: Object.freeze({ policy: spec.restart.policy, limit: spec.restart.limit, windowMs: ms(spec.restart.window), backoffMs: ms(spec.restart.backoff) }),
@@ -322,6 +346,7 @@ export function compileSpec(spec: ServiceSpec): CompiledSpec {
       upstreamKeepaliveTimeoutMs: ms(spec.nginx.upstreamKeepaliveTimeout),
       retry: spec.nginx.retry,
       directives: Object.freeze([...spec.nginx.directives]),
+      clientCookie: spec.nginx.clientCookie,
       ...(spec.nginx.preview ? { preview: spec.nginx.preview } : {}),
     }),
     analysis: Object.freeze({
@@ -351,8 +376,11 @@ export function compileSpec(spec: ServiceSpec): CompiledSpec {
 }
 
 /** Substitutes {version}, {service} and {release} (the staged release's directory) in a template such as a working directory. */
-export function expandTemplate(template: string, vars: { version: string; service: string; release?: string }): string {
-  return template.replaceAll('{version}', vars.version).replaceAll('{service}', vars.service).replaceAll('{release}', vars.release ?? '{release}');
+export function expandTemplate(template: string, vars: { version: string; service: string; release?: string; port?: number; slot?: string }): string {
+  let out = template.replaceAll('{version}', vars.version).replaceAll('{service}', vars.service).replaceAll('{release}', vars.release ?? '{release}');
+  if (vars.port !== undefined) out = out.replaceAll('{port}', String(vars.port));
+  if (vars.slot !== undefined) out = out.replaceAll('{slot}', vars.slot);
+  return out;
 }
 
 /** An agent's --port-offset at most: ports of a spec plus the offset stay below 65536, and beyond this no spec fits. */

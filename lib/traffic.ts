@@ -41,12 +41,34 @@ export const primaryTrack = (doc: TrafficDoc | undefined): string => doc?.primar
  * "preview TRACK" and "split TRACK PERCENT", then "backend TRACK ADDR WEIGHT" per backend. Plain
  * lines, so the Lua side needs no JSON library.
  */
-export function trafficText(doc: TrafficDoc): string {
+export function trafficText(doc: TrafficDoc, newest?: string): string {
   const lines = [`generation ${doc.generation}`, `primary ${primaryTrack(doc)}`];
   if (doc.preview) lines.push(`preview ${doc.preview}`);
   if (doc.split) lines.push(`split ${doc.split.track} ${doc.split.percent}`);
-  for (const b of doc.backends) lines.push(`backend ${b.track} ${b.addr} ${b.weight}`);
+  if (newest && VERSION_WORD.test(newest)) lines.push(`newest ${newest}`);
+  for (const b of doc.backends) lines.push(`backend ${b.track} ${b.addr} ${b.weight}${b.version && VERSION_WORD.test(b.version) ? ` ${b.version}` : ''}`);
   return lines.join('\n') + '\n';
+}
+
+const VERSION_WORD = /^[^\s]{1,128}$/;
+
+/**
+ * The version long-lived connections should prefer after a change from `prev` to `doc`: the one
+ * that gained backends taking traffic (a rolling batch moved to it, or a return moved back to it);
+ * when none did, the one preferred before, if it still takes traffic.
+ */
+export function newestVersion(prev: TrafficDoc | undefined, doc: TrafficDoc, before?: string): string | undefined {
+  const count = (d: TrafficDoc | undefined) => {
+    const n = new Map<string, number>();
+    for (const b of d?.backends ?? []) if (b.weight > 0 && b.version) n.set(b.version, (n.get(b.version) ?? 0) + 1);
+    return n;
+  };
+  const was = count(prev);
+  const now = count(doc);
+  const gained = [...now].filter(([v, n]) => n > (was.get(v) ?? 0)).map(([v]) => v);
+  if (gained.length === 1) return gained[0];
+  if (before && now.has(before)) return before;
+  return gained[0];
 }
 
 export interface Move {

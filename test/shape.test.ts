@@ -78,6 +78,9 @@ class FakeEdge implements EdgeDriver {
   async ejected() {
     return [];
   }
+  async gauges() {
+    return { backends: {}, unknownTrack: 0 };
+  }
   knownServices() {
     return [...this.specs.keys()];
   }

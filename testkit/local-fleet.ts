@@ -384,6 +384,8 @@ export class LocalFleet {
     const dir = path.join(this.releases, version);
     fs.mkdirSync(dir, { recursive: true });
     for (const f of ['server.js', 'package.json']) fs.copyFileSync(path.join(ROOT, 'examples/app', f), path.join(dir, f));
+    // the app's one dependency (WebSockets), as `npm install` in the release would put it
+    fs.cpSync(path.join(ROOT, 'node_modules/ws'), path.join(dir, 'node_modules/ws'), { recursive: true });
     if (config) fs.writeFileSync(path.join(dir, 'app-config.json'), JSON.stringify(config));
     return dir;
   }

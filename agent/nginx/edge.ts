@@ -12,10 +12,11 @@ import crypto from 'node:crypto';
 import type { Logger } from '../../lib/log.js';
 import { ZddError } from '../../lib/errors.js';
 import { compileSpec, type CompiledSpec, type ServiceSpec } from '../../lib/spec.js';
-import { portFree } from '../../lib/proc.js';
+import { establishedTcp, portFree } from '../../lib/proc.js';
 import { BUCKETS_MS, BUCKET_COUNT, figuresOf, parseMetricsText, windowOf, type Counters, type Figures } from '../../lib/analysis.js';
-import { trafficText, type TrafficDoc } from '../../lib/traffic.js';
-import type { AnalyzeResult, ApplyTrafficResult, AwaitIdleResult, ConfigureEdgeResult, VerifyResult } from '../../lib/commands.js';
+import { newestVersion, trafficText, type Backend, type TrafficDoc } from '../../lib/traffic.js';
+import { readIfExists } from '../../lib/fs-atomic.js';
+import type { AnalyzeResult, ApplyTrafficResult, AwaitIdleResult, ConfigureEdgeResult, EdgeGauges, VerifyResult } from '../../lib/commands.js';
 import { LUA_DIR } from '../../lib/paths.js';
 import { writeFileAtomic } from '../../lib/fs-atomic.js';
 import { docOfUpstreamConf, renderHttpConf, renderMainConf, renderServiceConf, renderUpstreamConf, type EdgeMode } from './render.js';
@@ -61,7 +62,28 @@ function addLogLine(c: Counters, line: string) {
 
 const portOfListen = (listen: string) => listen.slice(listen.lastIndexOf(':') + 1);
 
+/** The backends and the preferred version of a traffic file (lib/traffic.ts trafficText), as far as they matter to the next one. */
+function textDoc(text: string): { doc: TrafficDoc; newest?: string } | undefined {
+  const backends: Backend[] = [];
+  let newest: string | undefined;
+  for (const line of text.split('\n')) {
+    const w = line.trim().split(/\s+/);
+    if (w[0] === 'newest') newest = w[1];
+    if (w[0] === 'backend') backends.push({ track: w[1], addr: w[2], weight: Number(w[3]), version: w[4] });
+  }
+  return text ? { doc: { service: '', generation: 0, backends }, newest } : undefined;
+}
+
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Established TCP connections from this host to each of the addresses (IPv4 host:port): nginx's connections to backends, whichever worker holds them. */
+export function establishedTo(addrs: string[]): Map<string, number> {
+  const want = new Set(addrs);
+  const out = new Map<string, number>();
+  for (const c of establishedTcp()) if (want.has(c.remote)) out.set(c.remote, (out.get(c.remote) ?? 0) + 1);
+  return out;
+}
 
 function adminRequest(listen: string, method: string, urlPath: string, body?: string): Promise<{ status: number; text: string }> {
   const i = listen.lastIndexOf(':');
@@ -497,33 +519,70 @@ export abstract class NginxEdge implements EdgeDriver {
   }
 
   /**
-   * Waits until nginx has no request in flight to the given backends. Dynamic mode reads the
-   * balancer's counters; reload mode waits for the workers of older generations to exit.
+   * Waits until nginx has no request in flight to the given backends, then (with a grace) until
+   * their long-lived connections (WebSocket, SSE) have ended or the grace is over: those left get
+   * the app's own close when its instance is stopped. A short request is never cut: without a
+   * confirmed drain of those, the answer is not idle. Dynamic mode tells long-lived connections
+   * apart (the balancer counts them); reload mode cannot, so it treats every connection still open
+   * to the old backends after the grace as long-lived.
    */
-  async awaitIdle(service: string, addrs: string[], timeoutMs: number): Promise<AwaitIdleResult> {
+  async awaitIdle(service: string, addrs: string[], timeoutMs: number, graceMs = 0): Promise<AwaitIdleResult> {
     const began = Date.now();
-    const deadline = began + timeoutMs;
     let inflight = -1;
     let zeros = 0;
     let lastError = '';
-    while (Date.now() <= deadline) {
+    let graceFrom = 0;
+    let open = 0;
+    const result = (idle: boolean, left: number): AwaitIdleResult => ({
+      idle,
+      waitedMs: Date.now() - began,
+      inflight: idle ? 0 : inflight,
+      longLived: { open: Math.max(open, left), ended: Math.max(0, open - left), left },
+    });
+    while (Date.now() <= began + timeoutMs + (graceFrom ? graceMs : 0)) {
       const n = await this.inflight(service, addrs);
-      if (typeof n !== 'number') {
+      const ll = graceMs > 0 || this.countsLongLived ? await this.longLived(service, addrs) : 0;
+      if (typeof n !== 'number' || (ll !== undefined && typeof ll !== 'number')) {
         // an answer that is not a count is no answer: keep asking until the deadline
-        lastError = n.error;
+        lastError = typeof n !== 'number' ? n.error : (ll as { error: string }).error;
         zeros = 0;
         await sleep(50);
         continue;
       }
       inflight = n;
-      // two readings of zero in a row: a request that picked its peer just before the switch has
-      // been counted by then
-      zeros = inflight === 0 ? zeros + 1 : 0;
-      if (zeros >= 2) return { idle: true, waitedMs: Date.now() - began, inflight: 0 };
-      await sleep(20);
+      // two readings in a row with nothing short in flight: a request that picked its peer just
+      // before the switch has been counted by then
+      const short = ll === undefined ? n : n - ll;
+      zeros = short <= 0 ? zeros + 1 : 0;
+      if (n === 0 && zeros >= 2) return result(true, 0);
+      if (zeros >= 2 || (ll === undefined && graceMs > 0)) {
+        // short requests are done (or, in reload mode, cannot be told apart): the grace runs
+        if (!graceFrom) {
+          graceFrom = Date.now();
+          open = ll ?? n;
+        }
+        if (ll !== undefined && Date.now() - graceFrom >= graceMs) return result(true, ll);
+        if (ll === undefined && Date.now() - graceFrom >= graceMs) return result(true, n);
+      }
+      await sleep(ll !== undefined && graceFrom ? 100 : 20);
     }
     if (inflight < 0) throw new ZddError('NGINX_FAILED', `could not read in-flight requests for ${timeoutMs}ms: ${lastError}`);
-    return { idle: false, waitedMs: Date.now() - began, inflight };
+    return result(false, 0);
+  }
+
+  /** Dynamic mode counts long-lived connections apart from requests; reload mode cannot (undefined). */
+  protected readonly countsLongLived: boolean = false;
+  protected async longLived(_service: string, _addrs: string[]): Promise<number | { error: string } | undefined> {
+    return undefined;
+  }
+
+  /** A service's gauges at this edge (Prometheus: in flight and open long-lived connections per backend). */
+  async gauges(service: string): Promise<EdgeGauges> {
+    const doc = docOfUpstreamConf(readIfExists(this.upstreamFile(service)) ?? '');
+    const open = establishedTo((doc?.backends ?? []).map((b) => b.addr));
+    const backends: EdgeGauges['backends'] = {};
+    for (const b of doc?.backends ?? []) backends[b.addr] = { inflight: open.get(b.addr) ?? 0, longLived: 0 };
+    return { backends, unknownTrack: 0 };
   }
 
   /** The master's worker processes, from /proc. */
@@ -557,13 +616,16 @@ export abstract class NginxEdge implements EdgeDriver {
 
 /** nginx with its Lua balancer: a traffic change is a document pushed to the admin endpoint, no reload. */
 export class NginxDynamicEdge extends NginxEdge {
+  protected override readonly countsLongLived = true;
   protected async pushTraffic(doc: TrafficDoc, _spec: CompiledSpec, began: number): Promise<ApplyTrafficResult> {
     // Staged beside the live file, renamed into place only once nginx took the document, so an
     // nginx restart never restores a document that was refused.
     const file = this.trafficFile(doc.service);
     const staged = `${file}.next`;
-    writeFileAtomic(staged, trafficText(doc));
-    const r = await adminRequest(this.cfg.adminListen, 'POST', `/zdd/traffic/${doc.service}`, trafficText(doc)).catch((err: Error) => ({
+    const was = textDoc(readIfExists(file) ?? '');
+    const text = trafficText(doc, newestVersion(was?.doc, doc, was?.newest));
+    writeFileAtomic(staged, text);
+    const r = await adminRequest(this.cfg.adminListen, 'POST', `/zdd/traffic/${doc.service}`, text).catch((err: Error) => ({
       status: 0,
       text: err.message,
     }));
@@ -597,9 +659,29 @@ export class NginxDynamicEdge extends NginxEdge {
   }
 
   protected async inflight(service: string, addrs: string[]): Promise<number | { error: string }> {
+    return this.sum('inflight', service, addrs);
+  }
+
+  protected override async longLived(service: string, addrs: string[]): Promise<number | { error: string }> {
+    return this.sum('longlived', service, addrs);
+  }
+
+  private async sum(what: 'inflight' | 'longlived', service: string, addrs: string[]): Promise<number | { error: string }> {
     const q = addrs.map((a) => `addr=${encodeURIComponent(a)}`).join('&');
-    const r = await adminRequest(this.cfg.adminListen, 'GET', `/zdd/inflight/${service}?${q}`).catch((err: Error) => ({ status: 0, text: err.message }));
+    const r = await adminRequest(this.cfg.adminListen, 'GET', `/zdd/${what}/${service}?${q}`).catch((err: Error) => ({ status: 0, text: err.message }));
     return r.status === 200 && /^\d+$/.test(r.text) ? Number(r.text) : { error: `admin endpoint answered ${r.status}: ${r.text}` };
+  }
+
+  override async gauges(service: string): Promise<EdgeGauges> {
+    const r = await adminRequest(this.cfg.adminListen, 'GET', `/zdd/gauges/${service}`);
+    if (r.status !== 200) throw new ZddError('NGINX_FAILED', `nginx's admin endpoint answered ${r.status} for gauges: ${r.text}`);
+    const out: EdgeGauges = { backends: {}, unknownTrack: 0 };
+    for (const line of r.text.split('\n')) {
+      const [a, b, c] = line.trim().split(' ');
+      if (a === 'unknown-track') out.unknownTrack = Number(b) || 0;
+      else if (a && c !== undefined) out.backends[a] = { inflight: Number(b) || 0, longLived: Number(c) || 0 };
+    }
+    return out;
   }
 }
 
@@ -630,9 +712,17 @@ export class NginxReloadEdge extends NginxEdge {
     return this.countAccessLog(service);
   }
 
-  /** the workers of older generations: they may still be talking to old backends */
-  protected async inflight(): Promise<number> {
-    return this.oldWorkers();
+  /**
+   * Connections still open to the old backends, while workers of older generations run (only they
+   * can hold one: the current generation has no upstream for an old backend).
+   */
+  protected async inflight(_service: string, addrs: string[]): Promise<number> {
+    if (!this.oldWorkers()) return 0;
+    // connections are read for IPv4 backends; for others, every old worker counts as busy
+    if (addrs.some((a) => !/^\d+\.\d+\.\d+\.\d+:\d+$/.test(a))) return this.oldWorkers();
+    let n = 0;
+    for (const c of establishedTo(addrs).values()) n += c;
+    return n;
   }
 
   protected override moreConfig(spec: CompiledSpec, files: Map<string, string>): void {

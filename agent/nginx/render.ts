@@ -119,17 +119,31 @@ export function renderServiceConf(spec: CompiledSpec, mode: EdgeMode, upstreamFi
     out += `log_format ${up} '$zdd_track_${varName(spec.name)} $upstream_addr $status $request_time';\n`;
     out += `include ${upstreamFile};\n`;
   }
-  const target = mode === 'dynamic' ? up : `${up}__$zdd_track_${varName(spec.name)}`;
+  const v = varName(spec.name);
+  const target = mode === 'dynamic' ? up : `${up}__$zdd_track_${v}`;
+  // WebSocket: the upgrade is passed on; without one, Connection stays empty (upstream keep-alive)
+  out += `map $http_upgrade $zdd_upgrade_${v} { default upgrade; "" ""; }\n`;
+  // the client's key for a canary's share: its cookie, else a new one set on this response, so a
+  // share is a share of clients even behind one address
+  const cookie = n.clientCookie;
+  out += `map $cookie_${cookie} $zdd_client_key_${v} { "" $request_id; default $cookie_${cookie}; }\n`;
+  out += `map $cookie_${cookie} $zdd_set_key_${v} { "" "${cookie}=$request_id; Path=/; Max-Age=31536000; HttpOnly; SameSite=Lax"; default ""; }\n`;
+  const own = (name: string) => n.directives.some((d) => d.trim().startsWith(`${name} `));
   const server = (listen: string, listener: 'live' | 'preview') =>
     'server {\n' +
     `  listen ${listen};\n` +
     `  server_name ${n.serverName};\n` +
     // read by the balancer: the preview listener serves the preview track
     `  set $zdd_listener ${listener};\n` +
+    `  set $zdd_client_key $zdd_client_key_${v};\n` +
     '  location / {\n' +
     `    proxy_pass http://${target};\n` +
     '    proxy_http_version 1.1;\n' +
-    '    proxy_set_header Connection "";\n' +
+    `    proxy_set_header Upgrade $http_upgrade;\n` +
+    `    proxy_set_header Connection $zdd_upgrade_${v};\n` +
+    `    add_header Set-Cookie $zdd_set_key_${v} always;\n` +
+    // server-sent events and other streams reach the client as they are written (a spec may say otherwise)
+    (own('proxy_buffering') ? '' : '    proxy_buffering off;\n') +
     '    proxy_set_header Host $host;\n' +
     '    proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;\n' +
     '    proxy_connect_timeout 2s;\n' +
@@ -183,15 +197,20 @@ export function renderUpstreamConf(spec: CompiledSpec, doc: TrafficDoc): string 
       '}\n';
   }
   const split = doc.split && doc.split.percent > 0 && tracks.includes(doc.split.track) ? doc.split : undefined;
-  out += `map $cookie_zdd_key $zdd_key_${v} { "" "$remote_addr|$http_user_agent"; default $cookie_zdd_key; }\n`;
   if (split) {
-    out += `split_clients "$zdd_key_${v}" $zdd_split_${v} { ${split.percent >= 100 ? `* ${split.track};` : `${split.percent}% ${split.track}; * ${primary};`} }\n`;
+    out += `split_clients "$zdd_client_key_${v}" $zdd_split_${v} { ${split.percent >= 100 ? `* ${split.track};` : `${split.percent}% ${split.track}; * ${primary};`} }\n`;
   } else {
     out += `map $host $zdd_split_${v} { default ${primary}; }\n`;
   }
   const preview = doc.preview && tracks.includes(doc.preview) ? doc.preview : `$zdd_split_${v}`;
+  // the names a client may ask for whatever the strategy named its tracks (as zdd.lua's alias()),
+  // then each track's own name; anything else falls through to the track it would have had
+  const names = new Map<string, string>([['stable', primary]]);
+  if (split) names.set('canary', split.track);
+  if (doc.preview && tracks.includes(doc.preview)) names.set('preview', doc.preview);
+  for (const t of tracks) if (!names.has(t)) names.set(t, t);
   const forced = (source: string, name: string, otherwise: string) =>
-    `map ${source} ${name} { ${tracks.map((t) => `${t} ${t}; `).join('')}default ${otherwise}; }\n`;
+    `map ${source} ${name} { ${[...names].map(([k, t]) => `${k} ${t}; `).join('')}default ${otherwise}; }\n`;
   out += `map $zdd_listener $zdd_base_${v} { preview ${preview}; default $zdd_split_${v}; }\n`;
   out += forced('$cookie_zdd_track', `$zdd_cookie_${v}`, `$zdd_base_${v}`);
   out += forced('$http_x_zdd_track', `$zdd_track_${v}`, `$zdd_cookie_${v}`);

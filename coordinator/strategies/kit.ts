@@ -156,10 +156,10 @@ export function retireOld(spec: ServiceSpec, list: StepList, edges: string[], ba
   const withHost = old.filter(onHost);
   if (!withHost.length) return;
   list.next();
-  for (const e of edges) list.add(batch, 'drain', e, { service: spec.name, hosts: withHost.map((b) => ({ agentId: b.agentId, addr: b.addr })), timeoutMs: compiled.stop.drainTimeoutMs });
+  for (const e of edges) list.add(batch, 'drain', e, { service: spec.name, hosts: withHost.map((b) => ({ agentId: b.agentId, addr: b.addr })), timeoutMs: compiled.stop.drainTimeoutMs, longLivedGraceMs: compiled.stop.longLivedGraceMs });
   list.next();
   for (const b of withHost) {
-    list.add(batch, 'stop', b.agentId, { service: spec.name, slot: b.slot, signal: compiled.stop.signal, drainTimeoutMs: compiled.stop.drainTimeoutMs });
+    list.add(batch, 'stop', b.agentId, { service: spec.name, slot: b.slot, signal: compiled.stop.signal, drainTimeoutMs: compiled.stop.drainTimeoutMs, spreadMs: compiled.stop.spreadMs });
   }
 }
 

@@ -54,7 +54,7 @@ export function planRollbackSteps(input: RollbackInput): PlannedStep[] {
   const strays = input.strays.filter((x) => !keptSlots.has(`${x.agentId}/${x.slot}`) && !stopped.has(`${x.agentId}/${x.slot}`));
   if (strays.length) {
     list.next();
-    for (const x of strays) list.add(batchNo, 'stop', x.agentId, { service: spec.name, slot: x.slot, signal: compiled.stop.signal, drainTimeoutMs: compiled.stop.drainTimeoutMs });
+    for (const x of strays) list.add(batchNo, 'stop', x.agentId, { service: spec.name, slot: x.slot, signal: compiled.stop.signal, drainTimeoutMs: compiled.stop.drainTimeoutMs, spreadMs: compiled.stop.spreadMs });
   }
   // in place: hosts out of the pool get the target version back in their old slot, and rejoin
   const restore = (input.restore ?? []).filter(onHost).filter((b) => !kept.some((k) => k.agentId === b.agentId));
@@ -80,9 +80,9 @@ export function planRollbackSteps(input: RollbackInput): PlannedStep[] {
     list.next();
     for (const e of input.edges) list.add(b, 'traffic', e, { service: spec.name, ops: [{ op: 'swap', moves }] });
     list.next();
-    for (const e of input.edges) list.add(b, 'drain', e, { service: spec.name, hosts: batch.map((x) => ({ agentId: x.agentId, addr: x.addr })), timeoutMs: compiled.stop.drainTimeoutMs });
+    for (const e of input.edges) list.add(b, 'drain', e, { service: spec.name, hosts: batch.map((x) => ({ agentId: x.agentId, addr: x.addr })), timeoutMs: compiled.stop.drainTimeoutMs, longLivedGraceMs: compiled.stop.longLivedGraceMs });
     list.next();
-    for (const x of batch) list.add(b, 'stop', x.agentId, { service: spec.name, slot: x.slot, signal: compiled.stop.signal, drainTimeoutMs: compiled.stop.drainTimeoutMs });
+    for (const x of batch) list.add(b, 'stop', x.agentId, { service: spec.name, slot: x.slot, signal: compiled.stop.signal, drainTimeoutMs: compiled.stop.drainTimeoutMs, spreadMs: compiled.stop.spreadMs });
   });
   list.next();
   list.add(batchNo, 'finalize', '', { version: target });

@@ -37,9 +37,9 @@ function planRolling(ctx: PlanContext): Built {
     const old = batch.filter((h): h is HostPlan & Required<Pick<HostPlan, 'oldSlot' | 'oldAddr'>> => !!h.oldSlot && !!h.oldAddr);
     if (!old.length) return;
     list.next();
-    for (const e of edges) list.add(b, 'drain', e, { service: spec.name, hosts: old.map((h) => ({ agentId: h.agentId, addr: h.oldAddr })), timeoutMs: compiled.stop.drainTimeoutMs });
+    for (const e of edges) list.add(b, 'drain', e, { service: spec.name, hosts: old.map((h) => ({ agentId: h.agentId, addr: h.oldAddr })), timeoutMs: compiled.stop.drainTimeoutMs, longLivedGraceMs: compiled.stop.longLivedGraceMs });
     list.next();
-    for (const h of old) list.add(b, 'stop', h.agentId, { service: spec.name, slot: h.oldSlot, signal: compiled.stop.signal, drainTimeoutMs: compiled.stop.drainTimeoutMs });
+    for (const h of old) list.add(b, 'stop', h.agentId, { service: spec.name, slot: h.oldSlot, signal: compiled.stop.signal, drainTimeoutMs: compiled.stop.drainTimeoutMs, spreadMs: compiled.stop.spreadMs });
     hook(b, 'afterStop', old);
   };
   const traffic1 = (b: number, ops: TrafficOp[]) => {

@@ -29,17 +29,22 @@ local function parse(text)
     elseif key == "preview" then
       doc.preview = rest:match("^([%w%-]+)$")
       if not doc.preview then return nil, "bad preview line: " .. line end
+    elseif key == "newest" then
+      -- long-lived connections (WebSocket, SSE) prefer backends of this version when a track mixes
+      -- versions (a rolling rollout half way): a client that reconnects is not sent to an old
+      -- instance that will close it again
+      doc.newest = rest:match("^(%S+)$")
     elseif key == "split" then
       local track, pct = rest:match("^([%w%-]+)%s+(%d+)$")
       if not track or tonumber(pct) > 100 then return nil, "bad split line: " .. line end
       doc.split = { track = track, pct = tonumber(pct) }
     elseif key == "backend" then
-      local track, addr, weight = rest:match("^([%w%-]+)%s+(%S+)%s+(%d+)$")
+      local track, addr, weight, version = rest:match("^([%w%-]+)%s+(%S+)%s+(%d+)%s*(%S*)$")
       if not track then return nil, "bad backend line: " .. line end
       local host, port = addr:match("^%[?([^%]]+)%]?:(%d+)$")
       if not host then return nil, "bad backend address: " .. addr end
       doc.backends[#doc.backends + 1] =
-        { track = track, addr = addr, host = host, port = tonumber(port), weight = tonumber(weight) }
+        { track = track, addr = addr, host = host, port = tonumber(port), weight = tonumber(weight), version = version }
     elseif key then
       return nil, "unknown line: " .. line
     end
@@ -62,11 +67,17 @@ local function current(svc)
     if b.weight > 0 then
       local t = tracks[b.track]
       if not t then
-        t = { backends = {}, rr = c and c.tracks[b.track] and c.tracks[b.track].rr or 0 }
+        t = { backends = {}, newest = {}, rr = c and c.tracks[b.track] and c.tracks[b.track].rr or 0 }
         tracks[b.track] = t
       end
       t.backends[#t.backends + 1] = b
+      if doc.newest and b.version == doc.newest then t.newest[#t.newest + 1] = b end
     end
+  end
+  -- a track whose backends all run one version needs no preference
+  for _, t in pairs(tracks) do
+    if #t.newest == #t.backends then t.newest = {} end
+    t.lrr = 0
   end
   c = { gen = doc.gen, tracks = tracks, primary = doc.primary, preview = doc.preview, split = doc.split }
   cache[svc] = c
@@ -96,6 +107,15 @@ function M.init(services)
 end
 
 local function inflight_key(svc, addr) return "inflight:" .. svc .. ":" .. addr end
+-- open long-lived connections (WebSocket upgrades, server-sent event streams) per backend
+local function ll_key(svc, addr) return "ll:" .. svc .. ":" .. addr end
+
+-- A request that holds its connection open: a WebSocket upgrade, or a client asking for an event stream.
+local function long_lived()
+  if ngx.var.http_upgrade then return true end
+  local accept = ngx.var.http_accept
+  return accept ~= nil and accept:find("text/event-stream", 1, true) ~= nil
+end
 
 -- Passive ejection: a backend that refused or reset a connection takes no new request until the
 -- prober's health check lets it back.
@@ -104,21 +124,37 @@ local function eject(svc, addr, why)
   if ok then ngx.log(ngx.WARN, "zdd: ejected ", svc, " backend ", addr, " (", why, ")") end
 end
 
+-- The names a client may ask for in X-Zdd-Track or the zdd_track cookie, whatever the strategy
+-- named its tracks: "stable" is the track the live listener serves, "canary" the split's track,
+-- "preview" the preview listener's. A track's own name (a colour) works too.
+local function alias(c, name)
+  if name == "stable" then return c.primary end
+  if name == "canary" and c.split then return c.split.track end
+  if name == "preview" and c.preview then return c.preview end
+  return name
+end
+
 -- Which track serves this request:
---   1. a track forced by the X-Zdd-Track header or the zdd_track cookie (for testing), if it has backends;
+--   1. a track forced by the X-Zdd-Track header or the zdd_track cookie (for testing), if it has
+--      backends; a name that matches no track is ignored, and counted (unknown-track:SVC);
 --   2. on the preview listener, the preview track;
 --   3. with a split, clients whose key hashes below the split's percent go to its track: the key is
 --      the zdd_key cookie when present, else address and user agent, so a client keeps its track
 --      while the share grows;
 --   4. the primary track.
-local function pick_track(c)
-  local forced = ngx.var.http_x_zdd_track or ngx.var.cookie_zdd_track
-  if forced and c.tracks[forced] then return forced end
+local function pick_track(svc, c)
+  local asked = ngx.var.http_x_zdd_track or ngx.var.cookie_zdd_track
+  if asked and asked ~= "" then
+    local forced = alias(c, asked)
+    if c.tracks[forced] then return forced end
+    dict:incr("unknown-track:" .. svc, 1, 0)
+  end
   if ngx.var.zdd_listener == "preview" and c.preview and c.tracks[c.preview] then return c.preview end
   local split = c.split
   if split and split.pct > 0 and c.tracks[split.track] then
     if split.pct >= 100 then return split.track end
-    local key = ngx.var.cookie_zdd_key
+    -- the client's key: its cookie, or the one the edge sets on this very response (render.ts)
+    local key = ngx.var.zdd_client_key
     if not key or key == "" then key = (ngx.var.remote_addr or "") .. "|" .. (ngx.var.http_user_agent or "") end
     if ngx.crc32_long(key) % 100 < split.pct then return split.track end
   end
@@ -135,7 +171,7 @@ function M.balance(svc, retry)
   end
   -- a retry keeps the request's track, unless a newer generation removed it meanwhile
   local track = ctx.zdd_track
-  if not track or not c.tracks[track] then track = pick_track(c) end
+  if not track or not c.tracks[track] then track = pick_track(svc, c) end
   local t = c.tracks[track]
   if not t then
     ngx.log(ngx.ERR, "zdd: no backend for service ", svc, " track ", track)
@@ -147,6 +183,7 @@ function M.balance(svc, retry)
     -- a retry: only reached when nginx could not use the previous peer (it refused or reset the
     -- connection): eject it, and pick another one that is not ejected
     dict:incr(inflight_key(svc, ctx.zdd_peer), -1, 0)
+    if ctx.zdd_ll then dict:incr(ll_key(svc, ctx.zdd_peer), -1, 0) end
     local failed_peer = ctx.zdd_peer
     ctx.zdd_peer = nil
     eject(svc, failed_peer, "retry")
@@ -156,9 +193,19 @@ function M.balance(svc, retry)
     end
     b = b or t.backends[(t.rr % n) + 1]
   else
+    if ctx.zdd_ll == nil then ctx.zdd_ll = long_lived() end
+    -- a long-lived connection goes to the newest version when the track mixes versions
+    local m = #t.newest
+    if ctx.zdd_ll and m > 0 then
+      for _ = 1, m do
+        t.lrr = (t.lrr % m) + 1
+        local cand = t.newest[t.lrr]
+        if not down:get(svc .. " " .. cand.addr) then b = cand break end
+      end
+    end
     -- round robin over the backends that are not ejected; if every one is, over all of them
     -- (an ejection never turns a working pool into certain 502s)
-    for _ = 1, n do
+    for _ = 1, (b and 0 or n) do
       t.rr = (t.rr % n) + 1
       local cand = t.backends[t.rr]
       if not down:get(svc .. " " .. cand.addr) then b = cand break end
@@ -177,6 +224,7 @@ function M.balance(svc, retry)
   ctx.zdd_peer = b.addr
   ctx.zdd_track = track
   dict:incr(inflight_key(svc, b.addr), 1, 0)
+  if ctx.zdd_ll then dict:incr(ll_key(svc, b.addr), 1, 0) end
   dict:incr("req:" .. svc .. ":" .. b.addr, 1, 0)
 end
 
@@ -190,7 +238,11 @@ function M.log(svc)
   local peer = ctx.zdd_peer
   if not peer then return end
   dict:incr(inflight_key(svc, peer), -1, 0)
+  if ctx.zdd_ll then dict:incr(ll_key(svc, peer), -1, 0) end
   local status = ngx.status
+  -- a WebSocket (101) or an event stream that ended: counted open and closed (the ll: gauge), not
+  -- as a request whose latency is its whole life
+  if ctx.zdd_ll and status < 500 then return end
   -- the last peer failed without sending a response header (refused, reset, timed out): eject it
   if status == 502 or status == 504 then
     local ht = ngx.var.upstream_header_time or ""
@@ -313,7 +365,9 @@ end
 -- The admin endpoint, loopback only:
 --   POST /zdd/traffic/SVC   body: a traffic document; applied unless its generation is older
 --   GET  /zdd/traffic/SVC   the live generation
---   GET  /zdd/inflight/SVC?addr=A&addr=B   in-flight requests to those backends, summed
+--   GET  /zdd/inflight/SVC?addr=A&addr=B   in-flight requests to those backends, summed (long-lived included)
+--   GET  /zdd/longlived/SVC?addr=A&addr=B  open long-lived connections (WebSocket, SSE) to them, summed
+--   GET  /zdd/gauges/SVC    "ADDR inflight longlived" per backend of the live document, and "unknown-track N"
 --   GET  /zdd/stats/SVC?addr=A   "requests errors inflight" for each address
 --   GET  /zdd/metrics/SVC   "TRACK ADDR requests errors b1 … bN" per track and backend (cumulative)
 --   GET  /zdd/ejected/SVC   "ADDR SINCE" per backend ejected now (SINCE: seconds since the epoch)
@@ -358,6 +412,23 @@ function M.admin()
     local total = 0
     for _, a in ipairs(addrs) do total = total + (dict:get(inflight_key(svc, a)) or 0) end
     return reply(200, tostring(total))
+  end
+  svc = uri:match("^/zdd/longlived/([%w%-]+)$")
+  if svc then
+    local total = 0
+    for _, a in ipairs(addrs) do total = total + (dict:get(ll_key(svc, a)) or 0) end
+    return reply(200, tostring(total))
+  end
+  -- "ADDR inflight longlived" per backend of the live document, then "unknown-track N"
+  svc = uri:match("^/zdd/gauges/([%w%-]+)$")
+  if svc then
+    local out = {}
+    local doc = parse(dict:get("doc:" .. svc))
+    for _, b in ipairs(doc and doc.backends or {}) do
+      out[#out + 1] = b.addr .. " " .. (dict:get(inflight_key(svc, b.addr)) or 0) .. " " .. (dict:get(ll_key(svc, b.addr)) or 0)
+    end
+    out[#out + 1] = "unknown-track " .. (dict:get("unknown-track:" .. svc) or 0)
+    return reply(200, table.concat(out, "\n"))
   end
   svc = uri:match("^/zdd/ejected/([%w%-]+)$")
   if svc then
