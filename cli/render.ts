@@ -10,6 +10,23 @@ const MARK: Record<string, string> = { pending: '·', running: '…', done: '✓
 
 const gib = (b: number) => `${(b / 1024 ** 3).toFixed(1)}G`;
 
+/**
+ * The share each version took in the canary step's window, from the edges' counters, beside the
+ * configured one: "v1 52% (stable), v2 48% (canary) of 1,234 requests in this step".
+ */
+export function measuredShares(measured: Record<string, number> | undefined, shares: { track: string; version: string }[]): string | undefined {
+  if (!measured) return undefined;
+  const total = Object.values(measured).reduce((a, b) => a + b, 0);
+  if (!total) return undefined;
+  const versionOf = (track: string) => shares.find((x) => x.track === track)?.version ?? track;
+  // in the order of the serving line
+  const rank = (track: string) => (shares.findIndex((x) => x.track === track) + 1 || shares.length + 1);
+  const parts = Object.entries(measured)
+    .sort(([a], [b]) => rank(a) - rank(b))
+    .map(([track, n]) => `${versionOf(track)} ${((100 * n) / total).toFixed(0)}% (${track})`);
+  return `${parts.join(', ')} of ${total.toLocaleString('en')} requests in this step`;
+}
+
 export function agentsTable(agents: AgentInfo__Output[]): string {
   const t = new Table({ head: ['AGENT', 'STATE', 'EDGE', 'ADDRESS', 'LABELS', 'CPU', 'LOAD', 'MEM FREE', 'INSTANCES'], style: { head: [], border: [] } });
   for (const a of agents) {
@@ -118,7 +135,9 @@ export function rolloutView(r: Rollout__Output, eventLines = 6): string {
     lines.push(`  serving  ${shares.map((x) => `${x.version} ${x.percent.toFixed(x.percent % 1 ? 1 : 0)}% (${x.track})`).join(', ')} — two versions take traffic: they must be compatible`);
   }
   if (r.analysis_json) {
-    const a = JSON.parse(r.analysis_json) as { detail: string };
+    const a = JSON.parse(r.analysis_json) as { detail: string; measured?: Record<string, number> };
+    const measured = measuredShares(a.measured, shares);
+    if (measured) lines.push(`  measured ${measured}`);
     lines.push(`  analysis ${a.detail}`);
   }
   if (r.waiting === 'promote') lines.push(`  waiting  for zddctl promote ${r.id} (or zddctl abort ${r.id})`);

@@ -286,8 +286,8 @@ export class Control {
       traffic_json: JSON.stringify(trafficView(this.store.traffic(r.service))),
       analysis_json: (() => {
         const a = this.store.lastResult(r.id, 'analyze');
-        const v = a ? (JSON.parse(a.resultJson) as StepResults['analyze']).verdict : undefined;
-        return a && v ? JSON.stringify({ seq: a.seq, detail: a.detail, verdict: v }) : '';
+        const res = a ? (JSON.parse(a.resultJson) as StepResults['analyze']) : undefined;
+        return a && res?.verdict ? JSON.stringify({ seq: a.seq, detail: a.detail, verdict: res.verdict, ...(res.measured ? { measured: res.measured } : {}) }) : '';
       })(),
       waiting: (() => {
         const w = waits[0];

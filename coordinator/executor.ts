@@ -27,6 +27,7 @@ import { transition, type RolloutState, type Transition } from './rollout-state.
 import { PHASE_HANDLERS, type PhaseHandler } from './step-handlers.js';
 import { resultOf, type StepKind, type StepResults } from './steps.js';
 import { pendingStep } from './store.js';
+import type { RunObserver } from './metrics.js';
 import { KeyedLock } from '../lib/keyed-lock.js';
 import {
   JournalUnavailable,
@@ -66,6 +67,8 @@ export interface ExecutorOptions {
   hostOut?: (agentId: string) => string | undefined;
   /** a service's traffic lock, shared with the fleet's own traffic changes (membership.ts) */
   trafficLock?: KeyedLock;
+  /** told of phases, step and batch durations and commit latency (coordinator/metrics.ts) */
+  observe?: RunObserver;
 }
 
 /** hosts that fetch and unpack a release at the same time, unless the rollout says otherwise */
@@ -176,7 +179,9 @@ export class Executor implements PhaseContext {
       return;
     }
     try {
+      const began = performance.now();
       this.guard(() => this.store.batch(() => writes.forEach((w) => w())));
+      this.opts.observe?.commit(performance.now() - began);
     } catch (err) {
       const failure = err instanceof JournalUnavailable ? err : new JournalUnavailable(errorMessage(err), { cause: err });
       this.commitFailure = failure;
@@ -373,6 +378,8 @@ export class Executor implements PhaseContext {
         (st.byBatch.get(s.batch) ?? st.byBatch.set(s.batch, []).get(s.batch)!).push(s);
       }
       const phases = [...st.byPhase.keys()].sort((a, b) => a - b);
+      let batch: { no: number; from: number } | undefined;
+      const endBatch = () => batch && this.opts.observe?.batch(this.clock.now() - batch.from);
       for (const phase of phases) {
         const group = st.byPhase.get(phase)!;
         await this.checkFailures(st, group, all);
@@ -387,11 +394,17 @@ export class Executor implements PhaseContext {
           this.log.info({ rolloutId }, 'rollout paused at a step boundary');
           return 'paused';
         }
+        if (batch?.no !== group[0].batch) {
+          endBatch();
+          batch = { no: group[0].batch, from: this.clock.now() };
+        }
+        this.opts.observe?.phase(rolloutId, phase, group[0].batch);
         try {
           await this.runPhase(st, todo, all);
         } catch (err) {
           if (!(err instanceof ReturnRequested)) throw err;
         }
+        for (const s of todo) if ((s.state === 'done' || s.state === 'failed') && s.startedMs) this.opts.observe?.step(s.kind, (s.endedMs || this.clock.now()) - s.startedMs, s.state);
         // the phase's last transitions and events are committed before the next phase looks at them
         await this.committed();
         if (appended()) {
@@ -399,6 +412,7 @@ export class Executor implements PhaseContext {
           break;
         }
       }
+      endBatch();
     }
     return 'done';
   }

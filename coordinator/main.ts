@@ -40,6 +40,7 @@ const program = new EnvCommand('zdd-coordinator', process.env)
     return ms;
   }, 20_000)
   .option('--resume-wait-ms <n>', 'after a restart, how long to wait for agents before resuming rollouts', (v) => Number(v), 10_000)
+  .option('--metrics-listen <addr>', 'serve Prometheus metrics at https://ADDR/metrics to operators\' certificates (a bare port: loopback); off by default')
   .option('--log-level <level>', 'pino log level', 'info');
 
 async function main() {
@@ -64,6 +65,7 @@ async function main() {
       agentGraceMs: o.agentGraceMs,
       hostGraceMs: o.hostGrace,
       resumeWaitMs: o.resumeWaitMs,
+      metricsListen: o.metricsListen,
       log,
     }),
   );

@@ -18,6 +18,8 @@ import { KeyedLock } from '../lib/keyed-lock.js';
 import { processStartTicks } from '../lib/proc.js';
 import crypto from 'node:crypto';
 import os from 'node:os';
+import path from 'node:path';
+import { CoordinatorMetrics, metricsAddress } from './metrics.js';
 
 export const COORDINATOR_VERSION = '0.1.0';
 
@@ -45,6 +47,8 @@ export interface CoordinatorConfig {
   hostGraceMs: number;
   /** how long a resumed rollout waits for its agents to reconnect before going on without them */
   resumeWaitMs: number;
+  /** where Prometheus scrapes /metrics (coordinator/metrics.ts); off when absent */
+  metricsListen?: string;
   log: Logger;
 }
 
@@ -61,6 +65,8 @@ export async function startCoordinator(cfg: CoordinatorConfig): Promise<Coordina
   if (cfg.plaintext) plaintextServerCredentials(cfg.listen, cfg.insecure); // refuses a plaintext non-loopback listen without --insecure
   // one coordinator per database: a second one refuses to start and names the first
   const holder = holderOf(cfg);
+  // the database's directory is made here, as the agent makes its state directory
+  fs.mkdirSync(path.dirname(path.resolve(cfg.db)), { recursive: true, mode: 0o700 });
   // on this host (same name, same boot) the process table says whether the holder runs; elsewhere, or when it cannot tell, the lease's freshness
   const alive = (h: Holder) => (h.hostname === holder.hostname && h.bootId && h.bootId === holder.bootId && h.startTicks ? processStartTicks(h.pid) === h.startTicks : undefined);
   const store = new SqliteStore(cfg.db, { beforeMigrate: (s) => s.acquire(holder, Date.now(), LEASE_TTL_MS, alive) });
@@ -149,6 +155,7 @@ export async function serve(cfg: CoordinatorConfig, store: Store, term?: Term): 
   );
   let control: Control | undefined;
   const trafficLock = new KeyedLock();
+  const metrics = cfg.metricsListen ? new CoordinatorMetrics(store, hub, cfg.log.child({ part: 'metrics' })) : undefined;
   const membership = new Membership(store, hub, trafficLock, cfg.log.child({ part: 'membership' }), { hostGraceMs: cfg.hostGraceMs }, (service) => {
     const r = store.activeRollout(service);
     return !!r && (r.state === 'running' || r.state === 'paused');
@@ -158,6 +165,7 @@ export async function serve(cfg: CoordinatorConfig, store: Store, term?: Term): 
     pauseRequested: (id) => control?.pausedInMemory.has(id) ?? false,
     hostOut: (id) => membership.whyOut(id),
     trafficLock,
+    observe: metrics,
   });
   control = new Control(store, hub, executor, cfg.log.child({ part: 'control' }), trust, membership);
 
@@ -181,6 +189,22 @@ export async function serve(cfg: CoordinatorConfig, store: Store, term?: Term): 
     });
   }
   const { port, listener } = await listen(server, creds, cfg);
+  let metricsServer: { close(): void } | undefined;
+  if (metrics && cfg.metricsListen) {
+    const { host } = metricsAddress(cfg.metricsListen);
+    if (!trust && !cfg.insecure && !['127.0.0.1', '::1', 'localhost'].includes(host)) {
+      listener.close();
+      await stopServer(server);
+      throw new ZddError('INVALID_ARGUMENT', `a plaintext coordinator serves metrics on loopback only, not ${cfg.metricsListen}`, { hint: 'serve TLS (drop --plaintext), or give a loopback address, or --insecure' });
+    }
+    try {
+      metricsServer = await metrics.serve(cfg.metricsListen, trust);
+    } catch (err) {
+      listener.close();
+      await stopServer(server);
+      throw err;
+    }
+  }
   let adminConfig: string | undefined;
   if (trust) {
     const host = cfg.listen.replace(/:\d+$/, '');
@@ -200,6 +224,7 @@ export async function serve(cfg: CoordinatorConfig, store: Store, term?: Term): 
       executor.stop();
       hub.close();
       listener.close();
+      metricsServer?.close();
       await stopServer(server);
     },
   };

@@ -319,7 +319,7 @@ const analyze: PhaseHandler<'analyze'> = async (x, st, [s]) => {
       const waiting =
         verdict.status === 'wait' ? verdict.reasons[0] : a.waitMs < 0 ? 'waiting for zddctl promote' : elapsed < a.waitMs ? `${Math.ceil((a.waitMs - elapsed) / 1000)}s left` : '';
       const detail = `${label}: ${a.track} ${describeFigures(canary)} | ${a.against} ${describeFigures(stable)}${verdict.status === 'fail' ? ` — FAILED: ${verdict.reasons.join('; ')}` : waiting ? ` — ${waiting}` : ''}`;
-      const soFar: StepResults['analyze'] = { baseline, verdict };
+      const soFar: StepResults['analyze'] = { baseline, verdict, ...(a.mode === 'bake' ? {} : { measured: { [a.track]: canary.requests, [a.against]: stable.requests } }) };
       try {
         x.setStep(st, s, { detail, resultJson: JSON.stringify(soFar) });
       } catch {

@@ -99,7 +99,13 @@ export interface StepResults {
    */
   traffic: Partial<ApplyTrafficResult> & { prev?: TrafficDoc | null; replaced?: Replaced; reapplied?: number };
   verify: VerifyResult;
-  analyze: { baseline?: Record<string, import('../lib/analysis.js').Counters>; verdict?: Verdict; ended?: 'passed' | 'failed' | 'promoted' };
+  analyze: {
+    baseline?: Record<string, import('../lib/analysis.js').Counters>;
+    verdict?: Verdict;
+    ended?: 'passed' | 'failed' | 'promoted';
+    /** a canary step: requests per track in its window so far, the share as measured */
+    measured?: Record<string, number>;
+  };
   window: { ended?: 'elapsed' | 'promoted' };
   drain: AwaitIdleResult;
   stop: StopInstanceResult;

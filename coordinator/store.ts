@@ -222,6 +222,8 @@ export interface Store {
   latestRollout(): RolloutRow | undefined;
   listRollouts(service: string | undefined, limit: number): RolloutRow[];
   runningRollouts(): RolloutRow[];
+  /** how many rollouts are in each state */
+  rolloutCounts(): Record<string, number>;
   /** Counters and operator requests; never the state (transitionRollout changes that). */
   updateRollout(id: string, patch: Omit<RolloutPatch, 'state'>): void;
   /**
@@ -677,6 +679,12 @@ export abstract class SqlStore implements Store {
 
   runningRollouts(): RolloutRow[] {
     return this.stmt("SELECT * FROM rollouts WHERE state = 'running'").all().map((r) => this.rollout(r));
+  }
+
+  rolloutCounts(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const r of this.stmt('SELECT state, count(*) AS n FROM rollouts GROUP BY state').all() as { state: string; n: number | string }[]) out[r.state] = Number(r.n);
+    return out;
   }
 
   transitionRollout(id: string, from: RolloutState, patch: RolloutPatch & { state: RolloutState }, event?: EventRow): boolean {

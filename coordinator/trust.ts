@@ -108,6 +108,11 @@ export class FleetTrust {
     return this.ca.certPem;
   }
 
+  /** The coordinator's certificate and the fleet CA, for a TLS listener of its own (metrics). */
+  httpsOptions(): { key: string; cert: string; ca: string } {
+    return { key: this.server.keyPem, cert: this.server.certPem, ca: this.ca.certPem };
+  }
+
   credentials(): grpc.ServerCredentials {
     return fleetServerCredentials({ caPem: this.ca.certPem, keyPem: this.server.keyPem, certPem: this.server.certPem });
   }

@@ -18,6 +18,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import { ROOT } from '../lib/paths.js';
 import { processStartTicks } from '../lib/proc.js';
 import { Topology, type RunResult } from './netns.js';
+import { writeSampleApp } from '../testkit/local-fleet.js';
 
 const APP_HOSTS = ['app1', 'app2', 'app3', 'app4'];
 const COORDINATOR_PORT = 7700;
@@ -190,9 +191,9 @@ class Scenario {
       if (this.cfg.artifacts) {
         const stage = path.join(this.dir, 'build', v);
         fs.mkdirSync(stage, { recursive: true });
-        for (const f of ['server.js', 'package.json']) fs.copyFileSync(path.join(ROOT, 'examples/app', f), path.join(stage, f));
+        writeSampleApp(stage);
         const tarball = path.join(this.dir, 'artifacts', `web-${v}.tar.gz`);
-        const tar = spawnSync('tar', ['-czf', tarball, '-C', stage, 'server.js', 'package.json'], { encoding: 'utf8' });
+        const tar = spawnSync('tar', ['-czf', tarball, '-C', stage, '.'], { encoding: 'utf8' });
         if (tar.status !== 0) throw new StepFailed('build artifacts', `tar failed: ${tar.stderr}`);
         const sha256 = crypto.createHash('sha256').update(fs.readFileSync(tarball)).digest('hex');
         out[v] = { url: `http://${this.edge}:${ARTIFACT_PORT}/web-${v}.tar.gz`, sha256 };
@@ -200,7 +201,7 @@ class Scenario {
         for (const h of APP_HOSTS) {
           const d = path.join(this.hostDir(h), 'releases', v);
           fs.mkdirSync(d, { recursive: true });
-          for (const f of ['server.js', 'package.json']) fs.copyFileSync(path.join(ROOT, 'examples/app', f), path.join(d, f));
+          writeSampleApp(d);
         }
       }
     }

@@ -1,7 +1,7 @@
 // Pure parts of traffic and analysis: document operations, shares, counters, windows, verdicts.
 import test from 'ava';
 import { BUCKET_COUNT, addCounters, figuresOf, judge, parseMetricsText, windowOf, type Counters } from '../lib/analysis.js';
-import { applyOps, checkServable, trafficText, versionShares, type TrafficDoc } from '../lib/traffic.js';
+import { applyOps, checkServable, newestVersion, trafficText, versionShares, type TrafficDoc } from '../lib/traffic.js';
 
 const doc: TrafficDoc = {
   service: 'web',
@@ -19,7 +19,12 @@ test('traffic operations add, route, retrack and drop tracks, as a new generatio
   t.deepEqual(c.split, { track: 'canary', percent: 25 });
   t.is(c.backends.length, 3);
   t.is(doc.backends.length, 2);
-  t.is(trafficText(c), 'generation 5\nprimary stable\nsplit canary 25\nbackend canary 10.0.0.1:8002 1\nbackend stable 10.0.0.1:8001 1\nbackend stable 10.0.0.2:8001 1\n');
+  t.is(trafficText(c), 'generation 5\nprimary stable\nsplit canary 25\nbackend canary 10.0.0.1:8002 1 v2\nbackend stable 10.0.0.1:8001 1 v1\nbackend stable 10.0.0.2:8001 1 v1\n');
+  // long-lived connections prefer the version that gained backends in the last change
+  t.is(trafficText(c, 'v2').split('\n')[3], 'newest v2');
+  t.is(newestVersion(doc, c), 'v2');
+  t.is(newestVersion(c, c, 'v1'), 'v1', 'nothing gained: the preference stays');
+  t.is(newestVersion(c, doc, 'v2'), undefined, 'the canary left: v2 takes no traffic, and one version is left to prefer nothing over');
   const promoted = applyOps(c, 'web', [{ op: 'drop', track: 'stable' }, { op: 'retrack', from: 'canary', to: 'stable' }, { op: 'route', split: null }], 6);
   t.deepEqual(promoted.backends.map((b) => `${b.track}:${b.addr}`), ['stable:10.0.0.1:8002']);
   t.is(promoted.split, undefined);

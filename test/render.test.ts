@@ -10,7 +10,17 @@ test('dynamic mode: the Lua balancer picks the peer, keepalive comes after it, a
   t.regex(conf, /upstream zdd_web_app \{\n  server 0\.0\.0\.1:1;[^\n]*\n  balancer_by_lua_block \{ require\("zdd"\)\.balance\("web-app", true\) \}\n  keepalive 64;\n  keepalive_timeout 4000ms;\n\}/);
   t.regex(conf, /listen 127\.0\.0\.1:8080;/);
   t.regex(conf, /proxy_pass http:\/\/zdd_web_app;/);
-  t.regex(conf, /proxy_set_header Connection "";/);
+  // WebSocket upgrades pass; without one, Connection stays empty (upstream keep-alive); streams are not buffered
+  t.regex(conf, /map \$http_upgrade \$zdd_upgrade_web_app \{ default upgrade; "" ""; \}/);
+  t.regex(conf, /proxy_set_header Upgrade \$http_upgrade;\n    proxy_set_header Connection \$zdd_upgrade_web_app;/);
+  t.regex(conf, /proxy_buffering off;/);
+  // a client without the key cookie gets one, and is keyed by it from this very request
+  t.regex(conf, /map \$cookie_zdd_key \$zdd_client_key_web_app \{ "" \$request_id; default \$cookie_zdd_key; \}/);
+  t.regex(conf, /add_header Set-Cookie \$zdd_set_key_web_app always;/);
+  t.regex(conf, /"zdd_key=\$request_id; Path=\/; Max-Age=31536000; HttpOnly; SameSite=Lax"/);
+  t.regex(renderServiceConf(spec({ clientCookie: 'sid_key' }), 'dynamic', '/unused'), /map \$cookie_sid_key \$zdd_client_key_web_app/);
+  // a spec that sets its own buffering keeps it
+  t.notRegex(renderServiceConf(spec({ directives: ['proxy_buffering on;'] }), 'dynamic', '/unused'), /proxy_buffering off;/);
   t.regex(conf, /log_by_lua_block \{ require\("zdd"\)\.log\("web-app"\) \}/);
   t.regex(conf, /proxy_next_upstream error;\n    proxy_next_upstream_tries 2;/);
   t.notRegex(conf, /include /);
@@ -83,10 +93,12 @@ test('reload mode: one upstream per track, split_clients for the canary share, a
   const conf = renderUpstreamConf(spec(), doc);
   t.regex(conf, /upstream zdd_web_app__stable \{\n  server 10\.0\.0\.1:8001 /);
   t.regex(conf, /upstream zdd_web_app__canary \{\n  server 10\.0\.0\.1:8002 /);
-  t.regex(conf, /split_clients "\$zdd_key_web_app" \$zdd_split_web_app \{ 25% canary; \* stable; \}/);
-  t.regex(conf, /map \$cookie_zdd_key \$zdd_key_web_app \{ "" "\$remote_addr\|\$http_user_agent"; default \$cookie_zdd_key; \}/);
+  t.regex(conf, /split_clients "\$zdd_client_key_web_app" \$zdd_split_web_app \{ 25% canary; \* stable; \}/);
   t.regex(conf, /map \$zdd_listener \$zdd_base_web_app \{ preview canary; default \$zdd_split_web_app; \}/);
-  t.regex(conf, /map \$http_x_zdd_track \$zdd_track_web_app \{ canary canary; stable stable; default \$zdd_cookie_web_app; \}/);
+  // the names a client may ask for, whatever the strategy named the tracks, then each track's own
+  t.regex(conf, /map \$http_x_zdd_track \$zdd_track_web_app \{ stable stable; canary canary; preview canary; default \$zdd_cookie_web_app; \}/);
+  const blueGreen = renderUpstreamConf(spec(), { service: 'web-app', generation: 4, primary: 'blue', backends: [{ addr: '10.0.0.1:8002', track: 'blue', weight: 1 }] });
+  t.regex(blueGreen, /map \$http_x_zdd_track \$zdd_track_web_app \{ stable blue; blue blue; default \$zdd_cookie_web_app; \}/);
   const svc = renderServiceConf(spec(), 'reload', '/u/web-app.conf', '/l/access-web-app.log');
   t.regex(svc, /proxy_pass http:\/\/zdd_web_app__\$zdd_track_web_app;/);
   t.regex(svc, /access_log \/l\/access-web-app\.log zdd_web_app;/);

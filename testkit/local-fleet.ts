@@ -5,6 +5,8 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
+import http from 'node:http';
+import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -36,6 +38,8 @@ export interface FleetOptions {
   postgres?: string;
   /** coordinators on that PostgreSQL (1 by default): one leads, the others stand by */
   coordinators?: number;
+  /** the coordinator serves Prometheus metrics on metricsPort (loopback; TLS unless plaintext) */
+  metrics?: boolean;
 }
 
 export interface CliResult {
@@ -46,6 +50,13 @@ export interface CliResult {
 
 const CLAIMS = path.join(os.tmpdir(), 'zdd-port-claims');
 const BLOCK = 100;
+
+/** The sample app (examples/app) as a release directory: its files and its one dependency (ws), as `npm install` would leave them. */
+export function writeSampleApp(dir: string): void {
+  fs.mkdirSync(dir, { recursive: true });
+  for (const f of ['server.js', 'package.json']) fs.copyFileSync(path.join(ROOT, 'examples/app', f), path.join(dir, f));
+  fs.cpSync(path.join(ROOT, 'node_modules/ws'), path.join(dir, 'node_modules/ws'), { recursive: true });
+}
 
 /**
  * A block of `n` consecutive free ports (n ≤ 100), claimed for this fleet. Fleets started at the
@@ -106,6 +117,8 @@ export class LocalFleet {
   appPortBase = 0;
   /** free for a spec's preview listener */
   previewPort = 0;
+  /** with the metrics option: where the coordinator serves /metrics */
+  metricsPort = 0;
   /** the file that claims this fleet's port block, removed when it stops */
   private portClaim = '';
   private readonly procs = new Map<string, ChildProcess>();
@@ -129,7 +142,7 @@ export class LocalFleet {
       // Every listening port from one block below the ephemeral range: a port-0 probe there could
       // be taken by a client socket (a load generator opens thousands) before nginx binds it.
       const coordinators = o.coordinators ?? 1;
-      const claim = await claimBlock(2 * o.agents + 4 + coordinators - 1);
+      const claim = await claimBlock(2 * o.agents + 4 + coordinators);
       f.portClaim = claim.file;
       const base = claim.base;
       f.coordinatorAddrs.push(`127.0.0.1:${base}`);
@@ -139,6 +152,7 @@ export class LocalFleet {
       f.adminAddr = `127.0.0.1:${base + 2}`;
       f.appPortBase = base + 3;
       f.previewPort = base + 3 + 2 * o.agents;
+      f.metricsPort = base + 2 * o.agents + 4 + coordinators - 1;
       await f.startCoordinator();
       for (let n = 2; n <= coordinators; n++) await f.startCoordinator(undefined, n);
       await f.enrol([...Array(o.agents)].map((_, i) => i + 1));
@@ -223,6 +237,25 @@ export class LocalFleet {
     return new Client(this.coordinatorAddr, this.credentials());
   }
 
+  /** GET /metrics from the coordinator, with the admin's certificate (or none, for a plaintext fleet, or the given one). */
+  scrape(creds?: { caPem: string; keyPem: string; certPem: string } | 'none'): Promise<{ status: number; text: string }> {
+    const own = this.credentials();
+    const c = creds ?? (own === 'plaintext' ? 'none' : own);
+    return new Promise((resolve, reject) => {
+      const done = (res: http.IncomingMessage) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (d: string) => (text += d));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+      };
+      const where = { host: '127.0.0.1', port: this.metricsPort, path: '/metrics', agent: false, timeout: 10_000 };
+      const req = this.o.plaintext
+        ? http.get(where, done)
+        : https.get({ ...where, ca: own === 'plaintext' ? undefined : own.caPem, ...(c === 'none' ? {} : { key: c.keyPem, cert: c.certPem }) }, done);
+      req.on('error', reject);
+    });
+  }
+
   /** The flags that make zddctl talk to this fleet's coordinator as its admin. */
   zddctlTarget(coordinator = this.coordinatorAddr): string[] {
     return ['--coordinator', coordinator, ...(this.o.plaintext ? ['--plaintext'] : ['--config', this.adminConfig])];
@@ -263,6 +296,7 @@ export class LocalFleet {
         '--heartbeat-ms', '1000',
         '--log-level', this.o.logLevel ?? 'info',
         ...(this.o.plaintext ? ['--plaintext'] : ['--pki-dir', pki]),
+        ...(this.o.metrics ? ['--metrics-listen', `127.0.0.1:${this.metricsPort}`] : []),
         ...(this.o.coordinatorArgs ?? []),
       ],
       env,
@@ -383,9 +417,7 @@ export class LocalFleet {
   writeRelease(version: string, config?: Record<string, unknown>): string {
     const dir = path.join(this.releases, version);
     fs.mkdirSync(dir, { recursive: true });
-    for (const f of ['server.js', 'package.json']) fs.copyFileSync(path.join(ROOT, 'examples/app', f), path.join(dir, f));
-    // the app's one dependency (WebSockets), as `npm install` in the release would put it
-    fs.cpSync(path.join(ROOT, 'node_modules/ws'), path.join(dir, 'node_modules/ws'), { recursive: true });
+    writeSampleApp(dir);
     if (config) fs.writeFileSync(path.join(dir, 'app-config.json'), JSON.stringify(config));
     return dir;
   }
