@@ -27,6 +27,7 @@ import { processStartTicks } from '../lib/proc.js';
 import { readIfExists, writeFileAtomic } from '../lib/fs-atomic.js';
 import { agentStateLayout } from './state-layout.js';
 import { reconnectDelay } from '../lib/backoff.js';
+import { compileSpec } from '../lib/spec.js';
 
 export const AGENT_VERSION = '0.1.0';
 
@@ -55,7 +56,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const WELCOME_WAIT_MS = 15_000;
 
 /** commands that change nothing: answered afresh when repeated, never recorded */
-const READ_ONLY = new Set(['inspect', 'analyze']);
+const READ_ONLY = new Set(['inspect', 'analyze', 'check_release']);
 
 export class Agent {
   readonly supervisor: Supervisor;
@@ -440,6 +441,8 @@ export class Agent {
         return this.releases.stage(a, progress);
       case 'run_hook':
         return this.runHook(id, a);
+      case 'check_release':
+        return this.supervisor.releaseHere(compileSpec(a.spec), a.version) ?? { unknown: true };
       case 'inspect':
         return { instances: this.instances(), liveGenerations: this.edge ? await this.edgeGenerations() : {} };
     }

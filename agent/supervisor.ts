@@ -449,6 +449,25 @@ export class Supervisor {
   }
 
   /**
+   * Whether a version's release is on this host, for `zddctl plan`: its staged release, or the
+   * spec's workdir for it. Undefined when the spec names neither (the command may be anywhere).
+   */
+  releaseHere(spec: Pick<CompiledSpec, 'name' | 'workdir'>, version: string): { present: boolean; where: string } | undefined {
+    const r = this.cfg.releases;
+    if (r?.has(spec.name, version)) return { present: true, where: r.dir(spec.name, version) };
+    if (!spec.workdir) return undefined;
+    if (spec.workdir.includes('{release}')) return { present: false, where: `a staged release of ${spec.name} ${version} (none here: roll out with --artifact)` };
+    const dir = expandTemplate(spec.workdir, { version, service: spec.name });
+    let present = false;
+    try {
+      present = fs.statSync(dir).isDirectory();
+    } catch {
+      /* missing */
+    }
+    return { present, where: dir };
+  }
+
+  /**
    * Where an instance (or a hook) of a version runs: the spec's workdir ({release} is the staged
    * release), else the staged release of that version, else the agent's own directory. A version
    * whose release was staged here and removed since is an error, not a silent fallback.

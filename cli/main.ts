@@ -68,17 +68,18 @@ function countArg(v: string): number {
  * coordinator that restarts meanwhile is waited for (30 s): the rollout resumes, and so does the view.
  */
 /** Where `zddctl rollout` hands back to the operator: the rollout waits for them, or for its window. */
-const handsBack = (r: Rollout__Output) => r.state === 'running' && (r.waiting === 'promote' || r.waiting === 'keep-old window');
+const handsBack = (r: Rollout__Output) => r.state === 'running' && (r.waiting === 'promote' || r.waiting === 'keep-old window' || r.waiting === 'preview');
 
-async function follow(c: Client, id: string, asJson: boolean, untilHandBack = false): Promise<Rollout__Output> {
+async function follow(c: Client, id: string, asJson: boolean, untilHandBack = false, afterEvent = 0): Promise<Rollout__Output> {
   const tty = process.stdout.isTTY && !asJson;
-  let printed = 0;
+  // events already told (a rollback of a rollout that ran before): not printed again
+  let printed = afterEvent;
   const show = (r: Rollout__Output) => {
     if (asJson) return;
     if (tty) logUpdate(rolloutView(r));
     else {
-      for (const e of r.events.slice(printed)) print(eventLine(e));
-      printed = r.events.length;
+      for (const e of r.events) if (Number(e.id) > printed) print(eventLine(e));
+      printed = Math.max(printed, ...r.events.map((e) => Number(e.id)));
     }
   };
   let final: Rollout__Output | undefined;
@@ -110,10 +111,13 @@ async function follow(c: Client, id: string, asJson: boolean, untilHandBack = fa
   else if (!tty) print(`rollout ${final.id} ${final.state}${final.error ? `: ${final.error}` : ''}${final.pause_reason ? `: ${final.pause_reason}` : ''}`);
   if (final.state === 'paused' && !asJson) process.stderr.write(`  resume it with: zddctl resume ${final.id}\n`);
   if (handsBack(final) && !asJson) {
+    const held = final.steps.find((s) => s.kind === 'pause' && s.state === 'running');
     process.stderr.write(
       final.waiting === 'promote'
         ? `  the canary waits for you: zddctl promote ${final.id} to go on, zddctl abort ${final.id} to return to ${final.from_version}\n`
-        : `  ${final.version} is live; ${final.from_version} is kept warm: zddctl rollback ${final.service} switches back, zddctl promote ${final.id} ends the window now\n`,
+        : final.waiting === 'preview'
+          ? `  ${final.version} waits on the preview listener${held?.detail ? ` (${held.detail})` : ''}: try it, then zddctl promote ${final.id} switches all traffic to it, zddctl abort ${final.id} removes it\n`
+          : `  ${final.version} is live; ${final.from_version} is kept warm: zddctl rollback ${final.service} switches back, zddctl promote ${final.id} ends the window now\n`,
     );
   }
   return final;
@@ -130,7 +134,9 @@ async function followUnlessDetached(c: Client, r: Rollout__Output, o: { detach?:
     return;
   }
   if (!o.json) print(`rollout ${r.id} ${verb}`);
-  const final = await follow(c, r.id, !!o.json, expect === 'succeeded');
+  // a rollout that was turned back or resumed has a history: only what happens from now is printed
+  const after = verb.startsWith('started') ? 0 : Math.max(0, ...r.events.map((e) => Number(e.id)));
+  const final = await follow(c, r.id, !!o.json, expect === 'succeeded', after);
   if (final.state !== expect && !(expect === 'succeeded' && handsBack(final))) process.exitCode = 1;
 }
 
@@ -266,7 +272,7 @@ function rolloutRequest(service: string, o: any) {
     stage_concurrency: o.stageConcurrency ?? 0,
     in_place: !!o.inPlace,
     max_load: o.maxLoad ?? 0,
-    options: o.option ?? {},
+    options: { ...(o.option ?? {}), ...(o.verify ? { verify: o.verify } : {}) },
   };
 }
 
@@ -314,6 +320,10 @@ const withRolloutOptions = (cmd: Command) =>
     .option('--stage-concurrency <n>', 'hosts that fetch and unpack the artifact at the same time (default 4)', countArg)
     .option('--in-place', 'rolling: each batch leaves the pool, swaps with one instance at a time, and comes back')
     .option('--max-load <percent>', 'in-place: shrink batches so the hosts left in the pool stay under this CPU load', countArg)
+    .option('--verify <manual>', 'blue-green: hold the new colour at the preview listener until zddctl promote (after the spec\'s own checks)', (v) => {
+      if (v !== 'manual') throw new InvalidArgumentError('the only value is manual: checks of your own go into the spec\'s verify section');
+      return v;
+    })
     .option('--option <key=value>', "an option of the strategy that has no flag of its own (repeatable)", optionArg, {})
     .option('--json', 'JSON output');
 
@@ -340,6 +350,14 @@ withRolloutOptions(program.command('plan').argument('<service>').description('sh
     const sharesOf = (d: any) => (d.shares ?? versionShares(d)) as { version: string; percent: number }[];
     if (plan.batches.some((b: string[]) => b.length > plan.hostsShownPerBatch)) print(`  each batch below shows the steps of its first ${plan.hostsShownPerBatch} hosts; the others' are alike`);
     for (const note of plan.notes ?? []) print(`  note: ${note}`);
+    const rel = plan.release as { missing: { agentId: string; where: string }[]; unasked: string[] } | undefined;
+    if (rel?.missing.length) {
+      const shown = rel.missing.slice(0, 10).map((m) => `${m.agentId} (${m.where})`);
+      print(`  MISSING: ${plan.version} is not on ${rel.missing.length} host(s): ${shown.join(', ')}${rel.missing.length > 10 ? ', …' : ''}`);
+      print(`           put the release there, or roll out with --artifact URL --sha256 HASH to stage it first`);
+      process.exitCode = 1;
+    }
+    if (rel?.unasked.length) print(`  note: ${rel.unasked.length} host(s) did not say whether they have ${plan.version}: ${rel.unasked.slice(0, 10).join(', ')}`);
     const stages = plan.steps.filter((x: { kind: string }) => x.kind === 'stage');
     if (stages.length) print(`  first: stage ${stages[0].args.url} on ${stages.map((x: { agentId: string }) => x.agentId).join(', ')}`);
     const hooks = [...new Set(plan.steps.filter((x: { kind: string }) => x.kind === 'hook').map((x: { args: { hook: string } }) => x.args.hook))];
@@ -356,6 +374,7 @@ withRolloutOptions(program.command('plan').argument('<service>').description('sh
           print(`  traffic  generation ${d.generation}: live → ${d.primary ?? 'stable'}${d.preview ? `, preview → ${d.preview}` : ''}${d.split ? `, ${d.split.percent}% of clients → ${d.split.track}` : ''} (${shares})`);
         } else if (st.kind === 'start') print(`  start    ${plan.version} on ${st.agentId} in slot ${st.args.slot}`);
         else if (st.kind === 'analyze') print(`  analyze  ${st.args.mode === 'bake' ? 'bake' : `canary at ${st.args.percent}%`}: ${st.args.waitMs < 0 ? 'until zddctl promote' : `at least ${formatMs(st.args.waitMs)}`}, then until judged`);
+        else if (st.kind === 'pause' && st.args.preview !== undefined) print(`  hold     ${plan.version} on the preview listener (${st.args.preview}) until zddctl promote`);
         else if (st.kind === 'window') print(`  window   keep ${plan.fromVersion} warm for ${formatMs(st.args.ms)} (zddctl rollback switches back)`);
         else if (st.kind === 'stop') print(`  stop     slot ${st.args.slot} on ${st.agentId}`);
         else if (st.kind === 'hook') print(`  hook     ${st.args.hook} on ${st.agentId}`);

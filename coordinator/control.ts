@@ -1,5 +1,6 @@
 // The control API behind zddctl: validates every request, plans rollouts and hands them to the
 // executor. Errors leave as gRPC status codes through lib/grpc.ts.
+import crypto from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type * as grpc from '@grpc/grpc-js';
 import type { Logger } from '../lib/log.js';
@@ -15,6 +16,7 @@ import { pendingStep, type Store, type RolloutRow } from './store.js';
 import type { AgentHub } from './agent-hub.js';
 import type { Clock, Executor } from './executor.js';
 import { matchesSelector, parseBatch, planRollbackSteps, planRollout, refuseWorkdirOutsideRoots, trafficPreviews, type Plan, type PlannedStep, type RolloutParams } from './planner.js';
+import { pooled } from './run-context.js';
 import { refuseForeignOptions, strategyNamed, type StrategyRequest } from './strategies/index.js';
 import { compileSpec } from '../lib/spec.js';
 import { isMixed, versionShares, type TrafficDoc } from '../lib/traffic.js';
@@ -293,7 +295,7 @@ export class Control {
         const w = waits[0];
         if (!w) return '';
         if (w.kind === 'window') return 'keep-old window';
-        if (w.kind === 'pause') return 'pause';
+        if (w.kind === 'pause') return (w.args as { preview?: string }).preview !== undefined ? 'preview' : 'pause';
         return w.kind === 'analyze' && w.args.waitMs < 0 ? 'promote' : 'analysis';
       })(),
       summary: {
@@ -675,7 +677,7 @@ export class Control {
 
   handlers(): ControlHandlers {
     const unary =
-      <Req, Res>(method: Method, fn: (req: Req, who: Principal) => Res) =>
+      <Req, Res>(method: Method, fn: (req: Req, who: Principal) => Res | Promise<Res>) =>
       (call: grpc.ServerUnaryCall<Req, Res>, cb: grpc.sendUnaryData<Res>) => {
         let who: Principal;
         try {
@@ -684,15 +686,24 @@ export class Control {
           cb(toServiceError(err));
           return;
         }
-        try {
-          const res = fn(call.request, who);
-          this.audit(who, method, call.request, 'ok', '');
-          cb(null, res);
-        } catch (err) {
+        const failed = (err: unknown) => {
           if (!(err instanceof ZddError)) this.log.error({ err }, 'control request failed');
           this.audit(who, method, call.request, 'failed', errorMessage(err));
           cb(toServiceError(err));
+        };
+        const done = (res: Res) => {
+          this.audit(who, method, call.request, 'ok', '');
+          cb(null, res);
+        };
+        let res: Res | Promise<Res>;
+        try {
+          res = fn(call.request, who);
+        } catch (err) {
+          failed(err);
+          return;
         }
+        if (res instanceof Promise) res.then(done, failed);
+        else done(res);
       };
     const trust = () => {
       if (!this.trust) throw new ZddError('INVALID_ARGUMENT', 'this coordinator serves plaintext (--plaintext): it has no fleet CA and no certificates', { hint: 'restart it without --plaintext' });
@@ -775,7 +786,13 @@ export class Control {
       ListEvents: unary('ListEvents', (req) => ({
         events: this.store.fleetEvents(req.agent_id, Math.min(1000, req.limit || 100)).map(eventMessage),
       })),
-      Plan: unary('Plan', (req) => ({ plan_json: JSON.stringify(planPage(this.plan(req).plan, this.store.traffic(req.service), req.plan_first_batch || 1, Math.min(req.plan_batches || 20, 200))) })),
+      Plan: unary('Plan', async (req) => {
+        const { plan, params } = this.plan(req);
+        const page = planPage(plan, this.store.traffic(req.service), req.plan_first_batch || 1, Math.min(req.plan_batches || 20, 200));
+        // a release staged by the rollout itself (--artifact) need not be there yet
+        const release = params.artifact ? undefined : await this.releaseOnHosts(plan);
+        return { plan_json: JSON.stringify({ ...page, ...(release ? { release } : {}) }) };
+      }),
       StartRollout: unary('StartRollout', (req: StartRolloutRequest__Output, who) => {
         const { plan, params, revision } = this.plan(req);
         const row = this.insert(
@@ -914,6 +931,27 @@ export class Control {
         send();
       },
     };
+  }
+
+  /**
+   * Asks each host that starts the new version whether its release is there (the spec's workdir
+   * for it, or a staged release): the hosts that lack it, and those that could not say.
+   */
+  private async releaseOnHosts(plan: Plan): Promise<{ missing: { agentId: string; where: string }[]; unasked: string[] }> {
+    const spec = JSON.parse(this.store.getService(plan.service)!.specJson);
+    const hosts = [...new Set(plan.steps.filter((s) => s.kind === 'start').map((s) => s.agentId))];
+    const missing: { agentId: string; where: string }[] = [];
+    const unasked: string[] = [];
+    const id = `${this.store.instanceId()}:plan/${crypto.randomUUID()}`;
+    await pooled(hosts, 200, async (agentId) => {
+      try {
+        const r = await this.hub.call(agentId, 'check_release', { spec, version: plan.version }, `${id}/${agentId}`, { timeoutMs: 5000 });
+        if ('present' in r && !r.present) missing.push({ agentId, where: r.where });
+      } catch {
+        unasked.push(agentId);
+      }
+    });
+    return { missing: missing.sort((a, b) => (a.agentId < b.agentId ? -1 : 1)), unasked: unasked.sort() };
   }
 
   private find(id: string): RolloutRow {

@@ -228,7 +228,15 @@ const stop: PhaseHandler<'stop'> = async (x, st, group) => {
 };
 
 const pause: PhaseHandler<'pause'> = async (x, st, [s]) => {
-  await x.step(st, s, async () => ({ ended: await x.waitFor(st, s, s.args.ms) }));
+  await x.step(st, s, async () => {
+    const p = s.args.preview;
+    if (p !== undefined) {
+      const where = `${/^\d+$/.test(p) ? `port ${p}` : p} on ${st.edges.join(', ')}`;
+      x.setStep(st, s, { detail: `${st.version} is on the preview listener, ${where}` });
+      x.event(st.rolloutId, 'info', `${st.version} waits on the preview listener (${where}) for zddctl promote ${st.rolloutId}`);
+    }
+    return { ended: await x.waitFor(st, s, s.args.ms) };
+  });
 };
 
 const finalize: PhaseHandler<'finalize'> = async (x, st, [s]) => {

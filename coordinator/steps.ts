@@ -51,7 +51,8 @@ export const StepArgsSchemas = {
   /** stops an instance */
   stop: CommandArgs.stop_instance,
   /** a pause between batches (ms < 0: until promoted) */
-  pause: z.object({ ms: z.number() }),
+  /** a pause of ms (below 0: until zddctl promote); with preview, blue/green's hold at the preview listener (its address) */
+  pause: z.object({ ms: z.number(), preview: z.string().optional() }),
   /** records the live version (a return names the version it went back to) */
   finalize: z.object({ version: z.string().optional() }),
 } as const;

@@ -53,6 +53,8 @@ export const CommandArgs = {
   /** in-flight requests drained within timeoutMs; then open long-lived connections are given up to longLivedGraceMs to end */
   await_idle: z.object({ service: z.string(), addrs: z.array(z.string()), timeoutMs: z.number().int().min(0), longLivedGraceMs: z.number().int().min(0).optional() }).strict(),
   inspect: z.object({}).strict(),
+  /** whether a version's release is on the host (zddctl plan asks before a rollout) */
+  check_release: z.object({ spec: ServiceSpecSchema, version: z.string().min(1) }).strict(),
   /** the edge's per-track counters, and the window since `baseline` turned into figures */
   analyze: z.object({ service: z.string(), baseline: z.record(z.string(), z.record(z.string(), CounterSchema)).optional(), gauges: z.boolean().optional() }).strict(),
   /** blue/green verification against the preview listener, run on the edge host */
@@ -104,6 +106,7 @@ export interface CommandResults {
   apply_traffic: ApplyTrafficResult;
   await_idle: AwaitIdleResult;
   inspect: unknown;
+  check_release: { present: boolean; where: string } | { unknown: true };
   analyze: AnalyzeResult;
   verify: VerifyResult;
   stage_release: StageResult;

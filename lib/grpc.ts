@@ -160,6 +160,16 @@ export function toServiceError(err: unknown): Partial<grpc.ServiceError> {
   return { code: grpc.status.INTERNAL, details: err instanceof Error ? err.message : String(err), metadata };
 }
 
+/**
+ * grpc-js's "No connection established. Last error: X. Resolution note: " ends with an empty note
+ * more often than not: what is worth reading is the last error.
+ */
+export function tidyDetails(details: string): string {
+  const m = /^No connection established\. Last error: (.*?)\.?(?: Resolution note: (.*))?$/s.exec(details);
+  if (!m) return details.replace(/\s*Resolution note:\s*$/, '');
+  return m[2]?.trim() ? `${m[1]} (${m[2].trim()})` : m[1];
+}
+
 /** The reverse of toServiceError, on the client side. */
 export function fromServiceError(err: grpc.ServiceError): ZddError {
   const code = (err.metadata?.get('zdd-code')[0] as ErrorCode | undefined) ?? undefined;
@@ -167,7 +177,7 @@ export function fromServiceError(err: grpc.ServiceError): ZddError {
   if (code) return new ZddError(code, err.details || err.message, { cause: err, hint });
   if (err.code === grpc.status.UNAUTHENTICATED) return new ZddError('UNAUTHENTICATED', err.details || err.message, { cause: err });
   if (err.code === grpc.status.UNAVAILABLE) {
-    return new ZddError('AGENT_UNAVAILABLE', `cannot reach the coordinator: ${err.details || err.message}`, {
+    return new ZddError('AGENT_UNAVAILABLE', `cannot reach the coordinator: ${tidyDetails(err.details || err.message)}`, {
       cause: err,
       hint: 'check that zdd-coordinator is running and that --coordinator names its address; a coordinator started with --plaintext needs --plaintext here too, and one serving TLS needs a client without it',
     });

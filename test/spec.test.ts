@@ -20,6 +20,9 @@ test('a minimal spec gets the documented defaults, compiled to milliseconds', (t
   t.is(c.health.deadlineMs, 60_000);
   t.is(c.stop.signal, 'SIGTERM');
   t.is(c.stop.drainTimeoutMs, 30_000);
+  t.is(c.stop.longLivedGraceMs, 30_000);
+  t.is(c.stop.spreadMs, 0);
+  t.is(c.nginx.clientCookie, 'zdd_key');
   t.is(c.nginx.upstreamKeepaliveTimeoutMs, 4000);
   t.deepEqual(c.argv, ['/bin/sh', '-c', 'exec node server.js']);
   t.true(Object.isFrozen(c) && Object.isFrozen(c.health));
@@ -34,6 +37,11 @@ test('validation errors name the field and the reason', (t) => {
   t.regex(message({ ...minimal, nginx: { listen: '80', directives: ['location /x { }'] } }), /nginx\.directives\.0: a directive may not open or close a block/);
   t.regex(message({ ...minimal, helth: {} }), /helth|Unrecognized key/);
   t.regex(message({ ...minimal, stop: { signal: 'SIGSTOP' } }), /stop\.signal/);
+  // a bare number is not a duration: 30 meant seconds to whoever wrote it
+  t.regex(message({ ...minimal, health: { deadline: 30 } }), /health\.deadline: 30 what\? write 30s/);
+  t.regex(message({ ...minimal, stop: { drainTimeout: '10' } }), /stop\.drainTimeout: 10 what\? write 10s/);
+  t.regex(message({ ...minimal, stop: { drainTimeout: '10s', spread: '10s' } }), /stop\.spread: stop\.spread must be shorter than stop\.drainTimeout/);
+  t.regex(message({ ...minimal, nginx: { listen: '80', clientCookie: 'my-key' } }), /nginx\.clientCookie: expected letters, digits and underscores/);
   const { command: _c, ...noCommand } = minimal;
   t.regex(message(noCommand), /command: /);
 });

@@ -9,9 +9,18 @@ export const blueGreen: Strategy = {
   name: 'blue-green',
   summary: 'the new colour beside the old on every host, checked on the preview listener, then one switch',
   options: ['keepOldMs', 'bakeMs', 'hosts'],
+  /** --verify manual (verify=manual): hold at the preview listener until zddctl promote */
+  extraOptions: ['verify'],
   defaultBatch: { percent: 100 },
   needsLiveVersion: true,
-  parse: (r) => ({ keepOldMs: r.keepOldMs, bakeMs: r.bakeMs, hosts: parseSelector(r.hosts) }),
+  parse: (r) => {
+    if (r.options.verify !== undefined && r.options.verify !== 'manual') {
+      throw new ZddError('INVALID_ARGUMENT', `verify=${r.options.verify}: the only value is manual (hold at the preview listener until zddctl promote)`, {
+        hint: 'checks of your own go into the spec\'s verify section',
+      });
+    }
+    return { keepOldMs: r.keepOldMs, bakeMs: r.bakeMs, hosts: parseSelector(r.hosts), ...(r.options.verify === 'manual' ? { extra: { verify: 'manual' } } : {}) };
+  },
   group: (input, hosts) => (input.params.hosts ? hosts.filter((h) => matchesSelector(input.fleet.find((f) => f.agentId === h.agentId)!.labels, input.params.hosts!)) : hosts),
   plan: planBlueGreen,
 };
@@ -30,8 +39,9 @@ function planBlueGreen({ input, spec, compiled, params, hosts, group, edges, pri
     throw new ZddError('INVALID_ARGUMENT', `${spec.name} has no live colour to switch from`, { hint: 'the first release of a service goes out with --strategy rolling' });
   }
   const verify = compiled.verify.checks.length > 0 || !!compiled.verify.argv;
-  if (verify && !compiled.nginx.preview) {
-    throw new ZddError('INVALID_SPEC', `${spec.name}'s spec asks for verification, which runs against the preview listener, but sets no nginx.preview`, {
+  const hold = params.extra?.verify === 'manual';
+  if ((verify || hold) && !compiled.nginx.preview) {
+    throw new ZddError('INVALID_SPEC', `${spec.name}'s ${hold ? 'rollout holds the new colour at the preview listener (--verify manual)' : 'spec asks for verification, which runs against the preview listener'}, but the spec sets no nginx.preview`, {
       hint: 'add nginx.preview (an address:port of its own) to the spec and apply it again',
     });
   }
@@ -43,6 +53,11 @@ function planBlueGreen({ input, spec, compiled, params, hosts, group, edges, pri
   if (verify) {
     list.next();
     list.add(1, 'verify', edges[0], { service: spec.name, checks: [...compiled.verify.checks], argv: compiled.verify.argv && [...compiled.verify.argv], timeoutMs: compiled.verify.timeoutMs });
+  }
+  if (hold) {
+    // the operator looks at the new colour through the preview listener; promote switches
+    list.next();
+    list.add(1, 'pause', '', { ms: -1, preview: compiled.nginx.preview! });
   }
   // the switch: one generation
   trafficPhase(spec, list, edges, 1, [{ op: 'route', primary: colour, preview: null }], changes);
