@@ -10,8 +10,9 @@ import { reconnect } from './reconnect.js';
 import { hostLoss } from './host-loss.js';
 import { scale } from './scale.js';
 import { failover } from './failover.js';
+import { longLived } from './long-lived.js';
 
-const program = new Command('zdd-bench').argument('<scenario>', 'zero-downtime | resume | failover | stage | security | reconnect | host-loss | scale');
+const program = new Command('zdd-bench').argument('<scenario>', 'zero-downtime | resume | failover | stage | security | reconnect | host-loss | scale | long-lived');
 program
   .addOption(new Option('--strategy <name>', 'rollout strategy').choices(['rolling', 'blue-green', 'canary']).default('rolling'))
   .addOption(new Option('--edge-mode <mode>', 'run only this edge mode').choices(['dynamic', 'reload']))
@@ -30,6 +31,9 @@ program
   .option('--compare-plaintext', 'zero-downtime: also run the dynamic edge over plaintext gRPC, before the TLS run, to measure what TLS costs')
   .option('--plaintext-after', 'with --compare-plaintext: the plaintext run after the TLS one (the machine drifts: run both orders)')
   .option('--agents <n>', 'reconnect: agent sessions', (v) => Number(v), 1000)
+  .option('--ws <n>', 'long-lived: WebSocket clients', (v) => Number(v), 2000)
+  .option('--grace <seconds>', 'long-lived: stop.longLivedGrace', (v) => Number(v), 10)
+  .option('--spread <seconds>', 'long-lived: stop.spread', (v) => Number(v), 5)
   .option('--sizes <list>', 'scale: fleet sizes, smallest first', (v) => v.split(',').map(Number), [10, 1000, 10_000]);
 
 async function main() {
@@ -41,6 +45,11 @@ async function main() {
   if (scenario === 'resume') {
     if (o.artifacts && o.strategy !== 'rolling') throw new Error('--artifacts runs with --strategy rolling');
     const r = await resume({ strategy: o.strategy, rps: Math.min(o.rps, 400), connections: 16, randomKills: o.randomKills, artifacts: !!o.artifacts, log });
+    process.stdout.write(JSON.stringify(r) + '\n');
+    return;
+  }
+  if (scenario === 'long-lived') {
+    const r = await longLived({ connections: o.ws, rollouts: o.minRollouts, graceS: o.grace, spreadS: o.spread, rps: Math.min(o.rps, 400), httpConnections: 16, log });
     process.stdout.write(JSON.stringify(r) + '\n');
     return;
   }
@@ -74,7 +83,7 @@ async function main() {
     for (const r of runs) process.stdout.write(JSON.stringify(await hostLoss({ ...r, rps: o.rps, connections: o.connections, log })) + '\n');
     return;
   }
-  if (scenario !== 'zero-downtime') throw new Error(`unknown scenario "${scenario}" (available: zero-downtime, resume, failover, stage, security, reconnect, host-loss, scale)`);
+  if (scenario !== 'zero-downtime') throw new Error(`unknown scenario "${scenario}" (available: zero-downtime, resume, failover, stage, security, reconnect, host-loss, scale, long-lived)`);
   // With no mode named, all three run in one go, the headline (dynamic) last.
   // blue-green and canary run on zdd's edge only: a naive stop/start has no such strategy
   const modes: ('dynamic' | 'reload' | 'naive' | 'dynamic-plaintext' | 'dynamic-postgres')[] = o.naive ? ['naive'] : o.edgeMode ? [o.edgeMode] : o.strategy !== 'rolling' ? ['reload', 'dynamic'] : ['naive', 'reload', 'dynamic'];

@@ -18,6 +18,7 @@ import { addInstallCommands } from './install.js';
 import { strategies } from '../coordinator/strategies/index.js';
 import { defaultConfigPaths, readClientConfig, writeClientConfig } from '../lib/client-config.js';
 import { parseLifetime } from '../lib/duration.js';
+import { writeFileAtomic } from '../lib/fs-atomic.js';
 
 const program = new Command('zddctl')
   .description('zdd: zero-downtime rollouts across your hosts')
@@ -550,6 +551,7 @@ program
   .requiredOption('--join <token>', 'the one-time token')
   .requiredOption('--ca-sha256 <fingerprint>', "the fleet CA's sha256 (printed with the token)")
   .option('--out <file>', 'where to write the config (default: --config, else ~/.config/zdd/config.json)')
+  .option('--pem-dir <dir>', 'also write ca.crt, client.crt and client.key there (0600), for tools such as Prometheus')
   .action(async (o) => {
     const address = program.opts().coordinator;
     if (!address) throw new ZddError('INVALID_ARGUMENT', 'login needs --coordinator HOST:PORT');
@@ -559,6 +561,11 @@ program
     const file = o.out ?? program.opts().config ?? defaultConfigPaths(process.env)[0];
     writeClientConfig(file, { coordinator: address, caPem: j.caPem, certPem: j.certPem, keyPem: j.keyPem, principal: `operator/${j.name}`, role: j.role });
     print(`logged in as ${j.name} (${j.role}); credentials in ${file}`);
+    if (o.pemDir) {
+      fs.mkdirSync(o.pemDir, { recursive: true, mode: 0o700 });
+      for (const [name, pem] of [['ca.crt', j.caPem], ['client.crt', j.certPem], ['client.key', j.keyPem]]) writeFileAtomic(path.join(o.pemDir, name), pem, 0o600);
+      print(`  and as PEM files in ${o.pemDir}: ca.crt, client.crt, client.key`);
+    }
   });
 
 program

@@ -4,7 +4,9 @@
 import test from 'ava';
 import { deploy, fleetFor, get, load, status, until } from './support/fleet.js';
 import { LongLivedClients } from '../testkit/long-lived.js';
+import fs from 'node:fs';
 import http from 'node:http';
+import path from 'node:path';
 
 interface Series {
   labels: Record<string, string>;
@@ -87,6 +89,16 @@ test('during a canary, /metrics has both versions\' requests, errors, latency, i
 
   // TLS with no client certificate: refused at the handshake
   await t.throwsAsync(fleet.scrape('none'));
+  // what Prometheus would hold: a viewer's certificate, as PEM files from zddctl login --pem-dir
+  const tok = JSON.parse((await fleet.zddctl(['operator', 'create', 'prometheus', '--role', 'viewer', '--json'])).stdout);
+  const pemDir = path.join(fleet.dir, 'prometheus-pem');
+  const login = await fleet.zddctl(['login', '--join', tok.token, '--ca-sha256', tok.ca_sha256, '--out', path.join(fleet.dir, 'prometheus.json'), '--pem-dir', pemDir]);
+  t.is(login.code, 0, login.stdout + login.stderr);
+  const pem = (f: string) => fs.readFileSync(path.join(pemDir, f), 'utf8');
+  t.is(fs.statSync(path.join(pemDir, 'client.key')).mode & 0o777, 0o600);
+  const viewer = await fleet.scrape({ caPem: pem('ca.crt'), certPem: pem('client.crt'), keyPem: pem('client.key') });
+  t.is(viewer.status, 200, viewer.text);
+  t.regex(viewer.text, /zdd_edge_requests_total\{service="web",version="v2",track="canary"/);
   t.is((await get(fleet.nginxPort)).status, 200);
 
   t.is((await fleet.zddctl(['promote', 'web-2'])).code, 0);

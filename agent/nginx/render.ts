@@ -29,9 +29,11 @@ export function renderMainConf(i: MainConfInput): string {
     // Workers of this private nginx read files under the agent's state dir, which may be 0700.
     (i.runAsRoot ? 'user root;\n' : '') +
     `worker_processes ${i.workerProcesses};\n` +
+    // long-lived connections hold two descriptors each (client and app) for minutes
+    'worker_rlimit_nofile 20000;\n' +
     `pid ${i.prefix}/nginx.pid;\n` +
     `error_log ${i.prefix}/logs/error.log warn;\n` +
-    'events { worker_connections 4096; }\n' +
+    'events { worker_connections 8192; }\n' +
     'http {\n' +
     '  access_log off;\n' +
     `  client_body_temp_path ${i.prefix}/temp/body;\n` +
