@@ -589,9 +589,19 @@ export class Supervisor {
         if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
       }
     };
-    // the closes of long-lived connections are spread over hosts: this one waits its random part
-    if (spreadMs > 0) await sleep(Math.floor(Math.random() * spreadMs));
     const connected = () => establishedTcp().filter((c) => c.local.endsWith(`:${rec.port}`)).length;
+    // the closes of long-lived connections are spread over hosts: this one waits its random part
+    // (an instance that holds no connection has nothing to spread)
+    if (spreadMs > 0 && connected() > 0) {
+      await sleep(Math.floor(Math.random() * spreadMs));
+      // meanwhile it may have exited (and its pid been reused): nothing is signalled then
+      if (processStartTicks(rec.pid) !== rec.startTicks) {
+        this.live.delete(this.key(service, slot));
+        this.persist();
+        this.cfg.changed?.();
+        return { forced: false, stoppedAfterMs: Date.now() - began, alreadyStopped: true };
+      }
+    }
     const atSignal = connected();
     kill(signal);
     const timedOut = Symbol('timeout');

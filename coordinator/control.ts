@@ -7,7 +7,7 @@ import type { Logger } from '../lib/log.js';
 import { ZddError, errorMessage } from '../lib/errors.js';
 import { z } from 'zod';
 import { toServiceError } from '../lib/grpc.js';
-import { validateSpec } from '../lib/spec.js';
+import { storedSpec, validateSpec } from '../lib/spec.js';
 import { MAX_DURATION_MS } from '../lib/duration.js';
 import type { ControlHandlers } from '../proto/gen/zdd/v1/Control.js';
 import type { Rollout } from '../proto/gen/zdd/v1/Rollout.js';
@@ -384,7 +384,7 @@ export class Control {
       ...(req.stage_concurrency ? { stageConcurrency: req.stage_concurrency } : {}),
     };
     const plan = planRollout({
-      spec: validateSpec(JSON.parse(svc.specJson)),
+      spec: storedSpec(JSON.parse(svc.specJson)),
       liveVersion: svc.liveVersion,
       fleet: this.fleetWithModes(),
       traffic: this.store.traffic(svc.name),
@@ -487,7 +487,7 @@ export class Control {
         hint: 'a rollback needs a version that was live before this one',
       });
     }
-    const spec = validateSpec(JSON.parse(svc.specJson));
+    const spec = storedSpec(JSON.parse(svc.specJson));
     const compiled = compileSpec(spec);
     const fleet = this.hub.fleet();
     const edges = (compiled.nginx.edges.length ? [...compiled.nginx.edges] : fleet.filter((h) => h.connected && h.edge).map((h) => h.agentId)).sort();

@@ -43,6 +43,7 @@ export class CoordinatorMetrics implements RunObserver {
   private readonly batches: client.Histogram;
   private readonly commits: client.Histogram;
   private edgeCache: { at: number; reads: Promise<EdgeRead[]> } | undefined;
+  private scraping: Promise<string> = Promise.resolve('');
 
   constructor(
     private readonly store: Store,
@@ -251,14 +252,21 @@ export class CoordinatorMetrics implements RunObserver {
           res.writeHead(404, { 'Content-Type': 'text/plain' }).end('only GET /metrics here\n');
           return;
         }
-        const body = await this.registry.metrics();
+        // one scrape at a time: a metric's collect() resets and refills it, and two at once would add up
+        const body = await (this.scraping = this.scraping.catch(() => '').then(() => this.registry.metrics()));
         res.writeHead(200, { 'Content-Type': this.registry.contentType }).end(body);
       } catch (err) {
         const denied = err instanceof ZddError && (err.code === 'UNAUTHENTICATED' || err.code === 'PERMISSION_DENIED');
         res.writeHead(denied ? 403 : 500, { 'Content-Type': 'text/plain' }).end(`${errorMessage(err)}\n`);
       }
     };
-    const server = trust ? https.createServer({ ...trust.httpsOptions(), requestCert: true, rejectUnauthorized: true }, handler) : http.createServer(handler);
+    const server = trust
+      ? https.createServer({ ...trust.httpsOptions(), requestCert: true, rejectUnauthorized: true, handshakeTimeout: 10_000 }, handler)
+      : http.createServer(handler);
+    // a scraper needs a connection or two; a flood of handshakes is not let to pile up here
+    server.maxConnections = 64;
+    server.headersTimeout = 10_000;
+    server.requestTimeout = 30_000;
     const { host, port } = metricsAddress(listen);
     const bound = await new Promise<number>((resolve, reject) => {
       server.once('error', (err) => reject(new ZddError('INVALID_ARGUMENT', `cannot serve metrics on ${listen}: ${err.message}`, { cause: err })));

@@ -1,9 +1,11 @@
 // `npm run demo`: a coordinator, three agents (host-1 is the edge, with its own nginx) and the
 // sample app v1 on loopback; then, under steady keep-alive load (GETs and POSTs), a rolling rollout
 // to v2, a canary to v3, a blue/green to v4 and a rollback inside its keep-old window, shown live
-// by zddctl. Ends with "N requests, F failed"; exit code 0 only when F is 0.
+// by zddctl, with WebSocket and event-stream clients connected throughout. Ends with "N requests,
+// F failed"; exit code 0 only when F is 0 and no long-lived connection ended abnormally.
 import { LocalFleet } from '../testkit/local-fleet.js';
 import { LoadGen } from '../testkit/loadgen.js';
+import { LongLivedClients } from '../testkit/long-lived.js';
 
 const say = (s: string) => process.stdout.write(`\x1b[1m==> ${s}\x1b[0m\n`);
 
@@ -37,6 +39,9 @@ async function main(): Promise<number> {
     say(`applying the service spec (nginx listens on 127.0.0.1:${fleet.nginxPort})`);
     const spec = fleet.spec({
       health: { path: '/healthz', interval: '100ms', timeout: '1s', healthyThreshold: 2, deadline: '20s' },
+      // WebSockets and event streams stay 3 s on the old instance after a switch, then the app
+      // closes them, spread over 2 s
+      stop: { signal: 'SIGTERM', drainTimeout: '10s', longLivedGrace: '3s', spread: '2s' },
       // the expand and contract steps of a schema change, and a smoke test of each new instance
       hooks: {
         pre: 'echo "expand: the schema now serves ${ZDD_OLD_VERSION:-nothing yet} and $ZDD_VERSION"',
@@ -51,6 +56,9 @@ async function main(): Promise<number> {
     await zddctl(['rollout', 'web', '--version', 'v1', '--batch', '100%', ...from('v1')]);
     say('steady load: 32 keep-alive connections, ~600 requests/s, a fifth of them POSTs, no retries');
     const load = new LoadGen({ host: '127.0.0.1', port: fleet.nginxPort, connections: 32, rps: 600, maxDurationMs: 300_000 }).start();
+    say('and 60 WebSocket clients (a message every 500 ms, each echoed) and 10 event-stream clients, reconnecting when closed');
+    const longLived = new LongLivedClients({ port: fleet.nginxPort, ws: 60, sse: 10, messageEveryMs: 500 });
+    await longLived.start();
     await new Promise((r) => setTimeout(r, 2000));
     say('rolling out v2, one host at a time (a 1s pause between batches, so you can watch it)');
     await zddctl(['plan', 'web', '--version', 'v2', ...from('v2')]);
@@ -65,13 +73,19 @@ async function main(): Promise<number> {
     const rb = await fleet.zddctl(['rollback', 'web'], { inherit: true });
     if (rb.code !== 0) throw new Error(`zddctl rollback failed (exit ${rb.code})`);
     await new Promise((r) => setTimeout(r, 2000));
+    const ll = await longLived.stop();
     const stats = await load.stop();
     await zddctl(['history', 'web']);
     say('versions that answered');
     for (const [v, n] of Object.entries(stats.versions)) process.stdout.write(`  ${v}: ${n}\n`);
     if (stats.failed) process.stdout.write(`  failures: ${JSON.stringify(stats.failures)}\n`);
+    process.stdout.write(
+      `${ll.clients} long-lived clients: ${ll.ended.length} connections closed by the app during the rollouts and reconnected, ${ll.abnormal.length + ll.refused.length} ended abnormally, ${ll.lost} of ${ll.sent} messages lost\n`,
+    );
+    for (const a of ll.abnormal.slice(0, 5)) process.stdout.write(`  abnormal: ${JSON.stringify(a)}\n`);
+    for (const r of ll.refused.slice(0, 5)) process.stdout.write(`  refused: ${r}\n`);
     process.stdout.write(`${stats.requests} requests, ${stats.failed} failed\n`);
-    return stats.failed === 0 ? 0 : 1;
+    return stats.failed === 0 && !ll.abnormal.length && !ll.refused.length && !ll.lost ? 0 : 1;
   } finally {
     if (!interrupted) {
       say('stopping everything the demo started');

@@ -6,10 +6,13 @@ import { parseDuration } from './duration.js';
 import { ZddError } from './errors.js';
 import type { Thresholds } from './analysis.js';
 
-// a bare number is refused: `deadline: 30` meant 30 seconds to whoever wrote it, not 30 ms
-const duration = z.union([z.string(), z.number()]).superRefine((v, ctx) => {
+const DURATION_EXPECTED = 'expected a duration such as "500ms", "5s" or "2m", at most 24h';
+/** a duration as stored: a bare number is milliseconds (specs applied before units were required) */
+const storedDuration = z.union([z.string(), z.number()]).refine((v) => parseDuration(v) !== undefined, { message: DURATION_EXPECTED });
+/** a duration in a spec applied now: a bare number is refused, as `deadline: 30` meant 30 seconds to whoever wrote it */
+const newDuration = z.union([z.string(), z.number()]).superRefine((v, ctx) => {
   if (typeof v === 'number' || /^\s*\d+(\.\d+)?\s*$/.test(v)) ctx.addIssue({ code: 'custom', message: `${v} what? write ${v}s (or ${v}ms, ${v}m): a duration needs its unit` });
-  else if (parseDuration(v) === undefined) ctx.addIssue({ code: 'custom', message: 'expected a duration such as "500ms", "5s" or "2m", at most 24h' });
+  else if (parseDuration(v) === undefined) ctx.addIssue({ code: 'custom', message: DURATION_EXPECTED });
 });
 
 const port = z.number().int().min(1).max(65535);
@@ -93,150 +96,162 @@ const directive = z
   });
 
 const commandLine = z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]);
-/** a hook: a shell command, an argv, or either with its own timeout */
-const hook = z.union([
-  commandLine.transform((command) => ({ command, timeout: '60s' as string | number })),
-  z.object({ command: commandLine, timeout: duration.default('60s') }).strict(),
-]);
 export const HOOK_NAMES = ['pre', 'beforeStart', 'afterHealthy', 'beforeDrain', 'afterStop', 'post'] as const;
 export type HookName = (typeof HOOK_NAMES)[number];
 
-export const ServiceSpecSchema = z
-  .object({
-    name,
-    command: commandLine,
-    workdir: z.string().min(1).optional(),
-    env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected an environment variable name'), z.string()).default({}),
-    ports: z.object({ a: port, b: port }).strict().refine((p) => p.a !== p.b, { message: 'slot a and slot b need different ports' }),
-    health: z
-      .object({
-        path: z.string().startsWith('/').default('/healthz'),
-        expectStatus: z.number().int().min(100).max(599).default(200),
-        interval: duration.default('500ms'),
-        timeout: duration.default('2s'),
-        healthyThreshold: z.number().int().min(1).max(100).default(2),
-        minHealthy: duration.default('0s'),
-        deadline: duration.default('60s'),
-      })
-      .strict()
-      .prefault({}),
-    stop: z
-      .object({
-        signal: signal.default('SIGTERM'),
-        drainTimeout: duration.default('30s'),
-        /** how long long-lived connections (WebSocket, SSE) may stay on an old instance after the switch before it gets its stop signal */
-        longLivedGrace: duration.default('30s'),
-        /**
-         * closes of long-lived connections are spread over this long: each host's stop signal waits
-         * a random part of it, and the app finds it in ZDD_STOP_SPREAD_MS to spread its own closes
-         */
-        spread: duration.default('0s'),
-      })
-      .strict()
-      .prefault({})
-      .refine((s) => !(parseDuration(s.spread)! >= parseDuration(s.drainTimeout)!), {
-        message: 'stop.spread must be shorter than stop.drainTimeout: the app spreads its closes over spread, and is killed at drainTimeout',
-        path: ['spread'],
-      }),
-    hosts: z
-      .object({
-        selector: z.record(z.string(), z.string()).default({}),
-        /**
-         * the share of the service's backends (percent) that stays in traffic when hosts are gone:
-         * a gone host leaves the pool only while at least this share remains (a coordinator cut off
-         * from a healthy fleet never empties it; the edge still ejects backends that refuse)
-         */
-        minHealthyShare: z.number().min(0).max(100).default(50),
-      })
-      .strict()
-      .prefault({}),
-    /** what the agent does when a live instance exits on its own */
-    restart: z
-      .object({
-        policy: z.enum(['always', 'on-failure', 'never']).default('on-failure'),
-        /** restarts within `window`; past it the instance stays down and says so */
-        limit: z.number().int().min(0).max(1000).default(5),
-        window: duration.default('10m'),
-        /** the first restart's delay; it doubles per restart within the window, up to 30s */
-        backoff: duration.default('1s'),
-      })
-      .strict()
-      .prefault({}),
-    nginx: z
-      .object({
-        listen,
-        serverName: z.string().regex(/^[A-Za-z0-9.*_-]+$/, 'expected a host name').default('_'),
-        edges: z.array(z.string().min(1)).default([]),
-        upstreamKeepalive: z.number().int().min(0).max(10_000).default(64),
-        upstreamKeepaliveTimeout: duration.default('4s'),
-        retry: z.enum(['off', 'connect']).default('connect'),
-        directives: z.array(directive).default([]),
-        /** the cookie that keys a client for a canary's share; the edge sets it (HttpOnly, a year) on a client that has none */
-        clientCookie: z.string().regex(/^[A-Za-z0-9_]{1,64}$/, 'expected letters, digits and underscores').default('zdd_key'),
-        /** a second listener that serves the preview track (blue/green's new colour before the switch) */
-        preview: listen.optional(),
-      })
-      .strict()
-      .refine((n) => !n.preview || portOf(n.preview) !== portOf(n.listen), {
-        message: 'the preview listener needs a port of its own, not the live listener\'s',
-        path: ['preview'],
-      }),
-    /** canary and blue/green bake analysis; `zddctl rollout` flags override these */
-    analysis: z
-      .object({
-        maxErrorRate: ratio.default(0.01),
-        maxErrorRateDelta: ratio.default(0.01),
-        maxP95Ratio: z.number().min(1).max(1000).default(2),
-        minRequests: z.number().int().min(1).max(10_000_000).default(100),
-        interval: duration.default('1s'),
-        /** a timed step or bake still without enough requests this long after its pause pauses the rollout */
-        maxWait: duration.default('30m'),
-      })
-      .strict()
-      .prefault({}),
-    /** blue/green verification against the preview listener, before the switch */
-    verify: z
-      .object({
-        checks: z
-          .array(
-            z
-              .object({
-                path: z.string().startsWith('/'),
-                method: z.enum(['GET', 'HEAD', 'POST']).default('GET'),
-                expectStatus: z.number().int().min(100).max(599).default(200),
-                bodyContains: z.string().optional(),
-              })
-              .strict(),
-          )
-          .default([]),
-        /** run on the edge host with ZDD_PREVIEW_URL set; exit 0 passes */
-        command: commandLine.optional(),
-        timeout: duration.default('30s'),
-      })
-      .strict()
-      .prefault({}),
-    /** releases staged from artifacts (zddctl rollout --artifact) */
-    release: z
-      .object({
-        /** releases of this service kept on each host, the live one included, so a rollback needs no download */
-        keep: z.number().int().min(1).max(100).default(3),
-        /** run in the unpacked release before it is marked staged (for example "npm ci --omit=dev") */
-        prepare: commandLine.optional(),
-        prepareTimeout: duration.default('5m'),
-      })
-      .strict()
-      .prefault({}),
-    /**
-     * Lifecycle hooks. Per host: beforeStart, afterHealthy (new instance), beforeDrain (before the
-     * traffic change that takes the old instance out), afterStop (old instance). Per rollout: pre
-     * (once, on one host, before the first batch), post (once, after the last).
-     */
-    hooks: z
-      .object(Object.fromEntries(HOOK_NAMES.map((h) => [h, hook.optional()])) as Record<HookName, z.ZodOptional<typeof hook>>)
-      .strict()
-      .prefault({}),
-  })
-  .strict();
+/** The spec's schema, with the durations of stored specs or of new ones. */
+function specSchema(duration: typeof storedDuration) {
+  /** a hook: a shell command, an argv, or either with its own timeout */
+  const hook = z.union([
+    commandLine.transform((command) => ({ command, timeout: '60s' as string | number })),
+    z.object({ command: commandLine, timeout: duration.default('60s') }).strict(),
+  ]);
+  return z
+    .object({
+      name,
+      command: commandLine,
+      workdir: z.string().min(1).optional(),
+      env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected an environment variable name'), z.string()).default({}),
+      ports: z.object({ a: port, b: port }).strict().refine((p) => p.a !== p.b, { message: 'slot a and slot b need different ports' }),
+      health: z
+        .object({
+          path: z.string().startsWith('/').default('/healthz'),
+          expectStatus: z.number().int().min(100).max(599).default(200),
+          interval: duration.default('500ms'),
+          timeout: duration.default('2s'),
+          healthyThreshold: z.number().int().min(1).max(100).default(2),
+          minHealthy: duration.default('0s'),
+          deadline: duration.default('60s'),
+        })
+        .strict()
+        .prefault({}),
+      stop: z
+        .object({
+          signal: signal.default('SIGTERM'),
+          drainTimeout: duration.default('30s'),
+          /** how long long-lived connections (WebSocket, SSE) may stay on an old instance after the switch before it gets its stop signal */
+          longLivedGrace: duration.default('30s'),
+          /**
+           * closes of long-lived connections are spread over this long: each host's stop signal waits
+           * a random part of it, and the app finds it in ZDD_STOP_SPREAD_MS to spread its own closes
+           */
+          spread: duration.default('0s'),
+        })
+        .strict()
+        .prefault({})
+        .refine((s) => !(parseDuration(s.spread)! >= parseDuration(s.drainTimeout)!), {
+          message: 'stop.spread must be shorter than stop.drainTimeout: the app spreads its closes over spread, and is killed at drainTimeout',
+          path: ['spread'],
+        }),
+      hosts: z
+        .object({
+          selector: z.record(z.string(), z.string()).default({}),
+          /**
+           * the share of the service's backends (percent) that stays in traffic when hosts are gone:
+           * a gone host leaves the pool only while at least this share remains (a coordinator cut off
+           * from a healthy fleet never empties it; the edge still ejects backends that refuse)
+           */
+          minHealthyShare: z.number().min(0).max(100).default(50),
+        })
+        .strict()
+        .prefault({}),
+      /** what the agent does when a live instance exits on its own */
+      restart: z
+        .object({
+          policy: z.enum(['always', 'on-failure', 'never']).default('on-failure'),
+          /** restarts within `window`; past it the instance stays down and says so */
+          limit: z.number().int().min(0).max(1000).default(5),
+          window: duration.default('10m'),
+          /** the first restart's delay; it doubles per restart within the window, up to 30s */
+          backoff: duration.default('1s'),
+        })
+        .strict()
+        .prefault({}),
+      nginx: z
+        .object({
+          listen,
+          serverName: z.string().regex(/^[A-Za-z0-9.*_-]+$/, 'expected a host name').default('_'),
+          edges: z.array(z.string().min(1)).default([]),
+          upstreamKeepalive: z.number().int().min(0).max(10_000).default(64),
+          upstreamKeepaliveTimeout: duration.default('4s'),
+          retry: z.enum(['off', 'connect']).default('connect'),
+          directives: z.array(directive).default([]),
+          /** the cookie that keys a client for a canary's share; the edge sets it (HttpOnly, a year) on a client that has none */
+          clientCookie: z
+            .string()
+            .regex(/^[A-Za-z0-9_]{1,64}$/, 'expected letters, digits and underscores')
+            .refine((c) => c !== 'zdd_track', { message: 'zdd_track is the cookie that forces a track; name the key cookie otherwise' })
+            .default('zdd_key'),
+          /** a second listener that serves the preview track (blue/green's new colour before the switch) */
+          preview: listen.optional(),
+        })
+        .strict()
+        .refine((n) => !n.preview || portOf(n.preview) !== portOf(n.listen), {
+          message: 'the preview listener needs a port of its own, not the live listener\'s',
+          path: ['preview'],
+        }),
+      /** canary and blue/green bake analysis; `zddctl rollout` flags override these */
+      analysis: z
+        .object({
+          maxErrorRate: ratio.default(0.01),
+          maxErrorRateDelta: ratio.default(0.01),
+          maxP95Ratio: z.number().min(1).max(1000).default(2),
+          minRequests: z.number().int().min(1).max(10_000_000).default(100),
+          interval: duration.default('1s'),
+          /** a timed step or bake still without enough requests this long after its pause pauses the rollout */
+          maxWait: duration.default('30m'),
+        })
+        .strict()
+        .prefault({}),
+      /** blue/green verification against the preview listener, before the switch */
+      verify: z
+        .object({
+          checks: z
+            .array(
+              z
+                .object({
+                  path: z.string().startsWith('/'),
+                  method: z.enum(['GET', 'HEAD', 'POST']).default('GET'),
+                  expectStatus: z.number().int().min(100).max(599).default(200),
+                  bodyContains: z.string().optional(),
+                })
+                .strict(),
+            )
+            .default([]),
+          /** run on the edge host with ZDD_PREVIEW_URL set; exit 0 passes */
+          command: commandLine.optional(),
+          timeout: duration.default('30s'),
+        })
+        .strict()
+        .prefault({}),
+      /** releases staged from artifacts (zddctl rollout --artifact) */
+      release: z
+        .object({
+          /** releases of this service kept on each host, the live one included, so a rollback needs no download */
+          keep: z.number().int().min(1).max(100).default(3),
+          /** run in the unpacked release before it is marked staged (for example "npm ci --omit=dev") */
+          prepare: commandLine.optional(),
+          prepareTimeout: duration.default('5m'),
+        })
+        .strict()
+        .prefault({}),
+      /**
+       * Lifecycle hooks. Per host: beforeStart, afterHealthy (new instance), beforeDrain (before the
+       * traffic change that takes the old instance out), afterStop (old instance). Per rollout: pre
+       * (once, on one host, before the first batch), post (once, after the last).
+       */
+      hooks: z
+        .object(Object.fromEntries(HOOK_NAMES.map((h) => [h, hook.optional()])) as Record<HookName, z.ZodOptional<typeof hook>>)
+        .strict()
+        .prefault({}),
+    })
+    .strict();
+}
+
+/** A spec as stored and as commands carry it (a bare-number duration is milliseconds). */
+export const ServiceSpecSchema = specSchema(storedDuration);
+/** A spec being applied: durations need their unit. */
+const NewSpecSchema = specSchema(newDuration);
 
 export type ServiceSpec = z.infer<typeof ServiceSpecSchema>;
 
@@ -289,9 +304,9 @@ function formatIssues(error: z.ZodError): string {
     .join('; ');
 }
 
-/** Validates an already-parsed spec object. Throws INVALID_SPEC naming each bad field. */
-export function validateSpec(input: unknown): ServiceSpec {
-  const r = ServiceSpecSchema.safeParse(input);
+/** Validates an already-parsed spec object being applied. Throws INVALID_SPEC naming each bad field. */
+export function validateSpec(input: unknown, schema: typeof ServiceSpecSchema = NewSpecSchema): ServiceSpec {
+  const r = schema.safeParse(input);
   if (!r.success) {
     throw new ZddError('INVALID_SPEC', `invalid service spec: ${formatIssues(r.error)}`, {
       hint: 'fix the named fields and apply the spec again',
@@ -311,7 +326,12 @@ export function parseSpecText(text: string): ServiceSpec {
   return validateSpec(raw);
 }
 
-export function compileSpec(spec: ServiceSpec): CompiledSpec {
+/** A spec from the journal, with the defaults of fields added since it was applied. */
+export const storedSpec = (input: unknown): ServiceSpec => validateSpec(input, ServiceSpecSchema);
+
+export function compileSpec(input: ServiceSpec): CompiledSpec {
+  // a spec stored by an older zdd lacks the fields added since: their defaults apply
+  const spec = ServiceSpecSchema.parse(input);
   const ms = (v: string | number) => parseDuration(v)!;
   const argv = typeof spec.command === 'string' ? ['/bin/sh', '-c', `exec ${spec.command}`] : spec.command;
   return Object.freeze({

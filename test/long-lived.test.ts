@@ -4,11 +4,23 @@
 // longLivedGrace after the switch that took its instance out of traffic, and comes back on the new
 // version.
 import test, { type ExecutionContext } from 'ava';
+import http from 'node:http';
 import { deploy, fleetFor, load, status } from './support/fleet.js';
 import { LongLivedClients, type LongLivedReport } from '../testkit/long-lived.js';
 import type { LocalFleet } from '../testkit/local-fleet.js';
 
 const GRACE_MS = 2000;
+
+function answer(port: number, headers: Record<string, string>): Promise<{ status: number; setCookie: string }> {
+  return new Promise((resolve) => {
+    http
+      .get({ host: '127.0.0.1', port, path: '/', headers, agent: false, timeout: 3000 }, (res) => {
+        res.resume();
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, setCookie: (res.headers['set-cookie'] ?? []).join(' | ') }));
+      })
+      .on('error', () => resolve({ status: 0, setCookie: '' }));
+  });
+}
 
 function specFor(fleet: LocalFleet) {
   return fleet.spec({
@@ -45,6 +57,12 @@ test('WebSockets and event streams through a rolling rollout, a canary and a blu
   for (const v of ['v1', 'v2', 'v3', 'v4']) fleet.writeRelease(v);
   const spec = specFor(fleet);
   await deploy(t, fleet, 'v1', spec);
+  // an upgrade that is not a WebSocket (h2c from an HTTP client) is an ordinary request to the app
+  const h2c = await answer(fleet.nginxPort, { Upgrade: 'h2c', Connection: 'Upgrade, HTTP2-Settings', 'HTTP2-Settings': 'AAMAAABkAAQAoAAAAAIAAAAA' });
+  t.is(h2c.status, 200);
+  // a client without the key cookie gets one (HttpOnly, a year), beside the app's own headers
+  t.regex(h2c.setCookie, /^zdd_key=[0-9a-f]{32}; Path=\/; Max-Age=31536000; HttpOnly; SameSite=Lax$/);
+  t.is((await answer(fleet.nginxPort, { Cookie: 'zdd_key=mine' })).setCookie, '', 'a client with one gets none');
   const gen = load(fleet, 150, 8);
   const clients = new LongLivedClients({ port: fleet.nginxPort, ws: 12, sse: 3, messageEveryMs: 250 });
   t.teardown(() => clients.stop());

@@ -4,6 +4,7 @@
 import test from 'ava';
 import { deploy, fleetFor, get, load, status, until } from './support/fleet.js';
 import { LongLivedClients } from '../testkit/long-lived.js';
+import { ROOT } from '../lib/paths.js';
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
@@ -82,6 +83,12 @@ test('during a canary, /metrics has both versions\' requests, errors, latency, i
   t.is(total(m.text, 'zdd_agents_connected'), 3);
   t.true(total(m.text, 'zdd_journal_commit_seconds_count') > 0, 'journal commits timed');
   t.true(total(m.text, 'zdd_step_duration_seconds_count', { kind: 'start' }) > 0, 'start steps timed');
+
+  // every metric the Grafana dashboard in examples/ draws is one the coordinator serves
+  const dashboard = fs.readFileSync(path.join(ROOT, 'examples/grafana/zdd-dashboard.json'), 'utf8');
+  const drawn = [...new Set(dashboard.match(/zdd_[a-z_]+/g) ?? [])].filter((n) => n !== 'zdd_deploys');
+  t.true(drawn.length >= 8, drawn.join(' '));
+  for (const name of drawn) t.regex(m.text, new RegExp(`^${name}[{ ]`, 'm'), `the dashboard draws ${name}`);
 
   const st = await fleet.zddctl(['status', 'web-2']);
   t.regex(st.stdout, /serving\s+v1 50% \(stable\), v2 50% \(canary\)/);

@@ -10,14 +10,17 @@ test('dynamic mode: the Lua balancer picks the peer, keepalive comes after it, a
   t.regex(conf, /upstream zdd_web_app \{\n  server 0\.0\.0\.1:1;[^\n]*\n  balancer_by_lua_block \{ require\("zdd"\)\.balance\("web-app", true\) \}\n  keepalive 64;\n  keepalive_timeout 4000ms;\n\}/);
   t.regex(conf, /listen 127\.0\.0\.1:8080;/);
   t.regex(conf, /proxy_pass http:\/\/zdd_web_app;/);
-  // WebSocket upgrades pass; without one, Connection stays empty (upstream keep-alive); streams are not buffered
-  t.regex(conf, /map \$http_upgrade \$zdd_upgrade_web_app \{ default upgrade; "" ""; \}/);
-  t.regex(conf, /proxy_set_header Upgrade \$http_upgrade;\n    proxy_set_header Connection \$zdd_upgrade_web_app;/);
+  // WebSocket upgrades pass, and no other upgrade (h2c); without one, Connection stays empty
+  // (upstream keep-alive); streams are not buffered
+  t.regex(conf, /map \$http_upgrade \$zdd_upgrade_web_app \{ ~\*\^websocket\$ upgrade; default ""; \}/);
+  t.regex(conf, /map \$http_upgrade \$zdd_upgrade_to_web_app \{ ~\*\^websocket\$ \$http_upgrade; default ""; \}/);
+  t.regex(conf, /proxy_set_header Upgrade \$zdd_upgrade_to_web_app;\n    proxy_set_header Connection \$zdd_upgrade_web_app;/);
   t.regex(conf, /proxy_buffering off;/);
-  // a client without the key cookie gets one, and is keyed by it from this very request
-  t.regex(conf, /map \$cookie_zdd_key \$zdd_client_key_web_app \{ "" \$request_id; default \$cookie_zdd_key; \}/);
-  t.regex(conf, /add_header Set-Cookie \$zdd_set_key_web_app always;/);
-  t.regex(conf, /"zdd_key=\$request_id; Path=\/; Max-Age=31536000; HttpOnly; SameSite=Lax"/);
+  // the key: the cookie, else address and user agent; a client without the cookie gets one from
+  // Lua (no add_header: it would hide the http level's own from this location)
+  t.regex(conf, /map \$cookie_zdd_key \$zdd_client_key_web_app \{ "" "\$remote_addr\|\$http_user_agent"; default \$cookie_zdd_key; \}/);
+  t.regex(conf, /header_filter_by_lua_block \{ require\("zdd"\)\.key_cookie\("zdd_key", "zdd_key=; Path=\/; Max-Age=31536000; HttpOnly; SameSite=Lax"\) \}/);
+  t.notRegex(conf, /add_header/);
   t.regex(renderServiceConf(spec({ clientCookie: 'sid_key' }), 'dynamic', '/unused'), /map \$cookie_sid_key \$zdd_client_key_web_app/);
   // a spec that sets its own buffering keeps it
   t.notRegex(renderServiceConf(spec({ directives: ['proxy_buffering on;'] }), 'dynamic', '/unused'), /proxy_buffering off;/);
@@ -100,6 +103,9 @@ test('reload mode: one upstream per track, split_clients for the canary share, a
   const blueGreen = renderUpstreamConf(spec(), { service: 'web-app', generation: 4, primary: 'blue', backends: [{ addr: '10.0.0.1:8002', track: 'blue', weight: 1 }] });
   t.regex(blueGreen, /map \$http_x_zdd_track \$zdd_track_web_app \{ stable blue; blue blue; default \$zdd_cookie_web_app; \}/);
   const svc = renderServiceConf(spec(), 'reload', '/u/web-app.conf', '/l/access-web-app.log');
+  // plain nginx sets the key cookie with add_header
+  t.regex(svc, /map \$cookie_zdd_key \$zdd_set_key_web_app \{ "" "zdd_key=\$request_id; Path=\/; Max-Age=31536000; HttpOnly; SameSite=Lax"; default ""; \}/);
+  t.regex(svc, /add_header Set-Cookie \$zdd_set_key_web_app always;/);
   t.regex(svc, /proxy_pass http:\/\/zdd_web_app__\$zdd_track_web_app;/);
   t.regex(svc, /access_log \/l\/access-web-app\.log zdd_web_app;/);
   t.regex(svc, /log_format zdd_web_app '\$zdd_track_web_app \$upstream_addr \$status \$request_time';/);

@@ -521,13 +521,15 @@ export abstract class NginxEdge implements EdgeDriver {
   /**
    * Waits until nginx has no request in flight to the given backends, then (with a grace) until
    * their long-lived connections (WebSocket, SSE) have ended or the grace is over: those left get
-   * the app's own close when its instance is stopped. A short request is never cut: without a
-   * confirmed drain of those, the answer is not idle. Dynamic mode tells long-lived connections
-   * apart (the balancer counts them); reload mode cannot, so it treats every connection still open
-   * to the old backends after the grace as long-lived.
+   * the app's own close when its instance is stopped. Dynamic mode tells long-lived connections
+   * apart (the balancer counts them), so a short request is never left behind. Reload mode cannot:
+   * it waits for the workers of older generations to exit, for the grace at most (the drain
+   * timeout without one), and then counts the connections still open to the old backends as
+   * long-lived. The stop signal that follows lets the app finish what it serves.
    */
   async awaitIdle(service: string, addrs: string[], timeoutMs: number, graceMs = 0): Promise<AwaitIdleResult> {
     const began = Date.now();
+    const counts = this.countsLongLived;
     let inflight = -1;
     let zeros = 0;
     let lastError = '';
@@ -539,10 +541,11 @@ export abstract class NginxEdge implements EdgeDriver {
       inflight: idle ? 0 : inflight,
       longLived: { open: Math.max(open, left), ended: Math.max(0, open - left), left },
     });
-    while (Date.now() <= began + timeoutMs + (graceFrom ? graceMs : 0)) {
+    const limit = !counts && graceMs > 0 ? graceMs : timeoutMs;
+    while (Date.now() <= began + limit + (graceFrom ? graceMs : 0)) {
       const n = await this.inflight(service, addrs);
-      const ll = graceMs > 0 || this.countsLongLived ? await this.longLived(service, addrs) : 0;
-      if (typeof n !== 'number' || (ll !== undefined && typeof ll !== 'number')) {
+      const ll = counts ? await this.longLived(service, addrs) : 0;
+      if (typeof n !== 'number' || typeof ll !== 'number') {
         // an answer that is not a count is no answer: keep asking until the deadline
         lastError = typeof n !== 'number' ? n.error : (ll as { error: string }).error;
         zeros = 0;
@@ -552,28 +555,33 @@ export abstract class NginxEdge implements EdgeDriver {
       inflight = n;
       // two readings in a row with nothing short in flight: a request that picked its peer just
       // before the switch has been counted by then
-      const short = ll === undefined ? n : n - ll;
-      zeros = short <= 0 ? zeros + 1 : 0;
+      zeros = n - ll <= 0 ? zeros + 1 : 0;
       if (n === 0 && zeros >= 2) return result(true, 0);
-      if (zeros >= 2 || (ll === undefined && graceMs > 0)) {
-        // short requests are done (or, in reload mode, cannot be told apart): the grace runs
+      if (counts && zeros >= 2) {
+        // only long-lived connections are left: the grace runs
         if (!graceFrom) {
           graceFrom = Date.now();
-          open = ll ?? n;
+          open = ll;
         }
-        if (ll !== undefined && Date.now() - graceFrom >= graceMs) return result(true, ll);
-        if (ll === undefined && Date.now() - graceFrom >= graceMs) return result(true, n);
+        if (Date.now() - graceFrom >= graceMs) return result(true, ll);
       }
-      await sleep(ll !== undefined && graceFrom ? 100 : 20);
+      await sleep(graceFrom ? 100 : 20);
     }
-    if (inflight < 0) throw new ZddError('NGINX_FAILED', `could not read in-flight requests for ${timeoutMs}ms: ${lastError}`);
+    if (inflight < 0) throw new ZddError('NGINX_FAILED', `could not read in-flight requests for ${limit}ms: ${lastError}`);
+    if (!counts && graceMs > 0) {
+      // reload mode, the grace is over: what the old workers still hold goes to the app's close
+      let left = 0;
+      for (const c of establishedTo(addrs).values()) left += c;
+      open = left;
+      return result(true, left);
+    }
     return result(false, 0);
   }
 
-  /** Dynamic mode counts long-lived connections apart from requests; reload mode cannot (undefined). */
+  /** Dynamic mode counts long-lived connections apart from requests; reload mode cannot. */
   protected readonly countsLongLived: boolean = false;
-  protected async longLived(_service: string, _addrs: string[]): Promise<number | { error: string } | undefined> {
-    return undefined;
+  protected async longLived(_service: string, _addrs: string[]): Promise<number | { error: string }> {
+    return 0;
   }
 
   /** A service's gauges at this edge (Prometheus: in flight and open long-lived connections per backend). */
@@ -712,17 +720,9 @@ export class NginxReloadEdge extends NginxEdge {
     return this.countAccessLog(service);
   }
 
-  /**
-   * Connections still open to the old backends, while workers of older generations run (only they
-   * can hold one: the current generation has no upstream for an old backend).
-   */
-  protected async inflight(_service: string, addrs: string[]): Promise<number> {
-    if (!this.oldWorkers()) return 0;
-    // connections are read for IPv4 backends; for others, every old worker counts as busy
-    if (addrs.some((a) => !/^\d+\.\d+\.\d+\.\d+:\d+$/.test(a))) return this.oldWorkers();
-    let n = 0;
-    for (const c of establishedTo(addrs).values()) n += c;
-    return n;
+  /** the workers of older generations: they may still be talking to old backends */
+  protected async inflight(): Promise<number> {
+    return this.oldWorkers();
   }
 
   protected override moreConfig(spec: CompiledSpec, files: Map<string, string>): void {

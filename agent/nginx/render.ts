@@ -93,6 +93,8 @@ export function renderHttpConf(i: HttpConfInput): string {
 }
 
 const varName = (service: string) => service.replace(/-/g, '_');
+/** The key cookie as the edge sets it; VALUE is nginx's $request_id (or, with '', put by Lua before the first ";"). */
+const setCookie = (name: string, value: string) => `${name}=${value}; Path=/; Max-Age=31536000; HttpOnly; SameSite=Lax`;
 export const upstreamName = (service: string) => `zdd_${varName(service)}`;
 
 /** A service's listener and upstream. In dynamic mode the upstream's peer is chosen by Lua. */
@@ -123,13 +125,16 @@ export function renderServiceConf(spec: CompiledSpec, mode: EdgeMode, upstreamFi
   }
   const v = varName(spec.name);
   const target = mode === 'dynamic' ? up : `${up}__$zdd_track_${v}`;
-  // WebSocket: the upgrade is passed on; without one, Connection stays empty (upstream keep-alive)
-  out += `map $http_upgrade $zdd_upgrade_${v} { default upgrade; "" ""; }\n`;
-  // the client's key for a canary's share: its cookie, else a new one set on this response, so a
-  // share is a share of clients even behind one address
+  // a WebSocket upgrade is passed on, and nothing else (an h2c "upgrade" from an HTTP client is
+  // not the app's business); without one, Connection stays empty (upstream keep-alive)
+  out += `map $http_upgrade $zdd_upgrade_${v} { ~*^websocket$ upgrade; default ""; }\n`;
+  out += `map $http_upgrade $zdd_upgrade_to_${v} { ~*^websocket$ $http_upgrade; default ""; }\n`;
+  // the client's key for a canary's share: its cookie; without one, address and user agent (a
+  // client that keeps no cookies stays on its track), and the edge sets a cookie on the answer, so
+  // that from then on a share is a share of clients, even of many behind one address
   const cookie = n.clientCookie;
-  out += `map $cookie_${cookie} $zdd_client_key_${v} { "" $request_id; default $cookie_${cookie}; }\n`;
-  out += `map $cookie_${cookie} $zdd_set_key_${v} { "" "${cookie}=$request_id; Path=/; Max-Age=31536000; HttpOnly; SameSite=Lax"; default ""; }\n`;
+  out += `map $cookie_${cookie} $zdd_client_key_${v} { "" "$remote_addr|$http_user_agent"; default $cookie_${cookie}; }\n`;
+  if (mode === 'reload') out += `map $cookie_${cookie} $zdd_set_key_${v} { "" "${setCookie(cookie, '$request_id')}"; default ""; }\n`;
   const own = (name: string) => n.directives.some((d) => d.trim().startsWith(`${name} `));
   const server = (listen: string, listener: 'live' | 'preview') =>
     'server {\n' +
@@ -141,9 +146,11 @@ export function renderServiceConf(spec: CompiledSpec, mode: EdgeMode, upstreamFi
     '  location / {\n' +
     `    proxy_pass http://${target};\n` +
     '    proxy_http_version 1.1;\n' +
-    `    proxy_set_header Upgrade $http_upgrade;\n` +
+    `    proxy_set_header Upgrade $zdd_upgrade_to_${v};\n` +
     `    proxy_set_header Connection $zdd_upgrade_${v};\n` +
-    `    add_header Set-Cookie $zdd_set_key_${v} always;\n` +
+    // dynamic mode sets the key cookie from Lua; add_header here would hide the http level's own
+    // add_header lines from this location (nginx inherits them only into blocks that have none)
+    (mode === 'dynamic' ? `    header_filter_by_lua_block { require("zdd").key_cookie(${q(cookie)}, ${q(setCookie(cookie, ''))}) }\n` : `    add_header Set-Cookie $zdd_set_key_${v} always;\n`) +
     // server-sent events and other streams reach the client as they are written (a spec may say otherwise)
     (own('proxy_buffering') ? '' : '    proxy_buffering off;\n') +
     '    proxy_set_header Host $host;\n' +

@@ -77,7 +77,6 @@ local function current(svc)
   -- a track whose backends all run one version needs no preference
   for _, t in pairs(tracks) do
     if #t.newest == #t.backends then t.newest = {} end
-    t.lrr = 0
   end
   c = { gen = doc.gen, tracks = tracks, primary = doc.primary, preview = doc.preview, split = doc.split }
   cache[svc] = c
@@ -112,7 +111,8 @@ local function ll_key(svc, addr) return "ll:" .. svc .. ":" .. addr end
 
 -- A request that holds its connection open: a WebSocket upgrade, or a client asking for an event stream.
 local function long_lived()
-  if ngx.var.http_upgrade then return true end
+  local up = ngx.var.http_upgrade
+  if up and up:lower() == "websocket" then return true end
   local accept = ngx.var.http_accept
   return accept ~= nil and accept:find("text/event-stream", 1, true) ~= nil
 end
@@ -153,7 +153,7 @@ local function pick_track(svc, c)
   local split = c.split
   if split and split.pct > 0 and c.tracks[split.track] then
     if split.pct >= 100 then return split.track end
-    -- the client's key: its cookie, or the one the edge sets on this very response (render.ts)
+    -- the client's key: its cookie, else address and user agent (render.ts)
     local key = ngx.var.zdd_client_key
     if not key or key == "" then key = (ngx.var.remote_addr or "") .. "|" .. (ngx.var.http_user_agent or "") end
     if ngx.crc32_long(key) % 100 < split.pct then return split.track end
@@ -194,14 +194,19 @@ function M.balance(svc, retry)
     b = b or t.backends[(t.rr % n) + 1]
   else
     if ctx.zdd_ll == nil then ctx.zdd_ll = long_lived() end
-    -- a long-lived connection goes to the newest version when the track mixes versions
+    -- a long-lived connection goes to the newest version when the track mixes versions: to its
+    -- backend with the fewest open, as long as that one holds no more than the track's average
+    -- (one new instance never takes every reconnect of a fleet)
     local m = #t.newest
     if ctx.zdd_ll and m > 0 then
-      for _ = 1, m do
-        t.lrr = (t.lrr % m) + 1
-        local cand = t.newest[t.lrr]
-        if not down:get(svc .. " " .. cand.addr) then b = cand break end
+      local total = 0
+      for _, x in ipairs(t.backends) do total = total + (dict:get(ll_key(svc, x.addr)) or 0) end
+      local least
+      for _, cand in ipairs(t.newest) do
+        local open = dict:get(ll_key(svc, cand.addr)) or 0
+        if not down:get(svc .. " " .. cand.addr) and (not least or open < least) then b, least = cand, open end
       end
+      if b and least * n > total then b = nil end
     end
     -- round robin over the backends that are not ejected; if every one is, over all of them
     -- (an ejection never turns a working pool into certain 502s)
@@ -264,6 +269,21 @@ function M.log(svc)
     if ms <= BOUNDS[k] then i = k break end
   end
   dict:incr("h:" .. pair .. "|" .. i, 1, 0)
+end
+
+-- header_filter_by_lua: a client without the key cookie gets one, beside any the app sets
+function M.key_cookie(name, rest)
+  if ngx.var["cookie_" .. name] then return end
+  local mine = name .. "=" .. ngx.var.request_id .. rest:sub(#name + 2)
+  local cur = ngx.header["Set-Cookie"]
+  if cur == nil then
+    ngx.header["Set-Cookie"] = mine
+  elseif type(cur) == "table" then
+    cur[#cur + 1] = mine
+    ngx.header["Set-Cookie"] = cur
+  else
+    ngx.header["Set-Cookie"] = { cur, mine }
+  end
 end
 
 -- "TRACK ADDR requests errors b1 … bN" for every track and backend the service has served
@@ -407,16 +427,12 @@ function M.admin()
   local args = ngx.req.get_uri_args()
   local addrs = args.addr or {}
   if type(addrs) == "string" then addrs = { addrs } end
-  svc = uri:match("^/zdd/inflight/([%w%-]+)$")
-  if svc then
+  -- a sum over the given backends: requests in flight, or open long-lived connections
+  local gauge, gsvc = uri:match("^/zdd/(%l+)/([%w%-]+)$")
+  local key_of = ({ inflight = inflight_key, longlived = ll_key })[gauge or ""]
+  if key_of then
     local total = 0
-    for _, a in ipairs(addrs) do total = total + (dict:get(inflight_key(svc, a)) or 0) end
-    return reply(200, tostring(total))
-  end
-  svc = uri:match("^/zdd/longlived/([%w%-]+)$")
-  if svc then
-    local total = 0
-    for _, a in ipairs(addrs) do total = total + (dict:get(ll_key(svc, a)) or 0) end
+    for _, a in ipairs(addrs) do total = total + (dict:get(key_of(gsvc, a)) or 0) end
     return reply(200, tostring(total))
   end
   -- "ADDR inflight longlived" per backend of the live document, then "unknown-track N"
