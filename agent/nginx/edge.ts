@@ -74,7 +74,6 @@ function textDoc(text: string): { doc: TrafficDoc; newest?: string } | undefined
   return text ? { doc: { service: '', generation: 0, backends }, newest } : undefined;
 }
 
-
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Established TCP connections from this host to each of the addresses (IPv4 host:port): nginx's connections to backends, whichever worker holds them. */
