@@ -141,6 +141,7 @@ export function rolloutView(r: Rollout__Output, eventLines = 6): string {
     lines.push(`  analysis ${a.detail}`);
   }
   if (r.waiting === 'promote') lines.push(`  waiting  for zddctl promote ${r.id} (or zddctl abort ${r.id})`);
+  if (r.waiting === 'preview') lines.push(`  waiting  ${r.version} is on the preview listener only: zddctl promote ${r.id} switches to it (or zddctl abort ${r.id})`);
   if (r.waiting === 'keep-old window') lines.push(`  waiting  ${r.from_version} is kept warm: zddctl rollback ${r.service} switches back`);
   if (r.forced_kills) lines.push(`  forced kills: ${r.forced_kills}`);
   if (r.failed_hosts) lines.push(`  failed hosts: ${r.failed_hosts}`);

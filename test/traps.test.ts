@@ -66,6 +66,7 @@ test('a new user\'s day: the database directory is made, env values are template
   t.is(held.code, 0, held.stdout + held.stderr);
   t.regex(held.stderr, new RegExp(`v2 waits on the preview listener \\(v2 is on the preview listener, 127\\.0\\.0\\.1:${fleet.previewPort} on host-1\\): try it, then zddctl promote web-2`));
   t.is((await status(fleet, 'web-2')).waiting, 'preview');
+  t.regex((await fleet.zddctl(['status', 'web-2'])).stdout, /waiting\s+v2 is on the preview listener only: zddctl promote web-2 switches to it/);
   t.deepEqual(await versionsServed(fleet.previewPort, 5), new Set(['v2']), 'the preview listener serves the new colour');
   t.deepEqual(await versionsServed(fleet.nginxPort, 10), new Set(['v1']), 'the live listener still serves the old one');
   const promoted = await fleet.zddctl(['promote', 'web-2']);
