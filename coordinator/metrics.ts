@@ -36,6 +36,7 @@ interface EdgeRead {
 }
 
 const LATENCY_S = BUCKETS_MS.map((ms) => ms / 1000);
+const LATENCY_HELP = 'Request latency at the edge, by version and track (buckets and count; the edge keeps no sum)';
 
 export class CoordinatorMetrics implements RunObserver {
   readonly registry = new client.Registry();
@@ -113,29 +114,22 @@ export class CoordinatorMetrics implements RunObserver {
         }
       }
     };
-    new client.Counter({
-      name: 'zdd_edge_requests_total',
-      help: 'Requests the edge sent to a version, by track (cumulative since the backend joined its track)',
-      labelNames: [...labels],
-      registers,
-      async collect() {
-        this.reset();
-        await perBackend((r, track, addr, version) => this.inc({ service: r.service, version, track, edge: r.edge }, r.counters[track][addr].requests));
-      },
-    });
-    new client.Counter({
-      name: 'zdd_edge_errors_total',
-      help: 'Answers of 500 and above (or none) from a version, by track',
-      labelNames: [...labels],
-      registers,
-      async collect() {
-        this.reset();
-        await perBackend((r, track, addr, version) => this.inc({ service: r.service, version, track, edge: r.edge }, r.counters[track][addr].errors));
-      },
-    });
+    const edgeCounter = (name: string, help: string, pick: (c: Counters[string][string]) => number) =>
+      new client.Counter({
+        name,
+        help,
+        labelNames: [...labels],
+        registers,
+        async collect() {
+          this.reset();
+          await perBackend((r, track, addr, version) => this.inc({ service: r.service, version, track, edge: r.edge }, pick(r.counters[track][addr])));
+        },
+      });
+    edgeCounter('zdd_edge_requests_total', 'Requests the edge sent to a version, by track (cumulative since the backend joined its track)', (c) => c.requests);
+    edgeCounter('zdd_edge_errors_total', 'Answers of 500 and above (or none) from a version, by track', (c) => c.errors);
     this.registry.registerMetric({
       name: 'zdd_edge_request_duration_seconds',
-      help: 'Request latency at the edge, by version and track (buckets and count; the edge keeps no sum)',
+      help: LATENCY_HELP,
       type: 'histogram',
       aggregator: 'sum',
       get: async () => {
@@ -159,7 +153,7 @@ export class CoordinatorMetrics implements RunObserver {
           values.push({ value: s.count, labels: { ...s.labels, le: '+Inf' }, metricName: 'zdd_edge_request_duration_seconds_bucket' });
           values.push({ value: s.count, labels: s.labels, metricName: 'zdd_edge_request_duration_seconds_count' });
         }
-        return { name: 'zdd_edge_request_duration_seconds', help: 'Request latency at the edge, by version and track (buckets and count; the edge keeps no sum)', type: 'histogram', aggregator: 'sum', values };
+        return { name: 'zdd_edge_request_duration_seconds', help: LATENCY_HELP, type: 'histogram', aggregator: 'sum', values };
       },
     } as unknown as client.Metric);
     const gauge = (name: string, help: string, pick: (g: { inflight: number; longLived: number }) => number) =>
