@@ -228,15 +228,15 @@ const stop: PhaseHandler<'stop'> = async (x, st, group) => {
 };
 
 const pause: PhaseHandler<'pause'> = async (x, st, [s]) => {
-  await x.step(st, s, async () => {
-    const p = s.args.preview;
-    if (p !== undefined) {
-      const where = `${/^\d+$/.test(p) ? `port ${p}` : p} on ${st.edges.join(', ')}`;
-      x.setStep(st, s, { detail: `${st.version} is on the preview listener, ${where}` });
-      x.event(st.rolloutId, 'info', `${st.version} waits on the preview listener (${where}) for zddctl promote ${st.rolloutId}`);
-    }
-    return { ended: await x.waitFor(st, s, s.args.ms) };
-  });
+  const p = s.args.preview;
+  if (p !== undefined && s.state === 'pending') {
+    // queued before x.step marks the step running, so both share one commit: whoever is told the
+    // rollout waits at the preview also finds where the preview is
+    const where = `${/^\d+$/.test(p) ? `port ${p}` : p} on ${st.edges.join(', ')}`;
+    x.setStep(st, s, { detail: `${st.version} is on the preview listener, ${where}` });
+    x.event(st.rolloutId, 'info', `${st.version} waits on the preview listener (${where}) for zddctl promote ${st.rolloutId}`);
+  }
+  await x.step(st, s, async () => ({ ended: await x.waitFor(st, s, s.args.ms) }));
 };
 
 const finalize: PhaseHandler<'finalize'> = async (x, st, [s]) => {

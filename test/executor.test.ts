@@ -110,6 +110,26 @@ test('whoever is told that a step changed finds the change in the journal (a wat
   t.deepEqual(stale, []);
 });
 
+test('whoever is told that a blue/green holds at its preview listener also finds where the preview is', async (t) => {
+  const held = validateSpec({ ...baseSpec, nginx: { listen: '8080', preview: '8090' } });
+  const { store, id } = setupOn(t, { strategy: 'blue-green', extra: { verify: 'manual' } }, held);
+  const seen: string[] = [];
+  let x!: Executor;
+  x = new Executor(store, fakeAgents([]), { now: () => Date.now(), sleep: (ms) => new Promise((r) => setTimeout(r, ms)) }, silentLogger, (rolloutId, seq) => {
+    // what a watch reads when told: the hold, as zddctl rollout hands back on it
+    const hold = store.steps(rolloutId).find((s) => s.kind === 'pause' && s.state === 'running');
+    if (!hold || seen.length) return;
+    seen.push(hold.detail);
+    setImmediate(() => {
+      store.updateRollout(rolloutId, { promoteSeq: hold.seq });
+      x.wake(rolloutId);
+    });
+  });
+  await x.run(id);
+  t.is(store.getRollout(id)!.state, 'succeeded');
+  t.deepEqual(seen, ['v2 is on the preview listener, port 8090 on h0']);
+});
+
 test('failures beyond the limit stop the rollout, stop the batch\'s healthy new instances and never touch traffic', async (t) => {
   const { store, id } = setup(t, 0, 2);
   const agents = fakeAgents(['h1']);
