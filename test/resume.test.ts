@@ -140,15 +140,16 @@ test('a coordinator restarted while a rollout is paused keeps it paused until re
   fleet.writeRelease('v1');
   fleet.writeRelease('v2');
   await deploy(t, fleet, 'v1');
-  t.is((await fleet.zddctl(['rollout', 'web', '--version', 'v2', '--pause', '12s', '--detach'])).code, 0);
+  // a batch pause long enough that the pause below lands inside it on a slow, busy machine
+  t.is((await fleet.zddctl(['rollout', 'web', '--version', 'v2', '--pause', '30s', '--detach'])).code, 0);
   await until('batch 1 to finish', async () => (await status(fleet, 'web-2')).steps.some((s: any) => s.kind === 'pause' && s.state === 'running'));
   const p = await fleet.zddctl(['pause', 'web-2']);
   t.is(p.code, 0, p.stderr);
   const pauseStep = (await status(fleet, 'web-2')).steps.find((s: any) => s.kind === 'pause');
   await fleet.stopCoordinator('SIGKILL');
   await fleet.startCoordinator();
-  // past the end of the 12 s batch pause: batch 2 would have begun by now had the rollout resumed
-  await sleep(Math.max(0, pauseStep.started_at_ms + 13_000 - Date.now()));
+  // past the end of the 30 s batch pause: batch 2 would have begun by now had the rollout resumed
+  await sleep(Math.max(0, pauseStep.started_at_ms + 31_000 - Date.now()));
   const s = await status(fleet, 'web-2');
   t.is(s.state, 'paused');
   t.is(s.pause_reason, 'paused by admin');

@@ -79,7 +79,7 @@ test('operators act within their roles, and status, history and audit say who di
   t.regex(r.stderr, /CreateJoinToken needs admin/);
 
   // alice starts a rollout with a pause between batches and aborts it
-  r = await alice(['rollout', 'web', '--version', 'v2', '--pause', '20s', '--detach', '--json']);
+  r = await alice(['rollout', 'web', '--version', 'v2', '--pause', '2m', '--detach', '--json']);
   t.is(r.code, 0, r.stderr);
   const id = parseJson(r).id;
   await until('the first batch to be done', async () => {
