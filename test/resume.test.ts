@@ -181,7 +181,7 @@ test('an agent that vanishes mid-rollout pauses it at the deadline with the reas
   fleet.writeRelease('v2');
   await deploy(t, fleet, 'v1');
   const gen = load(fleet, 150, 8);
-  t.is((await fleet.zddctl(['rollout', 'web', '--version', 'v2', '--pause', '2s', '--detach'])).code, 0);
+  t.is((await fleet.zddctl(['rollout', 'web', '--version', 'v2', '--pause', '5s', '--detach'])).code, 0);
   await until('batch 1 to be done', async () => (await rolloutNow(fleet, 'web-2'))?.steps.some((s: any) => s.kind === 'pause' && s.state !== 'pending'));
   await fleet.stopAgent(3, 'SIGKILL');
   const w = await fleet.zddctl(['watch', 'web-2']);
