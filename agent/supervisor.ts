@@ -575,12 +575,15 @@ export class Supervisor {
     this.writable();
     // the pid no longer is the process this agent started (it exited, or the pid was reused):
     // nothing is signalled, a pending restart is called off
-    if (processStartTicks(rec.pid) !== rec.startTicks) {
+    const gone = (): StopInstanceResult | undefined => {
+      if (processStartTicks(rec.pid) === rec.startTicks) return undefined;
       this.live.delete(this.key(service, slot));
       this.persist();
       this.cfg.changed?.();
-      return { forced: false, stoppedAfterMs: 0, alreadyStopped: true };
-    }
+      return { forced: false, stoppedAfterMs: Date.now() - began, alreadyStopped: true };
+    };
+    const exited = gone();
+    if (exited) return exited;
     this.setState(rec, 'stopping');
     const kill = (sig: NodeJS.Signals | string) => {
       try {
@@ -595,12 +598,8 @@ export class Supervisor {
     if (spreadMs > 0 && connected() > 0) {
       await sleep(Math.floor(Math.random() * spreadMs));
       // meanwhile it may have exited (and its pid been reused): nothing is signalled then
-      if (processStartTicks(rec.pid) !== rec.startTicks) {
-        this.live.delete(this.key(service, slot));
-        this.persist();
-        this.cfg.changed?.();
-        return { forced: false, stoppedAfterMs: Date.now() - began, alreadyStopped: true };
-      }
+      const exitedMeanwhile = gone();
+      if (exitedMeanwhile) return exitedMeanwhile;
     }
     const atSignal = connected();
     kill(signal);

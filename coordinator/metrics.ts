@@ -74,8 +74,8 @@ export class CoordinatorMetrics implements RunObserver {
       registers,
       collect() {
         this.reset();
-        const counts = self.store.rolloutCounts();
-        for (const state of ['running', 'paused', 'succeeded', 'failed', 'rolled_back', 'aborted']) this.set({ state }, counts[state] ?? 0);
+        // every state has a series, 0 until a rollout is in it
+        const counts = { running: 0, paused: 0, succeeded: 0, failed: 0, rolled_back: 0, aborted: 0, ...self.store.rolloutCounts() };
         for (const [state, n] of Object.entries(counts)) this.set({ state }, n);
       },
     });
@@ -114,17 +114,23 @@ export class CoordinatorMetrics implements RunObserver {
         }
       }
     };
-    const edgeCounter = (name: string, help: string, pick: (c: Counters[string][string]) => number) =>
-      new client.Counter({
+    // a counter or gauge refilled from the edges at each scrape
+    type EdgeLabels = client.LabelValues<(typeof labels)[number]>;
+    const edgeMetric = (kind: 'counter' | 'gauge', name: string, help: string, fill: (add: (l: EdgeLabels, n: number) => void) => Promise<void>) => {
+      const config = {
         name,
         help,
         labelNames: [...labels],
         registers,
-        async collect() {
+        async collect(this: { reset(): void; inc(l: EdgeLabels, n: number): void }) {
           this.reset();
-          await perBackend((r, track, addr, version) => this.inc({ service: r.service, version, track, edge: r.edge }, pick(r.counters[track][addr])));
+          await fill((l, n) => this.inc(l, n));
         },
-      });
+      };
+      return kind === 'counter' ? new client.Counter(config) : new client.Gauge(config);
+    };
+    const edgeCounter = (name: string, help: string, pick: (c: Counters[string][string]) => number) =>
+      edgeMetric('counter', name, help, (add) => perBackend((r, track, addr, version) => add({ service: r.service, version, track, edge: r.edge }, pick(r.counters[track][addr]))));
     edgeCounter('zdd_edge_requests_total', 'Requests the edge sent to a version, by track (cumulative since the backend joined its track)', (c) => c.requests);
     edgeCounter('zdd_edge_errors_total', 'Answers of 500 and above (or none) from a version, by track', (c) => c.errors);
     this.registry.registerMetric({
@@ -157,21 +163,13 @@ export class CoordinatorMetrics implements RunObserver {
       },
     } as unknown as client.Metric);
     const gauge = (name: string, help: string, pick: (g: { inflight: number; longLived: number }) => number) =>
-      new client.Gauge({
-        name,
-        help,
-        labelNames: [...labels],
-        registers,
-        async collect() {
-          this.reset();
-          for (const read of await self.edgeReads()) {
-            const doc = self.store.traffic(read.service);
-            for (const b of doc?.backends ?? []) {
-              const g = read.gauges?.backends[b.addr];
-              if (g) this.inc({ service: read.service, version: b.version ?? '', track: b.track, edge: read.edge }, pick(g));
-            }
+      edgeMetric('gauge', name, help, async (add) => {
+        for (const read of await self.edgeReads()) {
+          for (const b of self.store.traffic(read.service)?.backends ?? []) {
+            const g = read.gauges?.backends[b.addr];
+            if (g) add({ service: read.service, version: b.version ?? '', track: b.track, edge: read.edge }, pick(g));
           }
-        },
+        }
       });
     gauge('zdd_edge_in_flight', 'Requests in flight at the edge to a version (long-lived connections included)', (g) => g.inflight);
     gauge('zdd_edge_long_lived_open', 'Open long-lived connections (WebSocket, server-sent events) to a version', (g) => g.longLived);

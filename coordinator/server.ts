@@ -2,7 +2,7 @@
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from '../lib/log.js';
 import { ZddError } from '../lib/errors.js';
-import { SERVER_OPTIONS, plaintextServerCredentials, protos, toServiceError } from '../lib/grpc.js';
+import { SERVER_OPTIONS, isLoopback, plaintextServerCredentials, protos, toServiceError } from '../lib/grpc.js';
 import { errorMessage } from '../lib/errors.js';
 import { FleetTrust } from './trust.js';
 import { SqliteStore, type Holder, type Store } from './store.js';
@@ -141,6 +141,11 @@ export async function serve(cfg: CoordinatorConfig, store: Store, term?: Term): 
     );
   }
   const creds = trust ? trust.credentials() : plaintextServerCredentials(cfg.listen, cfg.insecure);
+  // plaintext metrics, like the plaintext control API, stay on loopback unless told otherwise
+  const metricsAt = cfg.metricsListen ? metricsAddress(cfg.metricsListen) : undefined;
+  if (metricsAt && !trust && !cfg.insecure && !isLoopback(`${metricsAt.host}:${metricsAt.port}`)) {
+    throw new ZddError('INVALID_ARGUMENT', `a plaintext coordinator serves metrics on loopback only, not ${cfg.metricsListen}`, { hint: 'serve TLS (drop --plaintext), or give a loopback address, or --insecure' });
+  }
   if (!trust) {
     cfg.log.warn(
       { listen: cfg.listen },
@@ -191,12 +196,6 @@ export async function serve(cfg: CoordinatorConfig, store: Store, term?: Term): 
   const { port, listener } = await listen(server, creds, cfg);
   let metricsServer: { close(): void } | undefined;
   if (metrics && cfg.metricsListen) {
-    const { host } = metricsAddress(cfg.metricsListen);
-    if (!trust && !cfg.insecure && !['127.0.0.1', '::1', 'localhost'].includes(host)) {
-      listener.close();
-      await stopServer(server);
-      throw new ZddError('INVALID_ARGUMENT', `a plaintext coordinator serves metrics on loopback only, not ${cfg.metricsListen}`, { hint: 'serve TLS (drop --plaintext), or give a loopback address, or --insecure' });
-    }
     try {
       metricsServer = await metrics.serve(cfg.metricsListen, trust);
     } catch (err) {
