@@ -114,8 +114,8 @@ test('whoever is told that a blue/green holds at its preview listener also finds
   const held = validateSpec({ ...baseSpec, nginx: { listen: '8080', preview: '8090' } });
   const { store, id } = setupOn(t, { strategy: 'blue-green', extra: { verify: 'manual' } }, held);
   const seen: string[] = [];
-  let x!: Executor;
-  x = new Executor(store, fakeAgents([]), { now: () => Date.now(), sleep: (ms) => new Promise((r) => setTimeout(r, ms)) }, silentLogger, (rolloutId, seq) => {
+  // a clock that really sleeps: the hold waits until promoted
+  const x: Executor = new Executor(store, fakeAgents([]), { now: () => Date.now(), sleep: (ms) => new Promise((r) => setTimeout(r, ms)) }, silentLogger, (rolloutId) => {
     // what a watch reads when told: the hold, as zddctl rollout hands back on it
     const hold = store.steps(rolloutId).find((s) => s.kind === 'pause' && s.state === 'running');
     if (!hold || seen.length) return;
