@@ -238,7 +238,8 @@ test('in place: a version that fails its health gate returns the batch to the ol
   const fleet = await fleetFor(t);
   fleet.writeRelease('v1');
   fleet.writeRelease('v2', { healthStatus: 503 });
-  await deploy(t, fleet, 'v1', fleet.spec({ health: { path: '/healthz', interval: '50ms', timeout: '1s', healthyThreshold: 2, deadline: '2s' } }));
+  // the deadline also applies to v1 starting again on the way back: long enough for a busy machine
+  await deploy(t, fleet, 'v1', fleet.spec({ health: { path: '/healthz', interval: '50ms', timeout: '1s', healthyThreshold: 2, deadline: '8s' } }));
   const gen = load(fleet);
   await new Promise((res) => setTimeout(res, 300));
   const r = await fleet.zddctl(['rollout', 'web', '--version', 'v2', '--in-place', '--batch', '2']);
