@@ -397,7 +397,11 @@ export class LocalFleet {
     }
   }
 
-  async waitForAgents(n: number, timeoutMs = 20_000): Promise<void> {
+  /**
+   * Waits until n agents are connected. A minute by default: two fleets starting side by side on
+   * two busy cores (with TLS, PostgreSQL and nginx) took longer than 20 s to connect their agents.
+   */
+  async waitForAgents(n: number, timeoutMs = 60_000): Promise<void> {
     const c = this.client();
     try {
       const deadline = Date.now() + timeoutMs;
@@ -406,7 +410,9 @@ export class LocalFleet {
         if (r.agents.filter((a: { connected: boolean }) => a.connected).length >= n) return;
         await sleep(100);
       }
-      const logs = [...Array(this.o.agents)].map((_, i) => this.log(this.agentId(i + 1)).slice(-600)).join('\n');
+      // the fleet's directory goes when a start fails: what explains it is in the error
+      const names = [...[...Array(this.o.coordinators ?? 1)].map((_, k) => this.coordinatorName(k + 1)), ...[...Array(this.o.agents)].map((_, i) => this.agentId(i + 1))];
+      const logs = names.map((name) => `--- ${name} ---\n${this.log(name).slice(-1200)}`).join('\n');
       throw new Error(`only some of ${n} agents connected within ${timeoutMs}ms\n${logs}`);
     } finally {
       c.close();
