@@ -6,6 +6,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
+import net from 'node:net';
 import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
@@ -28,7 +29,7 @@ export interface FleetOptions {
   dbDir?: string;
   /** extra coordinator flags */
   coordinatorArgs?: string[];
-  /** how long a started coordinator may take to answer (15 s; more for ten thousand agents storming it) */
+  /** how long a started coordinator may take to answer (a minute: on two busy cores, beside another fleet, a restart took over 15 s) */
   coordinatorReadyMs?: number;
   /** extra flags of agent i (1-based) */
   agentArgs?: (i: number) => string[];
@@ -301,7 +302,11 @@ export class LocalFleet {
       ],
       env,
     );
-    const deadline = Date.now() + (this.o.coordinatorReadyMs ?? 15_000);
+    const deadline = Date.now() + (this.o.coordinatorReadyMs ?? 60_000);
+    // first until it accepts a connection (cheap, in this process), then until it answers: a
+    // zddctl started every 100 ms meanwhile would take the CPU the starting coordinator needs
+    const [host, port] = this.coordinatorAddrs[n - 1].split(':');
+    while (Date.now() < deadline && this.procs.has(name) && !(await accepts(host, Number(port)))) await sleep(100);
     while (Date.now() < deadline) {
       // the admin's config appears once the (first) coordinator has made its certificates
       const r = this.o.plaintext || fs.existsSync(this.adminConfig) ? await this.zddctl(['whoami'], { coordinator: this.coordinatorAddrs[n - 1] }) : { code: 1 };
@@ -566,4 +571,18 @@ export class LocalFleet {
     live.delete(this);
     if (!this.o.keepDir) fs.rmSync(this.dir, { recursive: true, force: true });
   }
+}
+
+/** Whether something accepts a TCP connection on host:port (within a second). */
+function accepts(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const sock = net.connect({ host, port });
+    const done = (ok: boolean) => {
+      sock.destroy();
+      resolve(ok);
+    };
+    sock.setTimeout(1000, () => done(false));
+    sock.once('connect', () => done(true));
+    sock.once('error', () => done(false));
+  });
 }
