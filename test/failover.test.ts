@@ -10,7 +10,7 @@ import type { LocalFleet } from '../testkit/local-fleet.js';
 import { TestPostgres } from '../testkit/postgres.js';
 import { SyncPg } from '../coordinator/pg-sync.js';
 import { Leadership, openPg } from '../coordinator/pg-store.js';
-import { deploy, fleetFor, load, parseJson, settled, sleep, status, until, versionsServed } from './support/fleet.js';
+import { deploy, fleetFor, load, parseJson, rolloutNow, settled, sleep, status, until, versionsServed } from './support/fleet.js';
 
 async function haFleet(t: ExecutionContext, coordinatorArgs: string[] = []): Promise<{ fleet: LocalFleet; pg: TestPostgres }> {
   const pg = await TestPostgres.start();
@@ -99,7 +99,8 @@ async function gatedRollout(t: ExecutionContext, fleet: LocalFleet) {
   const gen = load(fleet, 150, 8);
   const before = starts(fleet);
   t.is((await fleet.zddctl(['rollout', 'web', '--version', 'v2', '--detach'])).code, 0);
-  await until('batch 1 to be starting', async () => (await status(fleet, 'web-2')).steps.some((s: any) => s.kind === 'start' && s.state === 'running'));
+  // asked in-process: a zddctl per look takes seconds on a busy machine, and the gated window is short
+  await until('batch 1 to be starting', async () => (await rolloutNow(fleet, 'web-2'))?.steps.some((s: any) => s.kind === 'start' && s.state === 'running'));
   return { gen, before };
 }
 

@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { fleetFor, load, runCoordinator, status, until, versionsServed } from './support/fleet.js';
+import { fleetFor, load, rolloutNow, runCoordinator, status, until, versionsServed } from './support/fleet.js';
 import { SqliteStore, TRAFFIC_DIFF_MIN_BACKENDS, TRAFFIC_DIFFS_MAX } from '../coordinator/store.js';
 import { applyOps, trafficDiff, type TrafficDoc } from '../lib/traffic.js';
 
@@ -33,7 +33,8 @@ const canMount = process.getuid?.() === 0 && spawnSync('mount', ['--version']).s
     t.is((await fleet.zddctl(['rollout', 'web', '--version', 'v1', '--batch', '100%'])).code, 0);
     const gen = load(fleet, 150, 8);
     t.is((await fleet.zddctl(['rollout', 'web', '--version', 'v2', '--detach'])).code, 0);
-    await until('batch 1 to be starting', async () => (await status(fleet, 'web-2')).steps.some((s: any) => s.kind === 'start' && s.state === 'running'));
+    // asked in-process: a zddctl per look takes seconds on a busy machine, and the gated window is short
+    await until('batch 1 to be starting', async () => (await rolloutNow(fleet, 'web-2'))?.steps.some((s: any) => s.kind === 'start' && s.state === 'running'));
     const filler = path.join(dbDir, 'filler');
     const fd = fs.openSync(filler, 'w');
     try {
