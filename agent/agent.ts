@@ -26,6 +26,7 @@ import crypto from 'node:crypto';
 import { processStartTicks } from '../lib/proc.js';
 import { readIfExists, writeFileAtomic } from '../lib/fs-atomic.js';
 import { agentStateLayout } from './state-layout.js';
+import { CoordinatorRotation } from './coordinators.js';
 import { reconnectDelay } from '../lib/backoff.js';
 import { compileSpec } from '../lib/spec.js';
 
@@ -72,20 +73,17 @@ export class Agent {
   /** the certificate changed: the next session dials with the new one */
   private credentialsChanged = false;
   private stopped = false;
-  /** the coordinators to try, in turn; a standby names the leader, tried next */
-  private readonly addresses: string[];
-  private addressIndex = 0;
-  private leaderHint: string | undefined;
-  /** the leader the last session's standby named, and how many hints in a row were followed */
+  /** the coordinators to try, in turn; a standby names the leader, tried next (agent/coordinators.ts) */
+  private readonly coordinators: CoordinatorRotation;
+  /** the leader the last session's standby named */
   private hintedBy: string | undefined;
-  private hintsFollowed = 0;
   private dialled = '';
   /** the latest leader term seen (kept on disk): an older leader's session and commands are refused */
   private epochSeen: number;
   /** when the coordinator was last heard from, on a session whose heartbeats it answers */
   private lastHeard = 0;
   private silence: NodeJS.Timeout | undefined;
-  private endSession: ((why: string) => void) | undefined;
+  private endSession: ((why: string, refused?: boolean, unresponsive?: boolean) => void) | undefined;
 
   constructor(private readonly cfg: AgentConfig, private readonly edge?: EdgeDriver) {
     this.releases = new Releases(cfg.releasesDir, cfg.log.child({ part: 'releases' }), (service) =>
@@ -103,18 +101,13 @@ export class Agent {
       changed: () => this.soonHeartbeat(),
     });
     this.commands = new CommandLog(cfg.stateDir);
-    this.addresses = cfg.coordinator.split(',').map((a) => a.trim()).filter(Boolean);
+    this.coordinators = new CoordinatorRotation(cfg.coordinator.split(',').map((a) => a.trim()).filter(Boolean));
     this.epochSeen = 0;
     try {
       this.epochSeen = Number(readIfExists(agentStateLayout(cfg.stateDir).epoch) ?? 0) || 0;
     } catch (err) {
       cfg.log.warn({ err: errorMessage(err) }, 'leader epoch not read; starting from none');
     }
-  }
-
-  /** The coordinator to dial next: the leader a standby named, else the next in the list. */
-  private nextAddress(): string {
-    return this.leaderHint ?? this.addresses[this.addressIndex % this.addresses.length];
   }
 
   private seeEpoch(epoch: number) {
@@ -181,24 +174,18 @@ export class Agent {
     let attempt = 0;
     while (!this.stopped) {
       const began = Date.now();
-      const { reason, refused } = await this.session();
+      const { reason, refused, unresponsive } = await this.session();
       if (this.stopped) break;
       if (Date.now() - began > 5000) attempt = 0;
       const hinted = this.hintedBy;
       this.hintedBy = undefined;
-      // a standby named the leader: dialled at once (twice in a row at most, so two standbys
-      // naming each other cannot keep it busy); otherwise the next coordinator in the list
-      if (hinted && hinted !== this.dialled && this.hintsFollowed++ < 2) this.leaderHint = hinted;
-      else {
-        this.leaderHint = undefined;
-        this.hintsFollowed = 0;
-        if (this.addresses.length > 1) this.addressIndex++;
-      }
-      if (this.credentialsChanged || this.nextAddress() !== this.dialled) {
+      // a standby named the leader: dialled at once; otherwise the next coordinator that answers
+      const following = this.coordinators.ended(this.dialled, { hinted, unresponsive });
+      if (this.credentialsChanged || this.coordinators.current() !== this.dialled) {
         this.credentialsChanged = false;
         this.client.close();
         this.client = this.dial();
-        if (this.leaderHint) continue;
+        if (following) continue;
       }
       if (refused) {
         // a revoked or unknown certificate: retrying every second changes nothing
@@ -215,18 +202,19 @@ export class Agent {
   private dial() {
     const { AgentGateway } = protos().agent.zdd.v1;
     const id = this.cfg.identity?.credentials;
-    this.dialled = this.nextAddress();
+    this.dialled = this.coordinators.current();
     return new AgentGateway(this.dialled, id ? fleetClientCredentials(id) : plaintextClientCredentials(), CLIENT_OPTIONS);
   }
 
-  private async session(): Promise<{ reason: string; refused: boolean }> {
+  private async session(): Promise<{ reason: string; refused: boolean; unresponsive: boolean }> {
     const facts = await hostFacts().catch(() => undefined);
     return new Promise((resolve) => {
       const stream = this.client!.Session();
       this.stream = stream;
       let done = false;
       this.welcomed = false;
-      const end = (why: string, refused = false) => {
+      // unresponsive: the coordinator stopped answering (frozen, cut off); it is passed over for a while
+      const end = (why: string, refused = false, unresponsive = false) => {
         if (done) return;
         done = true;
         this.welcomed = false;
@@ -239,7 +227,7 @@ export class Agent {
         stream.removeAllListeners();
         stream.on('error', () => undefined);
         stream.cancel();
-        resolve({ reason: why, refused });
+        resolve({ reason: why, refused, unresponsive });
       };
       stream.on('data', (m: CoordinatorMessage__Output) => this.onMessage(m));
       // refused (an unknown certificate, ports that overlap another agent's): retrying at once changes nothing
@@ -247,7 +235,7 @@ export class Agent {
       this.endSession = end;
       // with several coordinators listed, one that does not welcome this agent in time (frozen, or
       // cut off after the TCP handshake) is passed over; with one there is nowhere else to go
-      const welcomeTimer = this.addresses.length > 1 ? setTimeout(() => !this.welcomed && end(`${this.dialled} sent no welcome within ${WELCOME_WAIT_MS / 1000}s`), WELCOME_WAIT_MS) : undefined;
+      const welcomeTimer = this.coordinators.addresses.length > 1 ? setTimeout(() => !this.welcomed && end(`${this.dialled} sent no welcome within ${WELCOME_WAIT_MS / 1000}s`, false, true), WELCOME_WAIT_MS) : undefined;
       stream.on('error', (e: grpc.ServiceError) => {
         // a standby answers UNAVAILABLE with the leader's address
         const leader = e.metadata?.get('zdd-leader')[0];
@@ -293,7 +281,7 @@ export class Agent {
         // the leader may be another one by now
         const ms = m.welcome.heartbeat_ms || 5000;
         this.silence = setInterval(() => {
-          if (Date.now() - this.lastHeard > 3 * ms + 2000) this.endSession?.(`${this.dialled} stopped answering heartbeats`);
+          if (Date.now() - this.lastHeard > 3 * ms + 2000) this.endSession?.(`${this.dialled} stopped answering heartbeats`, false, true);
         }, Math.min(ms, 5000));
       }
       // a welcome again on the same session only tells a new heartbeat interval (the fleet grew or shrank)
@@ -302,6 +290,7 @@ export class Agent {
       if (!this.welcomed) {
         this.cfg.log.info({ coordinator: this.dialled, epoch: Number(m.welcome.epoch ?? 0) }, 'session established');
         this.welcomed = true;
+        this.coordinators.answered(this.dialled);
         for (const n of this.notices.splice(0)) this.send({ notice: n });
         this.scheduleRenewal();
       }
