@@ -290,7 +290,7 @@ export class Agent {
       if (!this.welcomed) {
         this.cfg.log.info({ coordinator: this.dialled, epoch: Number(m.welcome.epoch ?? 0) }, 'session established');
         this.welcomed = true;
-        this.coordinators.answered(this.dialled);
+        this.coordinators.answered(this.dialled, { advertise: m.welcome.advertise, leaseMs: m.welcome.lease_ms });
         for (const n of this.notices.splice(0)) this.send({ notice: n });
         this.scheduleRenewal();
       }

@@ -5,24 +5,32 @@
 // - Otherwise the agent moves on to the address after the one whose session just ended, in the
 //   list's order: after the leader a hint led to, not after the standby that gave the hint.
 // - A coordinator that stopped answering (its heartbeats went silent, or it sent no welcome) is
-//   passed over for a while, in the list and in hints. A frozen leader's lease runs out in seconds,
-//   but until the standby has taken the lease it still names the frozen one as the leader; an agent
-//   that followed that hint waited out a whole welcome timeout at the frozen process, twice, and its
-//   host was taken out of the pool meanwhile.
+//   passed over: in the list for 15 s, and in a standby's hint for one lease. Until a standby has
+//   taken a frozen leader's lease, it names the frozen one as the leader; an agent that followed
+//   that hint waited out a whole welcome timeout at the frozen process (twice, as the list then
+//   led back to it too), and its host was taken out of the pool meanwhile. A standby that still
+//   names the silent one after a lease has seen it renew: it lives (it was slow, or cut off from
+//   this agent alone), and the hint is followed.
+// - A coordinator may be named (by standbys, by its --advertise) otherwise than the list or a hint
+//   spelled it when dialled: its welcome says how, and passing over covers both names.
 // When every address is passed over, the list's order decides: there is nowhere else to go.
 
-/**
- * How long an address that stopped answering is passed over: about as long as an agent waits for a
- * welcome, and longer than a standby takes to take over a frozen leader's lease (5 s by default). A
- * leader that was only slow is dialled again after it.
- */
+/** how long an address that stopped answering is passed over in the list (about a welcome's wait) */
 export const UNRESPONSIVE_MS = 15_000;
+/** the lease when no welcome said otherwise (the coordinator's default) */
+export const DEFAULT_LEASE_MS = 5000;
+/** beyond the lease: a standby asks for the lease every half second */
+const TAKEOVER_SLACK_MS = 1000;
 
 export class CoordinatorRotation {
   private index = 0;
   private hint: string | undefined;
   private hintsFollowed = 0;
+  private leaseMs = DEFAULT_LEASE_MS;
+  /** when each address (and each other name of it) stopped answering */
   private readonly silentSince = new Map<string, number>();
+  /** the names a welcomed coordinator goes by: dialled address → the address it advertises, and back */
+  private readonly aliases = new Map<string, string>();
 
   constructor(
     readonly addresses: string[],
@@ -36,9 +44,16 @@ export class CoordinatorRotation {
     return this.hint ?? this.addresses[this.index];
   }
 
-  /** A session to `address` was welcomed: it answers. */
-  answered(address: string) {
+  /** A session to `address` was welcomed: it answers, goes by `advertise` too, and leads with `leaseMs`. */
+  answered(address: string, o: { advertise?: string; leaseMs?: number } = {}) {
     this.silentSince.delete(address);
+    this.hintsFollowed = 0;
+    if (o.advertise && o.advertise !== address) {
+      this.silentSince.delete(o.advertise);
+      this.aliases.set(address, o.advertise);
+      this.aliases.set(o.advertise, address);
+    }
+    if (o.leaseMs) this.leaseMs = o.leaseMs;
   }
 
   /**
@@ -47,8 +62,13 @@ export class CoordinatorRotation {
    * once, without a backoff).
    */
   ended(dialled: string, o: { hinted?: string; unresponsive?: boolean } = {}): boolean {
-    if (o.unresponsive) this.silentSince.set(dialled, this.now());
-    if (o.hinted && o.hinted !== dialled && !this.passedOver(o.hinted) && this.hintsFollowed < 2) {
+    if (o.unresponsive) {
+      const at = this.now();
+      this.silentSince.set(dialled, at);
+      const alias = this.aliases.get(dialled);
+      if (alias) this.silentSince.set(alias, at);
+    }
+    if (o.hinted && o.hinted !== dialled && !this.passedOver(o.hinted, this.leaseMs + TAKEOVER_SLACK_MS) && this.hintsFollowed < 2) {
       this.hintsFollowed++;
       this.hint = o.hinted;
       return true;
@@ -56,20 +76,18 @@ export class CoordinatorRotation {
     this.hint = undefined;
     this.hintsFollowed = 0;
     const n = this.addresses.length;
-    const at = this.addresses.indexOf(dialled);
+    const listed = this.addresses.indexOf(dialled);
+    const at = listed >= 0 ? listed : this.addresses.indexOf(this.aliases.get(dialled) ?? '');
     const from = at >= 0 ? at : this.index;
     // the next address that answers, in the list's order (the one just dialled last: a standby
     // about to lead is dialled again); when none does, the plain next one
-    const next = [...Array(n).keys()].map((s) => (from + 1 + s) % n).find((i) => !this.passedOver(this.addresses[i]));
+    const next = [...Array(n).keys()].map((s) => (from + 1 + s) % n).find((i) => !this.passedOver(this.addresses[i], UNRESPONSIVE_MS));
     this.index = next ?? (from + 1) % n;
     return false;
   }
 
-  private passedOver(address: string): boolean {
+  private passedOver(address: string, forMs: number): boolean {
     const since = this.silentSince.get(address);
-    if (since === undefined) return false;
-    if (this.now() - since < UNRESPONSIVE_MS) return true;
-    this.silentSince.delete(address);
-    return false;
+    return since !== undefined && this.now() - since < forMs;
   }
 }

@@ -112,6 +112,9 @@ export class AgentHub implements AgentPort {
       epoch?: number;
       /** whether this coordinator may still act (its lease runs): no command leaves it otherwise */
       leading?: () => boolean;
+      /** with leaders: the lease, and the address standbys name this coordinator by (agents are told both) */
+      leaseMs?: number;
+      advertise?: string;
     },
     /** absent over plaintext: then an agent is whoever its hello says */
     private readonly trust?: FleetTrust,
@@ -162,7 +165,8 @@ export class AgentHub implements AgentPort {
   /** With leaders (PostgreSQL) heartbeats are answered: an agent whose coordinator froze finds the leader. */
   private welcome(heartbeatMs: number) {
     const epoch = this.opts.epoch ?? 0;
-    return { welcome: { coordinator_version: this.opts.coordinatorVersion, heartbeat_ms: heartbeatMs, epoch, acks_heartbeats: epoch > 0 } };
+    const leaders = epoch > 0 ? { lease_ms: this.opts.leaseMs ?? 0, advertise: this.opts.advertise ?? '' } : {};
+    return { welcome: { coordinator_version: this.opts.coordinatorVersion, heartbeat_ms: heartbeatMs, epoch, acks_heartbeats: epoch > 0, ...leaders } };
   }
 
   /**

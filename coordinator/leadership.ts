@@ -44,7 +44,8 @@ class LeaderTerm implements Term {
     private readonly leadership: Leadership,
     readonly epoch: number,
     askedAt: number,
-    private readonly ttlMs: number,
+    /** the lease */
+    readonly ttlMs: number,
     private readonly log: Logger,
   ) {
     this.margin = Math.round(ttlMs * 0.3);

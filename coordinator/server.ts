@@ -123,6 +123,8 @@ export function advertised(cfg: Pick<CoordinatorConfig, 'listen' | 'advertise'>)
 /** What a leader's term gives the coordinator it runs: its epoch, and whether it may still act. */
 export interface Term {
   epoch: number;
+  /** the lease, which agents are told */
+  ttlMs: number;
   leading(): boolean;
 }
 
@@ -155,7 +157,7 @@ export async function serve(cfg: CoordinatorConfig, store: Store, term?: Term): 
   const hub = new AgentHub(
     store,
     cfg.log.child({ part: 'gateway' }),
-    { heartbeatMs: cfg.heartbeatMs, graceMs: cfg.agentGraceMs, coordinatorVersion: COORDINATOR_VERSION, epoch: term?.epoch, leading: term?.leading },
+    { heartbeatMs: cfg.heartbeatMs, graceMs: cfg.agentGraceMs, coordinatorVersion: COORDINATOR_VERSION, epoch: term?.epoch, leading: term?.leading, leaseMs: term?.ttlMs, advertise: advertised(cfg) },
     trust,
   );
   let control: Control | undefined;

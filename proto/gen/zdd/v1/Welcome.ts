@@ -7,6 +7,8 @@ export interface Welcome {
   'heartbeat_ms'?: (number);
   'epoch'?: (number | string | Long);
   'acks_heartbeats'?: (boolean);
+  'lease_ms'?: (number);
+  'advertise'?: (string);
 }
 
 export interface Welcome__Output {
@@ -14,4 +16,6 @@ export interface Welcome__Output {
   'heartbeat_ms': (number);
   'epoch': (number);
   'acks_heartbeats': (boolean);
+  'lease_ms': (number);
+  'advertise': (string);
 }
