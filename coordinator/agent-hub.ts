@@ -368,6 +368,14 @@ export class AgentHub implements AgentPort {
     this.lastSeenTimer ??= setTimeout(() => this.writeLastSeen(), 1000);
   }
 
+  /**
+   * A removed host's record must stay removed: a session that ended within the last second still
+   * has its last-seen row waiting to be written, and writing it would bring the host back.
+   */
+  forget(id: string) {
+    this.lastSeen.delete(id);
+  }
+
   private writeLastSeen() {
     clearTimeout(this.lastSeenTimer);
     this.lastSeenTimer = undefined;

@@ -442,6 +442,7 @@ export class Membership {
     if (serving.length) {
       throw new ZddError('INVALID_ARGUMENT', `host ${name} still serves ${serving.map((s) => s.name).join(', ')}; nothing was changed`, { hint: `drain it first: zddctl drain ${name}` });
     }
+    this.hub.forget(name);
     this.store.removeAgent(name);
     this.addEvent('info', name, `host ${name} removed by ${by}`);
   }
