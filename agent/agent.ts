@@ -27,7 +27,7 @@ import { processStartTicks } from '../lib/proc.js';
 import { readIfExists, writeFileAtomic } from '../lib/fs-atomic.js';
 import { agentStateLayout } from './state-layout.js';
 import { CoordinatorRotation } from './coordinators.js';
-import { reconnectDelay } from '../lib/backoff.js';
+import { reconnectDelay, restartsBackoff } from '../lib/backoff.js';
 import { compileSpec } from '../lib/spec.js';
 
 export const AGENT_VERSION = '0.1.0';
@@ -166,8 +166,10 @@ export class Agent {
     }
   }
   private welcomed = false;
+  /** when the current (or last) session was welcomed; 0 when it was not */
+  private welcomedAt = 0;
 
-  /** Runs sessions until stop(); reconnects with a jittered backoff (lib/backoff.ts: at most 1 s for about ten seconds, so a restarted coordinator has its agents back at once, then up to 5 s). */
+  /** Runs sessions until stop(); reconnects with a jittered backoff (lib/backoff.ts: at most 1 s for about ten seconds, so a restarted coordinator has its agents back at once, then up to 5 s; a session welcomed and kept for a second starts it again). */
   async run(): Promise<void> {
     this.supervisor.adopt();
     this.client = this.dial();
@@ -176,7 +178,7 @@ export class Agent {
       const began = Date.now();
       const { reason, refused, unresponsive } = await this.session();
       if (this.stopped) break;
-      if (Date.now() - began > 5000) attempt = 0;
+      if (restartsBackoff(Date.now() - began, this.welcomedAt ? Date.now() - this.welcomedAt : undefined)) attempt = 0;
       const hinted = this.hintedBy;
       this.hintedBy = undefined;
       // a standby named the leader: dialled at once; otherwise the next coordinator that answers
@@ -213,6 +215,7 @@ export class Agent {
       this.stream = stream;
       let done = false;
       this.welcomed = false;
+      this.welcomedAt = 0;
       // unresponsive: the coordinator stopped answering (frozen, cut off); it is passed over for a while
       const end = (why: string, refused = false, unresponsive = false) => {
         if (done) return;
@@ -290,6 +293,7 @@ export class Agent {
       if (!this.welcomed) {
         this.cfg.log.info({ coordinator: this.dialled, epoch: Number(m.welcome.epoch ?? 0) }, 'session established');
         this.welcomed = true;
+        this.welcomedAt = Date.now();
         this.coordinators.answered(this.dialled, { advertise: m.welcome.advertise, leaseMs: m.welcome.lease_ms });
         for (const n of this.notices.splice(0)) this.send({ notice: n });
         this.scheduleRenewal();

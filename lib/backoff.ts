@@ -14,3 +14,14 @@ export function reconnectDelay(attempt: number, random: () => number = Math.rand
   const base = Math.min(cap, RECONNECT_BASE_MS * 2 ** Math.min(attempt, 10));
   return Math.round(base / 2 + random() * (base / 2));
 }
+
+/**
+ * Whether a session that ended starts the backoff again: one a coordinator welcomed and kept for a
+ * second, or any that lasted 5 s. Not one welcomed and cut at once (two agents with one identity
+ * pushing each other out would redial in a hot loop). Before, only 5 s counted: with leaders
+ * changing every few seconds, every session to a new leader was shorter, the backoff grew to 5 s,
+ * and takeovers with it.
+ */
+export function restartsBackoff(lastedMs: number, welcomedForMs: number | undefined): boolean {
+  return lastedMs > 5000 || (welcomedForMs !== undefined && welcomedForMs >= 1000);
+}

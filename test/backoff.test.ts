@@ -1,7 +1,7 @@
 // How agents wait before dialling a coordinator again (lib/backoff.ts): within a second for about
 // ten seconds, then growing to 5 s, each wait drawn from the upper half of its window.
 import test from 'ava';
-import { reconnectDelay } from '../lib/backoff.js';
+import { reconnectDelay, restartsBackoff } from '../lib/backoff.js';
 
 test('agents redial within a second for about ten seconds, then back off to 5 s, spread over the upper half of each window', (t) => {
   const low = (a: number) => reconnectDelay(a, () => 0);
@@ -16,4 +16,13 @@ test('agents redial within a second for about ten seconds, then back off to 5 s,
   t.deepEqual([15, 16, 17, 18, 40].map(high), [2000, 4000, 5000, 5000, 5000]);
   // equal jitter: never below half the window
   t.deepEqual([0, 3, 15, 17].map(low), [100, 500, 1000, 2500]);
+});
+
+test('the backoff starts again after a session a coordinator welcomed and kept for a second, so leaders that change every few seconds are found within a second each time', (t) => {
+  // the failover benchmark: each new leader killed about 3 s after it welcomed the agent; counting
+  // only 5 s sessions, takeovers grew from 1 s to 5 s over a dozen rounds
+  t.true(restartsBackoff(3000, 2500), 'welcomed, and kept for 2.5 s');
+  t.false(restartsBackoff(3000, undefined), 'never welcomed (a standby, a refused dial): the backoff goes on growing');
+  t.false(restartsBackoff(600, 300), 'welcomed and cut at once: no hot loop');
+  t.true(restartsBackoff(6000, undefined), 'any session of more than 5 s, as before');
 });
