@@ -16,12 +16,13 @@ export function reconnectDelay(attempt: number, random: () => number = Math.rand
 }
 
 /**
- * Whether a session that ended starts the backoff again: one a coordinator welcomed and kept for a
- * second, or any that lasted 5 s. Not one welcomed and cut at once (two agents with one identity
- * pushing each other out would redial in a hot loop). Before, only 5 s counted: with leaders
- * changing every few seconds, every session to a new leader was shorter, the backoff grew to 5 s,
- * and takeovers with it.
+ * Whether a session that ended starts the backoff again: any that lasted 5 s, or one that a new
+ * leader (a later epoch than the last that started it again) welcomed and kept for a second.
+ * Before, only 5 s counted: with leaders changing every few seconds, every session to a new leader
+ * was shorter, the backoff grew to 5 s, and takeovers with it. Within one term a short session
+ * does not count, so a coordinator that welcomes and then drops its agents (overloaded), or two
+ * agents with one identity pushing each other out, back off as before.
  */
-export function restartsBackoff(lastedMs: number, welcomedForMs: number | undefined): boolean {
-  return lastedMs > 5000 || (welcomedForMs !== undefined && welcomedForMs >= 1000);
+export function restartsBackoff(s: { lastedMs: number; welcomedForMs?: number; newLeader?: boolean }): boolean {
+  return s.lastedMs > 5000 || (!!s.newLeader && s.welcomedForMs !== undefined && s.welcomedForMs >= 1000);
 }
