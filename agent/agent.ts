@@ -168,8 +168,7 @@ export class Agent {
   private welcomed = false;
   /** when the current (or last) session was welcomed; 0 when it was not */
   private welcomedAt = 0;
-  /** the epoch of the last welcome, and of the last session that started the backoff again */
-  private welcomedEpoch = 0;
+  /** the leader's epoch when a session last started the backoff again */
   private backoffEpoch = 0;
 
   /** Runs sessions until stop(); reconnects with a jittered backoff (lib/backoff.ts: at most 1 s for about ten seconds, so a restarted coordinator has its agents back at once, then up to 5 s; a session welcomed and kept for a second starts it again). */
@@ -181,10 +180,10 @@ export class Agent {
       const began = Date.now();
       const { reason, refused, unresponsive } = await this.session();
       if (this.stopped) break;
-      const lasted = { lastedMs: Date.now() - began, welcomedForMs: this.welcomedAt ? Date.now() - this.welcomedAt : undefined, newLeader: this.welcomedEpoch > this.backoffEpoch };
+      const lasted = { lastedMs: Date.now() - began, welcomedForMs: this.welcomedAt ? Date.now() - this.welcomedAt : undefined, newLeader: this.epochSeen > this.backoffEpoch };
       if (restartsBackoff(lasted)) {
         attempt = 0;
-        this.backoffEpoch = Math.max(this.backoffEpoch, this.welcomedEpoch);
+        this.backoffEpoch = this.epochSeen;
       }
       const hinted = this.hintedBy;
       this.hintedBy = undefined;
@@ -301,7 +300,6 @@ export class Agent {
         this.cfg.log.info({ coordinator: this.dialled, epoch: Number(m.welcome.epoch ?? 0) }, 'session established');
         this.welcomed = true;
         this.welcomedAt = Date.now();
-        this.welcomedEpoch = epoch;
         this.coordinators.answered(this.dialled, { advertise: m.welcome.advertise, leaseMs: m.welcome.lease_ms });
         for (const n of this.notices.splice(0)) this.send({ notice: n });
         this.scheduleRenewal();

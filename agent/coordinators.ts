@@ -14,11 +14,10 @@
 // - A coordinator may be named (by standbys, by its --advertise) otherwise than the list or a hint
 //   spelled it when dialled: its welcome says how, and passing over covers both names.
 // When every address is passed over, the list's order decides: there is nowhere else to go.
+import { DEFAULT_LEASE_MS } from '../lib/backoff.js';
 
 /** how long an address that stopped answering is passed over in the list (about a welcome's wait) */
 export const UNRESPONSIVE_MS = 15_000;
-/** the lease when no welcome said otherwise (the coordinator's default) */
-export const DEFAULT_LEASE_MS = 5000;
 /** beyond the lease: a standby asks for the lease every half second */
 const TAKEOVER_SLACK_MS = 1000;
 

@@ -11,6 +11,7 @@ import * as grpc from '@grpc/grpc-js';
 import { ZddError, errorMessage } from '../lib/errors.js';
 import { SERVER_OPTIONS, plaintextServerCredentials, protos, toServiceError } from '../lib/grpc.js';
 import type { Logger } from '../lib/log.js';
+import { DEFAULT_LEASE_MS } from '../lib/backoff.js';
 import { LEASE_SETTINGS, Leadership, PostgresStore, journalSettings, openPg } from './pg-store.js';
 import { advertised, holderOf, listen, serve, splitListen, stopServer, type Coordinator, type CoordinatorConfig, type Term } from './server.js';
 import { FleetTrust } from './trust.js';
@@ -21,7 +22,6 @@ import { JournalUnavailable } from './run-context.js';
  * renewed (at once when its process dies). The leader renews it every fifth of it, and stops
  * acting when 30 % of it is left by its own clock.
  */
-const DEFAULT_LEASE_MS = 5000;
 /** a standby asks for the lease this often */
 const POLL_MS = 500;
 

@@ -8,6 +8,8 @@
 export const RECONNECT_BASE_MS = 200;
 export const RECONNECT_FAST_TRIES = 15;
 export const RECONNECT_CAP_MS = 5000;
+/** a leader's lease when --lease is not given: coordinators lead with it, agents assume it until a welcome says otherwise */
+export const DEFAULT_LEASE_MS = 5000;
 
 export function reconnectDelay(attempt: number, random: () => number = Math.random): number {
   const cap = attempt < RECONNECT_FAST_TRIES ? 1000 : Math.min(RECONNECT_CAP_MS, 1000 * 2 ** (attempt - RECONNECT_FAST_TRIES + 1));
